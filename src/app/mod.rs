@@ -1,0 +1,120 @@
+//! The `App` model: one tenant of the server with its credentials, switches and limits.
+//!
+//! Apps are immutable once loaded; the `AppStore` looks them up by id (HTTP API) or by key
+//! (WebSocket path). This module does not validate configuration (that is `config`'s job)
+//! and holds no connection state (that is `registry`'s).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One application: credentials, feature switches and limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    /// Application id, as used in `/apps/{id}/...` HTTP API paths.
+    pub id: String,
+    /// Public key, as used in the WebSocket path `/app/{key}` and in signatures.
+    pub key: String,
+    /// Secret used to sign and verify every HMAC.
+    pub secret: String,
+    /// A disabled app refuses connections (4003) and HTTP API calls (403).
+    pub enabled: bool,
+    /// Whether `client-*` events from sockets are accepted.
+    pub enable_client_messages: bool,
+    /// Whether `pusher:signin` is accepted.
+    pub enable_user_authentication: bool,
+    /// Maximum concurrent connections; `None` means unlimited.
+    pub max_connections: Option<u64>,
+    /// Size and count limits.
+    pub limits: AppLimits,
+}
+
+/// Per-app limits. Defaults follow Soketi's (see `../shared/PROTOCOL.md` §10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppLimits {
+    /// Maximum size of one event's `data`, in bytes (HTTP publishes and client events).
+    pub max_event_payload_bytes: usize,
+    /// Maximum number of channels in one `POST /events`.
+    pub max_channels_per_event: usize,
+    /// Maximum number of events in one `POST /batch_events`.
+    pub max_batch_size: usize,
+    /// Maximum length of an event name.
+    pub max_event_name_length: usize,
+    /// Maximum length of a channel name.
+    pub max_channel_name_length: usize,
+    /// Maximum distinct members in one presence channel.
+    pub max_presence_members: usize,
+    /// Maximum size of one member's `user_info` JSON, in bytes.
+    pub max_presence_member_size_bytes: usize,
+    /// Client events per second per connection; `None` means unlimited.
+    pub max_client_events_per_second: Option<u32>,
+}
+
+impl Default for AppLimits {
+    fn default() -> Self {
+        AppLimits {
+            max_event_payload_bytes: 100 * 1024,
+            max_channels_per_event: 100,
+            max_batch_size: 10,
+            max_event_name_length: 200,
+            max_channel_name_length: 200,
+            max_presence_members: 100,
+            max_presence_member_size_bytes: 2 * 1024,
+            max_client_events_per_second: Some(10),
+        }
+    }
+}
+
+impl App {
+    /// The built-in development app (`app-id` / `app-key` / `app-secret`).
+    pub fn default_dev() -> App {
+        App {
+            id: "app-id".to_string(),
+            key: "app-key".to_string(),
+            secret: "app-secret".to_string(),
+            enabled: true,
+            enable_client_messages: false,
+            enable_user_authentication: true,
+            max_connections: None,
+            limits: AppLimits::default(),
+        }
+    }
+}
+
+/// Looks apps up by id or key. Implementations must be cheap: both calls sit on hot paths
+/// (every HTTP request, every WebSocket handshake).
+pub trait AppStore: Send + Sync {
+    /// The app with this id, if any.
+    fn find_by_id(&self, id: &str) -> Option<Arc<App>>;
+    /// The app with this key, if any.
+    fn find_by_key(&self, key: &str) -> Option<Arc<App>>;
+}
+
+/// Apps held in memory, loaded once from configuration.
+#[derive(Debug, Default)]
+pub struct StaticAppStore {
+    by_id: HashMap<String, Arc<App>>,
+    by_key: HashMap<String, Arc<App>>,
+}
+
+impl StaticAppStore {
+    /// Builds the store. Ids and keys are unique: `config` validated that already.
+    pub fn new(apps: impl IntoIterator<Item = App>) -> StaticAppStore {
+        let mut store = StaticAppStore::default();
+        for app in apps {
+            let app = Arc::new(app);
+            store.by_id.insert(app.id.clone(), app.clone());
+            store.by_key.insert(app.key.clone(), app);
+        }
+        store
+    }
+}
+
+impl AppStore for StaticAppStore {
+    fn find_by_id(&self, id: &str) -> Option<Arc<App>> {
+        self.by_id.get(id).cloned()
+    }
+
+    fn find_by_key(&self, key: &str) -> Option<Arc<App>> {
+        self.by_key.get(key).cloned()
+    }
+}

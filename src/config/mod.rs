@@ -1,0 +1,98 @@
+//! Validated configuration: what the rest of the server trusts.
+//!
+//! Sources, in increasing precedence: a config file (TOML, or a Soketi-style JSON file),
+//! environment variables (sockwave's own, Soketi's and Laravel's `PUSHER_APP_*` names), and
+//! CLI flags. Raw values are parsed into serde structs first (`raw`), then checked and turned
+//! into `Config` (`validate`). This module never opens sockets or talks to services.
+
+use std::time::Duration;
+
+use crate::app::App;
+
+/// The whole, validated server configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Listener, protocol timing and HTTP settings.
+    pub server: ServerConfig,
+    /// Every app served; ids and keys are unique.
+    pub apps: Vec<App>,
+    /// True when the built-in `app-id` / `app-key` / `app-secret` credentials are in effect,
+    /// so the server can warn loudly at startup.
+    pub uses_default_credentials: bool,
+}
+
+/// Listener, protocol timing and HTTP settings shared by every app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to bind, e.g. `0.0.0.0`.
+    pub host: String,
+    /// Port serving both WebSocket and HTTP API; 0 picks a free port.
+    pub port: u16,
+    /// Optional prefix in front of `/app/{key}` and `/apps/{id}`: empty, or `/something`
+    /// with a leading slash and no trailing slash.
+    pub path_prefix: String,
+    /// More verbose logging.
+    pub debug: bool,
+    /// Advertised in `connection_established`; also how long a silent socket waits before
+    /// the server pings it.
+    pub activity_timeout: Duration,
+    /// How long the server waits for any traffic after its own `pusher:ping` before closing
+    /// with 4201.
+    pub pong_timeout: Duration,
+    /// How long shutdown waits for sockets and in-flight requests before exiting.
+    pub shutdown_grace_period: Duration,
+    /// Accepted distance between a signed request's `auth_timestamp` and the server clock.
+    pub auth_timestamp_window: Duration,
+    /// Origins allowed by CORS on the HTTP API; empty means no CORS headers at all.
+    /// `*` allows any origin.
+    pub cors_allowed_origins: Vec<String>,
+    /// Frames queued per socket before it is closed as a slow consumer (4100).
+    pub socket_queue_capacity: usize,
+    /// Largest WebSocket message accepted from a client, in bytes.
+    pub max_ws_message_bytes: usize,
+    /// Largest HTTP API request body accepted, in bytes; checked before the body is read.
+    pub max_request_body_bytes: usize,
+    /// How a refused subscription is reported to the client.
+    pub subscription_error_mode: SubscriptionErrorMode,
+}
+
+/// How a refused subscription is reported (see `../shared/PROTOCOL.md` §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionErrorMode {
+    /// `pusher:subscription_error` carrying `channel` and `{type, error, status}`, as Soketi
+    /// sends it; Laravel Echo's `.error()` callback fires. The default.
+    Soketi,
+    /// `pusher:error` with `code: null`, as hosted Pusher sends it.
+    Pusher,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "0.0.0.0".to_string(),
+            port: 6001,
+            path_prefix: String::new(),
+            debug: false,
+            activity_timeout: Duration::from_secs(120),
+            pong_timeout: Duration::from_secs(30),
+            shutdown_grace_period: Duration::from_secs(3),
+            auth_timestamp_window: Duration::from_secs(600),
+            cors_allowed_origins: Vec::new(),
+            socket_queue_capacity: 512,
+            max_ws_message_bytes: 256 * 1024,
+            max_request_body_bytes: 2 * 1024 * 1024,
+            subscription_error_mode: SubscriptionErrorMode::Soketi,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The embedded default: one development app, listening on `0.0.0.0:6001`.
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            apps: vec![App::default_dev()],
+            uses_default_credentials: true,
+        }
+    }
+}

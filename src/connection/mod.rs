@@ -1,0 +1,314 @@
+//! One socket's life: the WebSocket upgrade, the handshake reply, reading frames, writing the
+//! outbound queue, heartbeats and the close.
+//!
+//! A single task owns the WebSocket and selects over: a close request (slow consumer or
+//! app-initiated), server shutdown, the outbound queue, inbound frames and the heartbeat
+//! timer. Other code reaches the socket only through its `SocketHandle`.
+
+pub mod handshake;
+pub mod session;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Duration, Instant};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::app::App;
+use crate::context::Context;
+use crate::protocol::{messages, ErrorCode, ParseError};
+use crate::registry::{Frame, SocketHandle};
+pub use handshake::ClientMeta;
+use session::Session;
+
+/// Most frames written before one flush, so a burst costs one syscall, not one per frame.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
+/// How long a close (error frame, close frame, the client's close reply) may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// WebSocket close reasons are limited to 123 bytes.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// Answers a WebSocket upgrade request on `/app/{key}` and spawns the connection task.
+/// App and protocol problems are reported over the WebSocket (pusher-js only understands
+/// them there); only a request that is not a WebSocket upgrade gets an HTTP error.
+pub fn upgrade(ctx: Arc<Context>, mut request: Request<Incoming>, app_key: &str) -> Response<Full<Bytes>> {
+    let headers = request.headers();
+    let is_upgrade = headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let version_ok = headers.get(SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    let Some(client_key) = headers.get(SEC_WEBSOCKET_KEY).filter(|_| is_upgrade && version_ok) else {
+        return plain(
+            StatusCode::UPGRADE_REQUIRED,
+            "this path serves WebSocket connections (Pusher protocol 7); upgrade with Sec-WebSocket-Version 13",
+        );
+    };
+    if ctx.is_draining() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down");
+    }
+    let accept = derive_accept_key(client_key.as_bytes());
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok());
+    let meta = ClientMeta::parse(request.uri().query(), origin);
+    let admission = admit(&ctx, app_key, &meta);
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws_config = WebSocketConfig::default()
+                    .max_message_size(Some(ctx.config.max_ws_message_bytes))
+                    .max_frame_size(Some(ctx.config.max_ws_message_bytes));
+                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+                run(ctx, ws, admission, meta).await;
+            }
+            Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).expect("base64 is a valid header value"));
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
+
+/// Decides whether a connection may be served: known app key, enabled app, good protocol.
+fn admit(ctx: &Context, app_key: &str, meta: &ClientMeta) -> Result<Arc<App>, (ErrorCode, String)> {
+    meta.check_protocol()?;
+    let app = ctx.apps.find_by_key(app_key).ok_or_else(|| {
+        let shown: String = app_key.chars().take(64).collect();
+        (
+            ErrorCode::AppNotFound,
+            format!("app key '{shown}' does not exist on this server: check the key in the client options"),
+        )
+    })?;
+    if !app.enabled {
+        return Err((ErrorCode::AppDisabled, format!("app '{}' is disabled", app.id)));
+    }
+    Ok(app)
+}
+
+/// Why the connection loop ended.
+enum Ending {
+    /// The client closed the socket or the TCP connection went away.
+    ClientGone,
+    /// The server closes with a Pusher code (a `pusher:error` frame goes first).
+    Pusher(ErrorCode, String),
+    /// The server closes with a plain WebSocket code (e.g. 1009 message too big).
+    WebSocket(CloseCode, String),
+}
+
+/// Serves one upgraded socket until it closes.
+pub async fn run<S>(
+    ctx: Arc<Context>,
+    mut ws: WebSocketStream<S>,
+    admission: Result<Arc<App>, (ErrorCode, String)>,
+    meta: ClientMeta,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let app = match admission {
+        Ok(app) => app,
+        Err((code, message)) => {
+            tracing::info!(code = code.as_u16(), reason = %message, client = ?meta.client, "connection refused");
+            close(&mut ws, Ending::Pusher(code, message)).await;
+            return;
+        }
+    };
+    let socket_id = ctx.socket_ids.next_id();
+    let (queue_tx, mut queue) = mpsc::channel(ctx.config.socket_queue_capacity);
+    let socket = SocketHandle::new(socket_id, queue_tx);
+    let registry = ctx.registry.app(&app.id);
+    if !registry.try_add_socket(socket.clone(), app.max_connections) {
+        let limit = app.max_connections.unwrap_or_default();
+        let message = format!("app '{}' is over its connection limit of {limit}", app.id);
+        tracing::warn!(app_id = %app.id, limit, "connection refused: over quota");
+        close(&mut ws, Ending::Pusher(ErrorCode::OverConnectionQuota, message)).await;
+        return;
+    }
+    tracing::info!(
+        socket_id = %socket_id, app_id = %app.id, client = ?meta.client, version = ?meta.version,
+        origin = ?meta.origin, "connection opened"
+    );
+    let mut session = Session::new(ctx.clone(), app.clone(), registry.clone(), socket.clone());
+    let established = messages::connection_established(session.socket_id(), ctx.config.activity_timeout.as_secs());
+    let ending = match ws.send(Message::text(established)).await {
+        Ok(()) => serve(&ctx, &mut ws, &mut queue, &mut session, &socket).await,
+        Err(_) => Ending::ClientGone,
+    };
+    session.leave_all();
+    registry.remove_socket(socket_id);
+    let reason = match &ending {
+        Ending::ClientGone => "client closed".to_string(),
+        Ending::Pusher(code, message) => format!("{} {message}", code.as_u16()),
+        Ending::WebSocket(code, message) => format!("{} {message}", u16::from(*code)),
+    };
+    tracing::info!(socket_id = %socket_id, app_id = %app.id, reason = %reason, "connection closed");
+    close(&mut ws, ending).await;
+}
+
+/// The connection loop: returns why it ended.
+async fn serve<S>(
+    ctx: &Context,
+    ws: &mut WebSocketStream<S>,
+    queue: &mut mpsc::Receiver<Frame>,
+    session: &mut Session,
+    socket: &SocketHandle,
+) -> Ending
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let activity_timeout = ctx.config.activity_timeout;
+    let mut last_seen = Instant::now();
+    let mut awaiting_pong = false;
+    let heartbeat = sleep_until(last_seen + activity_timeout);
+    tokio::pin!(heartbeat);
+    loop {
+        tokio::select! {
+            biased;
+            code = socket.close_requested() => return requested_ending(code),
+            _ = ctx.close_sockets.cancelled() => {
+                return Ending::Pusher(ErrorCode::Reconnect, "server is shutting down; reconnect".to_string());
+            }
+            Some(frame) = queue.recv() => {
+                let written = tokio::select! {
+                    result = write_batch(ws, frame, queue) => result,
+                    code = socket.close_requested() => return requested_ending(code),
+                };
+                if written.is_err() {
+                    return Ending::ClientGone;
+                }
+            }
+            message = ws.next() => {
+                last_seen = Instant::now();
+                awaiting_pong = false;
+                let replies = match message {
+                    None => return Ending::ClientGone,
+                    Some(Err(WsError::Capacity(err))) => {
+                        let limit = ctx.config.max_ws_message_bytes;
+                        return Ending::WebSocket(CloseCode::Size, format!("message too big ({err}); the limit is {limit} bytes"));
+                    }
+                    Some(Err(_)) => return Ending::ClientGone,
+                    Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()),
+                    Some(Ok(Message::Binary(_))) => vec![session.parse_error(&ParseError::Binary)],
+                    // tungstenite queues the pong itself; flushing sends it now.
+                    Some(Ok(Message::Ping(_))) => Vec::new(),
+                    Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(_))) => return Ending::ClientGone,
+                };
+                if write_replies(ws, replies).await.is_err() {
+                    return Ending::ClientGone;
+                }
+            }
+            () = &mut heartbeat => {
+                let now = Instant::now();
+                if awaiting_pong {
+                    return Ending::Pusher(ErrorCode::PongNotReceived, "no pong received in time".to_string());
+                }
+                if now < last_seen + activity_timeout {
+                    heartbeat.as_mut().reset(last_seen + activity_timeout);
+                    continue;
+                }
+                if ws.send(Message::text(messages::ping())).await.is_err() {
+                    return Ending::ClientGone;
+                }
+                awaiting_pong = true;
+                heartbeat.as_mut().reset(now + ctx.config.pong_timeout);
+            }
+        }
+    }
+}
+
+fn requested_ending(code: u16) -> Ending {
+    if code == ErrorCode::OverCapacity.as_u16() {
+        return Ending::Pusher(
+            ErrorCode::OverCapacity,
+            "slow consumer: the client did not read its messages fast enough".to_string(),
+        );
+    }
+    Ending::Pusher(ErrorCode::Unauthorized, "disconnected by the server".to_string())
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+async fn write_batch<S>(ws: &mut WebSocketStream<S>, first: Frame, queue: &mut mpsc::Receiver<Frame>) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.feed(Message::Text(first)).await?;
+    for _ in 1..MAX_FRAMES_PER_FLUSH {
+        match queue.try_recv() {
+            Ok(frame) => ws.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    ws.flush().await
+}
+
+async fn write_replies<S>(ws: &mut WebSocketStream<S>, replies: Vec<String>) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    for reply in replies {
+        ws.feed(Message::text(reply)).await?;
+    }
+    ws.flush().await
+}
+
+/// Sends the `pusher:error` frame (for Pusher codes) and the close frame, then waits briefly
+/// for the client's close reply so the code reaches it before the TCP connection ends.
+async fn close<S>(ws: &mut WebSocketStream<S>, ending: Ending)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (code, reason) = match ending {
+        Ending::ClientGone => return,
+        Ending::Pusher(code, message) => {
+            let error = messages::error(Some(code), &message, None);
+            if tokio::time::timeout(CLOSE_TIMEOUT, ws.send(Message::text(error))).await.is_err() {
+                return;
+            }
+            (CloseCode::from(code.as_u16()), message)
+        }
+        Ending::WebSocket(code, message) => (code, message),
+    };
+    let frame = CloseFrame {
+        code,
+        reason: truncate(&reason, MAX_CLOSE_REASON).into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        ws.send(Message::Close(Some(frame))).await?;
+        while let Some(Ok(_)) = ws.next().await {}
+        Ok::<(), WsError>(())
+    })
+    .await;
+}
+
+fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

@@ -1,0 +1,360 @@
+//! One socket's protocol state and what each client message does to it: subscriptions,
+//! presence membership, client events and their rate limit.
+//!
+//! A `Session` never touches the WebSocket: it returns the frames to send back to its own
+//! socket, and reaches other sockets only through the registry. That keeps it testable
+//! without sockets and keeps every await in the connection loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::time::{Duration, Instant};
+
+use crate::app::App;
+use crate::auth::{channel_string_to_sign, verify_token};
+use crate::config::SubscriptionErrorMode;
+use crate::context::Context;
+use crate::protocol::messages;
+use crate::protocol::{parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError};
+use crate::registry::{AppRegistry, Frame, MemberData, PresenceJoin, SocketHandle};
+
+/// Longest presence user id accepted (Pusher's limit).
+const MAX_USER_ID_LENGTH: usize = 128;
+
+/// Why a subscription was refused; decides the `type` and `status` Soketi-style errors carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Bad or missing signature, missing channel_data.
+    Auth,
+    /// The channel name is invalid or reserved.
+    InvalidChannel,
+    /// Presence channel full or member data too large.
+    LimitReached,
+}
+
+impl Refusal {
+    fn error_type(self) -> &'static str {
+        match self {
+            Refusal::Auth => "AuthError",
+            Refusal::InvalidChannel => "InvalidChannel",
+            Refusal::LimitReached => "LimitReached",
+        }
+    }
+
+    fn status(self) -> u16 {
+        match self {
+            Refusal::Auth => 401,
+            Refusal::InvalidChannel => 4009,
+            Refusal::LimitReached => 4100,
+        }
+    }
+}
+
+/// Counts client events in the current one-second window.
+#[derive(Debug)]
+struct RateWindow {
+    started: Instant,
+    count: u32,
+}
+
+impl RateWindow {
+    fn allow(&mut self, now: Instant, per_second: u32) -> bool {
+        if now.duration_since(self.started) >= Duration::from_secs(1) {
+            self.started = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= per_second
+    }
+}
+
+/// Per-socket protocol state.
+pub struct Session {
+    ctx: Arc<Context>,
+    app: Arc<App>,
+    registry: Arc<AppRegistry>,
+    socket: SocketHandle,
+    socket_id: String,
+    /// Subscribed channels, with the presence user id the socket joined as.
+    channels: HashMap<String, Option<String>>,
+    client_events: RateWindow,
+}
+
+impl Session {
+    /// A session for a socket already admitted to `registry`.
+    pub fn new(ctx: Arc<Context>, app: Arc<App>, registry: Arc<AppRegistry>, socket: SocketHandle) -> Session {
+        Session {
+            socket_id: socket.id().to_string(),
+            ctx,
+            app,
+            registry,
+            socket,
+            channels: HashMap::new(),
+            client_events: RateWindow {
+                started: Instant::now(),
+                count: 0,
+            },
+        }
+    }
+
+    /// The socket id as sent on the wire.
+    pub fn socket_id(&self) -> &str {
+        &self.socket_id
+    }
+
+    /// The app this socket belongs to.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Handles one text frame; returns the frames to send back to this socket, in order.
+    pub fn handle_text(&mut self, text: &str) -> Vec<String> {
+        match parse_client_message(text) {
+            Ok(message) => self.handle(message),
+            Err(err) => vec![self.parse_error(&err)],
+        }
+    }
+
+    /// The reply to a frame that could not be parsed (also used for binary frames).
+    pub fn parse_error(&self, err: &ParseError) -> String {
+        tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, error = %err, "malformed message");
+        messages::error(Some(ErrorCode::InvalidMessage), &err.to_string(), None)
+    }
+
+    fn handle(&mut self, message: ClientMessage) -> Vec<String> {
+        match message {
+            ClientMessage::Ping => vec![messages::pong()],
+            ClientMessage::Pong => Vec::new(),
+            ClientMessage::Subscribe {
+                channel,
+                auth,
+                channel_data,
+            } => vec![self.subscribe(&channel, auth.as_deref(), channel_data.as_deref())],
+            ClientMessage::Unsubscribe { channel } => {
+                self.unsubscribe(&channel);
+                Vec::new()
+            }
+            ClientMessage::Signin { .. } => {
+                // TODO(#3): user authentication, server-to-user messages and watchlists.
+                vec![messages::error(
+                    Some(ErrorCode::Unauthorized),
+                    "pusher:signin is not supported by this server yet",
+                    None,
+                )]
+            }
+            ClientMessage::ClientEvent { event, channel, data } => {
+                self.client_event(&event, &channel, &data).into_iter().collect()
+            }
+        }
+    }
+
+    fn subscribe(&mut self, name: &str, auth: Option<&str>, channel_data: Option<&str>) -> String {
+        let channel = match ChannelName::parse(name, self.app.limits.max_channel_name_length) {
+            Ok(channel) => channel,
+            Err(err) => return self.refuse(name, Refusal::InvalidChannel, err.to_string()),
+        };
+        let kind = channel.kind();
+        let channel_data = if kind == ChannelKind::Presence { channel_data } else { None };
+        if kind.needs_auth() {
+            if kind == ChannelKind::Presence && channel_data.is_none() {
+                let message = format!(
+                    "channel_data missing for presence channel '{name}': the auth endpoint must return channel_data with a user_id"
+                );
+                return self.refuse(name, Refusal::Auth, message);
+            }
+            let to_sign = channel_string_to_sign(&self.socket_id, name, channel_data);
+            if let Err(err) = verify_token(&self.app.key, &self.app.secret, &to_sign, auth) {
+                return self.refuse(name, Refusal::Auth, err.to_string());
+            }
+        }
+        let presence = match channel_data {
+            Some(data) => match parse_member(data, self.app.limits.max_presence_member_size_bytes) {
+                Ok(member) => Some(PresenceJoin {
+                    member,
+                    max_members: self.app.limits.max_presence_members,
+                }),
+                Err((refusal, message)) => return self.refuse(name, refusal, message),
+            },
+            None => None,
+        };
+        let joining_user = presence.as_ref().map(|join| join.member.user_id.clone());
+        let subscribed = match self.registry.subscribe(&channel, &self.socket, presence) {
+            Ok(subscribed) => subscribed,
+            Err(full) => {
+                let message = format!(
+                    "presence channel '{name}' is full: it already has {} members",
+                    full.max_members
+                );
+                return self.refuse(name, Refusal::LimitReached, message);
+            }
+        };
+        if let Some(member) = &subscribed.member_added {
+            let frame = messages::member_added(name, &member.user_id, member.user_info.as_deref());
+            self.registry.broadcast(name, &Frame::from(frame), Some(self.socket.id()));
+        }
+        if !subscribed.already_subscribed {
+            // A repeated subscribe keeps the membership the socket first joined with.
+            self.channels.insert(name.to_string(), joining_user);
+        }
+        tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
+        match subscribed.presence_json {
+            Some(json) => messages::presence_subscription_succeeded(name, &json),
+            None => messages::subscription_succeeded(name),
+        }
+    }
+
+    fn refuse(&self, channel: &str, refusal: Refusal, message: String) -> String {
+        tracing::info!(
+            socket_id = %self.socket_id, app_id = %self.app.id, channel,
+            reason = %message, "subscription refused"
+        );
+        match self.ctx.config.subscription_error_mode {
+            SubscriptionErrorMode::Soketi => {
+                messages::subscription_error(channel, refusal.error_type(), &message, refusal.status())
+            }
+            SubscriptionErrorMode::Pusher => messages::error(None, &message, Some(channel)),
+        }
+    }
+
+    /// Leaves a channel, telling the remaining presence members when the user left for good.
+    pub fn unsubscribe(&mut self, channel: &str) {
+        if self.channels.remove(channel).is_none() {
+            return;
+        }
+        let left = self.registry.unsubscribe(channel, self.socket.id());
+        if let Some(user_id) = left.member_removed {
+            let frame = messages::member_removed(channel, &user_id);
+            self.registry.broadcast(channel, &Frame::from(frame), None);
+        }
+    }
+
+    /// Leaves every channel; called once when the socket closes.
+    pub fn leave_all(&mut self) {
+        let channels: Vec<String> = self.channels.keys().cloned().collect();
+        for channel in channels {
+            self.unsubscribe(&channel);
+        }
+    }
+
+    fn client_event(&mut self, event: &str, channel: &str, data: &RawValue) -> Option<String> {
+        let refuse = |message: String| {
+            tracing::debug!(app_id = %self.app.id, channel, event, reason = %message, "client event refused");
+            Some(messages::error(Some(ErrorCode::ClientEventRejected), &message, Some(channel)))
+        };
+        if !self.app.enable_client_messages {
+            return refuse(format!(
+                "client events are disabled for app '{}': enable client messages in its configuration",
+                self.app.id
+            ));
+        }
+        let max_name = self.app.limits.max_event_name_length;
+        if event.chars().count() > max_name {
+            return refuse(format!("event name is longer than {max_name} characters"));
+        }
+        if !crate::protocol::channel::kind_of(channel).allows_client_events() {
+            return refuse(format!(
+                "client event rejected: '{channel}' is not a private or presence channel"
+            ));
+        }
+        let Some(user_id) = self.channels.get(channel) else {
+            return refuse(format!(
+                "client event rejected: this connection is not subscribed to '{channel}'"
+            ));
+        };
+        let max_bytes = self.app.limits.max_event_payload_bytes;
+        if data.get().len() > max_bytes {
+            return refuse(format!(
+                "client event data is {} bytes, the limit is {max_bytes}",
+                data.get().len()
+            ));
+        }
+        if let Some(per_second) = self.app.limits.max_client_events_per_second {
+            if !self.client_events.allow(Instant::now(), per_second) {
+                return refuse(format!(
+                    "client event rate limit exceeded: at most {per_second} per second per connection"
+                ));
+            }
+        }
+        let frame = messages::client_event(event, channel, data, user_id.as_deref());
+        self.registry.broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
+        None
+    }
+}
+
+/// Parses presence `channel_data`: `user_id` (string or number) and optional `user_info`.
+fn parse_member(channel_data: &str, max_info_bytes: usize) -> Result<MemberData, (Refusal, String)> {
+    #[derive(Deserialize)]
+    struct ChannelData {
+        user_id: Option<serde_json::Value>,
+        user_info: Option<Box<RawValue>>,
+    }
+    let data: ChannelData = serde_json::from_str(channel_data)
+        .map_err(|err| (Refusal::Auth, format!("channel_data is not a JSON object: {err}")))?;
+    let user_id = match data.user_id {
+        Some(serde_json::Value::String(id)) if !id.is_empty() => id,
+        Some(serde_json::Value::Number(id)) => id.to_string(),
+        _ => {
+            return Err((
+                Refusal::Auth,
+                "channel_data must contain a non-empty user_id (string or number)".to_string(),
+            ))
+        }
+    };
+    if user_id.chars().count() > MAX_USER_ID_LENGTH {
+        return Err((
+            Refusal::LimitReached,
+            format!("user_id is longer than {MAX_USER_ID_LENGTH} characters"),
+        ));
+    }
+    if let Some(info) = &data.user_info {
+        if info.get().len() > max_info_bytes {
+            return Err((
+                Refusal::LimitReached,
+                format!(
+                    "user_info is {} bytes, the limit for a presence member is {max_info_bytes}",
+                    info.get().len()
+                ),
+            ));
+        }
+    }
+    Ok(MemberData {
+        user_id,
+        user_info: data.user_info,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(channel_data: &str, expected: Result<&str, &str>) {
+        match (parse_member(channel_data, 20), expected) {
+            (Ok(member), Ok(id)) => assert_eq!(member.user_id, id),
+            (Err((_, message)), Err(want)) => assert!(message.contains(want), "{message}"),
+            (got, want) => panic!("{channel_data}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn member_data() {
+        check(r#"{"user_id":42}"#, Ok("42"));
+        check(r#"{"user_id":"ann","user_info":{"a":1}}"#, Ok("ann"));
+        check(r#"{"user_id":""}"#, Err("non-empty user_id"));
+        check(r#"{"user_info":{}}"#, Err("non-empty user_id"));
+        check(r#"{"user_id":true}"#, Err("non-empty user_id"));
+        check("nope", Err("not a JSON object"));
+        check(r#"{"user_id":1,"user_info":{"name":"a very long name"}}"#, Err("limit for a presence member is 20"));
+        check(&format!(r#"{{"user_id":"{}"}}"#, "x".repeat(129)), Err("longer than 128"));
+    }
+
+    #[test]
+    fn rate_window() {
+        let start = Instant::now();
+        let mut window = RateWindow { started: start, count: 0 };
+        assert!((0..10).all(|_| window.allow(start, 10)));
+        assert!(!window.allow(start, 10));
+        assert!(window.allow(start + Duration::from_secs(1), 10));
+    }
+}

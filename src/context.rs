@@ -1,0 +1,50 @@
+//! What every connection task and HTTP handler shares: configuration, the app store, the
+//! registry and the shutdown signals. Built once in `server.rs`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppStore;
+use crate::config::ServerConfig;
+use crate::registry::{Registry, SocketIdGenerator};
+
+/// Shared server state.
+pub struct Context {
+    /// Server-wide settings.
+    pub config: ServerConfig,
+    /// App lookup by id and key.
+    pub apps: Arc<dyn AppStore>,
+    /// Node-local sockets, channels and presence.
+    pub registry: Registry,
+    /// Unique socket ids.
+    pub socket_ids: SocketIdGenerator,
+    /// Cancelled when sockets must close with 4200 (shutdown).
+    pub close_sockets: CancellationToken,
+    draining: AtomicBool,
+}
+
+impl Context {
+    /// A context with an empty registry.
+    pub fn new(config: ServerConfig, apps: Arc<dyn AppStore>) -> Context {
+        Context {
+            config,
+            apps,
+            registry: Registry::default(),
+            socket_ids: SocketIdGenerator::default(),
+            close_sockets: CancellationToken::new(),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the server as shutting down: `/ready` answers 503 and upgrades are refused.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+}

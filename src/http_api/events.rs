@@ -1,0 +1,246 @@
+//! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`: validate every event against
+//! the app's limits first, then publish — a batch with one bad event publishes nothing.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::app::AppLimits;
+use crate::protocol::{messages, ChannelKind, ChannelName};
+use crate::registry::{AppRegistry, Frame, SocketId};
+
+/// Which channel attributes the publisher asked for with `info`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InfoRequest {
+    /// `user_count` (presence channels).
+    pub user_count: bool,
+    /// `subscription_count` (other channels).
+    pub subscription_count: bool,
+}
+
+impl InfoRequest {
+    /// Parses a comma-separated `info` value.
+    pub fn parse(info: Option<&str>) -> Result<InfoRequest, ApiError> {
+        let mut request = InfoRequest::default();
+        for attribute in info.unwrap_or("").split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            match attribute {
+                "user_count" => request.user_count = true,
+                "subscription_count" => request.subscription_count = true,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown info attribute '{}': use user_count or subscription_count",
+                        other.chars().take(40).collect::<String>()
+                    )))
+                }
+            }
+        }
+        Ok(request)
+    }
+
+    fn any(self) -> bool {
+        self.user_count || self.subscription_count
+    }
+}
+
+/// One validated event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Event name.
+    pub name: String,
+    /// Event data, exactly as the subscribers will receive it.
+    pub data: String,
+    /// Target channels.
+    pub channels: Vec<ChannelName>,
+    /// The socket that must not receive it (`toOthers()`).
+    pub except: Option<SocketId>,
+    /// Requested attributes for the response.
+    pub info: InfoRequest,
+}
+
+/// Validates one event object. `batch_item` selects the batch rules (one `channel`).
+pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Result<Event, ApiError> {
+    let bad = |message: String| Err(ApiError::BadRequest(message));
+    let Some(object) = value.as_object() else {
+        return bad("the event must be a JSON object with name, data and channel(s)".into());
+    };
+    let name = match object.get("name") {
+        Some(Value::String(name)) if !name.is_empty() => name.clone(),
+        _ => return bad("expected name to be a non-empty string".into()),
+    };
+    if name.chars().count() > limits.max_event_name_length {
+        return bad(format!("event name is longer than {} characters", limits.max_event_name_length));
+    }
+    if name.starts_with("pusher:") || name.starts_with("pusher_internal:") {
+        return bad(format!("event name '{name}' is reserved: the 'pusher' namespace is internal"));
+    }
+    let data = match object.get("data") {
+        Some(Value::String(data)) => data.clone(),
+        // Soketi accepts a JSON value and stringifies it; so do we.
+        Some(other) if !other.is_null() => other.to_string(),
+        _ => return bad("expected data to be a string".into()),
+    };
+    if data.len() > limits.max_event_payload_bytes {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "event data is {} bytes, the limit for this app is {} bytes",
+            data.len(),
+            limits.max_event_payload_bytes
+        )));
+    }
+    let names = channel_names(object, batch_item)?;
+    if names.len() > limits.max_channels_per_event {
+        return bad(format!(
+            "an event may go to at most {} channels, this one names {}",
+            limits.max_channels_per_event,
+            names.len()
+        ));
+    }
+    let channels = names
+        .iter()
+        .map(|name| ChannelName::parse(name, limits.max_channel_name_length))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let except = match object.get("socket_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.parse::<SocketId>().map_err(|()| {
+            ApiError::BadRequest(format!(
+                "socket_id '{}' is not a valid socket id (digits.digits)",
+                id.chars().take(40).collect::<String>()
+            ))
+        })?),
+        Some(_) => return bad("expected socket_id to be a string".into()),
+    };
+    let info = match object.get("info") {
+        None | Some(Value::Null) => InfoRequest::default(),
+        Some(Value::String(info)) => InfoRequest::parse(Some(info))?,
+        Some(_) => return bad("expected info to be a comma-separated string".into()),
+    };
+    Ok(Event {
+        name,
+        data,
+        channels,
+        except,
+        info,
+    })
+}
+
+fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<String>, ApiError> {
+    let bad = |message: &str| Err(ApiError::BadRequest(message.to_string()));
+    match (object.get("channels"), object.get("channel")) {
+        (Some(Value::Array(list)), None) if !batch_item => {
+            if list.is_empty() {
+                return bad("channels must name at least one channel");
+            }
+            list.iter()
+                .map(|item| match item {
+                    Value::String(name) => Ok(name.clone()),
+                    _ => Err(ApiError::BadRequest("expected channels to be an array of strings".into())),
+                })
+                .collect()
+        }
+        (None, Some(Value::String(name))) => Ok(vec![name.clone()]),
+        (Some(_), Some(_)) => bad("send either channel or channels, not both"),
+        _ if batch_item => bad("each batch event needs a channel string"),
+        _ => bad("expected channels to be an array of strings, or channel a string"),
+    }
+}
+
+/// Validates a whole `batch_events` body.
+pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiError> {
+    let Some(batch) = body.get("batch").and_then(Value::as_array) else {
+        return Err(ApiError::BadRequest("expected batch to be an array of events".into()));
+    };
+    if batch.len() > limits.max_batch_size {
+        return Err(ApiError::BadRequest(format!(
+            "a batch may hold at most {} events, this one holds {}",
+            limits.max_batch_size,
+            batch.len()
+        )));
+    }
+    batch.iter().map(|item| parse_event(item, limits, true)).collect()
+}
+
+/// Queues the event for every subscriber of its channels; returns how many sockets it
+/// reached. Each channel's frame is serialised once and shared by its subscribers.
+pub fn publish(registry: Option<&AppRegistry>, event: &Event) -> usize {
+    let Some(registry) = registry else {
+        return 0;
+    };
+    event
+        .channels
+        .iter()
+        .map(|channel| {
+            let frame = Frame::from(messages::channel_event(&event.name, channel.as_str(), &event.data));
+            registry.broadcast(channel.as_str(), &frame, event.except)
+        })
+        .sum()
+}
+
+/// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without.
+pub fn channel_attributes(registry: Option<&AppRegistry>, event: &Event) -> Option<Value> {
+    if !event.info.any() {
+        return None;
+    }
+    let mut channels = Map::new();
+    for channel in &event.channels {
+        let info = registry.and_then(|r| r.channel_info(channel.as_str()));
+        let mut attributes = Map::new();
+        if channel.kind() == ChannelKind::Presence {
+            if event.info.user_count {
+                let users = info.as_ref().and_then(|i| i.user_count).unwrap_or(0);
+                attributes.insert("user_count".into(), users.into());
+            }
+        } else if event.info.subscription_count {
+            let subscriptions = info.as_ref().map_or(0, |i| i.subscription_count);
+            attributes.insert("subscription_count".into(), subscriptions.into());
+        }
+        channels.insert(channel.as_str().to_string(), Value::Object(attributes));
+    }
+    Some(Value::Object(channels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(body: Value, expected: Result<usize, &str>) {
+        match (parse_event(&body, &AppLimits::default(), false), expected) {
+            (Ok(event), Ok(n)) => assert_eq!(event.channels.len(), n),
+            (Err(err), Err(want)) => assert!(err.to_string().contains(want), "{err}"),
+            (got, want) => panic!("{body}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn events() {
+        check(json!({"name": "e", "data": "{}", "channel": "a"}), Ok(1));
+        check(json!({"name": "e", "data": "{}", "channels": ["a", "b"]}), Ok(2));
+        check(json!({"name": "e", "data": {"x": 1}, "channel": "a"}), Ok(1));
+        check(json!({"data": "{}", "channel": "a"}), Err("expected name"));
+        check(json!({"name": "e", "channel": "a"}), Err("expected data"));
+        check(json!({"name": "e", "data": "x"}), Err("expected channels"));
+        check(json!({"name": "e", "data": "x", "channels": []}), Err("at least one"));
+        check(json!({"name": "e", "data": "x", "channels": "a"}), Err("expected channels"));
+        check(json!({"name": "pusher:x", "data": "x", "channel": "a"}), Err("reserved"));
+        check(json!({"name": "x".repeat(201), "data": "x", "channel": "a"}), Err("longer than 200"));
+        check(json!({"name": "e", "data": "x".repeat(100 * 1024 + 1), "channel": "a"}), Err("limit for this app is 102400 bytes"));
+        let many: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
+        check(json!({"name": "e", "data": "x", "channels": many}), Err("at most 100 channels, this one names 101"));
+        check(json!({"name": "e", "data": "x", "channel": "bad name"}), Err("contains ' '"));
+        check(json!({"name": "e", "data": "x", "channel": "a", "socket_id": "1.2"}), Ok(1));
+        check(json!({"name": "e", "data": "x", "channel": "a", "socket_id": "x"}), Err("not a valid socket id"));
+        check(json!({"name": "e", "data": "x", "channel": "a", "info": "user_count,subscription_count"}), Ok(1));
+        check(json!({"name": "e", "data": "x", "channel": "a", "info": "cpu"}), Err("unknown info attribute 'cpu'"));
+    }
+
+    #[test]
+    fn batches() {
+        let limits = AppLimits::default();
+        let item = json!({"name": "e", "data": "x", "channel": "a"});
+        assert_eq!(parse_batch(&json!({"batch": vec![item.clone(); 10]}), &limits).unwrap().len(), 10);
+        let err = parse_batch(&json!({"batch": vec![item; 11]}), &limits).unwrap_err();
+        assert!(err.to_string().contains("at most 10 events"));
+        let err = parse_batch(&json!({"batch": [{"name": "e", "data": "x", "channels": ["a"]}]}), &limits).unwrap_err();
+        assert!(err.to_string().contains("needs a channel string"));
+        assert!(parse_batch(&json!({"events": []}), &limits).is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The Pusher HTTP API and health endpoints: routing, CORS, and turning handler results into
+//! JSON responses. Handlers are short and delegate to `events`, `channels` and the registry;
+//! failures are logged once, here.
+
+pub mod channels;
+pub mod error;
+pub mod events;
+pub mod request;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN, VARY};
+use hyper::{Method, Request, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+
+use crate::context::Context;
+pub use error::ApiError;
+
+/// Answers one HTTP request. `path` is the request path with the deployment prefix removed.
+pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Full<Bytes>> {
+    let origin = request.headers().get(ORIGIN).cloned();
+    let method = request.method().clone();
+    let mut response = if method == Method::OPTIONS {
+        let mut preflight = Response::new(Full::default());
+        *preflight.status_mut() = StatusCode::NO_CONTENT;
+        preflight
+    } else {
+        match route(&ctx, request, path).await {
+            Ok(response) => response,
+            Err(err) => {
+                tracing::warn!(%method, path = %shorten(path), status = err.status().as_u16(), reason = %err, "http request rejected");
+                err.into_response()
+            }
+        }
+    };
+    add_cors(&ctx, origin, &mut response);
+    response
+}
+
+async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<Response<Full<Bytes>>, ApiError> {
+    let method = request.method().clone();
+    match (&method, path) {
+        (&Method::GET, "/" | "/up") => return Ok(text_response(StatusCode::OK, "OK")),
+        (&Method::GET, "/ready") => {
+            return Ok(if ctx.is_draining() {
+                text_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+            } else {
+                text_response(StatusCode::OK, "OK")
+            })
+        }
+        _ => {}
+    }
+    let not_found = || ApiError::RouteNotFound {
+        method: method.to_string(),
+        path: shorten(path),
+    };
+    let rest = path.strip_prefix("/apps/").ok_or_else(not_found)?;
+    let segments: Vec<String> = rest
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let app_id = segments[0];
+    let endpoint = match (&method, &segments[1..]) {
+        (&Method::POST, ["events"]) => Endpoint::Publish,
+        (&Method::POST, ["batch_events"]) => Endpoint::PublishBatch,
+        (&Method::GET, ["channels"]) => Endpoint::Channels,
+        (&Method::GET, ["channels", channel]) => Endpoint::Channel(channel.to_string()),
+        (&Method::GET, ["channels", channel, "users"]) => Endpoint::Users(channel.to_string()),
+        _ => return Err(not_found()),
+    };
+    let verified = request::verify(ctx, request, app_id, path).await?;
+    let registry = ctx.registry.existing_app(&verified.app.id);
+    let registry = registry.as_deref();
+    let body = match endpoint {
+        Endpoint::Publish => {
+            let event = events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
+            let reached = events::publish(registry, &event);
+            tracing::debug!(app_id = %verified.app.id, event = %event.name, channels = event.channels.len(), reached, "published");
+            match events::channel_attributes(registry, &event) {
+                Some(channels) => json!({ "channels": channels }),
+                None => json!({}),
+            }
+        }
+        Endpoint::PublishBatch => {
+            let batch = events::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
+            let attributes: Vec<Option<Value>> = batch
+                .iter()
+                .map(|event| {
+                    events::publish(registry, event);
+                    events::channel_attributes(registry, event)
+                })
+                .collect();
+            if attributes.iter().any(Option::is_some) {
+                let items: Vec<Value> = attributes
+                    .into_iter()
+                    .map(|a| a.and_then(|channels| channels.as_object()?.values().next().cloned()).unwrap_or(json!({})))
+                    .collect();
+                json!({ "batch": items })
+            } else {
+                json!({})
+            }
+        }
+        Endpoint::Channels => channels::list(registry, verified.param("filter_by_prefix"), verified.param("info"))?,
+        Endpoint::Channel(name) => channels::show(registry, &name, verified.param("info"))?,
+        Endpoint::Users(name) => channels::users(registry, &name)?,
+    };
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+enum Endpoint {
+    Publish,
+    PublishBatch,
+    Channels,
+    Channel(String),
+    Users(String),
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|err| ApiError::BadRequest(format!("request body is not valid JSON: {err}")))
+}
+
+/// A response with a JSON body.
+pub fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn text_response(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+fn add_cors(ctx: &Context, origin: Option<HeaderValue>, response: &mut Response<Full<Bytes>>) {
+    let allowed = &ctx.config.cors_allowed_origins;
+    let Some(origin) = origin else { return };
+    let permitted = allowed.iter().any(|a| a == "*" || origin.to_str().is_ok_and(|o| o == a));
+    if !permitted {
+        return;
+    }
+    let headers = response.headers_mut();
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(VARY, HeaderValue::from_static("Origin"));
+    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type, X-Requested-With, Accept, Authorization"));
+}
+
+fn shorten(path: &str) -> String {
+    path.chars().take(120).collect()
+}

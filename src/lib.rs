@@ -1,0 +1,26 @@
+//! sockwave: a self-hosted real-time server for the Pusher Channels protocol.
+//!
+//! pusher-js / Laravel Echo clients and Pusher server SDKs connect to it unchanged.
+//!
+//! # Layout
+//!
+//! - `protocol`: the wire format — typed client messages, server frames, channel names,
+//!   error codes. Pure.
+//! - `auth`: HMAC signatures for channel auth, sign-in and the HTTP API. Pure.
+//! - `config`: files, environment and flags into a validated `Config`.
+//! - `app`: the `App` model and the `AppStore` lookup.
+//! - `registry`: node-local sockets, channels and presence; synchronous.
+//! - `connection`: one task per socket — upgrade, read, write, heartbeat, dispatch.
+//! - `http_api`: the Pusher HTTP API and health endpoints.
+//! - `context`: the state every task shares.
+//! - `server`: the composition root, listener and graceful shutdown.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod context;
+pub mod http_api;
+pub mod protocol;
+pub mod registry;
+pub mod server;

@@ -1,0 +1,443 @@
+//! Client → server messages parsed into a typed enum, and server → client frames built as
+//! ready-to-send JSON text.
+//!
+//! Pure: no I/O, no clock. Frame builders return `String`s; callers wrap them once in a
+//! shareable buffer and hand clones to every recipient.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::codes::ErrorCode;
+
+/// A message a client sent, after its envelope and `data` were checked.
+#[derive(Debug, Clone)]
+pub enum ClientMessage {
+    /// `pusher:ping`: answer with `pusher:pong`.
+    Ping,
+    /// `pusher:pong`: the answer to a server ping; only proves liveness.
+    Pong,
+    /// `pusher:subscribe`.
+    Subscribe {
+        /// Requested channel (not yet validated).
+        channel: String,
+        /// `key:signature`, empty or absent for public channels.
+        auth: Option<String>,
+        /// Presence member data, a JSON string.
+        channel_data: Option<String>,
+    },
+    /// `pusher:unsubscribe`.
+    Unsubscribe {
+        /// The channel to leave.
+        channel: String,
+    },
+    /// `pusher:signin`.
+    Signin {
+        /// `key:signature` over `socket_id::user::user_data`.
+        auth: String,
+        /// The user data JSON string, exactly as signed.
+        user_data: String,
+    },
+    /// A `client-*` event to relay to the other subscribers.
+    ClientEvent {
+        /// Event name (starts with `client-`).
+        event: String,
+        /// Target channel (not yet validated).
+        channel: String,
+        /// The data exactly as the client sent it (any JSON value).
+        data: Box<RawValue>,
+    },
+}
+
+impl PartialEq for ClientMessage {
+    fn eq(&self, other: &ClientMessage) -> bool {
+        use ClientMessage::*;
+        match (self, other) {
+            (Ping, Ping) | (Pong, Pong) => true,
+            (
+                Subscribe { channel: a, auth: b, channel_data: c },
+                Subscribe { channel: x, auth: y, channel_data: z },
+            ) => (a, b, c) == (x, y, z),
+            (Unsubscribe { channel: a }, Unsubscribe { channel: x }) => a == x,
+            (Signin { auth: a, user_data: b }, Signin { auth: x, user_data: y }) => (a, b) == (x, y),
+            (
+                ClientEvent { event: a, channel: b, data: c },
+                ClientEvent { event: x, channel: y, data: z },
+            ) => (a, b, c.get()) == (x, y, z.get()),
+            _ => false,
+        }
+    }
+}
+
+/// Why a client frame could not be understood. The connection survives all of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not valid JSON, or not a JSON object.
+    #[error("message is not a JSON object: {0}")]
+    NotJson(String),
+    /// The object has no string `event`.
+    #[error("message has no 'event' string")]
+    MissingEvent,
+    /// A `pusher:` event without the `data` object it needs.
+    #[error("'{event}' needs a 'data' object")]
+    MissingData {
+        /// The event name.
+        event: String,
+    },
+    /// A required field is missing or has the wrong type.
+    #[error("'{event}' needs '{field}' to be {expected}")]
+    BadField {
+        /// The event name.
+        event: String,
+        /// The field.
+        field: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// A `client-*` event without a `channel`.
+    #[error("client event '{event}' needs a 'channel' string")]
+    MissingChannel {
+        /// The event name.
+        event: String,
+    },
+    /// An event the protocol does not define for clients.
+    #[error("unknown event '{event}': clients may send pusher:ping, pusher:pong, pusher:subscribe, pusher:unsubscribe, pusher:signin and client-* events")]
+    UnknownEvent {
+        /// The event name, cut to a printable length.
+        event: String,
+    },
+    /// A binary WebSocket frame; the protocol is text only.
+    #[error("binary frames are not part of the Pusher protocol; send JSON text frames")]
+    Binary,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow)]
+    channel: Option<&'a RawValue>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SubscribeData {
+    channel: Option<serde_json::Value>,
+    auth: Option<serde_json::Value>,
+    channel_data: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct SigninData {
+    auth: Option<serde_json::Value>,
+    user_data: Option<serde_json::Value>,
+}
+
+/// Parses one text frame from a client.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
+    let envelope: Envelope<'_> =
+        serde_json::from_str(text).map_err(|err| ParseError::NotJson(err.to_string()))?;
+    let event: String = envelope
+        .event
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .ok_or(ParseError::MissingEvent)?;
+    match event.as_str() {
+        "pusher:ping" => Ok(ClientMessage::Ping),
+        "pusher:pong" => Ok(ClientMessage::Pong),
+        "pusher:subscribe" => {
+            let data: SubscribeData = parse_data(&event, envelope.data)?;
+            Ok(ClientMessage::Subscribe {
+                channel: required_string(&event, "channel", data.channel)?,
+                auth: optional_string(&event, "auth", data.auth)?,
+                channel_data: optional_string(&event, "channel_data", data.channel_data)?,
+            })
+        }
+        "pusher:unsubscribe" => {
+            let data: SubscribeData = parse_data(&event, envelope.data)?;
+            Ok(ClientMessage::Unsubscribe {
+                channel: required_string(&event, "channel", data.channel)?,
+            })
+        }
+        "pusher:signin" => {
+            let data: SigninData = parse_data(&event, envelope.data)?;
+            Ok(ClientMessage::Signin {
+                auth: required_string(&event, "auth", data.auth)?,
+                user_data: required_string(&event, "user_data", data.user_data)?,
+            })
+        }
+        name if name.starts_with("client-") => {
+            let channel = envelope
+                .channel
+                .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+                .ok_or_else(|| ParseError::MissingChannel { event: event.clone() })?;
+            let data = match envelope.data {
+                Some(raw) => raw.to_owned(),
+                None => RawValue::from_string("null".to_string()).expect("null is valid JSON"),
+            };
+            Ok(ClientMessage::ClientEvent {
+                event,
+                channel,
+                data,
+            })
+        }
+        _ => Err(ParseError::UnknownEvent {
+            event: event.chars().take(64).collect(),
+        }),
+    }
+}
+
+/// `data` for `pusher:` events must be an object. Some clients send it as a JSON string
+/// holding the object; accept both.
+fn parse_data<T: for<'de> Deserialize<'de>>(
+    event: &str,
+    raw: Option<&RawValue>,
+) -> Result<T, ParseError> {
+    let missing = || ParseError::MissingData {
+        event: event.to_string(),
+    };
+    let raw = raw.ok_or_else(missing)?;
+    if let Ok(parsed) = serde_json::from_str::<T>(raw.get()) {
+        return Ok(parsed);
+    }
+    let inner: String = serde_json::from_str(raw.get()).map_err(|_| missing())?;
+    serde_json::from_str::<T>(&inner).map_err(|_| missing())
+}
+
+fn required_string(
+    event: &str,
+    field: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<String, ParseError> {
+    optional_string(event, field, value)?.ok_or_else(|| ParseError::BadField {
+        event: event.to_string(),
+        field,
+        expected: "a string",
+    })
+}
+
+fn optional_string(
+    event: &str,
+    field: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<Option<String>, ParseError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ParseError::BadField {
+            event: event.to_string(),
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+#[derive(Serialize)]
+struct Frame<'a, D: Serialize> {
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'a str>,
+    data: D,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+}
+
+fn frame<D: Serialize>(event: &str, channel: Option<&str>, data: D, user_id: Option<&str>) -> String {
+    serde_json::to_string(&Frame {
+        event,
+        channel,
+        data,
+        user_id,
+    })
+    .expect("frames hold only strings, numbers and raw JSON")
+}
+
+/// `pusher:connection_established`; `data` is a JSON string, as pusher-js expects.
+pub fn connection_established(socket_id: &str, activity_timeout_secs: u64) -> String {
+    let data = serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs});
+    frame("pusher:connection_established", None, data.to_string(), None)
+}
+
+/// `pusher:error` with a code (or `null`, as Pusher sends for non-fatal errors) and a text.
+pub fn error(code: Option<ErrorCode>, message: &str, channel: Option<&str>) -> String {
+    let data = serde_json::json!({"code": code.map(ErrorCode::as_u16), "message": message});
+    frame("pusher:error", channel, data, None)
+}
+
+/// `pusher:pong`.
+pub fn pong() -> String {
+    frame("pusher:pong", None, serde_json::json!({}), None)
+}
+
+/// `pusher:ping`, sent by the server to a silent client.
+pub fn ping() -> String {
+    frame("pusher:ping", None, serde_json::json!({}), None)
+}
+
+/// `pusher_internal:subscription_succeeded` for a non-presence channel (`data` = `"{}"`).
+pub fn subscription_succeeded(channel: &str) -> String {
+    frame("pusher_internal:subscription_succeeded", Some(channel), "{}", None)
+}
+
+/// `pusher_internal:subscription_succeeded` for a presence channel, with the member list
+/// (`presence_json` is the already-built `{"presence":{...}}` text).
+pub fn presence_subscription_succeeded(channel: &str, presence_json: &str) -> String {
+    frame("pusher_internal:subscription_succeeded", Some(channel), presence_json, None)
+}
+
+/// `pusher:subscription_error` as Soketi sends it, so Laravel Echo's `.error()` fires.
+pub fn subscription_error(channel: &str, error_type: &str, message: &str, status: u16) -> String {
+    let data = serde_json::json!({"type": error_type, "error": message, "status": status});
+    frame("pusher:subscription_error", Some(channel), data, None)
+}
+
+/// `pusher_internal:member_added`; `data` is a JSON string.
+pub fn member_added(channel: &str, user_id: &str, user_info: Option<&RawValue>) -> String {
+    #[derive(Serialize)]
+    struct Added<'a> {
+        user_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_info: Option<&'a RawValue>,
+    }
+    let data = serde_json::to_string(&Added { user_id, user_info }).expect("strings and raw JSON");
+    frame("pusher_internal:member_added", Some(channel), data, None)
+}
+
+/// `pusher_internal:member_removed`; `data` is a JSON string.
+pub fn member_removed(channel: &str, user_id: &str) -> String {
+    let data = serde_json::json!({ "user_id": user_id }).to_string();
+    frame("pusher_internal:member_removed", Some(channel), data, None)
+}
+
+/// A channel event published through the HTTP API: `data` is the publisher's string.
+pub fn channel_event(event: &str, channel: &str, data: &str) -> String {
+    frame(event, Some(channel), data, None)
+}
+
+/// A client event relayed to the other subscribers; `user_id` is set by the server on
+/// presence channels and never copied from the client's frame.
+pub fn client_event(event: &str, channel: &str, data: &RawValue, user_id: Option<&str>) -> String {
+    frame(event, Some(channel), data, user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: Result<ClientMessage, &str>) {
+        match (parse_client_message(text), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+            (Err(err), Err(want)) => assert!(err.to_string().contains(want), "{text}: {err}"),
+            (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    fn subscribe(channel: &str, auth: Option<&str>, channel_data: Option<&str>) -> ClientMessage {
+        ClientMessage::Subscribe {
+            channel: channel.into(),
+            auth: auth.map(Into::into),
+            channel_data: channel_data.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parses_pusher_events() {
+        check(r#"{"event":"pusher:ping","data":{}}"#, Ok(ClientMessage::Ping));
+        check(r#"{"event":"pusher:ping"}"#, Ok(ClientMessage::Ping));
+        check(r#"{"event":"pusher:pong","data":"{}"}"#, Ok(ClientMessage::Pong));
+        check(
+            r#"{"event":"pusher:subscribe","data":{"channel":"my-channel","auth":""}}"#,
+            Ok(subscribe("my-channel", Some(""), None)),
+        );
+        check(
+            r#"{"event":"pusher:subscribe","data":{"channel":"presence-a","auth":"k:s","channel_data":"{\"user_id\":1}"}}"#,
+            Ok(subscribe("presence-a", Some("k:s"), Some(r#"{"user_id":1}"#))),
+        );
+        check(
+            r#"{"event":"pusher:subscribe","data":"{\"channel\":\"a\"}"}"#,
+            Ok(subscribe("a", None, None)),
+        );
+        check(
+            r#"{"event":"pusher:unsubscribe","data":{"channel":"a"}}"#,
+            Ok(ClientMessage::Unsubscribe { channel: "a".into() }),
+        );
+        check(
+            r#"{"event":"pusher:signin","data":{"auth":"k:s","user_data":"{\"id\":\"1\"}"}}"#,
+            Ok(ClientMessage::Signin {
+                auth: "k:s".into(),
+                user_data: r#"{"id":"1"}"#.into(),
+            }),
+        );
+    }
+
+    #[test]
+    fn parses_client_events_with_raw_data() {
+        let msg = parse_client_message(
+            r#"{"event":"client-typing","channel":"private-a","data":{"typing":true}}"#,
+        )
+        .unwrap();
+        match msg {
+            ClientMessage::ClientEvent { event, channel, data } => {
+                assert_eq!(event, "client-typing");
+                assert_eq!(channel, "private-a");
+                assert_eq!(data.get(), r#"{"typing":true}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_frames() {
+        check("not json", Err("not a JSON object"));
+        check("[1,2]", Err("not a JSON object"));
+        check(r#"{"data":{}}"#, Err("no 'event'"));
+        check(r#"{"event":5}"#, Err("no 'event'"));
+        check(r#"{"event":"pusher:subscribe"}"#, Err("needs a 'data' object"));
+        check(r#"{"event":"pusher:subscribe","data":5}"#, Err("needs a 'data' object"));
+        check(r#"{"event":"pusher:subscribe","data":{}}"#, Err("'channel' to be a string"));
+        check(
+            r#"{"event":"pusher:subscribe","data":{"channel":7}}"#,
+            Err("'channel' to be a string"),
+        );
+        check(
+            r#"{"event":"pusher:subscribe","data":{"channel":"a","channel_data":{}}}"#,
+            Err("'channel_data' to be a string"),
+        );
+        check(r#"{"event":"pusher:foo","data":{}}"#, Err("unknown event 'pusher:foo'"));
+        check(r#"{"event":"client-x","data":{}}"#, Err("needs a 'channel'"));
+        check(r#"{"event":"hello","channel":"a"}"#, Err("unknown event 'hello'"));
+    }
+
+    #[test]
+    fn builds_frames() {
+        assert_eq!(
+            connection_established("1.2", 120),
+            r#"{"event":"pusher:connection_established","data":"{\"activity_timeout\":120,\"socket_id\":\"1.2\"}"}"#
+        );
+        assert_eq!(
+            subscription_succeeded("a"),
+            r#"{"event":"pusher_internal:subscription_succeeded","channel":"a","data":"{}"}"#
+        );
+        assert_eq!(
+            error(Some(ErrorCode::AppNotFound), "no app", None),
+            r#"{"event":"pusher:error","data":{"code":4001,"message":"no app"}}"#
+        );
+        assert_eq!(
+            error(None, "bad", Some("a")),
+            r#"{"event":"pusher:error","channel":"a","data":{"code":null,"message":"bad"}}"#
+        );
+        assert_eq!(
+            channel_event("stats.updated", "a", r#"{"x":1}"#),
+            r#"{"event":"stats.updated","channel":"a","data":"{\"x\":1}"}"#
+        );
+        let raw = RawValue::from_string(r#"{"t":1}"#.into()).unwrap();
+        assert_eq!(
+            client_event("client-t", "presence-a", &raw, Some("42")),
+            r#"{"event":"client-t","channel":"presence-a","data":{"t":1},"user_id":"42"}"#
+        );
+        let info = RawValue::from_string(r#"{"name":"Ann"}"#.into()).unwrap();
+        assert_eq!(
+            member_added("presence-a", "42", Some(&info)),
+            r#"{"event":"pusher_internal:member_added","channel":"presence-a","data":"{\"user_id\":\"42\",\"user_info\":{\"name\":\"Ann\"}}"}"#
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! Node-local state: which sockets are connected to each app, which sockets are subscribed to
+//! each channel, and presence membership.
+//!
+//! Every method is synchronous and holds a map lock only for its own duration, so no guard can
+//! live across an `.await`. Methods that change state return what changed (channel occupied or
+//! vacated, member added or removed) for the async caller to act on; the registry itself never
+//! awaits, never logs, never emits webhooks. Fan-out (`broadcast`) only calls
+//! `SocketHandle::try_send`, which never waits.
+//!
+//! Lock order: `Registry::apps`, then at most one of `AppRegistry::sockets` or
+//! `AppRegistry::channels`; no method holds two shard locks of the same map.
+
+pub mod presence;
+pub mod socket;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+pub use presence::{MemberData, Presence, PresenceFull};
+pub use socket::{Frame, SendOutcome, SocketHandle, SocketId, SocketIdGenerator};
+
+use crate::protocol::ChannelName;
+
+/// All apps' node-local state.
+#[derive(Debug, Default)]
+pub struct Registry {
+    apps: DashMap<String, Arc<AppRegistry>>,
+}
+
+impl Registry {
+    /// The state of one app, created on first use.
+    pub fn app(&self, app_id: &str) -> Arc<AppRegistry> {
+        if let Some(app) = self.apps.get(app_id) {
+            return app.clone();
+        }
+        self.apps.entry(app_id.to_string()).or_default().clone()
+    }
+
+    /// The state of one app, if any socket ever connected to it.
+    pub fn existing_app(&self, app_id: &str) -> Option<Arc<AppRegistry>> {
+        self.apps.get(app_id).map(|app| app.clone())
+    }
+
+    /// Total sockets connected across apps.
+    pub fn total_connections(&self) -> u64 {
+        self.apps.iter().map(|app| app.connection_count()).sum()
+    }
+}
+
+/// One app's sockets and channels on this node.
+#[derive(Debug, Default)]
+pub struct AppRegistry {
+    sockets: DashMap<SocketId, SocketHandle>,
+    n_sockets: AtomicU64,
+    channels: DashMap<String, Channel>,
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    subscribers: HashMap<SocketId, SocketHandle>,
+    presence: Option<Presence>,
+}
+
+/// What a subscription changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribed {
+    /// The socket was already subscribed; nothing changed.
+    pub already_subscribed: bool,
+    /// The channel had no subscribers before (`channel_occupied`).
+    pub occupied: bool,
+    /// Presence: the user's first socket joined, so `member_added` is due to the others.
+    pub member_added: Option<MemberData>,
+    /// Presence: the `subscription_succeeded` payload, taken under the same lock as the join.
+    pub presence_json: Option<String>,
+}
+
+/// What an unsubscription changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Unsubscribed {
+    /// The socket had been subscribed.
+    pub was_subscribed: bool,
+    /// The channel has no subscribers left (`channel_vacated`).
+    pub vacated: bool,
+    /// Presence: the user's last socket left, so `member_removed` is due.
+    pub member_removed: Option<String>,
+}
+
+/// Attributes of an occupied channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// Channel name.
+    pub name: String,
+    /// Sockets subscribed on this node.
+    pub subscription_count: usize,
+    /// Presence: distinct users.
+    pub user_count: Option<usize>,
+}
+
+/// A member to add on a presence channel, with the app's limit.
+#[derive(Debug, Clone)]
+pub struct PresenceJoin {
+    /// Who joins.
+    pub member: MemberData,
+    /// The app's member limit.
+    pub max_members: usize,
+}
+
+impl AppRegistry {
+    /// Registers a connected socket unless the app is at `max_connections`.
+    pub fn try_add_socket(&self, socket: SocketHandle, max_connections: Option<u64>) -> bool {
+        let admitted = self
+            .n_sockets
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| match max_connections {
+                Some(max) if n >= max => None,
+                _ => Some(n + 1),
+            })
+            .is_ok();
+        if admitted {
+            self.sockets.insert(socket.id(), socket);
+        }
+        admitted
+    }
+
+    /// Forgets a socket. Its channel subscriptions must have been removed first.
+    pub fn remove_socket(&self, socket_id: SocketId) {
+        if self.sockets.remove(&socket_id).is_some() {
+            self.n_sockets.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Sockets connected to this app on this node.
+    pub fn connection_count(&self) -> u64 {
+        self.n_sockets.load(Ordering::Acquire)
+    }
+
+    /// Number of channels with at least one subscriber.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Subscribes a socket; `presence` is required exactly for presence channels.
+    pub fn subscribe(
+        &self,
+        channel: &ChannelName,
+        socket: &SocketHandle,
+        presence: Option<PresenceJoin>,
+    ) -> Result<Subscribed, PresenceFull> {
+        let mut entry = self.channels.entry(channel.as_str().to_string()).or_default();
+        let state = entry.value_mut();
+        let occupied = state.subscribers.is_empty();
+        let mut member_added = None;
+        if let Some(join) = presence {
+            let members = state.presence.get_or_insert_with(Presence::default);
+            let result = members.join(socket.id(), join.member.clone(), join.max_members);
+            match result {
+                Ok(true) => member_added = Some(join.member),
+                Ok(false) => {}
+                Err(full) => {
+                    let empty = state.subscribers.is_empty();
+                    drop(entry);
+                    if empty {
+                        self.channels.remove_if(channel.as_str(), |_, c| c.subscribers.is_empty());
+                    }
+                    return Err(full);
+                }
+            }
+        }
+        let already_subscribed = state.subscribers.insert(socket.id(), socket.clone()).is_some();
+        let presence_json = state.presence.as_ref().map(Presence::to_subscription_json);
+        Ok(Subscribed {
+            already_subscribed,
+            occupied,
+            member_added,
+            presence_json,
+        })
+    }
+
+    /// Unsubscribes a socket; an emptied channel is removed.
+    pub fn unsubscribe(&self, channel: &str, socket_id: SocketId) -> Unsubscribed {
+        let Some(mut entry) = self.channels.get_mut(channel) else {
+            return Unsubscribed::default();
+        };
+        let state = entry.value_mut();
+        let was_subscribed = state.subscribers.remove(&socket_id).is_some();
+        let member_removed = state.presence.as_mut().and_then(|p| p.leave(socket_id));
+        let vacated = was_subscribed && state.subscribers.is_empty();
+        drop(entry);
+        if vacated {
+            // Another socket may have subscribed between the drop and here: only remove empty.
+            self.channels.remove_if(channel, |_, c| c.subscribers.is_empty());
+        }
+        Unsubscribed {
+            was_subscribed,
+            vacated,
+            member_removed,
+        }
+    }
+
+    /// Queues `frame` for every subscriber of `channel` except `except`; returns how many
+    /// sockets it was queued for. Slow consumers are asked to close instead.
+    pub fn broadcast(&self, channel: &str, frame: &Frame, except: Option<SocketId>) -> usize {
+        let Some(state) = self.channels.get(channel) else {
+            return 0;
+        };
+        // try_send never waits, so sending under the shard's read lock is safe and saves a
+        // snapshot allocation per publish; writers to this shard wait only for the loop.
+        state
+            .subscribers
+            .values()
+            .filter(|socket| Some(socket.id()) != except)
+            .filter(|socket| socket.try_send(frame) == SendOutcome::Queued)
+            .count()
+    }
+
+    /// Whether a socket is subscribed to a channel.
+    pub fn is_subscribed(&self, channel: &str, socket_id: SocketId) -> bool {
+        self.channels
+            .get(channel)
+            .is_some_and(|state| state.subscribers.contains_key(&socket_id))
+    }
+
+    /// Attributes of one channel, `None` when nobody is subscribed.
+    pub fn channel_info(&self, channel: &str) -> Option<ChannelInfo> {
+        self.channels.get(channel).map(|state| ChannelInfo {
+            name: channel.to_string(),
+            subscription_count: state.subscribers.len(),
+            user_count: state.presence.as_ref().map(Presence::n_users),
+        })
+    }
+
+    /// Occupied channels whose name starts with `prefix`, sorted by name.
+    pub fn channels(&self, prefix: &str) -> Vec<ChannelInfo> {
+        let mut list: Vec<ChannelInfo> = self
+            .channels
+            .iter()
+            .filter(|entry| entry.key().starts_with(prefix))
+            .map(|entry| ChannelInfo {
+                name: entry.key().clone(),
+                subscription_count: entry.subscribers.len(),
+                user_count: entry.presence.as_ref().map(Presence::n_users),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// Distinct user ids of a presence channel (empty when unoccupied).
+    pub fn presence_users(&self, channel: &str) -> Vec<String> {
+        self.channels
+            .get(channel)
+            .and_then(|state| state.presence.as_ref().map(Presence::user_ids))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    fn socket(ids: &SocketIdGenerator) -> (SocketHandle, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(8);
+        (SocketHandle::new(ids.next_id(), tx), rx)
+    }
+
+    fn channel(name: &str) -> ChannelName {
+        ChannelName::parse(name, 200).unwrap()
+    }
+
+    fn join(user: &str) -> Option<PresenceJoin> {
+        Some(PresenceJoin {
+            member: MemberData {
+                user_id: user.into(),
+                user_info: None,
+            },
+            max_members: 100,
+        })
+    }
+
+    #[test]
+    fn connection_limit() {
+        let ids = SocketIdGenerator::default();
+        let app = AppRegistry::default();
+        let (a, _ra) = socket(&ids);
+        let (b, _rb) = socket(&ids);
+        assert!(app.try_add_socket(a.clone(), Some(1)));
+        assert!(!app.try_add_socket(b.clone(), Some(1)));
+        app.remove_socket(a.id());
+        assert!(app.try_add_socket(b, Some(1)));
+        assert_eq!(app.connection_count(), 1);
+    }
+
+    #[test]
+    fn occupied_and_vacated() {
+        let ids = SocketIdGenerator::default();
+        let app = AppRegistry::default();
+        let (a, _ra) = socket(&ids);
+        let (b, _rb) = socket(&ids);
+        let ch = channel("news");
+        assert!(app.subscribe(&ch, &a, None).unwrap().occupied);
+        let again = app.subscribe(&ch, &a, None).unwrap();
+        assert!(again.already_subscribed && !again.occupied);
+        assert!(!app.subscribe(&ch, &b, None).unwrap().occupied);
+        assert!(!app.unsubscribe("news", a.id()).vacated);
+        assert!(app.unsubscribe("news", b.id()).vacated);
+        assert_eq!(app.channel_count(), 0);
+        assert_eq!(app.unsubscribe("news", b.id()), Unsubscribed::default());
+    }
+
+    #[test]
+    fn broadcast_skips_the_excluded_socket() {
+        let ids = SocketIdGenerator::default();
+        let app = AppRegistry::default();
+        let (a, mut ra) = socket(&ids);
+        let (b, mut rb) = socket(&ids);
+        let ch = channel("news");
+        app.subscribe(&ch, &a, None).unwrap();
+        app.subscribe(&ch, &b, None).unwrap();
+        assert_eq!(app.broadcast("news", &Frame::from("hi"), Some(a.id())), 1);
+        assert!(ra.try_recv().is_err());
+        assert_eq!(rb.try_recv().unwrap().as_str(), "hi");
+        assert_eq!(app.broadcast("nobody", &Frame::from("hi"), None), 0);
+    }
+
+    #[test]
+    fn presence_transitions_and_full_channel_cleanup() {
+        let ids = SocketIdGenerator::default();
+        let app = AppRegistry::default();
+        let (a, _ra) = socket(&ids);
+        let (b, _rb) = socket(&ids);
+        let ch = channel("presence-room");
+        let first = app.subscribe(&ch, &a, join("1")).unwrap();
+        assert_eq!(first.member_added.unwrap().user_id, "1");
+        assert!(first.presence_json.unwrap().contains(r#""count":1"#));
+        assert!(app.subscribe(&ch, &b, join("1")).unwrap().member_added.is_none());
+        assert_eq!(app.channel_info("presence-room").unwrap().user_count, Some(1));
+        assert_eq!(app.unsubscribe("presence-room", a.id()).member_removed, None);
+        assert_eq!(app.unsubscribe("presence-room", b.id()).member_removed, Some("1".into()));
+
+        let full = Some(PresenceJoin {
+            max_members: 0,
+            ..join("1").unwrap()
+        });
+        assert!(app.subscribe(&channel("presence-x"), &a, full).is_err());
+        assert_eq!(app.channel_count(), 0, "a refused join leaves no empty channel behind");
+    }
+}
