@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::app::AppStore;
 use crate::config::ServerConfig;
@@ -22,6 +23,8 @@ pub struct Context {
     pub socket_ids: SocketIdGenerator,
     /// Cancelled when sockets must close with 4200 (shutdown).
     pub close_sockets: CancellationToken,
+    /// Every socket task, so shutdown can wait until their close frames are out.
+    pub socket_tasks: TaskTracker,
     draining: AtomicBool,
 }
 
@@ -34,6 +37,7 @@ impl Context {
             registry: Registry::default(),
             socket_ids: SocketIdGenerator::default(),
             close_sockets: CancellationToken::new(),
+            socket_tasks: TaskTracker::new(),
             draining: AtomicBool::new(false),
         }
     }

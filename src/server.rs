@@ -82,10 +82,9 @@ impl Server {
         self.ctx.start_draining();
         // Tell: every socket closes with 4200.
         self.ctx.close_sockets.cancel();
-        // Wait for the sockets to go, while still answering /ready with 503.
-        while self.ctx.registry.total_connections() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        // Wait until every socket task has sent its close, while /ready still answers 503.
+        self.ctx.socket_tasks.close();
+        let _ = tokio::time::timeout_at(deadline, self.ctx.socket_tasks.wait()).await;
         self.stop_accepting.cancel();
         let _ = self.accept_loop.await;
         self.close_http.cancel();

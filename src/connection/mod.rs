@@ -64,7 +64,8 @@ pub fn upgrade(ctx: Arc<Context>, mut request: Request<Incoming>, app_key: &str)
     let meta = ClientMeta::parse(request.uri().query(), origin);
     let admission = admit(&ctx, app_key, &meta);
     let on_upgrade = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
+    let tasks = ctx.socket_tasks.clone();
+    tasks.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws_config = WebSocketConfig::default()
