@@ -48,6 +48,7 @@ impl Server {
         let stop_accepting = CancellationToken::new();
         let close_http = CancellationToken::new();
         let http_connections = TaskTracker::new();
+        tokio::spawn(sweep_caches(ctx.clone(), stop_accepting.clone()));
         let accept_loop = tokio::spawn(accept_loop(
             listener,
             ctx.clone(),
@@ -139,6 +140,18 @@ async fn accept_loop(
                 }
             }
         });
+    }
+}
+
+/// Expired cache-channel events are dropped lazily on read; this sweep bounds the memory of
+/// channels nobody reads again.
+async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            now = every.tick() => ctx.registry.sweep_caches(now),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One application: credentials, feature switches and limits.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,11 @@ pub struct App {
     pub enable_client_messages: bool,
     /// Whether `pusher:signin` is accepted.
     pub enable_user_authentication: bool,
+    /// Whether subscribers of non-presence channels get `pusher_internal:subscription_count`.
+    pub enable_subscription_count: bool,
+    /// "Authorized connections": a socket that neither signs in nor subscribes to a private or
+    /// presence channel within this time is closed with 4009. `None` turns it off.
+    pub authorized_connections_timeout: Option<Duration>,
     /// Maximum concurrent connections; `None` means unlimited.
     pub max_connections: Option<u64>,
     /// Size and count limits.
@@ -74,6 +80,8 @@ impl App {
             enabled: true,
             enable_client_messages: false,
             enable_user_authentication: true,
+            enable_subscription_count: false,
+            authorized_connections_timeout: None,
             max_connections: None,
             limits: AppLimits::default(),
         }

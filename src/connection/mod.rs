@@ -7,6 +7,7 @@
 
 pub mod handshake;
 pub mod session;
+pub mod user_data;
 
 use std::sync::Arc;
 
@@ -183,10 +184,25 @@ where
     let mut awaiting_pong = false;
     let heartbeat = sleep_until(last_seen + activity_timeout);
     tokio::pin!(heartbeat);
+    // "Authorized connections": checked once, when the app's timeout runs out.
+    let authorization_timeout = session.app().authorized_connections_timeout;
+    let mut authorization_pending = authorization_timeout.is_some();
+    let authorization_deadline = sleep_until(last_seen + authorization_timeout.unwrap_or_default());
+    tokio::pin!(authorization_deadline);
     loop {
         tokio::select! {
             biased;
             code = socket.close_requested() => return requested_ending(code),
+            () = &mut authorization_deadline, if authorization_pending => {
+                if !session.is_authorized() {
+                    let secs = authorization_timeout.unwrap_or_default().as_secs();
+                    return Ending::Pusher(
+                        ErrorCode::Unauthorized,
+                        format!("connection not authorized within {secs}s: sign in or subscribe to a private or presence channel"),
+                    );
+                }
+                authorization_pending = false;
+            }
             _ = ctx.close_sockets.cancelled() => {
                 return Ending::Pusher(ErrorCode::Reconnect, "server is shutting down; reconnect".to_string());
             }
@@ -246,7 +262,8 @@ fn requested_ending(code: u16) -> Ending {
             "slow consumer: the client did not read its messages fast enough".to_string(),
         );
     }
-    Ending::Pusher(ErrorCode::Unauthorized, "disconnected by the server".to_string())
+    // The only other close request is terminate_connections from the HTTP API.
+    Ending::Pusher(ErrorCode::Unauthorized, "connection terminated by the app".to_string())
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.

@@ -13,12 +13,15 @@ use serde_json::value::RawValue;
 use tokio::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::auth::{channel_string_to_sign, verify_token};
+use crate::auth::{channel_string_to_sign, user_string_to_sign, verify_token};
 use crate::config::SubscriptionErrorMode;
 use crate::context::Context;
-use crate::protocol::messages;
+use crate::protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
+use crate::protocol::messages::{self, WatchlistEvent};
 use crate::protocol::{parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError};
-use crate::registry::{AppRegistry, Frame, MemberData, PresenceJoin, SocketHandle};
+use crate::registry::{AppRegistry, CountUpdate, Frame, MemberData, PresenceJoin, SocketHandle};
+
+use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
 
 /// Longest presence user id accepted (Pusher's limit).
 const MAX_USER_ID_LENGTH: usize = 128;
@@ -80,6 +83,10 @@ pub struct Session {
     /// Subscribed channels, with the presence user id the socket joined as.
     channels: HashMap<String, Option<String>>,
     client_events: RateWindow,
+    /// The user this socket signed in as.
+    user: Option<SignedInUser>,
+    /// Signed in, or subscribed to a private or presence channel ("authorized connections").
+    authorized: bool,
 }
 
 impl Session {
@@ -96,7 +103,14 @@ impl Session {
                 started: Instant::now(),
                 count: 0,
             },
+            user: None,
+            authorized: false,
         }
+    }
+
+    /// Whether the socket signed in or subscribed to a private or presence channel.
+    pub fn is_authorized(&self) -> bool {
+        self.authorized
     }
 
     /// The socket id as sent on the wire.
@@ -131,54 +145,58 @@ impl Session {
                 channel,
                 auth,
                 channel_data,
-            } => vec![self.subscribe(&channel, auth.as_deref(), channel_data.as_deref())],
+            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()),
             ClientMessage::Unsubscribe { channel } => {
                 self.unsubscribe(&channel);
                 Vec::new()
             }
-            ClientMessage::Signin { .. } => {
-                // TODO(#3): user authentication, server-to-user messages and watchlists.
-                vec![messages::error(
-                    Some(ErrorCode::Unauthorized),
-                    "pusher:signin is not supported by this server yet",
-                    None,
-                )]
-            }
+            ClientMessage::Signin { auth, user_data } => self.signin(&auth, &user_data),
             ClientMessage::ClientEvent { event, channel, data } => {
                 self.client_event(&event, &channel, &data).into_iter().collect()
             }
         }
     }
 
-    fn subscribe(&mut self, name: &str, auth: Option<&str>, channel_data: Option<&str>) -> String {
+    fn subscribe(&mut self, name: &str, auth: Option<&str>, channel_data: Option<&str>) -> Vec<String> {
+        if name.starts_with(SERVER_TO_USER_PREFIX) {
+            return vec![self.subscribe_server_to_user(name)];
+        }
         let channel = match ChannelName::parse(name, self.app.limits.max_channel_name_length) {
             Ok(channel) => channel,
-            Err(err) => return self.refuse(name, Refusal::InvalidChannel, err.to_string()),
+            Err(err) => return vec![self.refuse(name, Refusal::InvalidChannel, err.to_string())],
         };
         let kind = channel.kind();
         let channel_data = if kind == ChannelKind::Presence { channel_data } else { None };
         if kind.needs_auth() {
-            if kind == ChannelKind::Presence && channel_data.is_none() {
+            if kind == ChannelKind::Presence && channel_data.is_none() && self.user.is_none() {
                 let message = format!(
-                    "channel_data missing for presence channel '{name}': the auth endpoint must return channel_data with a user_id"
+                    "channel_data missing for presence channel '{name}': the auth endpoint must return channel_data with a user_id (or sign in first)"
                 );
-                return self.refuse(name, Refusal::Auth, message);
+                return vec![self.refuse(name, Refusal::Auth, message)];
             }
             let to_sign = channel_string_to_sign(&self.socket_id, name, channel_data);
             if let Err(err) = verify_token(&self.app.key, &self.app.secret, &to_sign, auth) {
-                return self.refuse(name, Refusal::Auth, err.to_string());
+                return vec![self.refuse(name, Refusal::Auth, err.to_string())];
             }
         }
-        let presence = match channel_data {
-            Some(data) => match parse_member(data, self.app.limits.max_presence_member_size_bytes) {
-                Ok(member) => Some(PresenceJoin {
-                    member,
-                    max_members: self.app.limits.max_presence_members,
-                }),
-                Err((refusal, message)) => return self.refuse(name, refusal, message),
-            },
-            None => None,
+        let member = match (kind, channel_data, &self.user) {
+            (ChannelKind::Presence, Some(data), _) => {
+                match parse_member(data, self.app.limits.max_presence_member_size_bytes) {
+                    Ok(member) => Some(member),
+                    Err((refusal, message)) => return vec![self.refuse(name, refusal, message)],
+                }
+            }
+            // Signed in and no channel_data: the member is the signed-in user, as Pusher does.
+            (ChannelKind::Presence, None, Some(user)) => Some(MemberData {
+                user_id: user.id.clone(),
+                user_info: user.user_info.clone(),
+            }),
+            _ => None,
         };
+        let presence = member.map(|member| PresenceJoin {
+            member,
+            max_members: self.app.limits.max_presence_members,
+        });
         let joining_user = presence.as_ref().map(|join| join.member.user_id.clone());
         let subscribed = match self.registry.subscribe(&channel, &self.socket, presence) {
             Ok(subscribed) => subscribed,
@@ -187,9 +205,12 @@ impl Session {
                     "presence channel '{name}' is full: it already has {} members",
                     full.max_members
                 );
-                return self.refuse(name, Refusal::LimitReached, message);
+                return vec![self.refuse(name, Refusal::LimitReached, message)];
             }
         };
+        if kind.needs_auth() {
+            self.authorized = true;
+        }
         if let Some(member) = &subscribed.member_added {
             let frame = messages::member_added(name, &member.user_id, member.user_info.as_deref());
             self.registry.broadcast(name, &Frame::from(frame), Some(self.socket.id()));
@@ -197,12 +218,47 @@ impl Session {
         if !subscribed.already_subscribed {
             // A repeated subscribe keeps the membership the socket first joined with.
             self.channels.insert(name.to_string(), joining_user);
+            self.announce_count(name);
         }
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
-        match subscribed.presence_json {
+        let mut replies = vec![match subscribed.presence_json {
             Some(json) => messages::presence_subscription_succeeded(name, &json),
             None => messages::subscription_succeeded(name),
+        }];
+        if channel.is_cache() {
+            replies.push(match self.registry.cache.get(name, Instant::now()) {
+                Some(cached) => messages::channel_event(&cached.event, name, &cached.data),
+                None => messages::cache_miss(name),
+            });
         }
+        replies
+    }
+
+    /// pusher-js subscribes to `#server-to-user-{id}` after signing in. Delivery is routed by
+    /// the user index, so the subscription is only acknowledged, and only for the socket's own
+    /// user: nobody can listen to another user's channel.
+    fn subscribe_server_to_user(&self, name: &str) -> String {
+        let own = self
+            .user
+            .as_ref()
+            .is_some_and(|user| name[SERVER_TO_USER_PREFIX.len()..] == *user.id);
+        if own {
+            messages::subscription_succeeded(name)
+        } else {
+            let message = format!(
+                "channel '{name}' is reserved: only a socket signed in as that user receives its messages"
+            );
+            self.refuse(name, Refusal::InvalidChannel, message)
+        }
+    }
+
+    /// Broadcasts `pusher_internal:subscription_count` when the app enables it (never on
+    /// presence channels), throttled as the registry decides.
+    fn announce_count(&self, channel: &str) {
+        if !self.app.enable_subscription_count || kind_of(channel) == ChannelKind::Presence {
+            return;
+        }
+        announce_count(&self.registry, channel);
     }
 
     fn refuse(&self, channel: &str, refusal: Refusal, message: String) -> String {
@@ -228,6 +284,9 @@ impl Session {
             let frame = messages::member_removed(channel, &user_id);
             self.registry.broadcast(channel, &Frame::from(frame), None);
         }
+        if left.was_subscribed && !left.vacated {
+            self.announce_count(channel);
+        }
     }
 
     /// Leaves every channel; called once when the socket closes.
@@ -236,6 +295,84 @@ impl Session {
         for channel in channels {
             self.unsubscribe(&channel);
         }
+        if let Some(user) = self.user.take() {
+            self.registry.users.unwatch(self.socket.id(), &user.watchlist);
+            if self.registry.users.sign_out(&user.id, self.socket.id()) {
+                self.notify_watchers(&user.id, "offline");
+            }
+        }
+    }
+
+    fn notify_watchers(&self, user_id: &str, status: &str) {
+        let frame = messages::watchlist_events(&[WatchlistEvent {
+            name: status,
+            user_ids: vec![user_id],
+        }]);
+        self.registry.users.notify_watchers(user_id, &Frame::from(frame));
+    }
+
+    /// `pusher:signin`: verifies the signature over `socket_id::user::user_data`, records the
+    /// user, and starts its watchlist.
+    fn signin(&mut self, auth: &str, user_data: &str) -> Vec<String> {
+        let refuse = |message: String| {
+            tracing::info!(socket_id = %self.socket_id, app_id = %self.app.id, reason = %message, "sign-in refused");
+            vec![messages::error(Some(ErrorCode::Unauthorized), &message, None)]
+        };
+        if !self.app.enable_user_authentication {
+            return refuse(format!(
+                "user authentication is disabled for app '{}': enable_user_authentication is off",
+                self.app.id
+            ));
+        }
+        let to_sign = user_string_to_sign(&self.socket_id, user_data);
+        if let Err(err) = verify_token(&self.app.key, &self.app.secret, &to_sign, Some(auth)) {
+            return refuse(format!("sign-in refused: {err}"));
+        }
+        let user = match parse_user_data(user_data) {
+            Ok(user) => user,
+            Err(message) => return refuse(format!("sign-in refused: {message}")),
+        };
+        if let Some(current) = &self.user {
+            if current.id != user.id {
+                return refuse(format!(
+                    "sign-in refused: this connection is already signed in as '{}'",
+                    current.id
+                ));
+            }
+            return vec![messages::signin_success(user_data)];
+        }
+        self.authorized = true;
+        let mut replies = vec![messages::signin_success(user_data)];
+        if user.n_dropped > 0 {
+            replies.push(messages::error(
+                Some(ErrorCode::WatchlistLimit),
+                &format!(
+                    "watchlist has {} ids, the limit is {MAX_WATCHLIST}: the first {MAX_WATCHLIST} are watched",
+                    MAX_WATCHLIST + user.n_dropped
+                ),
+                None,
+            ));
+        }
+        if !user.watchlist.is_empty() {
+            self.registry.users.watch(&self.socket, &user.watchlist);
+            let (online, offline): (Vec<&str>, Vec<&str>) = user
+                .watchlist
+                .iter()
+                .map(String::as_str)
+                .partition(|id| self.registry.users.is_online(id));
+            let events: Vec<WatchlistEvent<'_>> = [("online", online), ("offline", offline)]
+                .into_iter()
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(name, user_ids)| WatchlistEvent { name, user_ids })
+                .collect();
+            replies.push(messages::watchlist_events(&events));
+        }
+        if self.registry.users.sign_in(&user.id, &self.socket) {
+            self.notify_watchers(&user.id, "online");
+        }
+        tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, user_id = %user.id, "signed in");
+        self.user = Some(user);
+        replies
     }
 
     fn client_event(&mut self, event: &str, channel: &str, data: &RawValue) -> Option<String> {
@@ -253,7 +390,7 @@ impl Session {
         if event.chars().count() > max_name {
             return refuse(format!("event name is longer than {max_name} characters"));
         }
-        if !crate::protocol::channel::kind_of(channel).allows_client_events() {
+        if !kind_of(channel).allows_client_events() {
             return refuse(format!(
                 "client event rejected: '{channel}' is not a private or presence channel"
             ));
@@ -280,6 +417,29 @@ impl Session {
         let frame = messages::client_event(event, channel, data, user_id.as_deref());
         self.registry.broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
         None
+    }
+}
+
+/// Sends the channel's subscriber count now, or schedules one send after the throttle.
+fn announce_count(registry: &Arc<AppRegistry>, channel: &str) {
+    let send = |count: usize| {
+        let frame = Frame::from(messages::subscription_count(channel, count));
+        registry.broadcast(channel, &frame, None);
+    };
+    match registry.note_count_change(channel, Instant::now()) {
+        CountUpdate::SendNow(count) => send(count),
+        CountUpdate::SendAt(at) => {
+            let registry = registry.clone();
+            let channel = channel.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                if let Some(count) = registry.take_pending_count(&channel, Instant::now()) {
+                    let frame = Frame::from(messages::subscription_count(&channel, count));
+                    registry.broadcast(&channel, &frame, None);
+                }
+            });
+        }
+        CountUpdate::Nothing => {}
     }
 }
 

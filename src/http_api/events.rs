@@ -3,8 +3,11 @@
 
 use serde_json::{Map, Value};
 
+use tokio::time::{Duration, Instant};
+
 use super::error::ApiError;
 use crate::app::AppLimits;
+use crate::protocol::channel::SERVER_TO_USER_PREFIX;
 use crate::protocol::{messages, ChannelKind, ChannelName};
 use crate::registry::{AppRegistry, Frame, SocketId};
 
@@ -15,6 +18,8 @@ pub struct InfoRequest {
     pub user_count: bool,
     /// `subscription_count` (other channels).
     pub subscription_count: bool,
+    /// `cache` (cache channels; channel query only).
+    pub cache: bool,
 }
 
 impl InfoRequest {
@@ -25,9 +30,10 @@ impl InfoRequest {
             match attribute {
                 "user_count" => request.user_count = true,
                 "subscription_count" => request.subscription_count = true,
+                "cache" => request.cache = true,
                 other => {
                     return Err(ApiError::BadRequest(format!(
-                        "unknown info attribute '{}': use user_count or subscription_count",
+                        "unknown info attribute '{}': use user_count, subscription_count or cache",
                         other.chars().take(40).collect::<String>()
                     )))
                 }
@@ -41,6 +47,37 @@ impl InfoRequest {
     }
 }
 
+/// Where an event goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A channel's subscribers.
+    Channel(ChannelName),
+    /// Every socket signed in as this user (`#server-to-user-{id}`, the SDKs' `sendToUser`).
+    User(String),
+}
+
+impl Target {
+    fn parse(name: &str, limits: &AppLimits) -> Result<Target, ApiError> {
+        if let Some(user_id) = name.strip_prefix(SERVER_TO_USER_PREFIX) {
+            // The user id follows the channel-name rules; check it as a name of its own.
+            ChannelName::parse(user_id, limits.max_channel_name_length)
+                .map_err(|err| ApiError::BadRequest(format!("invalid user id in '{name}': {err}")))?;
+            return Ok(Target::User(user_id.to_string()));
+        }
+        ChannelName::parse(name, limits.max_channel_name_length)
+            .map(Target::Channel)
+            .map_err(|err| ApiError::BadRequest(err.to_string()))
+    }
+
+    /// The channel name as subscribers see it.
+    pub fn channel_name(&self) -> String {
+        match self {
+            Target::Channel(channel) => channel.as_str().to_string(),
+            Target::User(user_id) => format!("{SERVER_TO_USER_PREFIX}{user_id}"),
+        }
+    }
+}
+
 /// One validated event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -48,8 +85,8 @@ pub struct Event {
     pub name: String,
     /// Event data, exactly as the subscribers will receive it.
     pub data: String,
-    /// Target channels.
-    pub channels: Vec<ChannelName>,
+    /// Target channels and users.
+    pub channels: Vec<Target>,
     /// The socket that must not receive it (`toOthers()`).
     pub except: Option<SocketId>,
     /// Requested attributes for the response.
@@ -95,9 +132,8 @@ pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Resul
     }
     let channels = names
         .iter()
-        .map(|name| ChannelName::parse(name, limits.max_channel_name_length))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+        .map(|name| Target::parse(name, limits))
+        .collect::<Result<Vec<_>, _>>()?;
     let except = match object.get("socket_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(id.parse::<SocketId>().map_err(|()| {
@@ -113,6 +149,9 @@ pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Resul
         Some(Value::String(info)) => InfoRequest::parse(Some(info))?,
         Some(_) => return bad("expected info to be a comma-separated string".into()),
     };
+    if info.cache {
+        return bad("info=cache is only available on GET /channels/{name}".into());
+    }
     Ok(Event {
         name,
         data,
@@ -158,30 +197,38 @@ pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiEr
     batch.iter().map(|item| parse_event(item, limits, true)).collect()
 }
 
-/// Queues the event for every subscriber of its channels; returns how many sockets it
-/// reached. Each channel's frame is serialised once and shared by its subscribers.
-pub fn publish(registry: Option<&AppRegistry>, event: &Event) -> usize {
-    let Some(registry) = registry else {
-        return 0;
-    };
+/// Queues the event for every subscriber of its channels (and every socket of its users);
+/// returns how many sockets it reached. Each channel's frame is serialised once and shared
+/// by its subscribers. Cache channels keep the event for `cache_ttl`.
+pub fn publish(registry: &AppRegistry, event: &Event, cache_ttl: Duration) -> usize {
     event
         .channels
         .iter()
-        .map(|channel| {
-            let frame = Frame::from(messages::channel_event(&event.name, channel.as_str(), &event.data));
-            registry.broadcast(channel.as_str(), &frame, event.except)
+        .map(|target| match target {
+            Target::Channel(channel) => {
+                let frame = Frame::from(messages::channel_event(&event.name, channel.as_str(), &event.data));
+                if channel.is_cache() {
+                    registry.cache.put(channel.as_str(), &event.name, &event.data, cache_ttl, Instant::now());
+                }
+                registry.broadcast(channel.as_str(), &frame, event.except)
+            }
+            Target::User(user_id) => {
+                let frame = Frame::from(messages::channel_event(&event.name, &target.channel_name(), &event.data));
+                registry.users.send_to_user(user_id, &frame)
+            }
         })
         .sum()
 }
 
 /// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without.
-pub fn channel_attributes(registry: Option<&AppRegistry>, event: &Event) -> Option<Value> {
+pub fn channel_attributes(registry: &AppRegistry, event: &Event) -> Option<Value> {
     if !event.info.any() {
         return None;
     }
     let mut channels = Map::new();
-    for channel in &event.channels {
-        let info = registry.and_then(|r| r.channel_info(channel.as_str()));
+    for target in &event.channels {
+        let Target::Channel(channel) = target else { continue };
+        let info = registry.channel_info(channel.as_str());
         let mut attributes = Map::new();
         if channel.kind() == ChannelKind::Presence {
             if event.info.user_count {
@@ -230,6 +277,10 @@ mod tests {
         check(json!({"name": "e", "data": "x", "channel": "a", "socket_id": "x"}), Err("not a valid socket id"));
         check(json!({"name": "e", "data": "x", "channel": "a", "info": "user_count,subscription_count"}), Ok(1));
         check(json!({"name": "e", "data": "x", "channel": "a", "info": "cpu"}), Err("unknown info attribute 'cpu'"));
+        check(json!({"name": "e", "data": "x", "channel": "a", "info": "cache"}), Err("only available on GET"));
+        check(json!({"name": "e", "data": "x", "channel": "#server-to-user-42"}), Ok(1));
+        check(json!({"name": "e", "data": "x", "channel": "#server-to-user-"}), Err("invalid user id"));
+        check(json!({"name": "e", "data": "x", "channel": "#other"}), Err("reserved"));
     }
 
     #[test]

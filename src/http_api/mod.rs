@@ -71,15 +71,17 @@ async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<
         (&Method::GET, ["channels"]) => Endpoint::Channels,
         (&Method::GET, ["channels", channel]) => Endpoint::Channel(channel.to_string()),
         (&Method::GET, ["channels", channel, "users"]) => Endpoint::Users(channel.to_string()),
+        (&Method::POST, ["users", user_id, "terminate_connections"]) => Endpoint::Terminate(user_id.to_string()),
         _ => return Err(not_found()),
     };
     let verified = request::verify(ctx, request, app_id, path).await?;
-    let registry = ctx.registry.existing_app(&verified.app.id);
-    let registry = registry.as_deref();
+    let registry = ctx.registry.app(&verified.app.id);
+    let registry = registry.as_ref();
+    let cache_ttl = ctx.config.cache_ttl;
     let body = match endpoint {
         Endpoint::Publish => {
             let event = events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
-            let reached = events::publish(registry, &event);
+            let reached = events::publish(registry, &event, cache_ttl);
             tracing::debug!(app_id = %verified.app.id, event = %event.name, channels = event.channels.len(), reached, "published");
             match events::channel_attributes(registry, &event) {
                 Some(channels) => json!({ "channels": channels }),
@@ -91,7 +93,7 @@ async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<
             let attributes: Vec<Option<Value>> = batch
                 .iter()
                 .map(|event| {
-                    events::publish(registry, event);
+                    events::publish(registry, event, cache_ttl);
                     events::channel_attributes(registry, event)
                 })
                 .collect();
@@ -108,6 +110,11 @@ async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<
         Endpoint::Channels => channels::list(registry, verified.param("filter_by_prefix"), verified.param("info"))?,
         Endpoint::Channel(name) => channels::show(registry, &name, verified.param("info"))?,
         Endpoint::Users(name) => channels::users(registry, &name)?,
+        Endpoint::Terminate(user_id) => {
+            let closed = channels::terminate(registry, &user_id);
+            tracing::info!(app_id = %verified.app.id, user_id = %user_id, sockets = closed, "terminated user connections");
+            json!({})
+        }
     };
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
@@ -118,6 +125,7 @@ enum Endpoint {
     Channels,
     Channel(String),
     Users(String),
+    Terminate(String),
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

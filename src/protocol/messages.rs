@@ -319,6 +319,36 @@ pub fn client_event(event: &str, channel: &str, data: &RawValue, user_id: Option
     frame(event, Some(channel), data, user_id)
 }
 
+/// `pusher:signin_success` carrying the signed `user_data` string unchanged.
+pub fn signin_success(user_data: &str) -> String {
+    frame("pusher:signin_success", None, serde_json::json!({ "user_data": user_data }), None)
+}
+
+/// One entry of `pusher_internal:watchlist_events`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WatchlistEvent<'a> {
+    /// `online` or `offline`.
+    pub name: &'a str,
+    /// The users that changed.
+    pub user_ids: Vec<&'a str>,
+}
+
+/// `pusher_internal:watchlist_events` in the shape pusher-js's `user.watchlist` binds to.
+pub fn watchlist_events(events: &[WatchlistEvent<'_>]) -> String {
+    frame("pusher_internal:watchlist_events", None, serde_json::json!({ "events": events }), None)
+}
+
+/// `pusher:cache_miss` for a cache channel with nothing cached.
+pub fn cache_miss(channel: &str) -> String {
+    frame("pusher:cache_miss", Some(channel), "{}", None)
+}
+
+/// `pusher_internal:subscription_count`; `data` is a JSON string like other internal events.
+pub fn subscription_count(channel: &str, count: usize) -> String {
+    let data = serde_json::json!({ "subscription_count": count }).to_string();
+    frame("pusher_internal:subscription_count", Some(channel), data, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +463,18 @@ mod tests {
         assert_eq!(
             client_event("client-t", "presence-a", &raw, Some("42")),
             r#"{"event":"client-t","channel":"presence-a","data":{"t":1},"user_id":"42"}"#
+        );
+        assert_eq!(
+            watchlist_events(&[WatchlistEvent { name: "online", user_ids: vec!["7"] }]),
+            r#"{"event":"pusher_internal:watchlist_events","data":{"events":[{"name":"online","user_ids":["7"]}]}}"#
+        );
+        assert_eq!(
+            signin_success(r#"{"id":"1"}"#),
+            r#"{"event":"pusher:signin_success","data":{"user_data":"{\"id\":\"1\"}"}}"#
+        );
+        assert_eq!(
+            subscription_count("a", 3),
+            r#"{"event":"pusher_internal:subscription_count","channel":"a","data":"{\"subscription_count\":3}"}"#
         );
         let info = RawValue::from_string(r#"{"name":"Ann"}"#.into()).unwrap();
         assert_eq!(

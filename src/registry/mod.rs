@@ -10,16 +10,21 @@
 //! Lock order: `Registry::apps`, then at most one of `AppRegistry::sockets` or
 //! `AppRegistry::channels`; no method holds two shard locks of the same map.
 
+pub mod cache;
 pub mod presence;
 pub mod socket;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use tokio::time::{Duration, Instant};
 
+pub use cache::{CachedEvent, ChannelCache};
 pub use presence::{MemberData, Presence, PresenceFull};
+pub use users::Users;
 pub use socket::{Frame, SendOutcome, SocketHandle, SocketId, SocketIdGenerator};
 
 use crate::protocol::ChannelName;
@@ -44,6 +49,13 @@ impl Registry {
         self.apps.get(app_id).map(|app| app.clone())
     }
 
+    /// Drops expired cache entries of every app.
+    pub fn sweep_caches(&self, now: Instant) {
+        for app in self.apps.iter() {
+            app.cache.sweep(now);
+        }
+    }
+
     /// Total sockets connected across apps.
     pub fn total_connections(&self) -> u64 {
         self.apps.iter().map(|app| app.connection_count()).sum()
@@ -56,12 +68,37 @@ pub struct AppRegistry {
     sockets: DashMap<SocketId, SocketHandle>,
     n_sockets: AtomicU64,
     channels: DashMap<String, Channel>,
+    /// Signed-in users and watchlists.
+    pub users: Users,
+    /// Last events of cache channels.
+    pub cache: ChannelCache,
 }
 
 #[derive(Debug, Default)]
 struct Channel {
     subscribers: HashMap<SocketId, SocketHandle>,
     presence: Option<Presence>,
+    /// When `subscription_count` was last broadcast, for the 5 s throttle.
+    count_sent_at: Option<Instant>,
+    /// A throttled `subscription_count` is waiting to be sent.
+    count_pending: bool,
+}
+
+/// Above this many subscribers, `subscription_count` is sent at most every
+/// `COUNT_THROTTLE` (as Pusher does).
+pub const COUNT_THROTTLE_ABOVE: usize = 100;
+/// The `subscription_count` throttle interval.
+pub const COUNT_THROTTLE: Duration = Duration::from_secs(5);
+
+/// What to do about a changed subscription count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountUpdate {
+    /// Broadcast this count now.
+    SendNow(usize),
+    /// Throttled: call `take_pending_count` at this instant.
+    SendAt(Instant),
+    /// Throttled, and a send is already scheduled (or the channel is empty).
+    Nothing,
 }
 
 /// What a subscription changed.
@@ -247,6 +284,50 @@ impl AppRegistry {
         list
     }
 
+    /// Records that a channel's subscriber count changed and says when to announce it.
+    pub fn note_count_change(&self, channel: &str, now: Instant) -> CountUpdate {
+        let Some(mut state) = self.channels.get_mut(channel) else {
+            return CountUpdate::Nothing;
+        };
+        let count = state.subscribers.len();
+        let due = state.count_sent_at.is_none_or(|sent| now >= sent + COUNT_THROTTLE);
+        if count <= COUNT_THROTTLE_ABOVE || due {
+            state.count_sent_at = Some(now);
+            state.count_pending = false;
+            CountUpdate::SendNow(count)
+        } else if state.count_pending {
+            CountUpdate::Nothing
+        } else {
+            state.count_pending = true;
+            CountUpdate::SendAt(state.count_sent_at.expect("throttled implies a previous send") + COUNT_THROTTLE)
+        }
+    }
+
+    /// The count to announce for a throttled channel, if still pending.
+    pub fn take_pending_count(&self, channel: &str, now: Instant) -> Option<usize> {
+        let mut state = self.channels.get_mut(channel)?;
+        if !state.count_pending {
+            return None;
+        }
+        state.count_pending = false;
+        state.count_sent_at = Some(now);
+        Some(state.subscribers.len())
+    }
+
+    /// Sockets that joined any presence channel as `user_id`.
+    pub fn presence_sockets_of(&self, user_id: &str) -> Vec<SocketHandle> {
+        let mut found = Vec::new();
+        for entry in self.channels.iter() {
+            let Some(presence) = &entry.presence else { continue };
+            for (socket_id, socket) in &entry.subscribers {
+                if presence.user_of(*socket_id) == Some(user_id) {
+                    found.push(socket.clone());
+                }
+            }
+        }
+        found
+    }
+
     /// Distinct user ids of a presence channel (empty when unoccupied).
     pub fn presence_users(&self, channel: &str) -> Vec<String> {
         self.channels
@@ -278,6 +359,28 @@ mod tests {
             },
             max_members: 100,
         })
+    }
+
+    #[test]
+    fn subscription_counts_are_throttled_above_100() {
+        let ids = SocketIdGenerator::default();
+        let app = AppRegistry::default();
+        let ch = channel("big");
+        let mut receivers = Vec::new();
+        for _ in 0..101 {
+            let (s, r) = socket(&ids);
+            app.subscribe(&ch, &s, None).unwrap();
+            receivers.push(r);
+        }
+        let now = Instant::now();
+        assert_eq!(app.note_count_change("big", now), CountUpdate::SendNow(101));
+        let (s, _r) = socket(&ids);
+        app.subscribe(&ch, &s, None).unwrap();
+        assert_eq!(app.note_count_change("big", now), CountUpdate::SendAt(now + COUNT_THROTTLE));
+        assert_eq!(app.note_count_change("big", now), CountUpdate::Nothing);
+        assert_eq!(app.take_pending_count("big", now + COUNT_THROTTLE), Some(102));
+        assert_eq!(app.take_pending_count("big", now + COUNT_THROTTLE), None);
+        assert_eq!(app.note_count_change("big", now + COUNT_THROTTLE * 2), CountUpdate::SendNow(102));
     }
 
     #[test]

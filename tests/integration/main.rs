@@ -4,9 +4,11 @@
 
 mod support;
 
+mod cache;
 mod client_events;
 mod connection;
 mod http_api;
 mod presence;
 mod shutdown;
 mod subscriptions;
+mod users;

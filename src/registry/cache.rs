@@ -1,0 +1,77 @@
+//! The last event published to each cache channel (`cache-*`, `private-cache-*`,
+//! `private-encrypted-cache-*`, `presence-cache-*`), kept for a TTL whether or not anybody
+//! is subscribed.
+
+use dashmap::DashMap;
+use tokio::time::{Duration, Instant};
+
+/// One cached event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedEvent {
+    /// Event name.
+    pub event: String,
+    /// Event data, as published.
+    pub data: String,
+    /// When it stops being served.
+    pub expires_at: Instant,
+}
+
+impl CachedEvent {
+    /// Whole seconds left before it expires (at least 1 while it is served).
+    pub fn ttl_secs(&self, now: Instant) -> u64 {
+        self.expires_at.saturating_duration_since(now).as_secs().max(1)
+    }
+}
+
+/// Cache of one app.
+#[derive(Debug, Default)]
+pub struct ChannelCache {
+    events: DashMap<String, CachedEvent>,
+}
+
+impl ChannelCache {
+    /// Stores the last event of a channel for `ttl`.
+    pub fn put(&self, channel: &str, event: &str, data: &str, ttl: Duration, now: Instant) {
+        self.events.insert(
+            channel.to_string(),
+            CachedEvent {
+                event: event.to_string(),
+                data: data.to_string(),
+                expires_at: now + ttl,
+            },
+        );
+    }
+
+    /// The cached event of a channel, unless it expired.
+    pub fn get(&self, channel: &str, now: Instant) -> Option<CachedEvent> {
+        let cached = self.events.get(channel)?.clone();
+        if cached.expires_at <= now {
+            self.events.remove_if(channel, |_, c| c.expires_at <= now);
+            return None;
+        }
+        Some(cached)
+    }
+
+    /// Drops every expired entry; returns how many remain.
+    pub fn sweep(&self, now: Instant) -> usize {
+        self.events.retain(|_, cached| cached.expires_at > now);
+        self.events.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire() {
+        let cache = ChannelCache::default();
+        let now = Instant::now();
+        cache.put("cache-a", "e", "1", Duration::from_secs(10), now);
+        let hit = cache.get("cache-a", now + Duration::from_secs(4)).unwrap();
+        assert_eq!((hit.data.as_str(), hit.ttl_secs(now + Duration::from_secs(4))), ("1", 6));
+        assert_eq!(cache.get("cache-a", now + Duration::from_secs(10)), None);
+        cache.put("cache-b", "e", "1", Duration::from_secs(1), now);
+        assert_eq!(cache.sweep(now + Duration::from_secs(2)), 0);
+    }
+}

@@ -1,0 +1,139 @@
+//! Signed-in users and watchlists of one app on this node: which sockets are signed in as each
+//! user, and which sockets watch each user.
+//!
+//! A user is online while at least one socket is signed in as it; `sign_in` and `sign_out`
+//! report the first and last socket so watchers hear `online` / `offline` exactly once.
+
+use std::collections::HashMap;
+
+use dashmap::DashMap;
+
+use super::socket::{Frame, SendOutcome, SocketHandle, SocketId};
+
+/// Users and watchers of one app.
+#[derive(Debug, Default)]
+pub struct Users {
+    signed_in: DashMap<String, HashMap<SocketId, SocketHandle>>,
+    watchers: DashMap<String, HashMap<SocketId, SocketHandle>>,
+}
+
+impl Users {
+    /// Records a socket signed in as `user_id`. Returns `true` when the user just came online.
+    pub fn sign_in(&self, user_id: &str, socket: &SocketHandle) -> bool {
+        let mut sockets = self.signed_in.entry(user_id.to_string()).or_default();
+        let first = sockets.is_empty();
+        sockets.insert(socket.id(), socket.clone());
+        first
+    }
+
+    /// Forgets a signed-in socket. Returns `true` when the user just went offline.
+    pub fn sign_out(&self, user_id: &str, socket_id: SocketId) -> bool {
+        let Some(mut sockets) = self.signed_in.get_mut(user_id) else {
+            return false;
+        };
+        let removed = sockets.remove(&socket_id).is_some();
+        let last = removed && sockets.is_empty();
+        drop(sockets);
+        if last {
+            self.signed_in.remove_if(user_id, |_, s| s.is_empty());
+        }
+        last
+    }
+
+    /// Whether any socket is signed in as `user_id`.
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.signed_in.get(user_id).is_some_and(|s| !s.is_empty())
+    }
+
+    /// Queues `frame` for every socket signed in as `user_id`; returns how many.
+    pub fn send_to_user(&self, user_id: &str, frame: &Frame) -> usize {
+        self.signed_in.get(user_id).map_or(0, |sockets| {
+            sockets
+                .values()
+                .filter(|socket| socket.try_send(frame) == SendOutcome::Queued)
+                .count()
+        })
+    }
+
+    /// Handles of every socket signed in as `user_id`.
+    pub fn sockets_of(&self, user_id: &str) -> Vec<SocketHandle> {
+        self.signed_in
+            .get(user_id)
+            .map(|sockets| sockets.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of distinct signed-in users.
+    pub fn n_online(&self) -> usize {
+        self.signed_in.len()
+    }
+
+    /// Makes `socket` a watcher of each of `user_ids`.
+    pub fn watch(&self, socket: &SocketHandle, user_ids: &[String]) {
+        for user_id in user_ids {
+            self.watchers
+                .entry(user_id.clone())
+                .or_default()
+                .insert(socket.id(), socket.clone());
+        }
+    }
+
+    /// Removes `socket_id` from the watchers of each of `user_ids`.
+    pub fn unwatch(&self, socket_id: SocketId, user_ids: &[String]) {
+        for user_id in user_ids {
+            let emptied = self.watchers.get_mut(user_id).is_some_and(|mut watchers| {
+                watchers.remove(&socket_id);
+                watchers.is_empty()
+            });
+            if emptied {
+                self.watchers.remove_if(user_id, |_, w| w.is_empty());
+            }
+        }
+    }
+
+    /// Queues `frame` for every socket watching `user_id`.
+    pub fn notify_watchers(&self, user_id: &str, frame: &Frame) -> usize {
+        self.watchers.get(user_id).map_or(0, |watchers| {
+            watchers
+                .values()
+                .filter(|socket| socket.try_send(frame) == SendOutcome::Queued)
+                .count()
+        })
+    }
+
+    /// Number of users somebody watches (for leak checks).
+    pub fn n_watched(&self) -> usize {
+        self.watchers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::socket::SocketIdGenerator;
+    use tokio::sync::mpsc;
+
+    #[test]
+    fn online_transitions_and_watchers() {
+        let ids = SocketIdGenerator::default();
+        let (tx, mut watcher_rx) = mpsc::channel(8);
+        let watcher = SocketHandle::new(ids.next_id(), tx);
+        let (tx, _rx) = mpsc::channel(8);
+        let tab1 = SocketHandle::new(ids.next_id(), tx.clone());
+        let tab2 = SocketHandle::new(ids.next_id(), tx);
+        let users = Users::default();
+        users.watch(&watcher, &["42".to_string()]);
+        assert!(users.sign_in("42", &tab1));
+        assert!(!users.sign_in("42", &tab2));
+        assert!(users.is_online("42"));
+        assert_eq!(users.send_to_user("42", &Frame::from("x")), 2);
+        assert!(!users.sign_out("42", tab1.id()));
+        assert!(users.sign_out("42", tab2.id()));
+        assert!(!users.sign_out("42", tab2.id()));
+        assert_eq!(users.n_online(), 0);
+        assert_eq!(users.notify_watchers("42", &Frame::from("offline")), 1);
+        assert_eq!(watcher_rx.try_recv().unwrap().as_str(), "offline");
+        users.unwatch(watcher.id(), &["42".to_string()]);
+        assert_eq!(users.n_watched(), 0);
+    }
+}
