@@ -156,7 +156,10 @@ async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
 }
 
 /// Sends `/app/{key}` to the WebSocket upgrade and everything else to the HTTP API.
-async fn dispatch(ctx: Arc<Context>, request: Request<Incoming>) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+async fn dispatch(
+    ctx: Arc<Context>,
+    request: Request<Incoming>,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
     let full_path = request.uri().path().to_string();
     let prefix = ctx.config.path_prefix.as_str();
     // Accept paths with and without the prefix: proxies often strip it.

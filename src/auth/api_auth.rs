@@ -43,7 +43,9 @@ pub struct ApiCredentials<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiAuthError {
     /// A required query parameter is absent.
-    #[error("missing query parameter '{0}': requests must be signed as the Pusher HTTP API specifies")]
+    #[error(
+        "missing query parameter '{0}': requests must be signed as the Pusher HTTP API specifies"
+    )]
     MissingParam(&'static str),
     /// `auth_key` is not the key of the app in the path.
     #[error("auth_key '{given}' is not the key of app '{app_id}'")]
@@ -133,12 +135,14 @@ pub fn verify_request(
             app_id: credentials.app_id.to_string(),
         });
     }
-    let signature_hex = param(query, "auth_signature").ok_or(ApiAuthError::MissingParam("auth_signature"))?;
+    let signature_hex =
+        param(query, "auth_signature").ok_or(ApiAuthError::MissingParam("auth_signature"))?;
     let version = param(query, "auth_version").ok_or(ApiAuthError::MissingParam("auth_version"))?;
     if version != "1.0" {
         return Err(ApiAuthError::BadVersion(version.chars().take(20).collect()));
     }
-    let timestamp = param(query, "auth_timestamp").ok_or(ApiAuthError::MissingParam("auth_timestamp"))?;
+    let timestamp =
+        param(query, "auth_timestamp").ok_or(ApiAuthError::MissingParam("auth_timestamp"))?;
     let timestamp: i64 = timestamp
         .parse()
         .map_err(|_| ApiAuthError::BadTimestamp(timestamp.chars().take(20).collect()))?;
@@ -169,7 +173,11 @@ pub fn verify_request(
     }
     if let Some(received_path) = request.received_path {
         let signed_with_prefix = string_to_sign(request.method, received_path, query);
-        if signature::verify(credentials.secret, signed_with_prefix.as_bytes(), signature_hex) {
+        if signature::verify(
+            credentials.secret,
+            signed_with_prefix.as_bytes(),
+            signature_hex,
+        ) {
             return Ok(());
         }
     }
@@ -196,7 +204,10 @@ mod tests {
     }
 
     fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn doc_query() -> Vec<(String, String)> {
@@ -205,7 +216,10 @@ mod tests {
             ("auth_timestamp", "1353088179"),
             ("auth_version", "1.0"),
             ("body_md5", "ec365a775a4cd0599faeb73354201b6f"),
-            ("auth_signature", "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"),
+            (
+                "auth_signature",
+                "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c",
+            ),
         ])
     }
 
@@ -226,7 +240,10 @@ mod tests {
 
     #[test]
     fn pusher_doc_vector() {
-        assert_eq!(body_md5(BODY.as_bytes()), "ec365a775a4cd0599faeb73354201b6f");
+        assert_eq!(
+            body_md5(BODY.as_bytes()),
+            "ec365a775a4cd0599faeb73354201b6f"
+        );
         assert_eq!(
             string_to_sign("POST", "/apps/3/events", &doc_query()),
             "POST\n/apps/3/events\nauth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0&body_md5=ec365a775a4cd0599faeb73354201b6f"
@@ -239,7 +256,10 @@ mod tests {
         let mut q = doc_query();
         q.reverse();
         q[1].0 = "BODY_MD5".to_string();
-        assert_eq!(string_to_sign("POST", "/p", &q), string_to_sign("POST", "/p", &doc_query()));
+        assert_eq!(
+            string_to_sign("POST", "/p", &q),
+            string_to_sign("POST", "/p", &doc_query())
+        );
     }
 
     #[test]
@@ -250,14 +270,40 @@ mod tests {
         check(&doc_query(), r#"{"name":"bar"}"#, NOW, Err("body_md5"));
         let mut wrong_key = doc_query();
         wrong_key[0].1 = "abc".into();
-        check(&wrong_key, BODY, NOW, Err("auth_key 'abc' is not the key of app '3'"));
+        check(
+            &wrong_key,
+            BODY,
+            NOW,
+            Err("auth_key 'abc' is not the key of app '3'"),
+        );
         let mut bad_sig = doc_query();
         bad_sig[4].1 = "00".repeat(32);
-        check(&bad_sig, BODY, NOW, Err("signature mismatch: check the secret for app '3'"));
-        let no_md5: Vec<_> = doc_query().into_iter().filter(|(k, _)| k != "body_md5").collect();
-        check(&no_md5, BODY, NOW, Err("requests with a body must sign its MD5"));
-        let no_sig: Vec<_> = doc_query().into_iter().filter(|(k, _)| k != "auth_signature").collect();
-        check(&no_sig, BODY, NOW, Err("missing query parameter 'auth_signature'"));
+        check(
+            &bad_sig,
+            BODY,
+            NOW,
+            Err("signature mismatch: check the secret for app '3'"),
+        );
+        let no_md5: Vec<_> = doc_query()
+            .into_iter()
+            .filter(|(k, _)| k != "body_md5")
+            .collect();
+        check(
+            &no_md5,
+            BODY,
+            NOW,
+            Err("requests with a body must sign its MD5"),
+        );
+        let no_sig: Vec<_> = doc_query()
+            .into_iter()
+            .filter(|(k, _)| k != "auth_signature")
+            .collect();
+        check(
+            &no_sig,
+            BODY,
+            NOW,
+            Err("missing query parameter 'auth_signature'"),
+        );
         let mut version = doc_query();
         version[2].1 = "2.0".into();
         check(&version, BODY, NOW, Err("auth_version '2.0'"));

@@ -8,7 +8,9 @@ use super::signature;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// No `auth` was sent (or it was empty).
-    #[error("auth is missing: private and presence channels need a signature from your auth endpoint")]
+    #[error(
+        "auth is missing: private and presence channels need a signature from your auth endpoint"
+    )]
     Missing,
     /// The token is not `key:signature`.
     #[error("auth '{given}' is not in the form 'key:signature'")]
@@ -23,7 +25,9 @@ pub enum TokenError {
         given: String,
     },
     /// The signature does not match.
-    #[error("invalid signature for '{signed}': check that the auth endpoint uses this app's secret")]
+    #[error(
+        "invalid signature for '{signed}': check that the auth endpoint uses this app's secret"
+    )]
     BadSignature {
         /// The string the server expected to have been signed.
         signed: String,
@@ -31,7 +35,11 @@ pub enum TokenError {
 }
 
 /// The string a client's auth endpoint signs for a channel subscription.
-pub fn channel_string_to_sign(socket_id: &str, channel: &str, channel_data: Option<&str>) -> String {
+pub fn channel_string_to_sign(
+    socket_id: &str,
+    channel: &str,
+    channel_data: Option<&str>,
+) -> String {
     match channel_data {
         Some(data) => format!("{socket_id}:{channel}:{data}"),
         None => format!("{socket_id}:{channel}"),
@@ -89,30 +97,53 @@ mod tests {
 
     #[test]
     fn channel_tokens() {
-        let good = "278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4";
+        let good =
+            "278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4";
         check(Some(good), "private-foobar", None, Ok(()));
-        check(Some(good), "private-other", None, Err("invalid signature for '1234.1234:private-other'"));
+        check(
+            Some(good),
+            "private-other",
+            None,
+            Err("invalid signature for '1234.1234:private-other'"),
+        );
         check(None, "private-foobar", None, Err("auth is missing"));
         check(Some(""), "private-foobar", None, Err("auth is missing"));
-        check(Some("nocolon"), "private-foobar", None, Err("not in the form"));
+        check(
+            Some("nocolon"),
+            "private-foobar",
+            None,
+            Err("not in the form"),
+        );
         check(
             Some("wrongkey:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"),
             "private-foobar",
             None,
             Err("auth key 'wrongkey'"),
         );
-        let presence = "278d425bdf160c739803:afaed3695da2ffd16931f457e338e6c9f2921fa133ce7dac49f529792be6304c";
+        let presence =
+            "278d425bdf160c739803:afaed3695da2ffd16931f457e338e6c9f2921fa133ce7dac49f529792be6304c";
         let data = r#"{"user_id":10,"user_info":{"name":"Mr. Pusher"}}"#;
         check(Some(presence), "presence-foobar", Some(data), Ok(()));
-        check(Some(presence), "presence-foobar", Some(r#"{"user_id":11}"#), Err("invalid signature"));
+        check(
+            Some(presence),
+            "presence-foobar",
+            Some(r#"{"user_id":11}"#),
+            Err("invalid signature"),
+        );
     }
 
     #[test]
     fn user_tokens() {
         let to_sign = user_string_to_sign("1234.1234", r#"{"id":"12345"}"#);
         let sig = "4708d583dada6a56435fb8bc611c77c359a31eebde13337c16ab43aa6de336ba";
-        assert_eq!(verify_token(KEY, SECRET, &to_sign, Some(&format!("{KEY}:{sig}"))), Ok(()));
-        assert_eq!(verify_token(KEY, SECRET, &to_sign, Some(&format!("{KEY}::user::{sig}"))), Ok(()));
+        assert_eq!(
+            verify_token(KEY, SECRET, &to_sign, Some(&format!("{KEY}:{sig}"))),
+            Ok(())
+        );
+        assert_eq!(
+            verify_token(KEY, SECRET, &to_sign, Some(&format!("{KEY}::user::{sig}"))),
+            Ok(())
+        );
     }
 
     #[test]

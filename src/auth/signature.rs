@@ -7,7 +7,8 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 fn mac(secret: &str, message: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(message);
     mac
 }
@@ -61,6 +62,10 @@ mod tests {
         assert!(!verify(SECRET, message, "58df8b0c"));
         assert!(!verify(SECRET, message, "not hex"));
         assert!(!verify(SECRET, message, ""));
-        assert!(!verify("other", message, "58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"));
+        assert!(!verify(
+            "other",
+            message,
+            "58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"
+        ));
     }
 }

@@ -4,10 +4,31 @@
 //! environment variables (sockwave's own, Soketi's and Laravel's `PUSHER_APP_*` names), and
 //! CLI flags. Raw values are parsed into serde structs first (`raw`), then checked and turned
 //! into `Config` (`validate`). This module never opens sockets or talks to services.
+//!
+//! Layout: `raw` reads sockwave TOML, `soketi` reads Soketi's JSON file and `SOKETI_*`
+//! variables, `env` the environment, `cli` the flags; each writes typed settings into a
+//! `draft` that remembers where every value came from. `validate` turns the draft into a
+//! `Config`, `show` renders it for `sockwave config check`, and `load` runs the sequence.
+//! See `docs/configuration.md` for every setting.
 
 use std::time::Duration;
 
 use crate::app::App;
+
+mod cli;
+mod draft;
+mod env;
+mod error;
+mod load;
+mod raw;
+mod show;
+mod soketi;
+mod validate;
+
+pub use cli::CliOverrides;
+pub use draft::Origin;
+pub use error::ConfigError;
+pub use load::{check, load};
 
 /// The whole, validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +75,8 @@ pub struct ServerConfig {
     pub max_request_body_bytes: usize,
     /// How a refused subscription is reported to the client.
     pub subscription_error_mode: SubscriptionErrorMode,
+    /// How long the last event of a cache channel is kept.
+    pub cache_ttl: Duration,
 }
 
 /// How a refused subscription is reported (see `../shared/PROTOCOL.md` §3.3).
@@ -82,6 +105,7 @@ impl Default for ServerConfig {
             max_ws_message_bytes: 256 * 1024,
             max_request_body_bytes: 2 * 1024 * 1024,
             subscription_error_mode: SubscriptionErrorMode::Soketi,
+            cache_ttl: Duration::from_secs(30 * 60),
         }
     }
 }

@@ -72,7 +72,9 @@ mod tests {
     use super::*;
 
     fn check(query: &str, expected: Result<(), ErrorCode>) {
-        let got = ClientMeta::parse(Some(query), None).check_protocol().map_err(|(code, _)| code);
+        let got = ClientMeta::parse(Some(query), None)
+            .check_protocol()
+            .map_err(|(code, _)| code);
         assert_eq!(got, expected, "{query}");
     }
 
@@ -88,7 +90,10 @@ mod tests {
 
     #[test]
     fn reads_client_and_version() {
-        let meta = ClientMeta::parse(Some("protocol=7&client=js&version=8.4.0"), Some("https://a.test"));
+        let meta = ClientMeta::parse(
+            Some("protocol=7&client=js&version=8.4.0"),
+            Some("https://a.test"),
+        );
         assert_eq!(meta.client.as_deref(), Some("js"));
         assert_eq!(meta.version.as_deref(), Some("8.4.0"));
         assert_eq!(meta.origin.as_deref(), Some("https://a.test"));

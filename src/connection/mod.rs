@@ -15,7 +15,10 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use hyper::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
+    UPGRADE,
+};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -44,14 +47,23 @@ const MAX_CLOSE_REASON: usize = 123;
 /// Answers a WebSocket upgrade request on `/app/{key}` and spawns the connection task.
 /// App and protocol problems are reported over the WebSocket (pusher-js only understands
 /// them there); only a request that is not a WebSocket upgrade gets an HTTP error.
-pub fn upgrade(ctx: Arc<Context>, mut request: Request<Incoming>, app_key: &str) -> Response<Full<Bytes>> {
+pub fn upgrade(
+    ctx: Arc<Context>,
+    mut request: Request<Incoming>,
+    app_key: &str,
+) -> Response<Full<Bytes>> {
     let headers = request.headers();
     let is_upgrade = headers
         .get(UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let version_ok = headers.get(SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
-    let Some(client_key) = headers.get(SEC_WEBSOCKET_KEY).filter(|_| is_upgrade && version_ok) else {
+    let version_ok = headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    let Some(client_key) = headers
+        .get(SEC_WEBSOCKET_KEY)
+        .filter(|_| is_upgrade && version_ok)
+    else {
         return plain(
             StatusCode::UPGRADE_REQUIRED,
             "this path serves WebSocket connections (Pusher protocol 7); upgrade with Sec-WebSocket-Version 13",
@@ -72,7 +84,12 @@ pub fn upgrade(ctx: Arc<Context>, mut request: Request<Incoming>, app_key: &str)
                 let ws_config = WebSocketConfig::default()
                     .max_message_size(Some(ctx.config.max_ws_message_bytes))
                     .max_frame_size(Some(ctx.config.max_ws_message_bytes));
-                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(ws_config),
+                )
+                .await;
                 run(ctx, ws, admission, meta).await;
             }
             Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
@@ -83,7 +100,10 @@ pub fn upgrade(ctx: Arc<Context>, mut request: Request<Incoming>, app_key: &str)
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).expect("base64 is a valid header value"));
+    headers.insert(
+        SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+    );
     response
 }
 
@@ -104,7 +124,10 @@ fn admit(ctx: &Context, app_key: &str, meta: &ClientMeta) -> Result<Arc<App>, (E
         )
     })?;
     if !app.enabled {
-        return Err((ErrorCode::AppDisabled, format!("app '{}' is disabled", app.id)));
+        return Err((
+            ErrorCode::AppDisabled,
+            format!("app '{}' is disabled", app.id),
+        ));
     }
     Ok(app)
 }
@@ -144,7 +167,11 @@ pub async fn run<S>(
         let limit = app.max_connections.unwrap_or_default();
         let message = format!("app '{}' is over its connection limit of {limit}", app.id);
         tracing::warn!(app_id = %app.id, limit, "connection refused: over quota");
-        close(&mut ws, Ending::Pusher(ErrorCode::OverConnectionQuota, message)).await;
+        close(
+            &mut ws,
+            Ending::Pusher(ErrorCode::OverConnectionQuota, message),
+        )
+        .await;
         return;
     }
     tracing::info!(
@@ -152,7 +179,10 @@ pub async fn run<S>(
         origin = ?meta.origin, "connection opened"
     );
     let mut session = Session::new(ctx.clone(), app.clone(), registry.clone(), socket.clone());
-    let established = messages::connection_established(session.socket_id(), ctx.config.activity_timeout.as_secs());
+    let established = messages::connection_established(
+        session.socket_id(),
+        ctx.config.activity_timeout.as_secs(),
+    );
     let ending = match ws.send(Message::text(established)).await {
         Ok(()) => serve(&ctx, &mut ws, &mut queue, &mut session, &socket).await,
         Err(_) => Ending::ClientGone,
@@ -263,11 +293,18 @@ fn requested_ending(code: u16) -> Ending {
         );
     }
     // The only other close request is terminate_connections from the HTTP API.
-    Ending::Pusher(ErrorCode::Unauthorized, "connection terminated by the app".to_string())
+    Ending::Pusher(
+        ErrorCode::Unauthorized,
+        "connection terminated by the app".to_string(),
+    )
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once.
-async fn write_batch<S>(ws: &mut WebSocketStream<S>, first: Frame, queue: &mut mpsc::Receiver<Frame>) -> Result<(), WsError>
+async fn write_batch<S>(
+    ws: &mut WebSocketStream<S>,
+    first: Frame,
+    queue: &mut mpsc::Receiver<Frame>,
+) -> Result<(), WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -301,7 +338,10 @@ where
         Ending::ClientGone => return,
         Ending::Pusher(code, message) => {
             let error = messages::error(Some(code), &message, None);
-            if tokio::time::timeout(CLOSE_TIMEOUT, ws.send(Message::text(error))).await.is_err() {
+            if tokio::time::timeout(CLOSE_TIMEOUT, ws.send(Message::text(error)))
+                .await
+                .is_err()
+            {
                 return;
             }
             (CloseCode::from(code.as_u16()), message)

@@ -18,7 +18,9 @@ use crate::config::SubscriptionErrorMode;
 use crate::context::Context;
 use crate::protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
 use crate::protocol::messages::{self, WatchlistEvent};
-use crate::protocol::{parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError};
+use crate::protocol::{
+    parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError,
+};
 use crate::registry::{AppRegistry, CountUpdate, Frame, MemberData, PresenceJoin, SocketHandle};
 
 use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
@@ -91,7 +93,12 @@ pub struct Session {
 
 impl Session {
     /// A session for a socket already admitted to `registry`.
-    pub fn new(ctx: Arc<Context>, app: Arc<App>, registry: Arc<AppRegistry>, socket: SocketHandle) -> Session {
+    pub fn new(
+        ctx: Arc<Context>,
+        app: Arc<App>,
+        registry: Arc<AppRegistry>,
+        socket: SocketHandle,
+    ) -> Session {
         Session {
             socket_id: socket.id().to_string(),
             ctx,
@@ -151,13 +158,23 @@ impl Session {
                 Vec::new()
             }
             ClientMessage::Signin { auth, user_data } => self.signin(&auth, &user_data),
-            ClientMessage::ClientEvent { event, channel, data } => {
-                self.client_event(&event, &channel, &data).into_iter().collect()
-            }
+            ClientMessage::ClientEvent {
+                event,
+                channel,
+                data,
+            } => self
+                .client_event(&event, &channel, &data)
+                .into_iter()
+                .collect(),
         }
     }
 
-    fn subscribe(&mut self, name: &str, auth: Option<&str>, channel_data: Option<&str>) -> Vec<String> {
+    fn subscribe(
+        &mut self,
+        name: &str,
+        auth: Option<&str>,
+        channel_data: Option<&str>,
+    ) -> Vec<String> {
         if name.starts_with(SERVER_TO_USER_PREFIX) {
             return vec![self.subscribe_server_to_user(name)];
         }
@@ -166,7 +183,11 @@ impl Session {
             Err(err) => return vec![self.refuse(name, Refusal::InvalidChannel, err.to_string())],
         };
         let kind = channel.kind();
-        let channel_data = if kind == ChannelKind::Presence { channel_data } else { None };
+        let channel_data = if kind == ChannelKind::Presence {
+            channel_data
+        } else {
+            None
+        };
         if kind.needs_auth() {
             if kind == ChannelKind::Presence && channel_data.is_none() && self.user.is_none() {
                 let message = format!(
@@ -213,7 +234,8 @@ impl Session {
         }
         if let Some(member) = &subscribed.member_added {
             let frame = messages::member_added(name, &member.user_id, member.user_info.as_deref());
-            self.registry.broadcast(name, &Frame::from(frame), Some(self.socket.id()));
+            self.registry
+                .broadcast(name, &Frame::from(frame), Some(self.socket.id()));
         }
         if !subscribed.already_subscribed {
             // A repeated subscribe keeps the membership the socket first joined with.
@@ -267,9 +289,12 @@ impl Session {
             reason = %message, "subscription refused"
         );
         match self.ctx.config.subscription_error_mode {
-            SubscriptionErrorMode::Soketi => {
-                messages::subscription_error(channel, refusal.error_type(), &message, refusal.status())
-            }
+            SubscriptionErrorMode::Soketi => messages::subscription_error(
+                channel,
+                refusal.error_type(),
+                &message,
+                refusal.status(),
+            ),
             SubscriptionErrorMode::Pusher => messages::error(None, &message, Some(channel)),
         }
     }
@@ -296,7 +321,9 @@ impl Session {
             self.unsubscribe(&channel);
         }
         if let Some(user) = self.user.take() {
-            self.registry.users.unwatch(self.socket.id(), &user.watchlist);
+            self.registry
+                .users
+                .unwatch(self.socket.id(), &user.watchlist);
             if self.registry.users.sign_out(&user.id, self.socket.id()) {
                 self.notify_watchers(&user.id, "offline");
             }
@@ -308,7 +335,9 @@ impl Session {
             name: status,
             user_ids: vec![user_id],
         }]);
-        self.registry.users.notify_watchers(user_id, &Frame::from(frame));
+        self.registry
+            .users
+            .notify_watchers(user_id, &Frame::from(frame));
     }
 
     /// `pusher:signin`: verifies the signature over `socket_id::user::user_data`, records the
@@ -316,7 +345,11 @@ impl Session {
     fn signin(&mut self, auth: &str, user_data: &str) -> Vec<String> {
         let refuse = |message: String| {
             tracing::info!(socket_id = %self.socket_id, app_id = %self.app.id, reason = %message, "sign-in refused");
-            vec![messages::error(Some(ErrorCode::Unauthorized), &message, None)]
+            vec![messages::error(
+                Some(ErrorCode::Unauthorized),
+                &message,
+                None,
+            )]
         };
         if !self.app.enable_user_authentication {
             return refuse(format!(
@@ -378,7 +411,11 @@ impl Session {
     fn client_event(&mut self, event: &str, channel: &str, data: &RawValue) -> Option<String> {
         let refuse = |message: String| {
             tracing::debug!(app_id = %self.app.id, channel, event, reason = %message, "client event refused");
-            Some(messages::error(Some(ErrorCode::ClientEventRejected), &message, Some(channel)))
+            Some(messages::error(
+                Some(ErrorCode::ClientEventRejected),
+                &message,
+                Some(channel),
+            ))
         };
         if !self.app.enable_client_messages {
             return refuse(format!(
@@ -415,7 +452,8 @@ impl Session {
             }
         }
         let frame = messages::client_event(event, channel, data, user_id.as_deref());
-        self.registry.broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
+        self.registry
+            .broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
         None
     }
 }
@@ -444,14 +482,21 @@ fn announce_count(registry: &Arc<AppRegistry>, channel: &str) {
 }
 
 /// Parses presence `channel_data`: `user_id` (string or number) and optional `user_info`.
-fn parse_member(channel_data: &str, max_info_bytes: usize) -> Result<MemberData, (Refusal, String)> {
+fn parse_member(
+    channel_data: &str,
+    max_info_bytes: usize,
+) -> Result<MemberData, (Refusal, String)> {
     #[derive(Deserialize)]
     struct ChannelData {
         user_id: Option<serde_json::Value>,
         user_info: Option<Box<RawValue>>,
     }
-    let data: ChannelData = serde_json::from_str(channel_data)
-        .map_err(|err| (Refusal::Auth, format!("channel_data is not a JSON object: {err}")))?;
+    let data: ChannelData = serde_json::from_str(channel_data).map_err(|err| {
+        (
+            Refusal::Auth,
+            format!("channel_data is not a JSON object: {err}"),
+        )
+    })?;
     let user_id = match data.user_id {
         Some(serde_json::Value::String(id)) if !id.is_empty() => id,
         Some(serde_json::Value::Number(id)) => id.to_string(),
@@ -505,14 +550,23 @@ mod tests {
         check(r#"{"user_info":{}}"#, Err("non-empty user_id"));
         check(r#"{"user_id":true}"#, Err("non-empty user_id"));
         check("nope", Err("not a JSON object"));
-        check(r#"{"user_id":1,"user_info":{"name":"a very long name"}}"#, Err("limit for a presence member is 20"));
-        check(&format!(r#"{{"user_id":"{}"}}"#, "x".repeat(129)), Err("longer than 128"));
+        check(
+            r#"{"user_id":1,"user_info":{"name":"a very long name"}}"#,
+            Err("limit for a presence member is 20"),
+        );
+        check(
+            &format!(r#"{{"user_id":"{}"}}"#, "x".repeat(129)),
+            Err("longer than 128"),
+        );
     }
 
     #[test]
     fn rate_window() {
         let start = Instant::now();
-        let mut window = RateWindow { started: start, count: 0 };
+        let mut window = RateWindow {
+            started: start,
+            count: 0,
+        };
         assert!((0..10).all(|_| window.allow(start, 10)));
         assert!(!window.allow(start, 10));
         assert!(window.allow(start + Duration::from_secs(1), 10));

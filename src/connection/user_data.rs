@@ -29,7 +29,8 @@ pub fn parse_user_data(user_data: &str) -> Result<SignedInUser, String> {
         user_info: Option<Box<RawValue>>,
         watchlist: Option<Vec<serde_json::Value>>,
     }
-    let raw: Raw = serde_json::from_str(user_data).map_err(|err| format!("user_data is not a JSON object: {err}"))?;
+    let raw: Raw = serde_json::from_str(user_data)
+        .map_err(|err| format!("user_data is not a JSON object: {err}"))?;
     let id = match raw.id {
         Some(serde_json::Value::String(id)) if !id.is_empty() => id,
         _ => return Err("user_data must contain a non-empty string id".to_string()),
@@ -59,14 +60,25 @@ mod tests {
 
     #[test]
     fn user_data() {
-        let user = parse_user_data(r#"{"id":"42","user_info":{"name":"Ann"},"watchlist":["7",9]}"#).unwrap();
-        assert_eq!((user.id.as_str(), user.watchlist.clone(), user.n_dropped), ("42", vec!["7".to_string(), "9".to_string()], 0));
+        let user = parse_user_data(r#"{"id":"42","user_info":{"name":"Ann"},"watchlist":["7",9]}"#)
+            .unwrap();
+        assert_eq!(
+            (user.id.as_str(), user.watchlist.clone(), user.n_dropped),
+            ("42", vec!["7".to_string(), "9".to_string()], 0)
+        );
         assert_eq!(user.user_info.unwrap().get(), r#"{"name":"Ann"}"#);
-        for bad in [r#"{"id":42}"#, r#"{"id":""}"#, r#"{}"#, "x", r#"{"id":"1","watchlist":[{}]}"#] {
+        for bad in [
+            r#"{"id":42}"#,
+            r#"{"id":""}"#,
+            r#"{}"#,
+            "x",
+            r#"{"id":"1","watchlist":[{}]}"#,
+        ] {
             assert!(parse_user_data(bad).is_err(), "{bad}");
         }
         let ids: Vec<String> = (0..150).map(|i| format!("\"{i}\"")).collect();
-        let user = parse_user_data(&format!(r#"{{"id":"1","watchlist":[{}]}}"#, ids.join(","))).unwrap();
+        let user =
+            parse_user_data(&format!(r#"{{"id":"1","watchlist":[{}]}}"#, ids.join(","))).unwrap();
         assert_eq!((user.watchlist.len(), user.n_dropped), (100, 50));
     }
 }

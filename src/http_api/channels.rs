@@ -10,11 +10,17 @@ use crate::protocol::ChannelKind;
 use crate::registry::AppRegistry;
 
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
-pub fn list(registry: &AppRegistry, prefix: Option<&str>, info: Option<&str>) -> Result<Value, ApiError> {
+pub fn list(
+    registry: &AppRegistry,
+    prefix: Option<&str>,
+    info: Option<&str>,
+) -> Result<Value, ApiError> {
     let prefix = prefix.unwrap_or("");
     let info = InfoRequest::parse(info)?;
     if info.cache {
-        return Err(ApiError::BadRequest("info=cache is only available on GET /channels/{name}".into()));
+        return Err(ApiError::BadRequest(
+            "info=cache is only available on GET /channels/{name}".into(),
+        ));
     }
     if info.user_count && !prefix.starts_with("presence-") {
         return Err(ApiError::BadRequest(
@@ -30,7 +36,10 @@ pub fn list(registry: &AppRegistry, prefix: Option<&str>, info: Option<&str>) ->
             }
         }
         if info.subscription_count {
-            attributes.insert("subscription_count".into(), channel.subscription_count.into());
+            attributes.insert(
+                "subscription_count".into(),
+                channel.subscription_count.into(),
+            );
         }
         channels.insert(channel.name, Value::Object(attributes));
     }
@@ -47,7 +56,8 @@ pub fn show(registry: &AppRegistry, channel: &str, info: Option<&str>) -> Result
             "info=user_count is only available for presence channels, '{channel}' is not one"
         )));
     }
-    let is_cache = crate::protocol::ChannelName::parse(channel, usize::MAX).is_ok_and(|c| c.is_cache());
+    let is_cache =
+        crate::protocol::ChannelName::parse(channel, usize::MAX).is_ok_and(|c| c.is_cache());
     if info.cache && !is_cache {
         return Err(ApiError::BadRequest(format!(
             "info=cache is only available for cache channels, '{channel}' is not one"

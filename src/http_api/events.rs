@@ -26,7 +26,12 @@ impl InfoRequest {
     /// Parses a comma-separated `info` value.
     pub fn parse(info: Option<&str>) -> Result<InfoRequest, ApiError> {
         let mut request = InfoRequest::default();
-        for attribute in info.unwrap_or("").split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        for attribute in info
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
             match attribute {
                 "user_count" => request.user_count = true,
                 "subscription_count" => request.subscription_count = true,
@@ -60,8 +65,9 @@ impl Target {
     fn parse(name: &str, limits: &AppLimits) -> Result<Target, ApiError> {
         if let Some(user_id) = name.strip_prefix(SERVER_TO_USER_PREFIX) {
             // The user id follows the channel-name rules; check it as a name of its own.
-            ChannelName::parse(user_id, limits.max_channel_name_length)
-                .map_err(|err| ApiError::BadRequest(format!("invalid user id in '{name}': {err}")))?;
+            ChannelName::parse(user_id, limits.max_channel_name_length).map_err(|err| {
+                ApiError::BadRequest(format!("invalid user id in '{name}': {err}"))
+            })?;
             return Ok(Target::User(user_id.to_string()));
         }
         ChannelName::parse(name, limits.max_channel_name_length)
@@ -104,10 +110,15 @@ pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Resul
         _ => return bad("expected name to be a non-empty string".into()),
     };
     if name.chars().count() > limits.max_event_name_length {
-        return bad(format!("event name is longer than {} characters", limits.max_event_name_length));
+        return bad(format!(
+            "event name is longer than {} characters",
+            limits.max_event_name_length
+        ));
     }
     if name.starts_with("pusher:") || name.starts_with("pusher_internal:") {
-        return bad(format!("event name '{name}' is reserved: the 'pusher' namespace is internal"));
+        return bad(format!(
+            "event name '{name}' is reserved: the 'pusher' namespace is internal"
+        ));
     }
     let data = match object.get("data") {
         Some(Value::String(data)) => data.clone(),
@@ -171,7 +182,9 @@ fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<St
             list.iter()
                 .map(|item| match item {
                     Value::String(name) => Ok(name.clone()),
-                    _ => Err(ApiError::BadRequest("expected channels to be an array of strings".into())),
+                    _ => Err(ApiError::BadRequest(
+                        "expected channels to be an array of strings".into(),
+                    )),
                 })
                 .collect()
         }
@@ -185,7 +198,9 @@ fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<St
 /// Validates a whole `batch_events` body.
 pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiError> {
     let Some(batch) = body.get("batch").and_then(Value::as_array) else {
-        return Err(ApiError::BadRequest("expected batch to be an array of events".into()));
+        return Err(ApiError::BadRequest(
+            "expected batch to be an array of events".into(),
+        ));
     };
     if batch.len() > limits.max_batch_size {
         return Err(ApiError::BadRequest(format!(
@@ -194,7 +209,10 @@ pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiEr
             batch.len()
         )));
     }
-    batch.iter().map(|item| parse_event(item, limits, true)).collect()
+    batch
+        .iter()
+        .map(|item| parse_event(item, limits, true))
+        .collect()
 }
 
 /// Queues the event for every subscriber of its channels (and every socket of its users);
@@ -206,14 +224,28 @@ pub fn publish(registry: &AppRegistry, event: &Event, cache_ttl: Duration) -> us
         .iter()
         .map(|target| match target {
             Target::Channel(channel) => {
-                let frame = Frame::from(messages::channel_event(&event.name, channel.as_str(), &event.data));
+                let frame = Frame::from(messages::channel_event(
+                    &event.name,
+                    channel.as_str(),
+                    &event.data,
+                ));
                 if channel.is_cache() {
-                    registry.cache.put(channel.as_str(), &event.name, &event.data, cache_ttl, Instant::now());
+                    registry.cache.put(
+                        channel.as_str(),
+                        &event.name,
+                        &event.data,
+                        cache_ttl,
+                        Instant::now(),
+                    );
                 }
                 registry.broadcast(channel.as_str(), &frame, event.except)
             }
             Target::User(user_id) => {
-                let frame = Frame::from(messages::channel_event(&event.name, &target.channel_name(), &event.data));
+                let frame = Frame::from(messages::channel_event(
+                    &event.name,
+                    &target.channel_name(),
+                    &event.data,
+                ));
                 registry.users.send_to_user(user_id, &frame)
             }
         })
@@ -227,7 +259,9 @@ pub fn channel_attributes(registry: &AppRegistry, event: &Event) -> Option<Value
     }
     let mut channels = Map::new();
     for target in &event.channels {
-        let Target::Channel(channel) = target else { continue };
+        let Target::Channel(channel) = target else {
+            continue;
+        };
         let info = registry.channel_info(channel.as_str());
         let mut attributes = Map::new();
         if channel.kind() == ChannelKind::Presence {
@@ -260,37 +294,97 @@ mod tests {
     #[test]
     fn events() {
         check(json!({"name": "e", "data": "{}", "channel": "a"}), Ok(1));
-        check(json!({"name": "e", "data": "{}", "channels": ["a", "b"]}), Ok(2));
-        check(json!({"name": "e", "data": {"x": 1}, "channel": "a"}), Ok(1));
+        check(
+            json!({"name": "e", "data": "{}", "channels": ["a", "b"]}),
+            Ok(2),
+        );
+        check(
+            json!({"name": "e", "data": {"x": 1}, "channel": "a"}),
+            Ok(1),
+        );
         check(json!({"data": "{}", "channel": "a"}), Err("expected name"));
         check(json!({"name": "e", "channel": "a"}), Err("expected data"));
         check(json!({"name": "e", "data": "x"}), Err("expected channels"));
-        check(json!({"name": "e", "data": "x", "channels": []}), Err("at least one"));
-        check(json!({"name": "e", "data": "x", "channels": "a"}), Err("expected channels"));
-        check(json!({"name": "pusher:x", "data": "x", "channel": "a"}), Err("reserved"));
-        check(json!({"name": "x".repeat(201), "data": "x", "channel": "a"}), Err("longer than 200"));
-        check(json!({"name": "e", "data": "x".repeat(100 * 1024 + 1), "channel": "a"}), Err("limit for this app is 102400 bytes"));
+        check(
+            json!({"name": "e", "data": "x", "channels": []}),
+            Err("at least one"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channels": "a"}),
+            Err("expected channels"),
+        );
+        check(
+            json!({"name": "pusher:x", "data": "x", "channel": "a"}),
+            Err("reserved"),
+        );
+        check(
+            json!({"name": "x".repeat(201), "data": "x", "channel": "a"}),
+            Err("longer than 200"),
+        );
+        check(
+            json!({"name": "e", "data": "x".repeat(100 * 1024 + 1), "channel": "a"}),
+            Err("limit for this app is 102400 bytes"),
+        );
         let many: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
-        check(json!({"name": "e", "data": "x", "channels": many}), Err("at most 100 channels, this one names 101"));
-        check(json!({"name": "e", "data": "x", "channel": "bad name"}), Err("contains ' '"));
-        check(json!({"name": "e", "data": "x", "channel": "a", "socket_id": "1.2"}), Ok(1));
-        check(json!({"name": "e", "data": "x", "channel": "a", "socket_id": "x"}), Err("not a valid socket id"));
-        check(json!({"name": "e", "data": "x", "channel": "a", "info": "user_count,subscription_count"}), Ok(1));
-        check(json!({"name": "e", "data": "x", "channel": "a", "info": "cpu"}), Err("unknown info attribute 'cpu'"));
-        check(json!({"name": "e", "data": "x", "channel": "a", "info": "cache"}), Err("only available on GET"));
-        check(json!({"name": "e", "data": "x", "channel": "#server-to-user-42"}), Ok(1));
-        check(json!({"name": "e", "data": "x", "channel": "#server-to-user-"}), Err("invalid user id"));
-        check(json!({"name": "e", "data": "x", "channel": "#other"}), Err("reserved"));
+        check(
+            json!({"name": "e", "data": "x", "channels": many}),
+            Err("at most 100 channels, this one names 101"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "bad name"}),
+            Err("contains ' '"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "a", "socket_id": "1.2"}),
+            Ok(1),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "a", "socket_id": "x"}),
+            Err("not a valid socket id"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "a", "info": "user_count,subscription_count"}),
+            Ok(1),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "a", "info": "cpu"}),
+            Err("unknown info attribute 'cpu'"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "a", "info": "cache"}),
+            Err("only available on GET"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "#server-to-user-42"}),
+            Ok(1),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "#server-to-user-"}),
+            Err("invalid user id"),
+        );
+        check(
+            json!({"name": "e", "data": "x", "channel": "#other"}),
+            Err("reserved"),
+        );
     }
 
     #[test]
     fn batches() {
         let limits = AppLimits::default();
         let item = json!({"name": "e", "data": "x", "channel": "a"});
-        assert_eq!(parse_batch(&json!({"batch": vec![item.clone(); 10]}), &limits).unwrap().len(), 10);
+        assert_eq!(
+            parse_batch(&json!({"batch": vec![item.clone(); 10]}), &limits)
+                .unwrap()
+                .len(),
+            10
+        );
         let err = parse_batch(&json!({"batch": vec![item; 11]}), &limits).unwrap_err();
         assert!(err.to_string().contains("at most 10 events"));
-        let err = parse_batch(&json!({"batch": [{"name": "e", "data": "x", "channels": ["a"]}]}), &limits).unwrap_err();
+        let err = parse_batch(
+            &json!({"batch": [{"name": "e", "data": "x", "channels": ["a"]}]}),
+            &limits,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("needs a channel string"));
         assert!(parse_batch(&json!({"events": []}), &limits).is_err());
     }

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN, VARY};
+use hyper::header::{
+    HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
@@ -21,7 +24,11 @@ use crate::context::Context;
 pub use error::ApiError;
 
 /// Answers one HTTP request. `path` is the request path with the deployment prefix removed.
-pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Full<Bytes>> {
+pub async fn handle(
+    ctx: Arc<Context>,
+    request: Request<Incoming>,
+    path: &str,
+) -> Response<Full<Bytes>> {
     let origin = request.headers().get(ORIGIN).cloned();
     let method = request.method().clone();
     let mut response = if method == Method::OPTIONS {
@@ -41,7 +48,11 @@ pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -
     response
 }
 
-async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<Response<Full<Bytes>>, ApiError> {
+async fn route(
+    ctx: &Context,
+    request: Request<Incoming>,
+    path: &str,
+) -> Result<Response<Full<Bytes>>, ApiError> {
     let method = request.method().clone();
     match (&method, path) {
         (&Method::GET, "/" | "/up") => return Ok(text_response(StatusCode::OK, "OK")),
@@ -71,7 +82,9 @@ async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<
         (&Method::GET, ["channels"]) => Endpoint::Channels,
         (&Method::GET, ["channels", channel]) => Endpoint::Channel(channel.to_string()),
         (&Method::GET, ["channels", channel, "users"]) => Endpoint::Users(channel.to_string()),
-        (&Method::POST, ["users", user_id, "terminate_connections"]) => Endpoint::Terminate(user_id.to_string()),
+        (&Method::POST, ["users", user_id, "terminate_connections"]) => {
+            Endpoint::Terminate(user_id.to_string())
+        }
         _ => return Err(not_found()),
     };
     let verified = request::verify(ctx, request, app_id, path).await?;
@@ -80,7 +93,8 @@ async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<
     let cache_ttl = ctx.config.cache_ttl;
     let body = match endpoint {
         Endpoint::Publish => {
-            let event = events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
+            let event =
+                events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
             let reached = events::publish(registry, &event, cache_ttl);
             tracing::debug!(app_id = %verified.app.id, event = %event.name, channels = event.channels.len(), reached, "published");
             match events::channel_attributes(registry, &event) {
@@ -100,14 +114,21 @@ async fn route(ctx: &Context, request: Request<Incoming>, path: &str) -> Result<
             if attributes.iter().any(Option::is_some) {
                 let items: Vec<Value> = attributes
                     .into_iter()
-                    .map(|a| a.and_then(|channels| channels.as_object()?.values().next().cloned()).unwrap_or(json!({})))
+                    .map(|a| {
+                        a.and_then(|channels| channels.as_object()?.values().next().cloned())
+                            .unwrap_or(json!({}))
+                    })
                     .collect();
                 json!({ "batch": items })
             } else {
                 json!({})
             }
         }
-        Endpoint::Channels => channels::list(registry, verified.param("filter_by_prefix"), verified.param("info"))?,
+        Endpoint::Channels => channels::list(
+            registry,
+            verified.param("filter_by_prefix"),
+            verified.param("info"),
+        )?,
         Endpoint::Channel(name) => channels::show(registry, &name, verified.param("info"))?,
         Endpoint::Users(name) => channels::users(registry, &name)?,
         Endpoint::Terminate(user_id) => {
@@ -129,7 +150,8 @@ enum Endpoint {
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|err| ApiError::BadRequest(format!("request body is not valid JSON: {err}")))
+    serde_json::from_slice(body)
+        .map_err(|err| ApiError::BadRequest(format!("request body is not valid JSON: {err}")))
 }
 
 /// A response with a JSON body.
@@ -154,15 +176,23 @@ fn text_response(status: StatusCode, body: &'static str) -> Response<Full<Bytes>
 fn add_cors(ctx: &Context, origin: Option<HeaderValue>, response: &mut Response<Full<Bytes>>) {
     let allowed = &ctx.config.cors_allowed_origins;
     let Some(origin) = origin else { return };
-    let permitted = allowed.iter().any(|a| a == "*" || origin.to_str().is_ok_and(|o| o == a));
+    let permitted = allowed
+        .iter()
+        .any(|a| a == "*" || origin.to_str().is_ok_and(|o| o == a));
     if !permitted {
         return;
     }
     let headers = response.headers_mut();
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     headers.insert(VARY, HeaderValue::from_static("Origin"));
-    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-    headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type, X-Requested-With, Accept, Authorization"));
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, X-Requested-With, Accept, Authorization"),
+    );
 }
 
 fn shorten(path: &str) -> String {

@@ -29,7 +29,10 @@ pub struct Verified {
 impl Verified {
     /// A query parameter by (case-sensitive) name.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
@@ -50,9 +53,10 @@ pub async fn verify(
     }
     let method = request.method().as_str().to_ascii_uppercase();
     let received_path = request.uri().path().to_string();
-    let query: Vec<(String, String)> = form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let body = read_body(ctx, request).await?;
     let credentials = ApiCredentials {
         app_id: &app.id,
@@ -75,7 +79,11 @@ pub async fn verify(
 /// while reading when a chunked body grows past it.
 async fn read_body(ctx: &Context, request: Request<Incoming>) -> Result<Bytes, ApiError> {
     let max = ctx.config.max_request_body_bytes;
-    let too_large = || ApiError::PayloadTooLarge(format!("request body is larger than the server limit of {max} bytes"));
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "request body is larger than the server limit of {max} bytes"
+        ))
+    };
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -87,10 +95,15 @@ async fn read_body(ctx: &Context, request: Request<Incoming>) -> Result<Bytes, A
     let collected = Limited::new(request.into_body(), max)
         .collect()
         .await
-        .map_err(|err| if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-            too_large()
-        } else {
-            ApiError::BadRequest(format!("could not read the request body: {err}"))
+        .map_err(|err| {
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                too_large()
+            } else {
+                ApiError::BadRequest(format!("could not read the request body: {err}"))
+            }
         })?;
     Ok(collected.to_bytes())
 }

@@ -85,7 +85,9 @@ impl ChannelName {
             });
         }
         if name.starts_with('#') {
-            return Err(ChannelNameError::Reserved { name: shorten(name) });
+            return Err(ChannelNameError::Reserved {
+                name: shorten(name),
+            });
         }
         if let Some(bad) = name.chars().find(|c| !is_allowed(*c)) {
             return Err(ChannelNameError::BadCharacter {
@@ -109,9 +111,14 @@ impl ChannelName {
     /// Whether the last published event is cached (`cache-`, `private-cache-`,
     /// `private-encrypted-cache-`, `presence-cache-`).
     pub fn is_cache(&self) -> bool {
-        ["cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-"]
-            .iter()
-            .any(|prefix| self.0.starts_with(prefix))
+        [
+            "cache-",
+            "private-cache-",
+            "private-encrypted-cache-",
+            "presence-cache-",
+        ]
+        .iter()
+        .any(|prefix| self.0.starts_with(prefix))
     }
 }
 
@@ -174,13 +181,21 @@ mod tests {
         check("foo bar", Err("contains ' '"));
         check("foo$", Err("contains '$'"));
         check("#server-to-user-1", Err("reserved"));
-        check(&"a".repeat(201), Err("201 characters long, the limit is 200"));
+        check(
+            &"a".repeat(201),
+            Err("201 characters long, the limit is 200"),
+        );
         check(&"a".repeat(200), Ok(ChannelKind::Public));
     }
 
     #[test]
     fn cache_prefixes() {
-        for name in ["cache-a", "private-cache-a", "private-encrypted-cache-a", "presence-cache-a"] {
+        for name in [
+            "cache-a",
+            "private-cache-a",
+            "private-encrypted-cache-a",
+            "presence-cache-a",
+        ] {
             assert!(ChannelName::parse(name, 200).unwrap().is_cache(), "{name}");
         }
         assert!(!ChannelName::parse("private-a", 200).unwrap().is_cache());

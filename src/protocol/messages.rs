@@ -54,14 +54,39 @@ impl PartialEq for ClientMessage {
         match (self, other) {
             (Ping, Ping) | (Pong, Pong) => true,
             (
-                Subscribe { channel: a, auth: b, channel_data: c },
-                Subscribe { channel: x, auth: y, channel_data: z },
+                Subscribe {
+                    channel: a,
+                    auth: b,
+                    channel_data: c,
+                },
+                Subscribe {
+                    channel: x,
+                    auth: y,
+                    channel_data: z,
+                },
             ) => (a, b, c) == (x, y, z),
             (Unsubscribe { channel: a }, Unsubscribe { channel: x }) => a == x,
-            (Signin { auth: a, user_data: b }, Signin { auth: x, user_data: y }) => (a, b) == (x, y),
             (
-                ClientEvent { event: a, channel: b, data: c },
-                ClientEvent { event: x, channel: y, data: z },
+                Signin {
+                    auth: a,
+                    user_data: b,
+                },
+                Signin {
+                    auth: x,
+                    user_data: y,
+                },
+            ) => (a, b) == (x, y),
+            (
+                ClientEvent {
+                    event: a,
+                    channel: b,
+                    data: c,
+                },
+                ClientEvent {
+                    event: x,
+                    channel: y,
+                    data: z,
+                },
             ) => (a, b, c.get()) == (x, y, z.get()),
             _ => false,
         }
@@ -169,7 +194,9 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
             let channel = envelope
                 .channel
                 .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-                .ok_or_else(|| ParseError::MissingChannel { event: event.clone() })?;
+                .ok_or_else(|| ParseError::MissingChannel {
+                    event: event.clone(),
+                })?;
             let data = match envelope.data {
                 Some(raw) => raw.to_owned(),
                 None => RawValue::from_string("null".to_string()).expect("null is valid JSON"),
@@ -241,7 +268,12 @@ struct Frame<'a, D: Serialize> {
     user_id: Option<&'a str>,
 }
 
-fn frame<D: Serialize>(event: &str, channel: Option<&str>, data: D, user_id: Option<&str>) -> String {
+fn frame<D: Serialize>(
+    event: &str,
+    channel: Option<&str>,
+    data: D,
+    user_id: Option<&str>,
+) -> String {
     serde_json::to_string(&Frame {
         event,
         channel,
@@ -253,8 +285,14 @@ fn frame<D: Serialize>(event: &str, channel: Option<&str>, data: D, user_id: Opt
 
 /// `pusher:connection_established`; `data` is a JSON string, as pusher-js expects.
 pub fn connection_established(socket_id: &str, activity_timeout_secs: u64) -> String {
-    let data = serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs});
-    frame("pusher:connection_established", None, data.to_string(), None)
+    let data =
+        serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs});
+    frame(
+        "pusher:connection_established",
+        None,
+        data.to_string(),
+        None,
+    )
 }
 
 /// `pusher:error` with a code (or `null`, as Pusher sends for non-fatal errors) and a text.
@@ -275,13 +313,23 @@ pub fn ping() -> String {
 
 /// `pusher_internal:subscription_succeeded` for a non-presence channel (`data` = `"{}"`).
 pub fn subscription_succeeded(channel: &str) -> String {
-    frame("pusher_internal:subscription_succeeded", Some(channel), "{}", None)
+    frame(
+        "pusher_internal:subscription_succeeded",
+        Some(channel),
+        "{}",
+        None,
+    )
 }
 
 /// `pusher_internal:subscription_succeeded` for a presence channel, with the member list
 /// (`presence_json` is the already-built `{"presence":{...}}` text).
 pub fn presence_subscription_succeeded(channel: &str, presence_json: &str) -> String {
-    frame("pusher_internal:subscription_succeeded", Some(channel), presence_json, None)
+    frame(
+        "pusher_internal:subscription_succeeded",
+        Some(channel),
+        presence_json,
+        None,
+    )
 }
 
 /// `pusher:subscription_error` as Soketi sends it, so Laravel Echo's `.error()` fires.
@@ -321,7 +369,12 @@ pub fn client_event(event: &str, channel: &str, data: &RawValue, user_id: Option
 
 /// `pusher:signin_success` carrying the signed `user_data` string unchanged.
 pub fn signin_success(user_data: &str) -> String {
-    frame("pusher:signin_success", None, serde_json::json!({ "user_data": user_data }), None)
+    frame(
+        "pusher:signin_success",
+        None,
+        serde_json::json!({ "user_data": user_data }),
+        None,
+    )
 }
 
 /// One entry of `pusher_internal:watchlist_events`.
@@ -335,7 +388,12 @@ pub struct WatchlistEvent<'a> {
 
 /// `pusher_internal:watchlist_events` in the shape pusher-js's `user.watchlist` binds to.
 pub fn watchlist_events(events: &[WatchlistEvent<'_>]) -> String {
-    frame("pusher_internal:watchlist_events", None, serde_json::json!({ "events": events }), None)
+    frame(
+        "pusher_internal:watchlist_events",
+        None,
+        serde_json::json!({ "events": events }),
+        None,
+    )
 }
 
 /// `pusher:cache_miss` for a cache channel with nothing cached.
@@ -346,7 +404,12 @@ pub fn cache_miss(channel: &str) -> String {
 /// `pusher_internal:subscription_count`; `data` is a JSON string like other internal events.
 pub fn subscription_count(channel: &str, count: usize) -> String {
     let data = serde_json::json!({ "subscription_count": count }).to_string();
-    frame("pusher_internal:subscription_count", Some(channel), data, None)
+    frame(
+        "pusher_internal:subscription_count",
+        Some(channel),
+        data,
+        None,
+    )
 }
 
 #[cfg(test)]
@@ -371,16 +434,26 @@ mod tests {
 
     #[test]
     fn parses_pusher_events() {
-        check(r#"{"event":"pusher:ping","data":{}}"#, Ok(ClientMessage::Ping));
+        check(
+            r#"{"event":"pusher:ping","data":{}}"#,
+            Ok(ClientMessage::Ping),
+        );
         check(r#"{"event":"pusher:ping"}"#, Ok(ClientMessage::Ping));
-        check(r#"{"event":"pusher:pong","data":"{}"}"#, Ok(ClientMessage::Pong));
+        check(
+            r#"{"event":"pusher:pong","data":"{}"}"#,
+            Ok(ClientMessage::Pong),
+        );
         check(
             r#"{"event":"pusher:subscribe","data":{"channel":"my-channel","auth":""}}"#,
             Ok(subscribe("my-channel", Some(""), None)),
         );
         check(
             r#"{"event":"pusher:subscribe","data":{"channel":"presence-a","auth":"k:s","channel_data":"{\"user_id\":1}"}}"#,
-            Ok(subscribe("presence-a", Some("k:s"), Some(r#"{"user_id":1}"#))),
+            Ok(subscribe(
+                "presence-a",
+                Some("k:s"),
+                Some(r#"{"user_id":1}"#),
+            )),
         );
         check(
             r#"{"event":"pusher:subscribe","data":"{\"channel\":\"a\"}"}"#,
@@ -388,7 +461,9 @@ mod tests {
         );
         check(
             r#"{"event":"pusher:unsubscribe","data":{"channel":"a"}}"#,
-            Ok(ClientMessage::Unsubscribe { channel: "a".into() }),
+            Ok(ClientMessage::Unsubscribe {
+                channel: "a".into(),
+            }),
         );
         check(
             r#"{"event":"pusher:signin","data":{"auth":"k:s","user_data":"{\"id\":\"1\"}"}}"#,
@@ -406,7 +481,11 @@ mod tests {
         )
         .unwrap();
         match msg {
-            ClientMessage::ClientEvent { event, channel, data } => {
+            ClientMessage::ClientEvent {
+                event,
+                channel,
+                data,
+            } => {
                 assert_eq!(event, "client-typing");
                 assert_eq!(channel, "private-a");
                 assert_eq!(data.get(), r#"{"typing":true}"#);
@@ -421,9 +500,18 @@ mod tests {
         check("[1,2]", Err("not a JSON object"));
         check(r#"{"data":{}}"#, Err("no 'event'"));
         check(r#"{"event":5}"#, Err("no 'event'"));
-        check(r#"{"event":"pusher:subscribe"}"#, Err("needs a 'data' object"));
-        check(r#"{"event":"pusher:subscribe","data":5}"#, Err("needs a 'data' object"));
-        check(r#"{"event":"pusher:subscribe","data":{}}"#, Err("'channel' to be a string"));
+        check(
+            r#"{"event":"pusher:subscribe"}"#,
+            Err("needs a 'data' object"),
+        );
+        check(
+            r#"{"event":"pusher:subscribe","data":5}"#,
+            Err("needs a 'data' object"),
+        );
+        check(
+            r#"{"event":"pusher:subscribe","data":{}}"#,
+            Err("'channel' to be a string"),
+        );
         check(
             r#"{"event":"pusher:subscribe","data":{"channel":7}}"#,
             Err("'channel' to be a string"),
@@ -432,9 +520,18 @@ mod tests {
             r#"{"event":"pusher:subscribe","data":{"channel":"a","channel_data":{}}}"#,
             Err("'channel_data' to be a string"),
         );
-        check(r#"{"event":"pusher:foo","data":{}}"#, Err("unknown event 'pusher:foo'"));
-        check(r#"{"event":"client-x","data":{}}"#, Err("needs a 'channel'"));
-        check(r#"{"event":"hello","channel":"a"}"#, Err("unknown event 'hello'"));
+        check(
+            r#"{"event":"pusher:foo","data":{}}"#,
+            Err("unknown event 'pusher:foo'"),
+        );
+        check(
+            r#"{"event":"client-x","data":{}}"#,
+            Err("needs a 'channel'"),
+        );
+        check(
+            r#"{"event":"hello","channel":"a"}"#,
+            Err("unknown event 'hello'"),
+        );
     }
 
     #[test]
@@ -465,7 +562,10 @@ mod tests {
             r#"{"event":"client-t","channel":"presence-a","data":{"t":1},"user_id":"42"}"#
         );
         assert_eq!(
-            watchlist_events(&[WatchlistEvent { name: "online", user_ids: vec!["7"] }]),
+            watchlist_events(&[WatchlistEvent {
+                name: "online",
+                user_ids: vec!["7"]
+            }]),
             r#"{"event":"pusher_internal:watchlist_events","data":{"events":[{"name":"online","user_ids":["7"]}]}}"#
         );
         assert_eq!(

@@ -19,7 +19,10 @@ pub struct CachedEvent {
 impl CachedEvent {
     /// Whole seconds left before it expires (at least 1 while it is served).
     pub fn ttl_secs(&self, now: Instant) -> u64 {
-        self.expires_at.saturating_duration_since(now).as_secs().max(1)
+        self.expires_at
+            .saturating_duration_since(now)
+            .as_secs()
+            .max(1)
     }
 }
 
@@ -69,7 +72,13 @@ mod tests {
         let now = Instant::now();
         cache.put("cache-a", "e", "1", Duration::from_secs(10), now);
         let hit = cache.get("cache-a", now + Duration::from_secs(4)).unwrap();
-        assert_eq!((hit.data.as_str(), hit.ttl_secs(now + Duration::from_secs(4))), ("1", 6));
+        assert_eq!(
+            (
+                hit.data.as_str(),
+                hit.ttl_secs(now + Duration::from_secs(4))
+            ),
+            ("1", 6)
+        );
         assert_eq!(cache.get("cache-a", now + Duration::from_secs(10)), None);
         cache.put("cache-b", "e", "1", Duration::from_secs(1), now);
         assert_eq!(cache.sweep(now + Duration::from_secs(2)), 0);

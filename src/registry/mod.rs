@@ -24,8 +24,8 @@ use tokio::time::{Duration, Instant};
 
 pub use cache::{CachedEvent, ChannelCache};
 pub use presence::{MemberData, Presence, PresenceFull};
-pub use users::Users;
 pub use socket::{Frame, SendOutcome, SocketHandle, SocketId, SocketIdGenerator};
+pub use users::Users;
 
 use crate::protocol::ChannelName;
 
@@ -150,10 +150,14 @@ impl AppRegistry {
     pub fn try_add_socket(&self, socket: SocketHandle, max_connections: Option<u64>) -> bool {
         let admitted = self
             .n_sockets
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| match max_connections {
-                Some(max) if n >= max => None,
-                _ => Some(n + 1),
-            })
+            .fetch_update(
+                Ordering::AcqRel,
+                Ordering::Acquire,
+                |n| match max_connections {
+                    Some(max) if n >= max => None,
+                    _ => Some(n + 1),
+                },
+            )
             .is_ok();
         if admitted {
             self.sockets.insert(socket.id(), socket);
@@ -185,7 +189,10 @@ impl AppRegistry {
         socket: &SocketHandle,
         presence: Option<PresenceJoin>,
     ) -> Result<Subscribed, PresenceFull> {
-        let mut entry = self.channels.entry(channel.as_str().to_string()).or_default();
+        let mut entry = self
+            .channels
+            .entry(channel.as_str().to_string())
+            .or_default();
         let state = entry.value_mut();
         let occupied = state.subscribers.is_empty();
         let mut member_added = None;
@@ -199,13 +206,17 @@ impl AppRegistry {
                     let empty = state.subscribers.is_empty();
                     drop(entry);
                     if empty {
-                        self.channels.remove_if(channel.as_str(), |_, c| c.subscribers.is_empty());
+                        self.channels
+                            .remove_if(channel.as_str(), |_, c| c.subscribers.is_empty());
                     }
                     return Err(full);
                 }
             }
         }
-        let already_subscribed = state.subscribers.insert(socket.id(), socket.clone()).is_some();
+        let already_subscribed = state
+            .subscribers
+            .insert(socket.id(), socket.clone())
+            .is_some();
         let presence_json = state.presence.as_ref().map(Presence::to_subscription_json);
         Ok(Subscribed {
             already_subscribed,
@@ -227,7 +238,8 @@ impl AppRegistry {
         drop(entry);
         if vacated {
             // Another socket may have subscribed between the drop and here: only remove empty.
-            self.channels.remove_if(channel, |_, c| c.subscribers.is_empty());
+            self.channels
+                .remove_if(channel, |_, c| c.subscribers.is_empty());
         }
         Unsubscribed {
             was_subscribed,
@@ -290,7 +302,9 @@ impl AppRegistry {
             return CountUpdate::Nothing;
         };
         let count = state.subscribers.len();
-        let due = state.count_sent_at.is_none_or(|sent| now >= sent + COUNT_THROTTLE);
+        let due = state
+            .count_sent_at
+            .is_none_or(|sent| now >= sent + COUNT_THROTTLE);
         if count <= COUNT_THROTTLE_ABOVE || due {
             state.count_sent_at = Some(now);
             state.count_pending = false;
@@ -299,7 +313,12 @@ impl AppRegistry {
             CountUpdate::Nothing
         } else {
             state.count_pending = true;
-            CountUpdate::SendAt(state.count_sent_at.expect("throttled implies a previous send") + COUNT_THROTTLE)
+            CountUpdate::SendAt(
+                state
+                    .count_sent_at
+                    .expect("throttled implies a previous send")
+                    + COUNT_THROTTLE,
+            )
         }
     }
 
@@ -318,7 +337,9 @@ impl AppRegistry {
     pub fn presence_sockets_of(&self, user_id: &str) -> Vec<SocketHandle> {
         let mut found = Vec::new();
         for entry in self.channels.iter() {
-            let Some(presence) = &entry.presence else { continue };
+            let Some(presence) = &entry.presence else {
+                continue;
+            };
             for (socket_id, socket) in &entry.subscribers {
                 if presence.user_of(*socket_id) == Some(user_id) {
                     found.push(socket.clone());
@@ -376,11 +397,20 @@ mod tests {
         assert_eq!(app.note_count_change("big", now), CountUpdate::SendNow(101));
         let (s, _r) = socket(&ids);
         app.subscribe(&ch, &s, None).unwrap();
-        assert_eq!(app.note_count_change("big", now), CountUpdate::SendAt(now + COUNT_THROTTLE));
+        assert_eq!(
+            app.note_count_change("big", now),
+            CountUpdate::SendAt(now + COUNT_THROTTLE)
+        );
         assert_eq!(app.note_count_change("big", now), CountUpdate::Nothing);
-        assert_eq!(app.take_pending_count("big", now + COUNT_THROTTLE), Some(102));
+        assert_eq!(
+            app.take_pending_count("big", now + COUNT_THROTTLE),
+            Some(102)
+        );
         assert_eq!(app.take_pending_count("big", now + COUNT_THROTTLE), None);
-        assert_eq!(app.note_count_change("big", now + COUNT_THROTTLE * 2), CountUpdate::SendNow(102));
+        assert_eq!(
+            app.note_count_change("big", now + COUNT_THROTTLE * 2),
+            CountUpdate::SendNow(102)
+        );
     }
 
     #[test]
@@ -438,16 +468,33 @@ mod tests {
         let first = app.subscribe(&ch, &a, join("1")).unwrap();
         assert_eq!(first.member_added.unwrap().user_id, "1");
         assert!(first.presence_json.unwrap().contains(r#""count":1"#));
-        assert!(app.subscribe(&ch, &b, join("1")).unwrap().member_added.is_none());
-        assert_eq!(app.channel_info("presence-room").unwrap().user_count, Some(1));
-        assert_eq!(app.unsubscribe("presence-room", a.id()).member_removed, None);
-        assert_eq!(app.unsubscribe("presence-room", b.id()).member_removed, Some("1".into()));
+        assert!(app
+            .subscribe(&ch, &b, join("1"))
+            .unwrap()
+            .member_added
+            .is_none());
+        assert_eq!(
+            app.channel_info("presence-room").unwrap().user_count,
+            Some(1)
+        );
+        assert_eq!(
+            app.unsubscribe("presence-room", a.id()).member_removed,
+            None
+        );
+        assert_eq!(
+            app.unsubscribe("presence-room", b.id()).member_removed,
+            Some("1".into())
+        );
 
         let full = Some(PresenceJoin {
             max_members: 0,
             ..join("1").unwrap()
         });
         assert!(app.subscribe(&channel("presence-x"), &a, full).is_err());
-        assert_eq!(app.channel_count(), 0, "a refused join leaves no empty channel behind");
+        assert_eq!(
+            app.channel_count(),
+            0,
+            "a refused join leaves no empty channel behind"
+        );
     }
 }

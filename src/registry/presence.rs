@@ -63,7 +63,8 @@ impl Presence {
         if first && self.members.len() >= max_members {
             return Err(PresenceFull { max_members });
         }
-        self.user_of_socket.insert(socket_id, member.user_id.clone());
+        self.user_of_socket
+            .insert(socket_id, member.user_id.clone());
         self.members
             .entry(member.user_id)
             .or_insert(Member {
@@ -79,7 +80,10 @@ impl Presence {
     /// `member_removed` is due.
     pub fn leave(&mut self, socket_id: SocketId) -> Option<String> {
         let user_id = self.user_of_socket.remove(&socket_id)?;
-        let member = self.members.get_mut(&user_id).expect("every socket's user is a member");
+        let member = self
+            .members
+            .get_mut(&user_id)
+            .expect("every socket's user is a member");
         member.n_sockets -= 1;
         if member.n_sockets == 0 {
             self.members.remove(&user_id);
@@ -96,7 +100,9 @@ impl Presence {
 
     /// The `user_info` a member joined with.
     pub fn user_info(&self, user_id: &str) -> Option<&RawValue> {
-        self.members.get(user_id).and_then(|m| m.user_info.as_deref())
+        self.members
+            .get(user_id)
+            .and_then(|m| m.user_info.as_deref())
     }
 
     /// Number of distinct users.
@@ -160,7 +166,11 @@ mod tests {
         let mut presence = Presence::default();
         assert_eq!(presence.join(tab1, member("42"), 100), Ok(true));
         assert_eq!(presence.join(tab2, member("42"), 100), Ok(false));
-        assert_eq!(presence.join(tab2, member("42"), 100), Ok(false), "same socket twice");
+        assert_eq!(
+            presence.join(tab2, member("42"), 100),
+            Ok(false),
+            "same socket twice"
+        );
         assert_eq!(presence.join(other, member("7"), 100), Ok(true));
         assert_eq!(presence.n_users(), 2);
         assert_eq!(presence.leave(tab1), None);
@@ -175,7 +185,10 @@ mod tests {
         let mut presence = Presence::default();
         assert_eq!(presence.join(ids.next_id(), member("1"), 1), Ok(true));
         assert_eq!(presence.join(ids.next_id(), member("1"), 1), Ok(false));
-        assert_eq!(presence.join(ids.next_id(), member("2"), 1), Err(PresenceFull { max_members: 1 }));
+        assert_eq!(
+            presence.join(ids.next_id(), member("2"), 1),
+            Err(PresenceFull { max_members: 1 })
+        );
     }
 
     #[test]
@@ -184,9 +197,17 @@ mod tests {
         let mut presence = Presence::default();
         presence.join(ids.next_id(), member("42"), 100).unwrap();
         presence
-            .join(ids.next_id(), MemberData { user_id: "7".into(), user_info: None }, 100)
+            .join(
+                ids.next_id(),
+                MemberData {
+                    user_id: "7".into(),
+                    user_info: None,
+                },
+                100,
+            )
             .unwrap();
-        let json: serde_json::Value = serde_json::from_str(&presence.to_subscription_json()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&presence.to_subscription_json()).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"presence": {"ids": ["42", "7"], "hash": {"42": {"name": "42"}, "7": null}, "count": 2}})

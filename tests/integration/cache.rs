@@ -8,7 +8,12 @@ use crate::support::*;
 async fn cache_channels_replay_the_last_event_or_miss() {
     let server = start(|_| {}).await;
     let addr = server.local_addr();
-    for channel in ["cache-a", "private-cache-a", "private-encrypted-cache-a", "presence-cache-a"] {
+    for channel in [
+        "cache-a",
+        "private-cache-a",
+        "private-encrypted-cache-a",
+        "presence-cache-a",
+    ] {
         let mut client = connect(addr).await;
         let data = r#"{"user_id":"1"}"#;
         let (auth, channel_data) = match channel {
@@ -17,7 +22,10 @@ async fn cache_channels_replay_the_last_event_or_miss() {
             _ => (Some(client.auth(channel, None)), None),
         };
         client.subscribe(channel, auth.clone(), channel_data).await;
-        assert_eq!(client.recv().await, json!({"event": "pusher:cache_miss", "channel": channel, "data": "{}"}));
+        assert_eq!(
+            client.recv().await,
+            json!({"event": "pusher:cache_miss", "channel": channel, "data": "{}"})
+        );
         // Published with nobody subscribed: still cached.
         drop(client);
         publish(addr, channel, "stats.updated", r#"{"v":1}"#, None).await;
@@ -54,13 +62,25 @@ async fn subscription_counts_follow_subscribers_when_enabled() {
     let addr = server.local_addr();
     let mut first = connect(addr).await;
     first.subscribe("news", None, None).await;
-    let count = first.expect_event("pusher_internal:subscription_count").await;
+    let count = first
+        .expect_event("pusher_internal:subscription_count")
+        .await;
     assert_eq!(count["data"], r#"{"subscription_count":1}"#);
     let mut second = connect(addr).await;
     second.subscribe("news", None, None).await;
-    assert_eq!(first.expect_event("pusher_internal:subscription_count").await["data"], r#"{"subscription_count":2}"#);
+    assert_eq!(
+        first
+            .expect_event("pusher_internal:subscription_count")
+            .await["data"],
+        r#"{"subscription_count":2}"#
+    );
     drop(second);
-    assert_eq!(first.expect_event("pusher_internal:subscription_count").await["data"], r#"{"subscription_count":1}"#);
+    assert_eq!(
+        first
+            .expect_event("pusher_internal:subscription_count")
+            .await["data"],
+        r#"{"subscription_count":1}"#
+    );
 }
 
 #[tokio::test]

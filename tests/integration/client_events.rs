@@ -16,7 +16,9 @@ async fn client_events_reach_others_with_server_set_user_id() {
     for (client, user) in [(&mut a, "1"), (&mut b, "2")] {
         let data = format!(r#"{{"user_id":"{user}"}}"#);
         let auth = client.auth("presence-chat", Some(&data));
-        client.subscribe("presence-chat", Some(auth), Some(&data)).await;
+        client
+            .subscribe("presence-chat", Some(auth), Some(&data))
+            .await;
     }
     a.expect_event("pusher_internal:member_added").await;
     a.send(json!({"event": "client-typing", "channel": "presence-chat", "data": {"typing": true}, "user_id": "forged"}))
@@ -43,21 +45,40 @@ async fn client_events_are_refused_with_reasons() {
     a.subscribe("private-a", Some(auth), None).await;
 
     let cases = [
-        (json!({"event": "client-x", "channel": "public", "data": {}}), "not a private or presence channel"),
-        (json!({"event": "client-x", "channel": "private-b", "data": {}}), "not subscribed"),
-        (json!({"event": "client-x", "channel": "private-a", "data": "x".repeat(200)}), "limit is 100"),
+        (
+            json!({"event": "client-x", "channel": "public", "data": {}}),
+            "not a private or presence channel",
+        ),
+        (
+            json!({"event": "client-x", "channel": "private-b", "data": {}}),
+            "not subscribed",
+        ),
+        (
+            json!({"event": "client-x", "channel": "private-a", "data": "x".repeat(200)}),
+            "limit is 100",
+        ),
     ];
     for (frame, reason) in cases {
         a.send(frame).await;
         let error = a.expect_event("pusher:error").await;
         assert_eq!(code(&error), 4301);
-        assert!(error["data"]["message"].as_str().unwrap().contains(reason), "{error}");
+        assert!(
+            error["data"]["message"].as_str().unwrap().contains(reason),
+            "{error}"
+        );
     }
     for _ in 0..5 {
-        a.send(json!({"event": "client-x", "channel": "private-a", "data": {}})).await;
+        a.send(json!({"event": "client-x", "channel": "private-a", "data": {}}))
+            .await;
     }
     let error = a.expect_event("pusher:error").await;
-    assert!(error["data"]["message"].as_str().unwrap().contains("rate limit"), "{error}");
+    assert!(
+        error["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit"),
+        "{error}"
+    );
     a.send(json!({"event": "pusher:ping"})).await;
     a.expect_event("pusher:pong").await;
 }
@@ -68,8 +89,12 @@ async fn client_events_are_refused_when_disabled() {
     let mut a = connect(server.local_addr()).await;
     let auth = a.auth("private-a", None);
     a.subscribe("private-a", Some(auth), None).await;
-    a.send(json!({"event": "client-x", "channel": "private-a", "data": {}})).await;
+    a.send(json!({"event": "client-x", "channel": "private-a", "data": {}}))
+        .await;
     let error = a.expect_event("pusher:error").await;
     assert_eq!(code(&error), 4301);
-    assert!(error["data"]["message"].as_str().unwrap().contains("disabled"));
+    assert!(error["data"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("disabled"));
 }

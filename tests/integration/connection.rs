@@ -14,14 +14,24 @@ fn error_code(frame: &Value) -> Option<u64> {
 #[tokio::test]
 async fn connection_established_carries_socket_id_and_activity_timeout() {
     let server = start(|_| {}).await;
-    let mut client = connect_raw(server.local_addr(), "/app/app-key?protocol=7&client=js&version=8.4.0").await;
+    let mut client = connect_raw(
+        server.local_addr(),
+        "/app/app-key?protocol=7&client=js&version=8.4.0",
+    )
+    .await;
     use futures_util::StreamExt;
-    let Some(Ok(Message::Text(text))) = client.next().await else { panic!("no frame") };
+    let Some(Ok(Message::Text(text))) = client.next().await else {
+        panic!("no frame")
+    };
     let frame: Value = serde_json::from_str(text.as_str()).unwrap();
     assert_eq!(frame["event"], "pusher:connection_established");
-    let data: Value = serde_json::from_str(frame["data"].as_str().expect("data is a JSON string")).unwrap();
+    let data: Value =
+        serde_json::from_str(frame["data"].as_str().expect("data is a JSON string")).unwrap();
     let socket_id = data["socket_id"].as_str().unwrap();
-    assert!(socket_id.parse::<sockwave::registry::SocketId>().is_ok(), "{socket_id}");
+    assert!(
+        socket_id.parse::<sockwave::registry::SocketId>().is_ok(),
+        "{socket_id}"
+    );
     assert_eq!(data["activity_timeout"], 120);
 }
 
@@ -37,10 +47,22 @@ async fn refused(query: &str, tweak: impl FnOnce(&mut sockwave::config::Config))
 #[tokio::test]
 async fn refusals_send_an_error_then_close_with_the_same_code() {
     assert_eq!(refused("/app/nope?protocol=7", |_| {}).await, (4001, 4001));
-    assert_eq!(refused("/app/app-key?client=js", |_| {}).await, (4008, 4008));
-    assert_eq!(refused("/app/app-key?protocol=abc", |_| {}).await, (4006, 4006));
-    assert_eq!(refused("/app/app-key?protocol=3", |_| {}).await, (4007, 4007));
-    assert_eq!(refused("/app/app-key?protocol=7", |c| c.apps[0].enabled = false).await, (4003, 4003));
+    assert_eq!(
+        refused("/app/app-key?client=js", |_| {}).await,
+        (4008, 4008)
+    );
+    assert_eq!(
+        refused("/app/app-key?protocol=abc", |_| {}).await,
+        (4006, 4006)
+    );
+    assert_eq!(
+        refused("/app/app-key?protocol=3", |_| {}).await,
+        (4007, 4007)
+    );
+    assert_eq!(
+        refused("/app/app-key?protocol=7", |c| c.apps[0].enabled = false).await,
+        (4003, 4003)
+    );
 }
 
 #[tokio::test]
@@ -49,7 +71,10 @@ async fn connection_quota_is_enforced_and_freed() {
     let first = connect(server.local_addr()).await;
     let ws = connect_raw(server.local_addr(), "/app/app-key?protocol=7").await;
     let mut second = Client::from_stream(ws);
-    assert_eq!(error_code(&second.expect_event("pusher:error").await), Some(4004));
+    assert_eq!(
+        error_code(&second.expect_event("pusher:error").await),
+        Some(4004)
+    );
     assert_eq!(second.expect_close().await, 4004);
     drop(first);
     // The slot frees once the server notices the first socket is gone.
@@ -74,8 +99,13 @@ async fn path_prefix_is_served() {
 async fn ping_gets_pong_and_ws_pings_get_pongs() {
     let server = start(|_| {}).await;
     let mut client = connect(server.local_addr()).await;
-    client.send(json!({"event": "pusher:ping", "data": {}})).await;
-    assert_eq!(client.recv().await, json!({"event": "pusher:pong", "data": {}}));
+    client
+        .send(json!({"event": "pusher:ping", "data": {}}))
+        .await;
+    assert_eq!(
+        client.recv().await,
+        json!({"event": "pusher:pong", "data": {}})
+    );
     client.send_raw(Message::Ping(b"hi".to_vec().into())).await;
     assert_eq!(client.next_pong().await, b"hi".to_vec());
 }
@@ -89,7 +119,10 @@ async fn silent_clients_are_pinged_then_closed_with_4201() {
     .await;
     let mut client = connect(server.local_addr()).await;
     assert_eq!(client.recv().await["event"], "pusher:ping");
-    assert_eq!(error_code(&client.expect_event("pusher:error").await), Some(4201));
+    assert_eq!(
+        error_code(&client.expect_event("pusher:error").await),
+        Some(4201)
+    );
     assert_eq!(client.expect_close().await, 4201);
 }
 
@@ -103,10 +136,15 @@ async fn answering_the_ping_keeps_the_socket() {
     let mut client = connect(server.local_addr()).await;
     for _ in 0..2 {
         assert_eq!(client.recv().await["event"], "pusher:ping");
-        client.send(json!({"event": "pusher:pong", "data": {}})).await;
+        client
+            .send(json!({"event": "pusher:pong", "data": {}}))
+            .await;
     }
     client.send(json!({"event": "pusher:ping"})).await;
-    assert_eq!(client.expect_event("pusher:pong").await["event"], "pusher:pong");
+    assert_eq!(
+        client.expect_event("pusher:pong").await["event"],
+        "pusher:pong"
+    );
 }
 
 #[tokio::test]
@@ -127,9 +165,14 @@ async fn malformed_frames_get_errors_and_the_socket_survives() {
         assert_eq!(error_code(&error), Some(4300), "{frame}");
         assert!(!error["data"]["message"].as_str().unwrap().is_empty());
     }
-    client.send_raw(Message::Binary(b"{}".to_vec().into())).await;
+    client
+        .send_raw(Message::Binary(b"{}".to_vec().into()))
+        .await;
     let error = client.expect_event("pusher:error").await;
-    assert!(error["data"]["message"].as_str().unwrap().contains("binary"));
+    assert!(error["data"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("binary"));
     client.send(json!({"event": "pusher:ping"})).await;
     client.expect_event("pusher:pong").await;
 }

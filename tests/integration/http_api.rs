@@ -14,14 +14,23 @@ fn event(channel: &str) -> Value {
 
 async fn error_of(call: ApiCall, addr: std::net::SocketAddr) -> (u16, String) {
     let (status, body) = call.send(addr).await;
-    (status, body["error"].as_str().unwrap_or_else(|| panic!("no JSON error in {body}")).to_string())
+    (
+        status,
+        body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no JSON error in {body}"))
+            .to_string(),
+    )
 }
 
 #[tokio::test]
 async fn health_endpoints() {
     let server = start(|_| {}).await;
     let addr = server.local_addr();
-    assert_eq!(raw_request(addr, "GET", "/", None).await, (200, Value::String("OK".into())));
+    assert_eq!(
+        raw_request(addr, "GET", "/", None).await,
+        (200, Value::String("OK".into()))
+    );
     assert_eq!(raw_request(addr, "GET", "/up", None).await.0, 200);
     assert_eq!(raw_request(addr, "GET", "/ready", None).await.0, 200);
     let (status, body) = raw_request(addr, "GET", "/nope", None).await;
@@ -35,16 +44,26 @@ async fn publish_responses() {
     let addr = server.local_addr();
     let mut client = connect(addr).await;
     client.subscribe("a", None, None).await;
-    let (status, body) = ApiCall::new("POST", &events_path(), Some(event("a"))).send(addr).await;
+    let (status, body) = ApiCall::new("POST", &events_path(), Some(event("a")))
+        .send(addr)
+        .await;
     assert_eq!((status, body), (200, json!({})));
 
-    let with_info = json!({"name": "e", "channels": ["a", "b"], "data": "{}", "info": "subscription_count"});
-    let (status, body) = ApiCall::new("POST", &events_path(), Some(with_info)).send(addr).await;
+    let with_info =
+        json!({"name": "e", "channels": ["a", "b"], "data": "{}", "info": "subscription_count"});
+    let (status, body) = ApiCall::new("POST", &events_path(), Some(with_info))
+        .send(addr)
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"channels": {"a": {"subscription_count": 1}, "b": {"subscription_count": 0}}}));
+    assert_eq!(
+        body,
+        json!({"channels": {"a": {"subscription_count": 1}, "b": {"subscription_count": 0}}})
+    );
 
     let batch = json!({"batch": [event("a"), {"name": "f", "channel": "a", "data": "x"}]});
-    let (status, body) = ApiCall::new("POST", &format!("/apps/{APP_ID}/batch_events"), Some(batch)).send(addr).await;
+    let (status, body) = ApiCall::new("POST", &format!("/apps/{APP_ID}/batch_events"), Some(batch))
+        .send(addr)
+        .await;
     assert_eq!((status, body), (200, json!({})));
     client.expect_event("e").await;
     client.expect_event("e").await;
@@ -60,17 +79,27 @@ async fn channel_queries() {
     client.subscribe("news", None, None).await;
     let data = r#"{"user_id":"1"}"#;
     let auth = client.auth("presence-room", Some(data));
-    client.subscribe("presence-room", Some(auth), Some(data)).await;
+    client
+        .subscribe("presence-room", Some(auth), Some(data))
+        .await;
 
-    let (status, body) = ApiCall::new("GET", &format!("/apps/{APP_ID}/channels"), None).send(addr).await;
-    assert_eq!((status, body), (200, json!({"channels": {"news": {}, "presence-room": {}}})));
+    let (status, body) = ApiCall::new("GET", &format!("/apps/{APP_ID}/channels"), None)
+        .send(addr)
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"channels": {"news": {}, "presence-room": {}}}))
+    );
 
     let (_, body) = ApiCall::new("GET", &format!("/apps/{APP_ID}/channels"), None)
         .param("filter_by_prefix", "presence-")
         .param("info", "user_count")
         .send(addr)
         .await;
-    assert_eq!(body, json!({"channels": {"presence-room": {"user_count": 1}}}));
+    assert_eq!(
+        body,
+        json!({"channels": {"presence-room": {"user_count": 1}}})
+    );
 
     let (status, body) = error_of(
         ApiCall::new("GET", &format!("/apps/{APP_ID}/channels"), None).param("info", "user_count"),
@@ -85,15 +114,28 @@ async fn channel_queries() {
         .send(addr)
         .await;
     assert_eq!(body, json!({"occupied": true, "subscription_count": 1}));
-    let (_, body) = ApiCall::new("GET", &format!("/apps/{APP_ID}/channels/empty"), None).send(addr).await;
-    assert_eq!(body, json!({"occupied": false, "subscription_count": 0}));
-    let (_, body) = ApiCall::new("GET", &format!("/apps/{APP_ID}/channels/presence-room"), None)
-        .param("info", "user_count")
+    let (_, body) = ApiCall::new("GET", &format!("/apps/{APP_ID}/channels/empty"), None)
         .send(addr)
         .await;
-    assert_eq!(body, json!({"occupied": true, "subscription_count": 1, "user_count": 1}));
+    assert_eq!(body, json!({"occupied": false, "subscription_count": 0}));
+    let (_, body) = ApiCall::new(
+        "GET",
+        &format!("/apps/{APP_ID}/channels/presence-room"),
+        None,
+    )
+    .param("info", "user_count")
+    .send(addr)
+    .await;
+    assert_eq!(
+        body,
+        json!({"occupied": true, "subscription_count": 1, "user_count": 1})
+    );
 
-    let (status, _) = error_of(ApiCall::new("GET", &format!("/apps/{APP_ID}/channels/news/users"), None), addr).await;
+    let (status, _) = error_of(
+        ApiCall::new("GET", &format!("/apps/{APP_ID}/channels/news/users"), None),
+        addr,
+    )
+    .await;
     assert_eq!(status, 400);
 }
 
@@ -106,7 +148,10 @@ async fn signature_failures_say_what_is_wrong() {
     wrong_secret.secret = "not-the-secret".into();
     let (status, error) = error_of(wrong_secret, addr).await;
     assert_eq!(status, 401);
-    assert!(error.contains("signature mismatch: check the secret for app 'app-id'"), "{error}");
+    assert!(
+        error.contains("signature mismatch: check the secret for app 'app-id'"),
+        "{error}"
+    );
     assert!(!error.contains(SECRET));
 
     let mut stale = ApiCall::new("POST", &events_path(), Some(event("a")));
@@ -115,7 +160,11 @@ async fn signature_failures_say_what_is_wrong() {
     assert_eq!(status, 401);
     assert!(error.contains("timestamp expired"), "{error}");
 
-    let (status, error) = error_of(ApiCall::new("POST", "/apps/nope/events", Some(event("a"))), addr).await;
+    let (status, error) = error_of(
+        ApiCall::new("POST", "/apps/nope/events", Some(event("a"))),
+        addr,
+    )
+    .await;
     assert_eq!(status, 404);
     assert!(error.contains("app 'nope' does not exist"));
 
@@ -155,10 +204,18 @@ async fn limits_are_enforced() {
     assert_eq!(status, 400);
 
     let batch = json!({"batch": vec![event("a"); 11]});
-    let (status, _) = error_of(ApiCall::new("POST", &format!("/apps/{APP_ID}/batch_events"), Some(batch)), addr).await;
+    let (status, _) = error_of(
+        ApiCall::new("POST", &format!("/apps/{APP_ID}/batch_events"), Some(batch)),
+        addr,
+    )
+    .await;
     assert_eq!(status, 400);
 
-    let (status, error) = error_of(ApiCall::new("POST", &events_path(), Some(json!({"nope": 1}))), addr).await;
+    let (status, error) = error_of(
+        ApiCall::new("POST", &events_path(), Some(json!({"nope": 1}))),
+        addr,
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(error.contains("expected name"));
 }
@@ -166,7 +223,11 @@ async fn limits_are_enforced() {
 #[tokio::test]
 async fn disabled_apps_are_refused() {
     let server = start(|c| c.apps[0].enabled = false).await;
-    let (status, _) = error_of(ApiCall::new("POST", &events_path(), Some(event("a"))), server.local_addr()).await;
+    let (status, _) = error_of(
+        ApiCall::new("POST", &events_path(), Some(event("a"))),
+        server.local_addr(),
+    )
+    .await;
     assert_eq!(status, 403);
 }
 
@@ -177,5 +238,8 @@ async fn cors_is_off_by_default_and_configurable() {
     assert_eq!(status, 204);
     let open = start(|c| c.server.cors_allowed_origins = vec!["https://app.test".into()]).await;
     // The raw client sends no Origin; the header logic is covered by the protocol tests.
-    assert_eq!(raw_request(open.local_addr(), "GET", "/", None).await.0, 200);
+    assert_eq!(
+        raw_request(open.local_addr(), "GET", "/", None).await.0,
+        200
+    );
 }

@@ -21,5 +21,8 @@ async fn shutdown_closes_sockets_with_4200() {
         .await
         .expect("shutdown finishes within the grace period")
         .unwrap();
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener closed");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener closed"
+    );
 }

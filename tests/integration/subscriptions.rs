@@ -13,7 +13,14 @@ async fn public_subscription_receives_http_publishes() {
         ok,
         json!({"event": "pusher_internal:subscription_succeeded", "channel": "router-telemetry", "data": "{}"})
     );
-    publish(server.local_addr(), "router-telemetry", "stats.updated", r#"{"cpu":3}"#, None).await;
+    publish(
+        server.local_addr(),
+        "router-telemetry",
+        "stats.updated",
+        r#"{"cpu":3}"#,
+        None,
+    )
+    .await;
     assert_eq!(
         client.expect_event("stats.updated").await,
         json!({"event": "stats.updated", "channel": "router-telemetry", "data": r#"{"cpu":3}"#})
@@ -50,7 +57,9 @@ async fn unsubscribed_sockets_receive_nothing() {
     let server = start(|_| {}).await;
     let mut client = connect(server.local_addr()).await;
     client.subscribe("news", None, None).await;
-    client.send(json!({"event": "pusher:unsubscribe", "data": {"channel": "news"}})).await;
+    client
+        .send(json!({"event": "pusher:unsubscribe", "data": {"channel": "news"}}))
+        .await;
     client.send(json!({"event": "pusher:ping"})).await;
     client.expect_event("pusher:pong").await;
     publish(server.local_addr(), "news", "e", "1", None).await;
@@ -62,33 +71,66 @@ async fn private_channels_check_the_signature() {
     let server = start(|_| {}).await;
     let mut client = connect(server.local_addr()).await;
     let auth = client.auth("private-dashboard-stats", None);
-    let ok = client.subscribe("private-dashboard-stats", Some(auth), None).await;
+    let ok = client
+        .subscribe("private-dashboard-stats", Some(auth), None)
+        .await;
     assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
 
-    let bad = client.subscribe("private-other", Some(format!("{KEY}:{}", "0".repeat(64))), None).await;
+    let bad = client
+        .subscribe(
+            "private-other",
+            Some(format!("{KEY}:{}", "0".repeat(64))),
+            None,
+        )
+        .await;
     assert_eq!(bad["event"], "pusher:subscription_error");
     assert_eq!(bad["channel"], "private-other");
     assert_eq!(bad["data"]["type"], "AuthError");
     assert_eq!(bad["data"]["status"], 401);
-    assert!(bad["data"]["error"].as_str().unwrap().contains("invalid signature"), "{bad}");
+    assert!(
+        bad["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid signature"),
+        "{bad}"
+    );
 
     let wrong_key = client.auth("private-x", None).replace(KEY, "other-key");
     let bad = client.subscribe("private-x", Some(wrong_key), None).await;
-    assert!(bad["data"]["error"].as_str().unwrap().contains("auth key 'other-key'"), "{bad}");
+    assert!(
+        bad["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("auth key 'other-key'"),
+        "{bad}"
+    );
 
     let missing = client.subscribe("private-y", None, None).await;
-    assert!(missing["data"]["error"].as_str().unwrap().contains("auth is missing"), "{missing}");
+    assert!(
+        missing["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("auth is missing"),
+        "{missing}"
+    );
 
     let encrypted_auth = client.auth("private-encrypted-z", None);
-    let ok = client.subscribe("private-encrypted-z", Some(encrypted_auth), None).await;
+    let ok = client
+        .subscribe("private-encrypted-z", Some(encrypted_auth), None)
+        .await;
     assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
 }
 
 #[tokio::test]
 async fn pusher_error_mode_reports_refusals_as_pusher_does() {
-    let server = start(|c| c.server.subscription_error_mode = sockwave::config::SubscriptionErrorMode::Pusher).await;
+    let server = start(|c| {
+        c.server.subscription_error_mode = sockwave::config::SubscriptionErrorMode::Pusher
+    })
+    .await;
     let mut client = connect(server.local_addr()).await;
-    let bad = client.subscribe("private-a", Some(format!("{KEY}:00")), None).await;
+    let bad = client
+        .subscribe("private-a", Some(format!("{KEY}:00")), None)
+        .await;
     assert_eq!(bad["event"], "pusher:error");
     assert_eq!(bad["data"]["code"], Value::Null);
     assert_eq!(bad["channel"], "private-a");
@@ -116,9 +158,11 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_receiving() {
     fast.subscribe("feed", None, None).await;
     let registry = server.context().registry.app(APP_ID);
     // The slow client stops reading; its kernel buffers fill, then its queue.
-    let frame = sockwave::registry::Frame::from(
-        sockwave::protocol::messages::channel_event("e", "feed", &"x".repeat(64 * 1024)),
-    );
+    let frame = sockwave::registry::Frame::from(sockwave::protocol::messages::channel_event(
+        "e",
+        "feed",
+        &"x".repeat(64 * 1024),
+    ));
     let mut received = 0;
     for _ in 0..400 {
         registry.broadcast("feed", &frame, None);
@@ -128,7 +172,10 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_receiving() {
             break;
         }
     }
-    assert!(!registry.is_subscribed("feed", slow_id(&slow)), "slow socket was never cut off");
+    assert!(
+        !registry.is_subscribed("feed", slow_id(&slow)),
+        "slow socket was never cut off"
+    );
     assert!(received < 400);
     assert_eq!(slow.expect_close().await, 4100);
 }

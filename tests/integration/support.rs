@@ -36,15 +36,24 @@ pub struct Client {
 }
 
 /// Connects to `/app/{key}?{query}` and returns the raw stream (no handshake read).
-pub async fn connect_raw(addr: SocketAddr, path_and_query: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+pub async fn connect_raw(
+    addr: SocketAddr,
+    path_and_query: &str,
+) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
     let url = format!("ws://{addr}{path_and_query}");
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
     ws
 }
 
 /// Connects as pusher-js would and reads `connection_established`.
 pub async fn connect(addr: SocketAddr) -> Client {
-    let ws = connect_raw(addr, &format!("/app/{KEY}?protocol=7&client=js&version=8.4.0&flash=false")).await;
+    let ws = connect_raw(
+        addr,
+        &format!("/app/{KEY}?protocol=7&client=js&version=8.4.0&flash=false"),
+    )
+    .await;
     let mut client = Client {
         ws,
         socket_id: String::new(),
@@ -58,13 +67,19 @@ pub async fn connect(addr: SocketAddr) -> Client {
 impl Client {
     /// Wraps a raw stream whose handshake the test reads itself.
     pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
-        Client { ws, socket_id: String::new() }
+        Client {
+            ws,
+            socket_id: String::new(),
+        }
     }
 
     /// The payload of the next pong control frame.
     pub async fn next_pong(&mut self) -> Vec<u8> {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("pong in time") {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("pong in time")
+            {
                 Some(Ok(Message::Pong(payload))) => return payload.to_vec(),
                 Some(Ok(_)) => continue,
                 other => panic!("expected a pong, got {other:?}"),
@@ -73,7 +88,10 @@ impl Client {
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.ws.send(Message::text(frame.to_string())).await.unwrap();
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_raw(&mut self, message: Message) {
@@ -116,7 +134,10 @@ impl Client {
     /// Waits for the close frame; returns its code.
     pub async fn expect_close(&mut self) -> u16 {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("close arrives in time") {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close arrives in time")
+            {
                 Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
                 Some(Ok(Message::Close(None))) => return u16::from(CloseCode::Status),
                 Some(Ok(_)) => continue,
@@ -125,12 +146,18 @@ impl Client {
         }
     }
 
-    pub async fn subscribe(&mut self, channel: &str, auth: Option<String>, channel_data: Option<&str>) -> Value {
+    pub async fn subscribe(
+        &mut self,
+        channel: &str,
+        auth: Option<String>,
+        channel_data: Option<&str>,
+    ) -> Value {
         let mut data = serde_json::json!({"channel": channel, "auth": auth.unwrap_or_default()});
         if let Some(channel_data) = channel_data {
             data["channel_data"] = channel_data.into();
         }
-        self.send(serde_json::json!({"event": "pusher:subscribe", "data": data})).await;
+        self.send(serde_json::json!({"event": "pusher:subscribe", "data": data}))
+            .await;
         loop {
             let frame = self.recv().await;
             let event = frame["event"].as_str().unwrap_or("");
@@ -153,7 +180,10 @@ impl Client {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// A signed HTTP API request, as the Pusher SDKs build it.
@@ -191,19 +221,36 @@ impl ApiCall {
         if let Some(body) = &self.body {
             query.push(("body_md5".into(), body_md5(body.as_bytes())));
         }
-        let signature = sign(&self.secret, string_to_sign(self.method, &self.path, &query).as_bytes());
+        let signature = sign(
+            &self.secret,
+            string_to_sign(self.method, &self.path, &query).as_bytes(),
+        );
         query.push(("auth_signature".into(), signature));
-        let query_string = form_urlencoded::Serializer::new(String::new()).extend_pairs(&query).finish();
-        raw_request(addr, self.method, &format!("{}?{query_string}", self.path), self.body).await
+        let query_string = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&query)
+            .finish();
+        raw_request(
+            addr,
+            self.method,
+            &format!("{}?{query_string}", self.path),
+            self.body,
+        )
+        .await
     }
 }
 
 /// One HTTP/1.1 request; returns the status and the body parsed as JSON (or as a string).
-pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
+pub async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> (u16, Value) {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(connection);
     let request = hyper::Request::builder()
         .method(method)
@@ -221,11 +268,19 @@ pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, body: Optio
 }
 
 /// Publishes an event through the HTTP API and asserts 200.
-pub async fn publish(addr: SocketAddr, channel: &str, event: &str, data: &str, socket_id: Option<&str>) {
+pub async fn publish(
+    addr: SocketAddr,
+    channel: &str,
+    event: &str,
+    data: &str,
+    socket_id: Option<&str>,
+) {
     let mut body = serde_json::json!({"name": event, "channel": channel, "data": data});
     if let Some(socket_id) = socket_id {
         body["socket_id"] = socket_id.into();
     }
-    let (status, response) = ApiCall::new("POST", &format!("/apps/{APP_ID}/events"), Some(body)).send(addr).await;
+    let (status, response) = ApiCall::new("POST", &format!("/apps/{APP_ID}/events"), Some(body))
+        .send(addr)
+        .await;
     assert_eq!(status, 200, "{response}");
 }

@@ -1,0 +1,292 @@
+//! The draft configuration that every source writes into, and where each value came from.
+//!
+//! Sources (a file, the environment, flags) turn their input into typed settings and apply
+//! them here in precedence order; a later write wins. The draft remembers the origin of
+//! every value so validation errors and `config check` can name it. Nothing here parses
+//! text or checks ranges: that is the sources' and `validate`'s job.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Config, ServerConfig, SubscriptionErrorMode};
+use crate::app::App;
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// A key in a configuration file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted from the top of the file.
+        key: String,
+    },
+    /// An environment variable.
+    Env {
+        /// The variable's name.
+        var: String,
+    },
+    /// A command-line flag.
+    Flag {
+        /// The flag without its leading dashes, e.g. `port`.
+        flag: &'static str,
+    },
+}
+
+impl Origin {
+    pub(crate) fn file(path: &std::path::Path, key: impl Into<String>) -> Origin {
+        Origin::File {
+            path: path.to_path_buf(),
+            key: key.into(),
+        }
+    }
+
+    pub(crate) fn env(var: &str) -> Origin {
+        Origin::Env {
+            var: var.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("the default"),
+            Origin::File { path, key } => write!(f, "'{key}' in {}", path.display()),
+            Origin::Env { var } => f.write_str(var),
+            Origin::Flag { flag } => write!(f, "--{flag}"),
+        }
+    }
+}
+
+/// Origins of the values that did not come from the defaults, keyed like
+/// `server.port` or `apps[0].key`.
+pub(crate) type Origins = BTreeMap<String, Origin>;
+
+pub(crate) fn server_field(key: &str) -> String {
+    format!("server.{key}")
+}
+
+pub(crate) fn app_field(index: usize, key: &str) -> String {
+    format!("apps[{index}].{key}")
+}
+
+/// One server-wide setting, already in the units `ServerConfig` uses.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ServerSetting {
+    Host(String),
+    Port(u16),
+    /// Not yet normalised; `validate` does that so it can name the origin.
+    PathPrefix(String),
+    Debug(bool),
+    ActivityTimeout(Duration),
+    PongTimeout(Duration),
+    ShutdownGracePeriod(Duration),
+    AuthTimestampWindow(Duration),
+    CorsAllowedOrigins(Vec<String>),
+    SocketQueueCapacity(usize),
+    MaxWsMessageBytes(usize),
+    MaxRequestBodyBytes(usize),
+    SubscriptionErrorMode(SubscriptionErrorMode),
+}
+
+impl ServerSetting {
+    /// The TOML key under `[server]`.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            ServerSetting::Host(_) => "host",
+            ServerSetting::Port(_) => "port",
+            ServerSetting::PathPrefix(_) => "path_prefix",
+            ServerSetting::Debug(_) => "debug",
+            ServerSetting::ActivityTimeout(_) => "activity_timeout",
+            ServerSetting::PongTimeout(_) => "pong_timeout",
+            ServerSetting::ShutdownGracePeriod(_) => "shutdown_grace_period",
+            ServerSetting::AuthTimestampWindow(_) => "auth_timestamp_window",
+            ServerSetting::CorsAllowedOrigins(_) => "cors_allowed_origins",
+            ServerSetting::SocketQueueCapacity(_) => "socket_queue_capacity",
+            ServerSetting::MaxWsMessageBytes(_) => "max_ws_message_kb",
+            ServerSetting::MaxRequestBodyBytes(_) => "max_request_body_kb",
+            ServerSetting::SubscriptionErrorMode(_) => "subscription_error_mode",
+        }
+    }
+
+    fn apply(self, server: &mut ServerConfig) {
+        match self {
+            ServerSetting::Host(host) => server.host = host,
+            ServerSetting::Port(port) => server.port = port,
+            ServerSetting::PathPrefix(prefix) => server.path_prefix = prefix,
+            ServerSetting::Debug(debug) => server.debug = debug,
+            ServerSetting::ActivityTimeout(timeout) => server.activity_timeout = timeout,
+            ServerSetting::PongTimeout(timeout) => server.pong_timeout = timeout,
+            ServerSetting::ShutdownGracePeriod(period) => server.shutdown_grace_period = period,
+            ServerSetting::AuthTimestampWindow(window) => server.auth_timestamp_window = window,
+            ServerSetting::CorsAllowedOrigins(origins) => server.cors_allowed_origins = origins,
+            ServerSetting::SocketQueueCapacity(n_frames) => server.socket_queue_capacity = n_frames,
+            ServerSetting::MaxWsMessageBytes(n_bytes) => server.max_ws_message_bytes = n_bytes,
+            ServerSetting::MaxRequestBodyBytes(n_bytes) => server.max_request_body_bytes = n_bytes,
+            ServerSetting::SubscriptionErrorMode(mode) => server.subscription_error_mode = mode,
+        }
+    }
+}
+
+/// One per-app setting, already in the units `App` uses (`None` = unlimited).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AppSetting {
+    Id(String),
+    Key(String),
+    Secret(String),
+    Enabled(bool),
+    EnableClientMessages(bool),
+    EnableUserAuthentication(bool),
+    MaxConnections(Option<u64>),
+    MaxClientEventsPerSecond(Option<u32>),
+    MaxEventPayloadBytes(usize),
+    MaxChannelsPerEvent(usize),
+    MaxBatchSize(usize),
+    MaxEventNameLength(usize),
+    MaxChannelNameLength(usize),
+    MaxPresenceMembers(usize),
+    MaxPresenceMemberSizeBytes(usize),
+}
+
+impl AppSetting {
+    /// The TOML key inside `[[apps]]`.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            AppSetting::Id(_) => "id",
+            AppSetting::Key(_) => "key",
+            AppSetting::Secret(_) => "secret",
+            AppSetting::Enabled(_) => "enabled",
+            AppSetting::EnableClientMessages(_) => "enable_client_messages",
+            AppSetting::EnableUserAuthentication(_) => "enable_user_authentication",
+            AppSetting::MaxConnections(_) => "max_connections",
+            AppSetting::MaxClientEventsPerSecond(_) => "max_client_events_per_second",
+            AppSetting::MaxEventPayloadBytes(_) => "max_event_payload_kb",
+            AppSetting::MaxChannelsPerEvent(_) => "max_channels_per_event",
+            AppSetting::MaxBatchSize(_) => "max_batch_size",
+            AppSetting::MaxEventNameLength(_) => "max_event_name_length",
+            AppSetting::MaxChannelNameLength(_) => "max_channel_name_length",
+            AppSetting::MaxPresenceMembers(_) => "max_presence_members",
+            AppSetting::MaxPresenceMemberSizeBytes(_) => "max_presence_member_size_kb",
+        }
+    }
+
+    fn apply(self, app: &mut App) {
+        let limits = &mut app.limits;
+        match self {
+            AppSetting::Id(id) => app.id = id,
+            AppSetting::Key(key) => app.key = key,
+            AppSetting::Secret(secret) => app.secret = secret,
+            AppSetting::Enabled(enabled) => app.enabled = enabled,
+            AppSetting::EnableClientMessages(on) => app.enable_client_messages = on,
+            AppSetting::EnableUserAuthentication(on) => app.enable_user_authentication = on,
+            AppSetting::MaxConnections(max) => app.max_connections = max,
+            AppSetting::MaxClientEventsPerSecond(max) => limits.max_client_events_per_second = max,
+            AppSetting::MaxEventPayloadBytes(max) => limits.max_event_payload_bytes = max,
+            AppSetting::MaxChannelsPerEvent(max) => limits.max_channels_per_event = max,
+            AppSetting::MaxBatchSize(max) => limits.max_batch_size = max,
+            AppSetting::MaxEventNameLength(max) => limits.max_event_name_length = max,
+            AppSetting::MaxChannelNameLength(max) => limits.max_channel_name_length = max,
+            AppSetting::MaxPresenceMembers(max) => limits.max_presence_members = max,
+            AppSetting::MaxPresenceMemberSizeBytes(max) => {
+                limits.max_presence_member_size_bytes = max
+            }
+        }
+    }
+}
+
+/// A setting from the environment or a flag: server-wide, or for the first ("default") app.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Override {
+    Server(ServerSetting),
+    FirstApp(AppSetting),
+}
+
+/// The configuration being assembled, with the origin of each non-default value.
+#[derive(Debug)]
+pub(crate) struct Draft {
+    pub(crate) config: Config,
+    pub(crate) origins: Origins,
+    /// Soketi's server-wide limits: they apply to every app that does not set its own.
+    app_defaults: Vec<(AppSetting, Origin)>,
+    /// What last replaced the app list, to name it if the list ends up empty.
+    pub(crate) apps_origin: Origin,
+}
+
+impl Draft {
+    /// The built-in defaults, with the development app.
+    pub(crate) fn new() -> Draft {
+        Draft {
+            config: Config::default(),
+            origins: Origins::new(),
+            app_defaults: Vec::new(),
+            apps_origin: Origin::Default,
+        }
+    }
+
+    pub(crate) fn set_server(&mut self, setting: ServerSetting, origin: Origin) {
+        self.origins.insert(server_field(setting.key()), origin);
+        setting.apply(&mut self.config.server);
+    }
+
+    /// Changes one field of an existing app; `index` must be below the number of apps.
+    pub(crate) fn set_app(&mut self, index: usize, setting: AppSetting, origin: Origin) -> bool {
+        let Some(app) = self.config.apps.get_mut(index) else {
+            return false;
+        };
+        self.origins.insert(app_field(index, setting.key()), origin);
+        setting.apply(app);
+        true
+    }
+
+    pub(crate) fn apply(&mut self, setting: Override, origin: Origin) {
+        match setting {
+            Override::Server(setting) => self.set_server(setting, origin),
+            Override::FirstApp(setting) => {
+                // Validation refuses an empty app list, so a missing first app is reported
+                // there, naming the key that emptied the list.
+                self.set_app(0, setting, origin);
+            }
+        }
+    }
+
+    /// Replaces every app. Each app starts from the development app's switches and limits;
+    /// the source checks that credentials are present.
+    pub(crate) fn replace_apps(&mut self, apps: Vec<Vec<(AppSetting, Origin)>>, origin: Origin) {
+        self.config.apps = Vec::with_capacity(apps.len());
+        self.origins.retain(|field, _| !field.starts_with("apps["));
+        self.apps_origin = origin;
+        for (index, settings) in apps.into_iter().enumerate() {
+            self.config.apps.push(App::default_dev());
+            for (setting, origin) in settings {
+                self.set_app(index, setting, origin);
+            }
+        }
+    }
+
+    /// A limit for every app that does not set its own; a later call for the same limit wins.
+    pub(crate) fn set_app_default(&mut self, setting: AppSetting, origin: Origin) {
+        self.app_defaults
+            .retain(|(existing, _)| existing.key() != setting.key());
+        self.app_defaults.push((setting, origin));
+    }
+
+    /// Applies the server-wide app limits to the apps that did not set their own.
+    pub(crate) fn apply_app_defaults(&mut self) {
+        for (setting, origin) in std::mem::take(&mut self.app_defaults) {
+            for index in 0..self.config.apps.len() {
+                if !self.origins.contains_key(&app_field(index, setting.key())) {
+                    self.set_app(index, setting.clone(), origin.clone());
+                }
+            }
+        }
+    }
+
+    pub(crate) fn origin(&self, field: &str) -> Origin {
+        self.origins.get(field).cloned().unwrap_or(Origin::Default)
+    }
+}

@@ -1,0 +1,450 @@
+//! sockwave's own TOML file: the serde shape of the file and its translation into settings.
+//!
+//! Unknown keys are refused with the key, the file and a suggestion, before serde sees the
+//! file; serde's `deny_unknown_fields` stays on as a second line of defence. Range checks
+//! are left to `validate`, which sees the final values from every source.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::draft::{AppSetting, Draft, Origin, ServerSetting};
+use super::error::{closest, ConfigError};
+use super::SubscriptionErrorMode;
+
+/// Keys allowed under `[server]`; must match `RawServer`.
+const SERVER_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "path_prefix",
+    "debug",
+    "activity_timeout",
+    "pong_timeout",
+    "shutdown_grace_period",
+    "auth_timestamp_window",
+    "cors_allowed_origins",
+    "socket_queue_capacity",
+    "max_ws_message_kb",
+    "max_request_body_kb",
+    "subscription_error_mode",
+];
+
+/// Keys allowed in each `[[apps]]` table; must match `RawApp`.
+const APP_KEYS: &[&str] = &[
+    "id",
+    "key",
+    "secret",
+    "enabled",
+    "enable_client_messages",
+    "enable_user_authentication",
+    "max_connections",
+    "max_client_events_per_second",
+    "max_event_payload_kb",
+    "max_channels_per_event",
+    "max_batch_size",
+    "max_event_name_length",
+    "max_channel_name_length",
+    "max_presence_members",
+    "max_presence_member_size_kb",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    server: Option<RawServer>,
+    apps: Option<Vec<RawApp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    host: Option<String>,
+    port: Option<u16>,
+    path_prefix: Option<String>,
+    debug: Option<bool>,
+    activity_timeout: Option<u64>,
+    pong_timeout: Option<u64>,
+    shutdown_grace_period: Option<u64>,
+    auth_timestamp_window: Option<u64>,
+    cors_allowed_origins: Option<Vec<String>>,
+    socket_queue_capacity: Option<usize>,
+    max_ws_message_kb: Option<f64>,
+    max_request_body_kb: Option<f64>,
+    subscription_error_mode: Option<RawErrorMode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawErrorMode {
+    Soketi,
+    Pusher,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    id: Option<String>,
+    key: Option<String>,
+    secret: Option<String>,
+    enabled: Option<bool>,
+    enable_client_messages: Option<bool>,
+    enable_user_authentication: Option<bool>,
+    max_connections: Option<RawLimit>,
+    max_client_events_per_second: Option<RawLimit>,
+    max_event_payload_kb: Option<f64>,
+    max_channels_per_event: Option<usize>,
+    max_batch_size: Option<usize>,
+    max_event_name_length: Option<usize>,
+    max_channel_name_length: Option<usize>,
+    max_presence_members: Option<usize>,
+    max_presence_member_size_kb: Option<f64>,
+}
+
+/// A count, or the word `unlimited`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawLimit {
+    Count(u64),
+    Word(String),
+}
+
+/// Reads a TOML file's text into the draft.
+pub(crate) fn apply_file(draft: &mut Draft, path: &Path, text: &str) -> Result<(), ConfigError> {
+    let toml_error = |source| ConfigError::Toml {
+        path: path.to_path_buf(),
+        source,
+    };
+    let table: toml::Table = text.parse().map_err(toml_error)?;
+    check_keys(&table, path)?;
+    let file: RawFile = toml::from_str(text).map_err(toml_error)?;
+
+    if let Some(server) = file.server {
+        for setting in server_settings(server, path)? {
+            let origin = Origin::file(path, format!("server.{}", setting.key()));
+            draft.set_server(setting, origin);
+        }
+    }
+    if let Some(apps) = file.apps {
+        let mut parsed = Vec::with_capacity(apps.len());
+        for (index, app) in apps.into_iter().enumerate() {
+            let settings = app_settings(app, index, path)?.into_iter().map(|setting| {
+                let origin = app_origin(path, index, setting.key());
+                (setting, origin)
+            });
+            parsed.push(settings.collect());
+        }
+        draft.replace_apps(parsed, Origin::file(path, "apps"));
+    }
+    Ok(())
+}
+
+fn check_keys(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
+    let unknown = |key: &str, prefix: &str, known: &[&str]| ConfigError::UnknownKey {
+        key: format!("{prefix}{key}"),
+        file: path.to_path_buf(),
+        suggestion: closest(key, known.iter().copied()),
+    };
+    for (key, value) in table {
+        match (key.as_str(), value) {
+            ("server", toml::Value::Table(server)) => {
+                if let Some(key) = server
+                    .keys()
+                    .find(|key| !SERVER_KEYS.contains(&key.as_str()))
+                {
+                    return Err(unknown(key, "server.", SERVER_KEYS));
+                }
+            }
+            ("apps", toml::Value::Array(apps)) => {
+                for (index, app) in apps.iter().enumerate() {
+                    let Some(app) = app.as_table() else { continue };
+                    if let Some(key) = app.keys().find(|key| !APP_KEYS.contains(&key.as_str())) {
+                        return Err(unknown(key, &format!("apps[{index}]."), APP_KEYS));
+                    }
+                }
+            }
+            // Wrong shapes are left to serde, whose message shows the line.
+            ("server" | "apps", _) => {}
+            (key, _) => return Err(unknown(key, "", &["server", "apps"])),
+        }
+    }
+    Ok(())
+}
+
+fn app_origin(path: &Path, index: usize, key: &str) -> Origin {
+    Origin::file(path, format!("apps[{index}].{key}"))
+}
+
+fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>, ConfigError> {
+    let kb = |kb: f64, key: &str| kilobytes(kb, || Origin::file(path, format!("server.{key}")));
+    let secs = Duration::from_secs;
+    let settings = [
+        server.host.map(ServerSetting::Host),
+        server.port.map(ServerSetting::Port),
+        server.path_prefix.map(ServerSetting::PathPrefix),
+        server.debug.map(ServerSetting::Debug),
+        server
+            .activity_timeout
+            .map(|n| ServerSetting::ActivityTimeout(secs(n))),
+        server
+            .pong_timeout
+            .map(|n| ServerSetting::PongTimeout(secs(n))),
+        server
+            .shutdown_grace_period
+            .map(|n| ServerSetting::ShutdownGracePeriod(secs(n))),
+        server
+            .auth_timestamp_window
+            .map(|n| ServerSetting::AuthTimestampWindow(secs(n))),
+        server
+            .cors_allowed_origins
+            .map(ServerSetting::CorsAllowedOrigins),
+        server
+            .socket_queue_capacity
+            .map(ServerSetting::SocketQueueCapacity),
+        match server.max_ws_message_kb {
+            Some(n) => Some(ServerSetting::MaxWsMessageBytes(kb(
+                n,
+                "max_ws_message_kb",
+            )?)),
+            None => None,
+        },
+        match server.max_request_body_kb {
+            Some(n) => Some(ServerSetting::MaxRequestBodyBytes(kb(
+                n,
+                "max_request_body_kb",
+            )?)),
+            None => None,
+        },
+        server.subscription_error_mode.map(|mode| {
+            ServerSetting::SubscriptionErrorMode(match mode {
+                RawErrorMode::Soketi => SubscriptionErrorMode::Soketi,
+                RawErrorMode::Pusher => SubscriptionErrorMode::Pusher,
+            })
+        }),
+    ];
+    Ok(settings.into_iter().flatten().collect())
+}
+
+fn app_settings(app: RawApp, index: usize, path: &Path) -> Result<Vec<AppSetting>, ConfigError> {
+    let origin = |key: &str| app_origin(path, index, key);
+    let limit = |raw: RawLimit, key: &str| match raw {
+        RawLimit::Count(n) => Ok(Some(n)),
+        RawLimit::Word(word) if word == "unlimited" => Ok(None),
+        RawLimit::Word(word) => Err(ConfigError::Invalid {
+            origin: origin(key),
+            value: format!("'{word}'"),
+            reason: "expected a whole number or \"unlimited\"".to_string(),
+        }),
+    };
+    let kb = |n: f64, key: &str| kilobytes(n, || origin(key));
+
+    let mut settings = Vec::new();
+    for (key, value) in [("id", app.id), ("key", app.key), ("secret", app.secret)] {
+        match value {
+            Some(value) => settings.push(match key {
+                "id" => AppSetting::Id(value),
+                "key" => AppSetting::Key(value),
+                _ => AppSetting::Secret(value),
+            }),
+            None => {
+                return Err(ConfigError::Missing {
+                    origin: origin(key),
+                })
+            }
+        }
+    }
+    settings.extend(app.enabled.map(AppSetting::Enabled));
+    settings.extend(
+        app.enable_client_messages
+            .map(AppSetting::EnableClientMessages),
+    );
+    settings.extend(
+        app.enable_user_authentication
+            .map(AppSetting::EnableUserAuthentication),
+    );
+    if let Some(raw) = app.max_connections {
+        settings.push(AppSetting::MaxConnections(limit(raw, "max_connections")?));
+    }
+    if let Some(raw) = app.max_client_events_per_second {
+        let key = "max_client_events_per_second";
+        let max = match limit(raw, key)? {
+            Some(n) => Some(u32::try_from(n).map_err(|_| ConfigError::Invalid {
+                origin: origin(key),
+                value: n.to_string(),
+                reason: format!("must be at most {}", u32::MAX),
+            })?),
+            None => None,
+        };
+        settings.push(AppSetting::MaxClientEventsPerSecond(max));
+    }
+    if let Some(n) = app.max_event_payload_kb {
+        settings.push(AppSetting::MaxEventPayloadBytes(kb(
+            n,
+            "max_event_payload_kb",
+        )?));
+    }
+    settings.extend(
+        app.max_channels_per_event
+            .map(AppSetting::MaxChannelsPerEvent),
+    );
+    settings.extend(app.max_batch_size.map(AppSetting::MaxBatchSize));
+    settings.extend(
+        app.max_event_name_length
+            .map(AppSetting::MaxEventNameLength),
+    );
+    settings.extend(
+        app.max_channel_name_length
+            .map(AppSetting::MaxChannelNameLength),
+    );
+    settings.extend(app.max_presence_members.map(AppSetting::MaxPresenceMembers));
+    if let Some(n) = app.max_presence_member_size_kb {
+        let n_bytes = kb(n, "max_presence_member_size_kb")?;
+        settings.push(AppSetting::MaxPresenceMemberSizeBytes(n_bytes));
+    }
+    Ok(settings)
+}
+
+/// Kilobytes (1024 bytes, fractions allowed) to bytes; zero is left for `validate` to refuse.
+pub(crate) fn kilobytes(kb: f64, origin: impl FnOnce() -> Origin) -> Result<usize, ConfigError> {
+    if kb.is_finite() && kb >= 0.0 {
+        // Rounded down: a limit never grows by conversion.
+        Ok((kb * 1024.0) as usize)
+    } else {
+        Err(ConfigError::Invalid {
+            origin: origin(),
+            value: kb.to_string(),
+            reason: "expected a non-negative number of kilobytes".to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load::testing;
+
+    const PATH: &str = "/c.toml";
+    const APP: &str = "[[apps]]\nid = 'a'\nkey = 'k'\nsecret = 's'\n";
+
+    fn check(toml: &str, expected: &str) {
+        testing::check("--config /c.toml", &[], &[(PATH, toml)], expected);
+    }
+
+    fn check_err(toml: &str, expected: &str) {
+        testing::check_err("--config /c.toml", &[], &[(PATH, toml)], expected);
+    }
+
+    #[test]
+    fn server_values() {
+        check(
+            "[server]\nport = 7000",
+            "port = 7000 # 'server.port' in /c.toml",
+        );
+        check("[server]\nhost = '127.0.0.1'", "host = \"127.0.0.1\"");
+        check("[server]\npath_prefix = 'ws/'", "path_prefix = \"/ws\"");
+        check(
+            "[server]\nshutdown_grace_period = 0",
+            "shutdown_grace_period = 0",
+        );
+        check(
+            "[server]\ncors_allowed_origins = ['*']",
+            "cors_allowed_origins = [\"*\"]",
+        );
+        check(
+            "[server]\nmax_ws_message_kb = 0.5",
+            "max_ws_message_kb = 0.5",
+        );
+        check(
+            "[server]\nsubscription_error_mode = 'pusher'",
+            "subscription_error_mode = \"pusher\"",
+        );
+        check("", "port = 6001");
+    }
+
+    #[test]
+    fn app_values() {
+        check(APP, "id = \"a\" # 'apps[0].id' in /c.toml");
+        check(APP, "enable_user_authentication = true");
+        check(
+            &format!("{APP}max_connections = 'unlimited'"),
+            "max_connections = \"unlimited\"",
+        );
+        check(
+            &format!("{APP}max_connections = 20"),
+            "max_connections = 20",
+        );
+        check(
+            &format!("{APP}max_client_events_per_second = 'unlimited'"),
+            "max_client_events_per_second = \"unlimited\"",
+        );
+        check(
+            &format!("{APP}max_event_payload_kb = 0.5"),
+            "max_event_payload_kb = 0.5",
+        );
+        check(
+            &format!("{APP}enable_client_messages = true"),
+            "enable_client_messages = true",
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_key_and_file() {
+        check_err(
+            "[server]\nprot = 1",
+            "unknown key 'server.prot' in /c.toml (did you mean 'port'?)",
+        );
+        check_err(
+            "[sever]\nport = 1",
+            "unknown key 'sever' in /c.toml (did you mean 'server'?)",
+        );
+        check_err(
+            &format!("{APP}max_conections = 1"),
+            "unknown key 'apps[0].max_conections' in /c.toml (did you mean 'max_connections'?)",
+        );
+        check_err(
+            "[server]\nzzzzzzzz = 1",
+            "unknown key 'server.zzzzzzzz' in /c.toml",
+        );
+    }
+
+    #[test]
+    fn bad_values() {
+        check_err(
+            "[[apps]]\nid = 'a'\nkey = 'k'",
+            "missing 'apps[0].secret' in /c.toml",
+        );
+        check_err(
+            "apps = []",
+            "no apps configured: 'apps' in /c.toml is empty",
+        );
+        check_err(&format!("{APP}max_connections = 'lots'"), "invalid value 'lots' for 'apps[0].max_connections' in /c.toml: expected a whole number or \"unlimited\"");
+        check_err(&format!("{APP}max_connections = 0"), "invalid value 0 for 'apps[0].max_connections' in /c.toml: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)");
+        check_err(&format!("{APP}max_event_payload_kb = -1.0"), "invalid value -1 for 'apps[0].max_event_payload_kb' in /c.toml: expected a non-negative number of kilobytes");
+        check_err("[server]\npath_prefix = '/a b'", "invalid value '/a b' for 'server.path_prefix' in /c.toml: only letters, digits, '-', '.', '_', '~' and '/' are allowed");
+        check_err("[server]\ncors_allowed_origins = ['example.com']", "invalid value 'example.com' for 'server.cors_allowed_origins' in /c.toml: expected \"*\" or an origin like \"https://example.com\"");
+        check_err(
+            &format!("{APP}{}", APP),
+            "duplicate app id 'a': set by 'apps[0].id' in /c.toml and by 'apps[1].id' in /c.toml",
+        );
+        check_err(&format!("{APP}[[apps]]\nid = 'b'\nkey = 'k'\nsecret = 's'"), "duplicate app key 'k': set by 'apps[0].key' in /c.toml and by 'apps[1].key' in /c.toml");
+    }
+
+    #[test]
+    fn type_errors_show_the_line() {
+        let message = testing::render("--config /c.toml", &[], &[(PATH, "[server]\nport = 70000")])
+            .unwrap_err();
+        assert!(
+            message.starts_with("invalid config file /c.toml: TOML parse error at line 2"),
+            "{message}"
+        );
+        let message = testing::render(
+            "--config /c.toml",
+            &[],
+            &[(PATH, "[server]\nsubscription_error_mode = 'x'")],
+        )
+        .unwrap_err();
+        assert!(
+            message.contains("unknown variant `x`, expected `soketi` or `pusher`"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! `config check` output: the effective configuration as sockwave TOML, secrets masked,
+//! with the origin of every value that is not a built-in default.
+//!
+//! The output parses as a sockwave config file (apart from the masked secrets), so it can
+//! be used as a starting point for one.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::draft::{app_field, server_field, Origins};
+use super::{Config, SubscriptionErrorMode};
+
+/// Column where origin comments start, so they line up.
+const COMMENT_COLUMN: usize = 40;
+
+/// Renders the configuration for people to read.
+pub(crate) fn render(config: &Config, origins: &Origins) -> String {
+    let mut out = String::from(
+        "# effective sockwave configuration (secrets masked)\n\
+         # a value without a comment is the built-in default\n",
+    );
+    if config.uses_default_credentials {
+        out.push_str(
+            "# warning: the public development credentials app-key / app-secret are in use\n",
+        );
+    }
+
+    let server = &config.server;
+    out.push_str("\n[server]\n");
+    let line = |out: &mut String, field: String, key: &str, value: toml::Value| {
+        let text = format!("{key} = {value}");
+        match origins.get(&field) {
+            Some(origin) => writeln!(out, "{text:<COMMENT_COLUMN$}  # {origin}"),
+            None => writeln!(out, "{text}"),
+        }
+        .expect("writing to a String cannot fail");
+    };
+    let server_values = [
+        ("host", text(&server.host)),
+        ("port", integer(u64::from(server.port))),
+        ("path_prefix", text(&server.path_prefix)),
+        ("debug", toml::Value::Boolean(server.debug)),
+        ("activity_timeout", seconds(server.activity_timeout)),
+        ("pong_timeout", seconds(server.pong_timeout)),
+        (
+            "shutdown_grace_period",
+            seconds(server.shutdown_grace_period),
+        ),
+        (
+            "auth_timestamp_window",
+            seconds(server.auth_timestamp_window),
+        ),
+        (
+            "cors_allowed_origins",
+            toml::Value::Array(
+                server
+                    .cors_allowed_origins
+                    .iter()
+                    .map(|o| text(o))
+                    .collect(),
+            ),
+        ),
+        (
+            "socket_queue_capacity",
+            integer(server.socket_queue_capacity as u64),
+        ),
+        ("max_ws_message_kb", kilobytes(server.max_ws_message_bytes)),
+        (
+            "max_request_body_kb",
+            kilobytes(server.max_request_body_bytes),
+        ),
+        (
+            "subscription_error_mode",
+            text(match server.subscription_error_mode {
+                SubscriptionErrorMode::Soketi => "soketi",
+                SubscriptionErrorMode::Pusher => "pusher",
+            }),
+        ),
+    ];
+    for (key, value) in server_values {
+        line(&mut out, server_field(key), key, value);
+    }
+
+    for (index, app) in config.apps.iter().enumerate() {
+        let limits = &app.limits;
+        out.push_str("\n[[apps]]\n");
+        let app_values = [
+            ("id", text(&app.id)),
+            ("key", text(&app.key)),
+            ("secret", text(&mask_secret(&app.secret))),
+            ("enabled", toml::Value::Boolean(app.enabled)),
+            (
+                "enable_client_messages",
+                toml::Value::Boolean(app.enable_client_messages),
+            ),
+            (
+                "enable_user_authentication",
+                toml::Value::Boolean(app.enable_user_authentication),
+            ),
+            ("max_connections", limit(app.max_connections)),
+            (
+                "max_client_events_per_second",
+                limit(limits.max_client_events_per_second.map(u64::from)),
+            ),
+            (
+                "max_event_payload_kb",
+                kilobytes(limits.max_event_payload_bytes),
+            ),
+            (
+                "max_channels_per_event",
+                integer(limits.max_channels_per_event as u64),
+            ),
+            ("max_batch_size", integer(limits.max_batch_size as u64)),
+            (
+                "max_event_name_length",
+                integer(limits.max_event_name_length as u64),
+            ),
+            (
+                "max_channel_name_length",
+                integer(limits.max_channel_name_length as u64),
+            ),
+            (
+                "max_presence_members",
+                integer(limits.max_presence_members as u64),
+            ),
+            (
+                "max_presence_member_size_kb",
+                kilobytes(limits.max_presence_member_size_bytes),
+            ),
+        ];
+        for (key, value) in app_values {
+            line(&mut out, app_field(index, key), key, value);
+        }
+    }
+    out
+}
+
+/// Keeps a short prefix so an operator can tell secrets apart, never more than a quarter.
+pub(crate) fn mask_secret(secret: &str) -> String {
+    let n_shown = (secret.chars().count() / 4).min(5);
+    let shown: String = secret.chars().take(n_shown).collect();
+    format!("{shown}****")
+}
+
+fn text(value: &str) -> toml::Value {
+    toml::Value::String(value.to_string())
+}
+
+fn integer(value: u64) -> toml::Value {
+    i64::try_from(value).map_or_else(|_| toml::Value::Float(value as f64), toml::Value::Integer)
+}
+
+fn seconds(duration: Duration) -> toml::Value {
+    if duration.subsec_nanos() == 0 {
+        integer(duration.as_secs())
+    } else {
+        toml::Value::Float(duration.as_secs_f64())
+    }
+}
+
+fn kilobytes(n_bytes: usize) -> toml::Value {
+    if n_bytes % 1024 == 0 {
+        integer((n_bytes / 1024) as u64)
+    } else {
+        toml::Value::Float(n_bytes as f64 / 1024.0)
+    }
+}
+
+fn limit(max: Option<u64>) -> toml::Value {
+    max.map_or_else(|| text("unlimited"), integer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_secret;
+
+    fn check(secret: &str, expected: &str) {
+        assert_eq!(mask_secret(secret), expected);
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        check("", "****");
+        check("short", "s****");
+        check("app-secret", "ap****");
+        check("0123456789abcdef0123", "01234****");
+        check("0123456789abcdef0123456789abcdef", "01234****");
+        check("ünïcödé-sécrét", "ünï****");
+    }
+}

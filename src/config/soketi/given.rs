@@ -1,0 +1,124 @@
+//! Reading Soketi's loosely typed JSON values, with errors that name their origin.
+
+use serde_json::Value;
+
+use super::names::Accepted;
+use crate::config::draft::Origin;
+use crate::config::error::ConfigError;
+use crate::config::raw::kilobytes;
+
+/// A JSON value and where it came from, with conversions that accept what Soketi accepts
+/// (numbers written as strings, `1`/`0` for booleans) and name the origin when they fail.
+#[derive(Clone, Copy)]
+pub(super) struct Given<'a> {
+    pub(super) value: &'a Value,
+    pub(super) origin: &'a Origin,
+}
+
+impl Given<'_> {
+    pub(super) fn invalid(&self, reason: &str) -> ConfigError {
+        ConfigError::Invalid {
+            origin: self.origin.clone(),
+            value: self.value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(super) fn unsupported(&self, accepted: Option<&str>) -> ConfigError {
+        ConfigError::Unsupported {
+            origin: self.origin.clone(),
+            accepted: accepted.map(String::from),
+        }
+    }
+
+    pub(super) fn text(&self) -> Result<String, ConfigError> {
+        match self.value {
+            Value::String(text) => Ok(text.clone()),
+            Value::Number(number) => Ok(number.to_string()),
+            _ => Err(self.invalid("expected a string")),
+        }
+    }
+
+    pub(super) fn texts(&self) -> Result<Vec<String>, ConfigError> {
+        match self.value {
+            Value::String(text) => Ok(vec![text.clone()]),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map(String::from))
+                .collect::<Option<_>>()
+                .ok_or_else(|| self.invalid("expected an array of strings")),
+            _ => Err(self.invalid("expected an array of strings")),
+        }
+    }
+
+    pub(super) fn flag(&self) -> Result<bool, ConfigError> {
+        match self.value {
+            Value::Bool(flag) => Ok(*flag),
+            Value::Number(number) if number.as_u64() == Some(1) => Ok(true),
+            Value::Number(number) if number.as_u64() == Some(0) => Ok(false),
+            Value::String(text) if text == "true" || text == "1" => Ok(true),
+            Value::String(text) if text == "false" || text == "0" => Ok(false),
+            _ => Err(self.invalid("expected true or false")),
+        }
+    }
+
+    pub(super) fn number(&self) -> Result<f64, ConfigError> {
+        let number = match self.value {
+            Value::Number(number) => number.as_f64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        };
+        number
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| self.invalid("expected a number"))
+    }
+
+    pub(super) fn whole(&self) -> Result<u64, ConfigError> {
+        let number = self.number()?;
+        if number >= 0.0 && number.fract() == 0.0 && number <= u64::MAX as f64 {
+            Ok(number as u64)
+        } else {
+            Err(self.invalid("expected a whole number, 0 or more"))
+        }
+    }
+
+    pub(super) fn count(&self) -> Result<usize, ConfigError> {
+        usize::try_from(self.whole()?).map_err(|_| self.invalid("too large"))
+    }
+
+    pub(super) fn port(&self) -> Result<u16, ConfigError> {
+        let port = self.whole().ok().and_then(|n| u16::try_from(n).ok());
+        port.ok_or_else(|| self.invalid("expected a port number (0-65535)"))
+    }
+
+    /// `-1` means unlimited.
+    pub(super) fn limit(&self) -> Result<Option<u64>, ConfigError> {
+        if self.number()? == -1.0 {
+            return Ok(None);
+        }
+        self.whole()
+            .map(Some)
+            .map_err(|_| self.invalid("expected a whole number, or -1 for unlimited"))
+    }
+
+    pub(super) fn kilobytes(&self) -> Result<usize, ConfigError> {
+        kilobytes(self.number()?, || self.origin.clone())
+    }
+
+    pub(super) fn expect(&self, accepted: Accepted) -> Result<(), ConfigError> {
+        let (matches, shown) = match accepted {
+            Accepted::Text(text) => (self.value.as_str() == Some(text), Some(format!("{text:?}"))),
+            Accepted::Flag(flag) => (self.flag().ok() == Some(flag), Some(flag.to_string())),
+            Accepted::Number(n) => (self.number().ok() == Some(n), Some(n.to_string())),
+            Accepted::Nothing => (false, None),
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(ConfigError::Unsupported {
+                origin: self.origin.clone(),
+                accepted: shown,
+            })
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! Soketi's configuration: its JSON `--config` file and its `SOKETI_*` variables.
+//!
+//! Both speak Soketi's option names (`port`, `eventLimits.maxPayloadInKb`,
+//! `appManager.array.apps.0.key`, ...), so both go through [`apply_option`]. A file may nest
+//! objects or use dotted keys; the two are equivalent here. Every Soketi option is either
+//! mapped to a sockwave setting, accepted only with the value that matches sockwave's
+//! behaviour (`adapter.driver = "local"`), inert because it only tunes something that value
+//! turns off (`adapter.redis.prefix`), or unknown. Nothing is ignored silently.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use super::draft::{AppSetting, Draft, Origin, ServerSetting};
+use super::error::{closest, ConfigError};
+use super::raw::kilobytes;
+
+mod given;
+mod names;
+
+use given::Given;
+pub(crate) use names::ENV_OPTIONS;
+use names::{APPS, APP_FIELDS, FIXED, INERT, MAPPED};
+
+/// Reads a Soketi JSON file's text into the draft, key by key in file order.
+pub(crate) fn apply_file(draft: &mut Draft, path: &Path, text: &str) -> Result<(), ConfigError> {
+    let json_error = |source| ConfigError::Json {
+        path: path.to_path_buf(),
+        source,
+    };
+    let Entries(entries) = serde_json::from_str(text).map_err(json_error)?;
+    let mut options = Vec::new();
+    for (key, value) in entries {
+        flatten(key, value, &mut options);
+    }
+    for (option, value) in options {
+        let origin = Origin::file(path, option.as_str());
+        apply_option(draft, &option, &value, origin)?;
+    }
+    Ok(())
+}
+
+/// Applies one `SOKETI_*` variable. Like Soketi, an empty variable counts as unset and the
+/// value is JSON-decoded when it can be (`"true"`, `"-1"`), else taken as text.
+pub(crate) fn apply_env(
+    draft: &mut Draft,
+    var: &str,
+    option: &str,
+    raw: &str,
+) -> Result<(), ConfigError> {
+    if raw.is_empty() {
+        return Ok(());
+    }
+    let value = match serde_json::from_str(raw) {
+        Ok(Value::Null) | Err(_) => Value::String(raw.to_string()),
+        Ok(value) => value,
+    };
+    apply_option(draft, option, &value, Origin::env(var))
+}
+
+/// The top-level entries of a JSON object in file order: a later key overrides an earlier
+/// one, as in Soketi.
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Entries, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object of Soketi options")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+/// Nested objects become dotted keys; arrays and scalars are values.
+fn flatten(key: String, value: Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(fields) => {
+            for (field, value) in fields {
+                flatten(format!("{key}.{field}"), value, out);
+            }
+        }
+        value => out.push((key, value)),
+    }
+}
+
+fn apply_option(
+    draft: &mut Draft,
+    option: &str,
+    value: &Value,
+    origin: Origin,
+) -> Result<(), ConfigError> {
+    let given = Given {
+        value,
+        origin: &origin,
+    };
+    if let Some(rest) = option
+        .strip_prefix(APPS)
+        .and_then(|rest| rest.strip_prefix('.'))
+    {
+        return apply_app_field(draft, rest, given);
+    }
+    let server = match option {
+        APPS => {
+            let apps = parse_apps(given)?;
+            draft.replace_apps(apps, origin);
+            return Ok(());
+        }
+        "host" => ServerSetting::Host(given.text()?),
+        "port" => ServerSetting::Port(given.port()?),
+        "debug" => ServerSetting::Debug(given.flag()?),
+        "pathPrefix" => ServerSetting::PathPrefix(given.text()?),
+        "shutdownGracePeriod" => {
+            ServerSetting::ShutdownGracePeriod(Duration::from_millis(given.whole()?))
+        }
+        "httpApi.requestLimitInMb" => {
+            ServerSetting::MaxRequestBodyBytes(kilobytes(given.number()? * 1024.0, || {
+                origin.clone()
+            })?)
+        }
+        "cors.origin" => ServerSetting::CorsAllowedOrigins(given.texts()?),
+        _ => {
+            if let Some(setting) = server_wide_app_limit(option, given)? {
+                draft.set_app_default(setting, origin);
+                return Ok(());
+            }
+            return check_unmapped(option, given);
+        }
+    };
+    draft.set_server(server, origin);
+    Ok(())
+}
+
+/// Soketi's server-wide limits, which are defaults for apps that do not set their own.
+fn server_wide_app_limit(
+    option: &str,
+    given: Given<'_>,
+) -> Result<Option<AppSetting>, ConfigError> {
+    Ok(Some(match option {
+        "presence.maxMembersPerChannel" => AppSetting::MaxPresenceMembers(given.count()?),
+        "presence.maxMemberSizeInKb" => AppSetting::MaxPresenceMemberSizeBytes(given.kilobytes()?),
+        "channelLimits.maxNameLength" => AppSetting::MaxChannelNameLength(given.count()?),
+        "eventLimits.maxChannelsAtOnce" => AppSetting::MaxChannelsPerEvent(given.count()?),
+        "eventLimits.maxNameLength" => AppSetting::MaxEventNameLength(given.count()?),
+        "eventLimits.maxPayloadInKb" => AppSetting::MaxEventPayloadBytes(given.kilobytes()?),
+        "eventLimits.maxBatchSize" => AppSetting::MaxBatchSize(given.count()?),
+        _ => return Ok(None),
+    }))
+}
+
+/// Options without a sockwave setting: pinned, inert or unknown.
+fn check_unmapped(option: &str, given: Given<'_>) -> Result<(), ConfigError> {
+    if let Some((_, accepted)) = FIXED.iter().find(|(name, _)| *name == option) {
+        return given.expect(*accepted);
+    }
+    let under = |prefix: &str| {
+        option == prefix
+            || option
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    if INERT.iter().any(|prefix| under(prefix)) {
+        return Ok(());
+    }
+    let known = MAPPED
+        .iter()
+        .chain(FIXED.iter().map(|(name, _)| name))
+        .chain(INERT);
+    Err(unknown(given.origin, option, known.copied()))
+}
+
+fn unknown<'a>(
+    origin: &Origin,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> ConfigError {
+    match origin {
+        Origin::File { path, key } => ConfigError::UnknownKey {
+            key: key.clone(),
+            file: path.clone(),
+            suggestion: closest(name, known),
+        },
+        // Every variable in `ENV_OPTIONS` names a known option; this guards the table.
+        other => ConfigError::Unsupported {
+            origin: other.clone(),
+            accepted: None,
+        },
+    }
+}
+
+/// `appManager.array.apps.<index>.<field>`: one field of an existing app.
+fn apply_app_field(draft: &mut Draft, rest: &str, given: Given<'_>) -> Result<(), ConfigError> {
+    let Some((index, field)) = rest.split_once('.') else {
+        return Err(given.invalid("expected an app object"));
+    };
+    let Ok(index) = index.parse::<usize>() else {
+        return Err(given.invalid(&format!("expected '{APPS}.<number>.<field>'")));
+    };
+    let Some(setting) = app_setting(field, given)? else {
+        return Ok(());
+    };
+    let n_apps = draft.config.apps.len();
+    if draft.set_app(index, setting, given.origin.clone()) {
+        Ok(())
+    } else {
+        Err(given.invalid(&format!(
+            "there is no app number {index} to change ({n_apps} defined; set '{APPS}' to define more)"
+        )))
+    }
+}
+
+fn parse_apps(given: Given<'_>) -> Result<Vec<Vec<(AppSetting, Origin)>>, ConfigError> {
+    let Value::Array(items) = given.value else {
+        return Err(given.invalid("expected an array of app objects"));
+    };
+    let mut apps = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let Value::Object(fields) = item else {
+            return Err(given.invalid(&format!("app number {index} is not an object")));
+        };
+        let field_origin = |field: &str| match given.origin {
+            Origin::File { path, key } => Origin::file(path, format!("{key}.{index}.{field}")),
+            other => other.clone(),
+        };
+        let mut settings = Vec::new();
+        for (field, value) in fields {
+            let origin = field_origin(field);
+            if let Some(setting) = app_setting(
+                field,
+                Given {
+                    value,
+                    origin: &origin,
+                },
+            )? {
+                settings.push((setting, origin));
+            }
+        }
+        for required in ["id", "key", "secret"] {
+            if !settings
+                .iter()
+                .any(|(setting, _)| setting.key() == required)
+            {
+                return Err(ConfigError::Missing {
+                    origin: field_origin(required),
+                });
+            }
+        }
+        apps.push(settings);
+    }
+    Ok(apps)
+}
+
+/// One field of a Soketi app; `None` when the value changes nothing.
+fn app_setting(field: &str, given: Given<'_>) -> Result<Option<AppSetting>, ConfigError> {
+    // Soketi treats null and "" as "not set" for app fields. Credentials are kept so an
+    // empty one is refused by validation instead of falling back to a public default.
+    let blank = given.value.is_null() || given.value.as_str() == Some("");
+    if blank && !matches!(field, "id" | "key" | "secret") {
+        return Ok(None);
+    }
+    let setting = match field {
+        "id" => AppSetting::Id(given.text()?),
+        "key" => AppSetting::Key(given.text()?),
+        "secret" => AppSetting::Secret(given.text()?),
+        "enabled" => AppSetting::Enabled(given.flag()?),
+        "enableClientMessages" => AppSetting::EnableClientMessages(given.flag()?),
+        "enableUserAuthentication" => AppSetting::EnableUserAuthentication(given.flag()?),
+        "maxConnections" => AppSetting::MaxConnections(given.limit()?),
+        "maxClientEventsPerSecond" => {
+            let max = match given.limit()? {
+                Some(n) => Some(u32::try_from(n).map_err(|_| given.invalid("too large"))?),
+                None => None,
+            };
+            AppSetting::MaxClientEventsPerSecond(max)
+        }
+        "maxBackendEventsPerSecond" | "maxReadRequestsPerSecond" => {
+            return match given.limit()? {
+                None => Ok(None),
+                Some(_) => Err(given.unsupported(Some("-1"))),
+            };
+        }
+        "webhooks" => {
+            let empty = match given.value {
+                Value::Array(hooks) => hooks.is_empty(),
+                Value::String(text) => {
+                    serde_json::from_str::<Vec<Value>>(text).is_ok_and(|hooks| hooks.is_empty())
+                }
+                _ => false,
+            };
+            return if empty {
+                Ok(None)
+            } else {
+                Err(given.unsupported(Some("[]")))
+            };
+        }
+        "maxPresenceMembersPerChannel" => AppSetting::MaxPresenceMembers(given.count()?),
+        "maxPresenceMemberSizeInKb" => AppSetting::MaxPresenceMemberSizeBytes(given.kilobytes()?),
+        "maxChannelNameLength" => AppSetting::MaxChannelNameLength(given.count()?),
+        "maxEventChannelsAtOnce" => AppSetting::MaxChannelsPerEvent(given.count()?),
+        "maxEventNameLength" => AppSetting::MaxEventNameLength(given.count()?),
+        "maxEventPayloadInKb" => AppSetting::MaxEventPayloadBytes(given.kilobytes()?),
+        "maxEventBatchSize" => AppSetting::MaxBatchSize(given.count()?),
+        _ => return Err(unknown(given.origin, field, APP_FIELDS.iter().copied())),
+    };
+    Ok(Some(setting))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::testing;
+
+    const PATH: &str = "/s.json";
+    const APP: &str = r#"{"id": "a", "key": "k", "secret": "s"}"#;
+
+    fn check(json: &str, expected: &str) {
+        testing::check("--config /s.json", &[], &[(PATH, json)], expected);
+    }
+
+    fn check_err(json: &str, expected: &str) {
+        testing::check_err("--config /s.json", &[], &[(PATH, json)], expected);
+    }
+
+    fn with_apps(apps: &str) -> String {
+        format!(r#"{{"appManager.array.apps": [{apps}]}}"#)
+    }
+
+    #[test]
+    fn nested_and_dotted_keys_are_equivalent() {
+        check(
+            r#"{"eventLimits": {"maxBatchSize": 5}}"#,
+            "max_batch_size = 5 # 'eventLimits.maxBatchSize' in /s.json",
+        );
+        check(r#"{"eventLimits.maxBatchSize": 5}"#, "max_batch_size = 5");
+        check(
+            r#"{"appManager": {"array": {"apps": [{"id": "n", "key": "k", "secret": "s"}]}}}"#,
+            "id = \"n\"",
+        );
+        check(
+            r#"{"appManager.array.apps.0.key": "dotted"}"#,
+            "key = \"dotted\" # 'appManager.array.apps.0.key' in /s.json",
+        );
+        check(
+            r#"{"appManager.array": {"apps.0": {"secret": "x"}}}"#,
+            "secret = \"****\"",
+        );
+    }
+
+    #[test]
+    fn server_options() {
+        check(
+            r#"{"port": 7000, "host": "127.0.0.1", "debug": true}"#,
+            "debug = true",
+        );
+        check(r#"{"port": "7000"}"#, "port = 7000");
+        check(
+            r#"{"shutdownGracePeriod": 2500}"#,
+            "shutdown_grace_period = 2.5 # 'shutdownGracePeriod' in /s.json",
+        );
+        check(
+            r#"{"shutdownGracePeriod": 4000}"#,
+            "shutdown_grace_period = 4",
+        );
+        check(r#"{"pathPrefix": "/socket/"}"#, "path_prefix = \"/socket\"");
+        check(
+            r#"{"httpApi.requestLimitInMb": 1}"#,
+            "max_request_body_kb = 1024",
+        );
+        check(
+            r#"{"cors": {"origin": ["https://a.example"]}}"#,
+            "cors_allowed_origins = [\"https://a.example\"]",
+        );
+    }
+
+    #[test]
+    fn apps_and_limits() {
+        check(&with_apps(APP), "enable_client_messages = false");
+        check(&with_apps(APP), "max_client_events_per_second = 10");
+        check(
+            &with_apps(r#"{"id": 123, "key": "k", "secret": "s"}"#),
+            "id = \"123\"",
+        );
+        check(
+            &with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": -1}"#),
+            "max_connections = \"unlimited\"",
+        );
+        check(
+            &with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": "25"}"#),
+            "max_connections = 25",
+        );
+        check(
+            &with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxClientEventsPerSecond": -1}"#),
+            "max_client_events_per_second = \"unlimited\"",
+        );
+        check(
+            &with_apps(
+                r#"{"id": "a", "key": "k", "secret": "s", "maxEventPayloadInKb": 0.5, "webhooks": "[]"}"#,
+            ),
+            "max_event_payload_kb = 0.5",
+        );
+        check(
+            &with_apps(
+                r#"{"id": "a", "key": "k", "secret": "s", "maxPresenceMembersPerChannel": null}"#,
+            ),
+            "max_presence_members = 100",
+        );
+    }
+
+    #[test]
+    fn server_wide_limits_are_defaults_for_apps() {
+        let apps = r#"[{"id": "a", "key": "k", "secret": "s", "maxPresenceMembersPerChannel": 9},
+                       {"id": "b", "key": "l", "secret": "t"}]"#;
+        let json =
+            format!(r#"{{"presence.maxMembersPerChannel": 7, "appManager.array.apps": {apps}}}"#);
+        let (config, _) = testing::load("--config /s.json", &[], &[(PATH, &json)]).unwrap();
+        let members: Vec<usize> = config
+            .apps
+            .iter()
+            .map(|app| app.limits.max_presence_members)
+            .collect();
+        assert_eq!(members, [9, 7]);
+    }
+
+    #[test]
+    fn matching_values_of_unsupported_features_are_accepted() {
+        let json = r#"{"adapter": {"driver": "local", "redis": {"prefix": "x", "redisPubOptions": {"a": 1}}},
+            "metrics.enabled": false, "metrics.port": 9700, "mode": "full", "appManager.driver": "array",
+            "queue.driver": "sync", "rateLimiter.driver": "local", "cache.driver": "memory",
+            "ssl": {"certPath": "", "keyPath": "", "passphrase": "", "caPath": "/ca.pem"},
+            "database.redis.host": "redis", "webhooks.batching.enabled": false, "instance.process_id": 1}"#;
+        check(json, "port = 6001");
+    }
+
+    #[test]
+    fn unsupported_features_are_refused() {
+        check_err(
+            r#"{"adapter.driver": "redis"}"#,
+            "'adapter.driver' in /s.json is not supported yet (sockwave accepts only \"local\")",
+        );
+        check_err(
+            r#"{"metrics": {"enabled": true}}"#,
+            "'metrics.enabled' in /s.json is not supported yet (sockwave accepts only false)",
+        );
+        check_err(
+            r#"{"ssl.certPath": "/cert.pem"}"#,
+            "'ssl.certPath' in /s.json is not supported yet (sockwave accepts only \"\")",
+        );
+        check_err(
+            r#"{"userAuthenticationTimeout": 30000}"#,
+            "'userAuthenticationTimeout' in /s.json is not supported yet",
+        );
+        check_err(r#"{"httpApi.acceptTraffic.memoryThreshold": 85}"#, "'httpApi.acceptTraffic.memoryThreshold' in /s.json is not supported yet (sockwave accepts only 100)");
+        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "webhooks": [{"url": "http://x"}]}"#), "'appManager.array.apps.0.webhooks' in /s.json is not supported yet (sockwave accepts only [])");
+        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxBackendEventsPerSecond": 100}"#), "'appManager.array.apps.0.maxBackendEventsPerSecond' in /s.json is not supported yet (sockwave accepts only -1)");
+    }
+
+    #[test]
+    fn unknown_and_bad_values() {
+        check_err(
+            r#"{"prot": 1}"#,
+            "unknown key 'prot' in /s.json (did you mean 'port'?)",
+        );
+        check_err(r#"{"eventLimits": {"maxPayloadInKB": 1}}"#, "unknown key 'eventLimits.maxPayloadInKB' in /s.json (did you mean 'eventLimits.maxPayloadInKb'?)");
+        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConection": 1}"#), "unknown key 'appManager.array.apps.0.maxConection' in /s.json (did you mean 'maxConnections'?)");
+        check_err(
+            &with_apps(r#"{"id": "a", "key": "k"}"#),
+            "missing 'appManager.array.apps.0.secret' in /s.json",
+        );
+        check_err(r#"{"appManager.array.apps.3.id": "x"}"#, "invalid value \"x\" for 'appManager.array.apps.3.id' in /s.json: there is no app number 3 to change (1 defined; set 'appManager.array.apps' to define more)");
+        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": 0}"#), "invalid value 0 for 'appManager.array.apps.0.maxConnections' in /s.json: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)");
+        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": -5}"#), "invalid value -5 for 'appManager.array.apps.0.maxConnections' in /s.json: expected a whole number, or -1 for unlimited");
+        check_err(
+            r#"{"port": "six"}"#,
+            "invalid value \"six\" for 'port' in /s.json: expected a port number (0-65535)",
+        );
+        check_err(
+            r#"{"debug": "maybe"}"#,
+            "invalid value \"maybe\" for 'debug' in /s.json: expected true or false",
+        );
+        check_err(
+            r#"{"appManager.array.apps": []}"#,
+            "no apps configured: 'appManager.array.apps' in /s.json is empty",
+        );
+        check_err("[1]", "invalid Soketi config file /s.json: invalid type: sequence, expected a JSON object of Soketi options at line 1 column 0");
+    }
+
+    #[test]
+    fn every_soketi_variable_names_a_known_option() {
+        let origin = Origin::file(Path::new(PATH), "probe");
+        for (var, option) in ENV_OPTIONS {
+            let mut draft = Draft::new();
+            let result = apply_option(&mut draft, option, &Value::Null, origin.clone());
+            assert!(
+                !matches!(result, Err(ConfigError::UnknownKey { .. })),
+                "{var} -> {option}"
+            );
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The `sockwave` binary: parse flags, load configuration, set up logging, run the server.
+//!
+//! Everything else lives in the library. Exit codes: 0 after a clean shutdown or a valid
+//! `config check`, 1 when the server fails, 2 when the configuration is invalid.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sockwave::config::{self, CliOverrides, Config, ConfigError};
+use tracing_subscriber::EnvFilter;
+
+/// A self-hosted real-time server for the Pusher Channels protocol.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    overrides: CliOverrides,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values, secrets masked
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = environment();
+    match cli.command {
+        Some(Command::Config(ConfigCommand::Check)) => match config::check(&cli.overrides, &env) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => config_failure(&err),
+        },
+        None => match config::load(&cli.overrides, &env) {
+            Ok(config) => serve(config),
+            Err(err) => config_failure(&err),
+        },
+    }
+}
+
+/// The process environment; a value that is not UTF-8 is kept lossily so that a bad
+/// value is reported by the config loader instead of disappearing.
+fn environment() -> HashMap<String, String> {
+    std::env::vars_os()
+        .map(|(name, value)| {
+            (
+                name.to_string_lossy().into_owned(),
+                value.to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn config_failure(err: &ConfigError) -> ExitCode {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn serve(config: Config) -> ExitCode {
+    // RUST_LOG wins when set; otherwise `debug` only makes sockwave's own logs verbose.
+    let default_filter = if config.server.debug {
+        "info,sockwave=debug"
+    } else {
+        "info"
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(sockwave::server::run(config)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
