@@ -141,7 +141,7 @@ impl Session {
     /// The reply to a frame that could not be parsed (also used for binary frames).
     pub fn parse_error(&self, err: &ParseError) -> String {
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, error = %err, "malformed message");
-        messages::error(Some(ErrorCode::InvalidMessage), &err.to_string(), None)
+        messages::error(Some(err.code()), &err.to_string(), None)
     }
 
     fn handle(&mut self, message: ClientMessage) -> Vec<String> {

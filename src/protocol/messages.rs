@@ -48,6 +48,22 @@ pub enum ClientMessage {
     },
 }
 
+impl ParseError {
+    /// The code a `pusher:error` about this failure carries.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ParseError::ClientEventName { .. } => ErrorCode::ClientEventRejected,
+            ParseError::NotJson(_)
+            | ParseError::MissingEvent
+            | ParseError::MissingData { .. }
+            | ParseError::BadField { .. }
+            | ParseError::MissingChannel { .. }
+            | ParseError::UnknownEvent { .. }
+            | ParseError::Binary => ErrorCode::InvalidMessage,
+        }
+    }
+}
+
 impl PartialEq for ClientMessage {
     fn eq(&self, other: &ClientMessage) -> bool {
         use ClientMessage::*;
@@ -130,6 +146,12 @@ pub enum ParseError {
         /// The event name, cut to a printable length.
         event: String,
     },
+    /// An event aimed at a channel whose name lacks the `client-` prefix.
+    #[error("client event '{event}' rejected: client event names must start with 'client-'")]
+    ClientEventName {
+        /// The event name, cut to a printable length.
+        event: String,
+    },
     /// A binary WebSocket frame; the protocol is text only.
     #[error("binary frames are not part of the Pusher protocol; send JSON text frames")]
     Binary,
@@ -205,6 +227,11 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
                 event,
                 channel,
                 data,
+            })
+        }
+        name if !name.starts_with("pusher") && envelope.channel.is_some() => {
+            Err(ParseError::ClientEventName {
+                event: event.chars().take(64).collect(),
             })
         }
         _ => Err(ParseError::UnknownEvent {
@@ -530,8 +557,9 @@ mod tests {
         );
         check(
             r#"{"event":"hello","channel":"a"}"#,
-            Err("unknown event 'hello'"),
+            Err("must start with 'client-'"),
         );
+        check(r#"{"event":"hello"}"#, Err("unknown event 'hello'"));
     }
 
     #[test]
