@@ -1,5 +1,5 @@
 //! What every connection task and HTTP handler shares: configuration, the app store, the
-//! registry and the shutdown signals. Built once in `server.rs`.
+//! registry, the webhook sender and the shutdown signals. Built once in `server.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
 use crate::registry::{Registry, SocketIdGenerator};
+use crate::webhooks::Webhooks;
 
 /// Shared server state.
 pub struct Context {
@@ -21,6 +22,8 @@ pub struct Context {
     pub registry: Registry,
     /// Unique socket ids.
     pub socket_ids: SocketIdGenerator,
+    /// The webhook sender; `emit` never blocks.
+    pub webhooks: Webhooks,
     /// Cancelled when sockets must close with 4200 (shutdown).
     pub close_sockets: CancellationToken,
     /// Every socket task, so shutdown can wait until their close frames are out.
@@ -30,12 +33,13 @@ pub struct Context {
 
 impl Context {
     /// A context with an empty registry.
-    pub fn new(config: ServerConfig, apps: Arc<dyn AppStore>) -> Context {
+    pub fn new(config: ServerConfig, apps: Arc<dyn AppStore>, webhooks: Webhooks) -> Context {
         Context {
             config,
             apps,
             registry: Registry::default(),
             socket_ids: SocketIdGenerator::default(),
+            webhooks,
             close_sockets: CancellationToken::new(),
             socket_tasks: TaskTracker::new(),
             draining: AtomicBool::new(false),

@@ -12,15 +12,19 @@
 //! - `registry`: node-local sockets, channels and presence; synchronous.
 //! - `connection`: one task per socket — upgrade, read, write, heartbeat, dispatch.
 //! - `http_api`: the Pusher HTTP API and health endpoints.
+//! - `webhooks`: webhook events, batching, signing and the delivery worker with retries.
 //! - `context`: the state every task shares.
 //! - `server`: the composition root, listener and graceful shutdown.
 
+pub mod adapter;
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod context;
+pub mod doctor;
 pub mod http_api;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod webhooks;

@@ -3,7 +3,9 @@
 //!
 //! Shutdown runs in three steps: decide (stop admitting: `/ready` answers 503, upgrades are
 //! refused), tell (every socket gets `pusher:error` 4200 and a 4200 close so clients reconnect
-//! elsewhere), wait (for sockets and in-flight HTTP requests, up to the grace period).
+//! elsewhere), wait (for sockets, then for pending webhooks and in-flight HTTP requests, all
+//! within the grace period). Webhooks drain after the sockets close because closing sockets
+//! is what produces the last `channel_vacated` and `member_removed` events.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::StaticAppStore;
 use crate::config::Config;
 use crate::context::Context;
+use crate::webhooks::Webhooks;
 use crate::{connection, http_api};
 
 /// A running server.
@@ -44,7 +47,9 @@ impl Server {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let apps = Arc::new(StaticAppStore::new(config.apps));
-        let ctx = Arc::new(Context::new(config.server, apps));
+        let webhooks = Webhooks::spawn(config.server.webhooks.clone())
+            .context("starting the webhook sender")?;
+        let ctx = Arc::new(Context::new(config.server, apps, webhooks));
         let stop_accepting = CancellationToken::new();
         let close_http = CancellationToken::new();
         let http_connections = TaskTracker::new();
@@ -90,7 +95,16 @@ impl Server {
         let _ = self.accept_loop.await;
         self.close_http.cancel();
         self.http_connections.close();
-        let _ = tokio::time::timeout_at(deadline, self.http_connections.wait()).await;
+        // Held leave events go out now instead of after their delay; both waits share the
+        // grace period.
+        let (webhooks_settled, _) = tokio::join!(
+            self.ctx.webhooks.drain(deadline),
+            tokio::time::timeout_at(deadline, self.http_connections.wait()),
+        );
+        if !webhooks_settled {
+            let counters = self.ctx.webhooks.counters();
+            tracing::warn!(?counters, "grace period over with webhooks still pending");
+        }
         let left = self.ctx.registry.total_connections();
         if left > 0 {
             tracing::warn!(sockets = left, "grace period over with sockets still open");

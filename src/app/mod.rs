@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::webhooks::WebhookTarget;
+
 /// One application: credentials, feature switches and limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct App {
@@ -32,6 +34,8 @@ pub struct App {
     pub max_connections: Option<u64>,
     /// Size and count limits.
     pub limits: AppLimits,
+    /// Where this app's webhooks go; empty means none are sent.
+    pub webhooks: Vec<WebhookTarget>,
 }
 
 /// Per-app limits. Defaults follow Soketi's (see `../shared/PROTOCOL.md` §10).
@@ -84,6 +88,7 @@ impl App {
             authorized_connections_timeout: None,
             max_connections: None,
             limits: AppLimits::default(),
+            webhooks: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::{Config, ServerConfig, SubscriptionErrorMode};
 use crate::app::App;
+use crate::webhooks::WebhookTarget;
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +93,14 @@ pub(crate) enum ServerSetting {
     MaxWsMessageBytes(usize),
     MaxRequestBodyBytes(usize),
     SubscriptionErrorMode(SubscriptionErrorMode),
+    CacheTtl(Duration),
+    WebhookBatchWindow(Duration),
+    WebhookBatchMaxEvents(usize),
+    WebhookLeaveDelay(Duration),
+    WebhookRetryBudget(Duration),
+    WebhookRequestTimeout(Duration),
+    WebhookQueueCapacity(usize),
+    WebhookDeliveryLogSize(usize),
 }
 
 impl ServerSetting {
@@ -111,6 +120,14 @@ impl ServerSetting {
             ServerSetting::MaxWsMessageBytes(_) => "max_ws_message_kb",
             ServerSetting::MaxRequestBodyBytes(_) => "max_request_body_kb",
             ServerSetting::SubscriptionErrorMode(_) => "subscription_error_mode",
+            ServerSetting::CacheTtl(_) => "cache_ttl",
+            ServerSetting::WebhookBatchWindow(_) => "webhook_batch_window_ms",
+            ServerSetting::WebhookBatchMaxEvents(_) => "webhook_batch_max_events",
+            ServerSetting::WebhookLeaveDelay(_) => "webhook_leave_delay_ms",
+            ServerSetting::WebhookRetryBudget(_) => "webhook_retry_budget",
+            ServerSetting::WebhookRequestTimeout(_) => "webhook_request_timeout",
+            ServerSetting::WebhookQueueCapacity(_) => "webhook_queue_capacity",
+            ServerSetting::WebhookDeliveryLogSize(_) => "webhook_delivery_log_size",
         }
     }
 
@@ -129,6 +146,20 @@ impl ServerSetting {
             ServerSetting::MaxWsMessageBytes(n_bytes) => server.max_ws_message_bytes = n_bytes,
             ServerSetting::MaxRequestBodyBytes(n_bytes) => server.max_request_body_bytes = n_bytes,
             ServerSetting::SubscriptionErrorMode(mode) => server.subscription_error_mode = mode,
+            ServerSetting::CacheTtl(ttl) => server.cache_ttl = ttl,
+            ServerSetting::WebhookBatchWindow(window) => server.webhooks.batch_window = window,
+            ServerSetting::WebhookBatchMaxEvents(max) => server.webhooks.batch_max_events = max,
+            ServerSetting::WebhookLeaveDelay(delay) => server.webhooks.leave_delay = delay,
+            ServerSetting::WebhookRetryBudget(budget) => server.webhooks.retry_budget = budget,
+            ServerSetting::WebhookRequestTimeout(timeout) => {
+                server.webhooks.request_timeout = timeout
+            }
+            ServerSetting::WebhookQueueCapacity(n_events) => {
+                server.webhooks.queue_capacity = n_events
+            }
+            ServerSetting::WebhookDeliveryLogSize(n_records) => {
+                server.webhooks.delivery_log_size = n_records
+            }
         }
     }
 }
@@ -142,6 +173,10 @@ pub(crate) enum AppSetting {
     Enabled(bool),
     EnableClientMessages(bool),
     EnableUserAuthentication(bool),
+    EnableSubscriptionCount(bool),
+    /// `None` turns the check off.
+    AuthorizedConnectionsTimeout(Option<Duration>),
+    Webhooks(Vec<WebhookTarget>),
     MaxConnections(Option<u64>),
     MaxClientEventsPerSecond(Option<u32>),
     MaxEventPayloadBytes(usize),
@@ -163,6 +198,9 @@ impl AppSetting {
             AppSetting::Enabled(_) => "enabled",
             AppSetting::EnableClientMessages(_) => "enable_client_messages",
             AppSetting::EnableUserAuthentication(_) => "enable_user_authentication",
+            AppSetting::EnableSubscriptionCount(_) => "enable_subscription_count",
+            AppSetting::AuthorizedConnectionsTimeout(_) => "authorized_connections_timeout",
+            AppSetting::Webhooks(_) => "webhooks",
             AppSetting::MaxConnections(_) => "max_connections",
             AppSetting::MaxClientEventsPerSecond(_) => "max_client_events_per_second",
             AppSetting::MaxEventPayloadBytes(_) => "max_event_payload_kb",
@@ -184,6 +222,11 @@ impl AppSetting {
             AppSetting::Enabled(enabled) => app.enabled = enabled,
             AppSetting::EnableClientMessages(on) => app.enable_client_messages = on,
             AppSetting::EnableUserAuthentication(on) => app.enable_user_authentication = on,
+            AppSetting::EnableSubscriptionCount(on) => app.enable_subscription_count = on,
+            AppSetting::AuthorizedConnectionsTimeout(timeout) => {
+                app.authorized_connections_timeout = timeout
+            }
+            AppSetting::Webhooks(targets) => app.webhooks = targets,
             AppSetting::MaxConnections(max) => app.max_connections = max,
             AppSetting::MaxClientEventsPerSecond(max) => limits.max_client_events_per_second = max,
             AppSetting::MaxEventPayloadBytes(max) => limits.max_event_payload_bytes = max,

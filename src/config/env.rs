@@ -12,10 +12,14 @@ use std::time::Duration;
 use super::draft::{AppSetting, Draft, Origin, Override, ServerSetting};
 use super::error::{closest, ConfigError};
 use super::soketi;
+use super::webhooks;
 use super::SubscriptionErrorMode;
 
 /// The variable naming the config file, like `--config`.
 pub(crate) const CONFIG_VAR: &str = "SOCKWAVE_CONFIG";
+
+/// The first app's webhooks as a JSON array, in the shape `[[apps.webhooks]]` uses.
+const WEBHOOKS_VAR: &str = "SOCKWAVE_APP_WEBHOOKS";
 
 const SOKETI_PREFIX: &str = "SOKETI_";
 
@@ -76,6 +80,30 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
         };
         Ok(server(ServerSetting::SubscriptionErrorMode(mode)))
     }),
+    ("SOCKWAVE_CACHE_TTL", |v| {
+        Ok(server(ServerSetting::CacheTtl(seconds(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_BATCH_WINDOW_MS", |v| {
+        Ok(server(ServerSetting::WebhookBatchWindow(millis(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_BATCH_MAX_EVENTS", |v| {
+        Ok(server(ServerSetting::WebhookBatchMaxEvents(whole(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_LEAVE_DELAY_MS", |v| {
+        Ok(server(ServerSetting::WebhookLeaveDelay(millis(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_RETRY_BUDGET", |v| {
+        Ok(server(ServerSetting::WebhookRetryBudget(seconds(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_REQUEST_TIMEOUT", |v| {
+        Ok(server(ServerSetting::WebhookRequestTimeout(seconds(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_QUEUE_CAPACITY", |v| {
+        Ok(server(ServerSetting::WebhookQueueCapacity(whole(v)?)))
+    }),
+    ("SOCKWAVE_WEBHOOK_DELIVERY_LOG_SIZE", |v| {
+        Ok(server(ServerSetting::WebhookDeliveryLogSize(whole(v)?)))
+    }),
     ("SOCKWAVE_APP_ID", |v| {
         Ok(app(AppSetting::Id(v.to_string())))
     }),
@@ -93,6 +121,17 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     }),
     ("SOCKWAVE_APP_ENABLE_USER_AUTHENTICATION", |v| {
         Ok(app(AppSetting::EnableUserAuthentication(boolean(v)?)))
+    }),
+    ("SOCKWAVE_APP_ENABLE_SUBSCRIPTION_COUNT", |v| {
+        Ok(app(AppSetting::EnableSubscriptionCount(boolean(v)?)))
+    }),
+    ("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", |v| {
+        // "off" lets the environment undo a timeout set in the file.
+        let timeout = match v.trim() {
+            "off" => None,
+            secs => Some(seconds(secs).map_err(|_| "expected whole seconds, or \"off\"")?),
+        };
+        Ok(app(AppSetting::AuthorizedConnectionsTimeout(timeout)))
     }),
     ("SOCKWAVE_APP_MAX_CONNECTIONS", |v| {
         Ok(app(AppSetting::MaxConnections(limit(v)?)))
@@ -162,11 +201,18 @@ pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<
         if *name == CONFIG_VAR || is_harness_var(name) {
             continue;
         }
+        if *name == WEBHOOKS_VAR {
+            let origin = Origin::env(name);
+            let value = serde_json::Value::String(env[*name].clone());
+            let targets = webhooks::from_json(&value, &origin)?;
+            draft.apply(Override::FirstApp(AppSetting::Webhooks(targets)), origin);
+            continue;
+        }
         let Some((_, parse)) = SOCKWAVE_VARS.iter().find(|(var, _)| var == name) else {
             let known = SOCKWAVE_VARS
                 .iter()
                 .map(|(var, _)| *var)
-                .chain([CONFIG_VAR]);
+                .chain([CONFIG_VAR, WEBHOOKS_VAR]);
             return Err(ConfigError::UnknownEnv {
                 var: name.to_string(),
                 suggestion: closest(name, known),
@@ -214,6 +260,12 @@ fn seconds(value: &str) -> Result<Duration, String> {
     whole(value)
         .map(Duration::from_secs)
         .map_err(|_| "expected whole seconds".to_string())
+}
+
+fn millis(value: &str) -> Result<Duration, String> {
+    whole(value)
+        .map(Duration::from_millis)
+        .map_err(|_| "expected whole milliseconds".to_string())
 }
 
 fn boolean(value: &str) -> Result<bool, String> {
@@ -356,6 +408,116 @@ mod tests {
     }
 
     #[test]
+    fn part_a_variables() {
+        check(
+            &[("SOCKWAVE_CACHE_TTL", "60")],
+            "cache_ttl = 60 # SOCKWAVE_CACHE_TTL",
+        );
+        check(
+            &[("SOCKWAVE_APP_ENABLE_SUBSCRIPTION_COUNT", "true")],
+            "enable_subscription_count = true # SOCKWAVE_APP_ENABLE_SUBSCRIPTION_COUNT",
+        );
+        check(
+            &[("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", "30")],
+            "authorized_connections_timeout = 30 # SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT",
+        );
+        check(
+            &[("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", "off")],
+            "# authorized_connections_timeout: off",
+        );
+        check(&[], "# authorized_connections_timeout: off");
+        check(&[], "cache_ttl = 1800");
+        check(&[("SOKETI_CHANNEL_CACHE_TTL", "3600")], "cache_ttl = 3600");
+        check(
+            &[("SOKETI_CHANNEL_LIMITS_CACHE_TTL", "120")],
+            "cache_ttl = 120 # SOKETI_CHANNEL_LIMITS_CACHE_TTL",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", "0")],
+            "invalid value 0 for SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT: must be at least 1 second (leave it out to turn the check off)",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", "soon")],
+            "invalid value 'soon' for SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT: expected whole seconds, or \"off\"",
+        );
+        check_err(
+            &[("SOCKWAVE_CACHE_TTL", "0")],
+            "invalid value 0 for SOCKWAVE_CACHE_TTL: must be at least 1 (seconds)",
+        );
+    }
+
+    #[test]
+    fn webhook_variables() {
+        check(
+            &[("SOCKWAVE_WEBHOOK_BATCH_WINDOW_MS", "20")],
+            "webhook_batch_window_ms = 20 # SOCKWAVE_WEBHOOK_BATCH_WINDOW_MS",
+        );
+        check(
+            &[("SOCKWAVE_WEBHOOK_LEAVE_DELAY_MS", "0")],
+            "webhook_leave_delay_ms = 0",
+        );
+        check(
+            &[("SOCKWAVE_WEBHOOK_RETRY_BUDGET", "5")],
+            "webhook_retry_budget = 5",
+        );
+        check(
+            &[("SOCKWAVE_WEBHOOK_REQUEST_TIMEOUT", "2")],
+            "webhook_request_timeout = 2",
+        );
+        check(
+            &[("SOCKWAVE_WEBHOOK_QUEUE_CAPACITY", "50")],
+            "webhook_queue_capacity = 50",
+        );
+        check(
+            &[("SOCKWAVE_WEBHOOK_BATCH_MAX_EVENTS", "10")],
+            "webhook_batch_max_events = 10",
+        );
+        check(
+            &[("SOCKWAVE_WEBHOOK_DELIVERY_LOG_SIZE", "0")],
+            "webhook_delivery_log_size = 0",
+        );
+        check(
+            &[("SOKETI_WEBHOOKS_BATCHING_DURATION", "75")],
+            "webhook_batch_window_ms = 75 # SOKETI_WEBHOOKS_BATCHING_DURATION",
+        );
+        check(
+            &[("SOKETI_WEBHOOKS_BATCHING", "true")],
+            "webhook_batch_window_ms = 50",
+        );
+        let hooks = r#"[{"url":"https://h.example/a","event_types":["member_added"],"filter":{"channel_name_starts_with":"presence-"},"headers":{"X-Token":"abcdefgh"}}]"#;
+        for var in ["SOCKWAVE_APP_WEBHOOKS", "SOKETI_DEFAULT_APP_WEBHOOKS"] {
+            check(&[(var, hooks)], "url = \"https://h.example/a\"");
+            check(&[(var, hooks)], "event_types = [\"member_added\"]");
+            check(
+                &[(var, hooks)],
+                "filter = { channel_name_starts_with = \"presence-\" }",
+            );
+            check(&[(var, hooks)], "headers = { X-Token = \"ab****\" }");
+            check(&[(var, hooks)], &format!("# webhooks from {var}"));
+        }
+        check_err(
+            &[("SOCKWAVE_APP_WEBHOOKS", r#"[{"url":"ftp://h","event_types":["member_added"]}]"#)],
+            "invalid value 'ftp://h' for SOCKWAVE_APP_WEBHOOKS: url: only http:// and https:// webhook URLs are supported",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_WEBHOOKS", r#"[{"url":"http://h","event_types":["member_add"]}]"#)],
+            "invalid value 'member_add' for SOCKWAVE_APP_WEBHOOKS: event_types: unknown event type; expected one of channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count (did you mean 'member_added'?)",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_WEBHOOKS", r#"[{"uri":"http://h"}]"#)],
+            "invalid value webhook #0 for SOCKWAVE_APP_WEBHOOKS: unknown field `uri`, expected one of `url`, `event_types`, `filter`, `headers`, `lambda_function`, `lambda`",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_WEBHOOKS", "not json")],
+            "invalid value (webhooks) for SOCKWAVE_APP_WEBHOOKS: expected a JSON array of webhook objects: expected ident at line 1 column 2",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_WEBHOOKS", r#"[{"url":"http://h","event_types":["client_event"],"headers":{"x-pusher-key":"k"}}]"#)],
+            "invalid value 'x-pusher-key' for SOCKWAVE_APP_WEBHOOKS: headers: sockwave sets this header on every webhook request; it cannot be replaced",
+        );
+    }
+
+    #[test]
     fn laravel_variables() {
         check(
             &[("PUSHER_APP_KEY", "laravel-key")],
@@ -401,8 +563,11 @@ mod tests {
             "SOKETI_ADAPTER_DRIVER is not supported yet (sockwave accepts only \"local\")",
         );
         check_err(
-            &[("SOKETI_DEFAULT_APP_WEBHOOKS", r#"[{"url":"http://x"}]"#)],
-            "SOKETI_DEFAULT_APP_WEBHOOKS is not supported yet (sockwave accepts only [])",
+            &[(
+                "SOKETI_DEFAULT_APP_WEBHOOKS",
+                r#"[{"lambda_function":"f","event_types":["client_event"]}]"#,
+            )],
+            "SOKETI_DEFAULT_APP_WEBHOOKS is not supported yet",
         );
         check_err(&[("SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC", "10")], "SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC is not supported yet (sockwave accepts only -1)");
         check_err(&[("SOKETI_DEFAULT_APP_MAX_CONNS", "0")], "invalid value 0 for SOKETI_DEFAULT_APP_MAX_CONNS: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)");

@@ -180,10 +180,24 @@ mod tests {
         .unwrap();
         assert_eq!(config.apps.len(), 2);
         assert!(!config.uses_default_credentials);
+        assert_eq!(config.apps[0].webhooks.len(), 1);
+        assert_eq!(
+            config.server,
+            crate::config::ServerConfig::default(),
+            "the example shows the defaults"
+        );
         let (config, _) =
             load("--config /x/soketi.json", &[], &[("/x/soketi.json", json)]).unwrap();
         assert_eq!(config.apps.len(), 2);
         assert_eq!(config.apps[1].max_connections, Some(500));
+        assert_eq!(
+            config.apps[0].webhooks[0].filter.starts_with.as_deref(),
+            Some("private-")
+        );
+        assert_eq!(
+            config.server.cache_ttl,
+            std::time::Duration::from_secs(3600)
+        );
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! variables, `env` the environment, `cli` the flags; each writes typed settings into a
 //! `draft` that remembers where every value came from. `validate` turns the draft into a
 //! `Config`, `show` renders it for `sockwave config check`, and `load` runs the sequence.
+//! `webhooks` reads and checks webhook targets, a shape every source shares.
 //! See `docs/configuration.md` for every setting.
 
 use std::time::Duration;
 
 use crate::app::App;
+use crate::webhooks::WebhookSettings;
 
 mod cli;
 mod draft;
@@ -24,6 +26,7 @@ mod raw;
 mod show;
 mod soketi;
 mod validate;
+mod webhooks;
 
 pub use cli::CliOverrides;
 pub use draft::Origin;
@@ -77,6 +80,8 @@ pub struct ServerConfig {
     pub subscription_error_mode: SubscriptionErrorMode,
     /// How long the last event of a cache channel is kept.
     pub cache_ttl: Duration,
+    /// Webhook batching, delay, retry and queue settings.
+    pub webhooks: WebhookSettings,
 }
 
 /// How a refused subscription is reported (see `../shared/PROTOCOL.md` §3.3).
@@ -106,6 +111,7 @@ impl Default for ServerConfig {
             max_request_body_bytes: 2 * 1024 * 1024,
             subscription_error_mode: SubscriptionErrorMode::Soketi,
             cache_ttl: Duration::from_secs(30 * 60),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::draft::{AppSetting, Draft, Origin, ServerSetting};
 use super::error::{closest, ConfigError};
+use super::webhooks::{self, RawWebhook, FILTER_KEYS, WEBHOOK_KEYS};
 use super::SubscriptionErrorMode;
 
 /// Keys allowed under `[server]`; must match `RawServer`.
@@ -28,6 +29,14 @@ const SERVER_KEYS: &[&str] = &[
     "max_ws_message_kb",
     "max_request_body_kb",
     "subscription_error_mode",
+    "cache_ttl",
+    "webhook_batch_window_ms",
+    "webhook_batch_max_events",
+    "webhook_leave_delay_ms",
+    "webhook_retry_budget",
+    "webhook_request_timeout",
+    "webhook_queue_capacity",
+    "webhook_delivery_log_size",
 ];
 
 /// Keys allowed in each `[[apps]]` table; must match `RawApp`.
@@ -38,6 +47,9 @@ const APP_KEYS: &[&str] = &[
     "enabled",
     "enable_client_messages",
     "enable_user_authentication",
+    "enable_subscription_count",
+    "authorized_connections_timeout",
+    "webhooks",
     "max_connections",
     "max_client_events_per_second",
     "max_event_payload_kb",
@@ -72,6 +84,14 @@ struct RawServer {
     max_ws_message_kb: Option<f64>,
     max_request_body_kb: Option<f64>,
     subscription_error_mode: Option<RawErrorMode>,
+    cache_ttl: Option<u64>,
+    webhook_batch_window_ms: Option<u64>,
+    webhook_batch_max_events: Option<usize>,
+    webhook_leave_delay_ms: Option<u64>,
+    webhook_retry_budget: Option<u64>,
+    webhook_request_timeout: Option<u64>,
+    webhook_queue_capacity: Option<usize>,
+    webhook_delivery_log_size: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +110,9 @@ struct RawApp {
     enabled: Option<bool>,
     enable_client_messages: Option<bool>,
     enable_user_authentication: Option<bool>,
+    enable_subscription_count: Option<bool>,
+    authorized_connections_timeout: Option<u64>,
+    webhooks: Option<Vec<RawWebhook>>,
     max_connections: Option<RawLimit>,
     max_client_events_per_second: Option<RawLimit>,
     max_event_payload_kb: Option<f64>,
@@ -161,6 +184,23 @@ fn check_keys(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
                     if let Some(key) = app.keys().find(|key| !APP_KEYS.contains(&key.as_str())) {
                         return Err(unknown(key, &format!("apps[{index}]."), APP_KEYS));
                     }
+                    let hooks = app.get("webhooks").and_then(toml::Value::as_array);
+                    for (n, hook) in hooks.into_iter().flatten().enumerate() {
+                        let Some(hook) = hook.as_table() else {
+                            continue;
+                        };
+                        let prefix = format!("apps[{index}].webhooks[{n}].");
+                        if let Some(key) = hook.keys().find(|k| !WEBHOOK_KEYS.contains(&k.as_str()))
+                        {
+                            return Err(unknown(key, &prefix, WEBHOOK_KEYS));
+                        }
+                        let filter = hook.get("filter").and_then(toml::Value::as_table);
+                        if let Some(key) = filter
+                            .and_then(|f| f.keys().find(|k| !FILTER_KEYS.contains(&k.as_str())))
+                        {
+                            return Err(unknown(key, &format!("{prefix}filter."), FILTER_KEYS));
+                        }
+                    }
                 }
             }
             // Wrong shapes are left to serde, whose message shows the line.
@@ -178,6 +218,7 @@ fn app_origin(path: &Path, index: usize, key: &str) -> Origin {
 fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>, ConfigError> {
     let kb = |kb: f64, key: &str| kilobytes(kb, || Origin::file(path, format!("server.{key}")));
     let secs = Duration::from_secs;
+    let millis = Duration::from_millis;
     let settings = [
         server.host.map(ServerSetting::Host),
         server.port.map(ServerSetting::Port),
@@ -221,6 +262,28 @@ fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>,
                 RawErrorMode::Pusher => SubscriptionErrorMode::Pusher,
             })
         }),
+        server.cache_ttl.map(|n| ServerSetting::CacheTtl(secs(n))),
+        server
+            .webhook_batch_window_ms
+            .map(|n| ServerSetting::WebhookBatchWindow(millis(n))),
+        server
+            .webhook_batch_max_events
+            .map(ServerSetting::WebhookBatchMaxEvents),
+        server
+            .webhook_leave_delay_ms
+            .map(|n| ServerSetting::WebhookLeaveDelay(millis(n))),
+        server
+            .webhook_retry_budget
+            .map(|n| ServerSetting::WebhookRetryBudget(secs(n))),
+        server
+            .webhook_request_timeout
+            .map(|n| ServerSetting::WebhookRequestTimeout(secs(n))),
+        server
+            .webhook_queue_capacity
+            .map(ServerSetting::WebhookQueueCapacity),
+        server
+            .webhook_delivery_log_size
+            .map(ServerSetting::WebhookDeliveryLogSize),
     ];
     Ok(settings.into_iter().flatten().collect())
 }
@@ -262,6 +325,18 @@ fn app_settings(app: RawApp, index: usize, path: &Path) -> Result<Vec<AppSetting
         app.enable_user_authentication
             .map(AppSetting::EnableUserAuthentication),
     );
+    settings.extend(
+        app.enable_subscription_count
+            .map(AppSetting::EnableSubscriptionCount),
+    );
+    if let Some(n) = app.authorized_connections_timeout {
+        let timeout = Duration::from_secs(n);
+        settings.push(AppSetting::AuthorizedConnectionsTimeout(Some(timeout)));
+    }
+    if let Some(raws) = app.webhooks {
+        let origin_of = |n: usize, field: &str| origin(&format!("webhooks[{n}].{field}"));
+        settings.push(AppSetting::Webhooks(webhooks::targets(raws, &origin_of)?));
+    }
     if let Some(raw) = app.max_connections {
         settings.push(AppSetting::MaxConnections(limit(raw, "max_connections")?));
     }
@@ -384,6 +459,68 @@ mod tests {
             &format!("{APP}enable_client_messages = true"),
             "enable_client_messages = true",
         );
+    }
+
+    #[test]
+    fn part_a_values() {
+        check(
+            "[server]\ncache_ttl = 60",
+            "cache_ttl = 60 # 'server.cache_ttl' in /c.toml",
+        );
+        check(
+            &format!("{APP}enable_subscription_count = true"),
+            "enable_subscription_count = true # 'apps[0].enable_subscription_count' in /c.toml",
+        );
+        check(
+            &format!("{APP}authorized_connections_timeout = 30"),
+            "authorized_connections_timeout = 30",
+        );
+        check(APP, "enable_subscription_count = false");
+        check(APP, "# authorized_connections_timeout: off");
+        check_err(&format!("{APP}authorized_connections_timeout = 0"), "invalid value 0 for 'apps[0].authorized_connections_timeout' in /c.toml: must be at least 1 second (leave it out to turn the check off)");
+        check_err(
+            "[server]\ncache_ttl = 0",
+            "invalid value 0 for 'server.cache_ttl' in /c.toml: must be at least 1 (seconds)",
+        );
+    }
+
+    #[test]
+    fn webhook_settings() {
+        check(
+            "[server]\nwebhook_batch_window_ms = 10",
+            "webhook_batch_window_ms = 10",
+        );
+        check(
+            "[server]\nwebhook_leave_delay_ms = 500",
+            "webhook_leave_delay_ms = 500",
+        );
+        check(
+            "[server]\nwebhook_retry_budget = 0",
+            "webhook_retry_budget = 0",
+        );
+        check("", "webhook_queue_capacity = 10000");
+        check_err("[server]\nwebhook_batch_max_events = 0", "invalid value 0 for 'server.webhook_batch_max_events' in /c.toml: must be at least 1 (events)");
+        check_err("[server]\nwebhook_request_timeout = 0", "invalid value 0 for 'server.webhook_request_timeout' in /c.toml: must be at least 1 (seconds)");
+        let hook = "[[apps.webhooks]]\nurl = 'http://127.0.0.1:1/x'\nevent_types = ['client_event', 'client_event']\n";
+        check(&format!("{APP}{hook}"), "event_types = [\"client_event\"]");
+        check(
+            &format!("{APP}{hook}filter = {{ channel_name_ends_with = '-app' }}"),
+            "filter = { channel_name_ends_with = \"-app\" }",
+        );
+        check_err(&format!("{APP}{hook}headers = {{ Content-Type = 'text/plain' }}"), "invalid value 'Content-Type' for 'apps[0].webhooks[0].headers' in /c.toml: sockwave sets this header on every webhook request; it cannot be replaced");
+        check_err(&format!("{APP}{hook}headers = {{ 'X-A' = \"line\\nbreak\" }}"), "invalid value (hidden) for 'apps[0].webhooks[0].headers' in /c.toml: the value of header 'X-A' is not a valid HTTP header value");
+        check_err(
+            &format!("{APP}{hook}uri = 'x'"),
+            "unknown key 'apps[0].webhooks[0].uri' in /c.toml (did you mean 'url'?)",
+        );
+        check_err(&format!("{APP}{hook}filter = {{ channel_name_start_with = 'a' }}"), "unknown key 'apps[0].webhooks[0].filter.channel_name_start_with' in /c.toml (did you mean 'channel_name_starts_with'?)");
+        check_err(&format!("{APP}[[apps.webhooks]]\nurl = 'http://h'\nevent_types = []"), "invalid value [] for 'apps[0].webhooks[0].event_types' in /c.toml: lists no event types, so this webhook would never be sent");
+        check_err(
+            &format!("{APP}[[apps.webhooks]]\nevent_types = ['cache_miss']"),
+            "missing 'apps[0].webhooks[0].url' in /c.toml",
+        );
+        check_err(&format!("{APP}[[apps.webhooks]]\nurl = 'https://'\nevent_types = ['cache_miss']"), "invalid value 'https://' for 'apps[0].webhooks[0].url' in /c.toml: expected an absolute http:// or https:// URL");
+        check_err(&format!("{APP}[[apps.webhooks]]\nurl = 'http://h'\nevent_types = ['cache_miss']\nlambda_function = 'f'"), "'apps[0].webhooks[0].lambda_function' in /c.toml is not supported yet");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::draft::{app_field, server_field, Origins};
 use super::{Config, SubscriptionErrorMode};
+use crate::webhooks::WebhookTarget;
 
 /// Column where origin comments start, so they line up.
 const COMMENT_COLUMN: usize = 40;
@@ -76,6 +77,35 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
                 SubscriptionErrorMode::Pusher => "pusher",
             }),
         ),
+        ("cache_ttl", seconds(server.cache_ttl)),
+        (
+            "webhook_batch_window_ms",
+            millis(server.webhooks.batch_window),
+        ),
+        (
+            "webhook_batch_max_events",
+            integer(server.webhooks.batch_max_events as u64),
+        ),
+        (
+            "webhook_leave_delay_ms",
+            millis(server.webhooks.leave_delay),
+        ),
+        (
+            "webhook_retry_budget",
+            seconds(server.webhooks.retry_budget),
+        ),
+        (
+            "webhook_request_timeout",
+            seconds(server.webhooks.request_timeout),
+        ),
+        (
+            "webhook_queue_capacity",
+            integer(server.webhooks.queue_capacity as u64),
+        ),
+        (
+            "webhook_delivery_log_size",
+            integer(server.webhooks.delivery_log_size as u64),
+        ),
     ];
     for (key, value) in server_values {
         line(&mut out, server_field(key), key, value);
@@ -96,6 +126,10 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
             (
                 "enable_user_authentication",
                 toml::Value::Boolean(app.enable_user_authentication),
+            ),
+            (
+                "enable_subscription_count",
+                toml::Value::Boolean(app.enable_subscription_count),
             ),
             ("max_connections", limit(app.max_connections)),
             (
@@ -131,8 +165,69 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
         for (key, value) in app_values {
             line(&mut out, app_field(index, key), key, value);
         }
+        let timeout_key = "authorized_connections_timeout";
+        match app.authorized_connections_timeout {
+            Some(timeout) => line(
+                &mut out,
+                app_field(index, timeout_key),
+                timeout_key,
+                seconds(timeout),
+            ),
+            None => out.push_str("# authorized_connections_timeout: off\n"),
+        }
+        if !app.webhooks.is_empty() {
+            if let Some(origin) = origins.get(&app_field(index, "webhooks")) {
+                writeln!(out, "# webhooks from {origin}").expect("writing to a String cannot fail");
+            }
+        }
+        for target in &app.webhooks {
+            out.push_str("\n[[apps.webhooks]]\n");
+            for (key, value) in webhook_values(target) {
+                writeln!(out, "{key} = {value}").expect("writing to a String cannot fail");
+            }
+        }
     }
     out
+}
+
+/// A webhook's keys as TOML values; header values are masked like secrets because they
+/// often carry credentials.
+fn webhook_values(target: &WebhookTarget) -> Vec<(&'static str, toml::Value)> {
+    let mut values = vec![
+        ("url", text(&target.url)),
+        (
+            "event_types",
+            toml::Value::Array(
+                target
+                    .event_types
+                    .iter()
+                    .map(|kind| text(kind.name()))
+                    .collect(),
+            ),
+        ),
+    ];
+    let mut filter = toml::Table::new();
+    let bounds = [
+        ("channel_name_starts_with", &target.filter.starts_with),
+        ("channel_name_ends_with", &target.filter.ends_with),
+    ];
+    for (key, bound) in bounds {
+        if let Some(bound) = bound {
+            filter.insert(key.to_string(), text(bound));
+        }
+    }
+    if !filter.is_empty() {
+        values.push(("filter", toml::Value::Table(filter)));
+    }
+    if !target.headers.is_empty() {
+        let headers = target
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), text(&mask_secret(value))))
+            .collect();
+        values.push(("headers", toml::Value::Table(headers)));
+    }
+    values
 }
 
 /// Keeps a short prefix so an operator can tell secrets apart, never more than a quarter.
@@ -156,6 +251,10 @@ fn seconds(duration: Duration) -> toml::Value {
     } else {
         toml::Value::Float(duration.as_secs_f64())
     }
+}
+
+fn millis(duration: Duration) -> toml::Value {
+    integer(duration.as_millis() as u64)
 }
 
 fn kilobytes(n_bytes: usize) -> toml::Value {

@@ -69,7 +69,8 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
             &reason,
         ));
     }
-    let at_least_one: [(&str, u64, String); 5] = [
+    let webhooks = &server.webhooks;
+    let at_least_one: [(&str, u64, String); 9] = [
         (
             "pong_timeout",
             server.pong_timeout.as_secs(),
@@ -94,6 +95,22 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
             "max_request_body_kb",
             server.max_request_body_bytes as u64,
             "bytes".into(),
+        ),
+        ("cache_ttl", server.cache_ttl.as_secs(), "seconds".into()),
+        (
+            "webhook_batch_max_events",
+            webhooks.batch_max_events as u64,
+            "events".into(),
+        ),
+        (
+            "webhook_request_timeout",
+            webhooks.request_timeout.as_secs(),
+            "seconds".into(),
+        ),
+        (
+            "webhook_queue_capacity",
+            webhooks.queue_capacity as u64,
+            "events".into(),
         ),
     ];
     for (key, value, unit) in at_least_one {
@@ -160,6 +177,11 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
             "''".to_string(),
             "must not be empty",
         ));
+    }
+    if app.authorized_connections_timeout == Some(Duration::ZERO) {
+        let reason = "must be at least 1 second (leave it out to turn the check off)";
+        let key = field("authorized_connections_timeout");
+        return Err(invalid(draft, &key, "0".to_string(), reason));
     }
     let limits = &app.limits;
     let counts = [

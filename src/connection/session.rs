@@ -22,6 +22,7 @@ use crate::protocol::{
     parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError,
 };
 use crate::registry::{AppRegistry, CountUpdate, Frame, MemberData, PresenceJoin, SocketHandle};
+use crate::webhooks::{WebhookEvent, Webhooks};
 
 use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
 
@@ -232,10 +233,17 @@ impl Session {
         if kind.needs_auth() {
             self.authorized = true;
         }
+        if subscribed.occupied {
+            self.ctx
+                .webhooks
+                .emit(&self.app, WebhookEvent::channel_occupied(name));
+        }
         if let Some(member) = &subscribed.member_added {
             let frame = messages::member_added(name, &member.user_id, member.user_info.as_deref());
             self.registry
                 .broadcast(name, &Frame::from(frame), Some(self.socket.id()));
+            let added = WebhookEvent::member_added(name, &member.user_id);
+            self.ctx.webhooks.emit(&self.app, added);
         }
         if !subscribed.already_subscribed {
             // A repeated subscribe keeps the membership the socket first joined with.
@@ -250,7 +258,12 @@ impl Session {
         if channel.is_cache() {
             replies.push(match self.registry.cache.get(name, Instant::now()) {
                 Some(cached) => messages::channel_event(&cached.event, name, &cached.data),
-                None => messages::cache_miss(name),
+                None => {
+                    self.ctx
+                        .webhooks
+                        .emit(&self.app, WebhookEvent::cache_miss(name));
+                    messages::cache_miss(name)
+                }
             });
         }
         replies
@@ -274,13 +287,14 @@ impl Session {
         }
     }
 
-    /// Broadcasts `pusher_internal:subscription_count` when the app enables it (never on
-    /// presence channels), throttled as the registry decides.
+    /// Broadcasts `pusher_internal:subscription_count` and sends the `subscription_count`
+    /// webhook when the app enables counting (never on presence channels), throttled as the
+    /// registry decides.
     fn announce_count(&self, channel: &str) {
         if !self.app.enable_subscription_count || kind_of(channel) == ChannelKind::Presence {
             return;
         }
-        announce_count(&self.registry, channel);
+        announce_count(&self.registry, &self.ctx.webhooks, &self.app, channel);
     }
 
     fn refuse(&self, channel: &str, refusal: Refusal, message: String) -> String {
@@ -308,6 +322,13 @@ impl Session {
         if let Some(user_id) = left.member_removed {
             let frame = messages::member_removed(channel, &user_id);
             self.registry.broadcast(channel, &Frame::from(frame), None);
+            let removed = WebhookEvent::member_removed(channel, &user_id);
+            self.ctx.webhooks.emit(&self.app, removed);
+        }
+        if left.vacated {
+            self.ctx
+                .webhooks
+                .emit(&self.app, WebhookEvent::channel_vacated(channel));
         }
         if left.was_subscribed && !left.vacated {
             self.announce_count(channel);
@@ -454,26 +475,40 @@ impl Session {
         let frame = messages::client_event(event, channel, data, user_id.as_deref());
         self.registry
             .broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
+        // Checked first so apps without webhooks never copy the event data.
+        if !self.app.webhooks.is_empty() {
+            let webhook = WebhookEvent::client_event(
+                channel,
+                event,
+                data.get(),
+                &self.socket_id,
+                user_id.as_deref(),
+            );
+            self.ctx.webhooks.emit(&self.app, webhook);
+        }
         None
     }
 }
 
-/// Sends the channel's subscriber count now, or schedules one send after the throttle.
-fn announce_count(registry: &Arc<AppRegistry>, channel: &str) {
+/// Sends the channel's subscriber count (to its sockets and as a webhook) now, or schedules
+/// one send after the throttle.
+fn announce_count(registry: &Arc<AppRegistry>, webhooks: &Webhooks, app: &Arc<App>, channel: &str) {
     let send = |count: usize| {
         let frame = Frame::from(messages::subscription_count(channel, count));
         registry.broadcast(channel, &frame, None);
+        webhooks.emit(app, WebhookEvent::subscription_count(channel, count));
     };
     match registry.note_count_change(channel, Instant::now()) {
         CountUpdate::SendNow(count) => send(count),
         CountUpdate::SendAt(at) => {
-            let registry = registry.clone();
+            let (registry, webhooks, app) = (registry.clone(), webhooks.clone(), app.clone());
             let channel = channel.to_string();
             tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
                 if let Some(count) = registry.take_pending_count(&channel, Instant::now()) {
                     let frame = Frame::from(messages::subscription_count(&channel, count));
                     registry.broadcast(&channel, &frame, None);
+                    webhooks.emit(&app, WebhookEvent::subscription_count(&channel, count));
                 }
             });
         }

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod error;
 pub mod events;
 pub mod request;
+pub mod webhook_log;
 
 use std::sync::Arc;
 
@@ -85,6 +86,7 @@ async fn route(
         (&Method::POST, ["users", user_id, "terminate_connections"]) => {
             Endpoint::Terminate(user_id.to_string())
         }
+        (&Method::GET, ["webhooks", "deliveries"]) => Endpoint::WebhookDeliveries,
         _ => return Err(not_found()),
     };
     let verified = request::verify(ctx, request, app_id, path).await?;
@@ -136,6 +138,7 @@ async fn route(
             tracing::info!(app_id = %verified.app.id, user_id = %user_id, sockets = closed, "terminated user connections");
             json!({})
         }
+        Endpoint::WebhookDeliveries => webhook_log::deliveries(ctx, &verified.app),
     };
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
@@ -147,6 +150,7 @@ enum Endpoint {
     Channel(String),
     Users(String),
     Terminate(String),
+    WebhookDeliveries,
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

@@ -12,3 +12,5 @@ mod presence;
 mod shutdown;
 mod subscriptions;
 mod users;
+mod webhook_receiver;
+mod webhooks;

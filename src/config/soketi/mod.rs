@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::draft::{AppSetting, Draft, Origin, ServerSetting};
 use super::error::{closest, ConfigError};
 use super::raw::kilobytes;
+use super::webhooks;
 
 mod given;
 mod names;
@@ -131,6 +132,17 @@ fn apply_option(
             })?)
         }
         "cors.origin" => ServerSetting::CorsAllowedOrigins(given.texts()?),
+        "channelLimits.cacheTtl" => ServerSetting::CacheTtl(Duration::from_secs(given.whole()?)),
+        // sockwave always batches (per app and target), so both values are accepted; when
+        // Soketi's batching is off each request carries one event, which receivers of the
+        // Pusher format handle as a batch of one anyway.
+        "webhooks.batching.enabled" => {
+            given.flag()?;
+            return Ok(());
+        }
+        "webhooks.batching.duration" => {
+            ServerSetting::WebhookBatchWindow(Duration::from_millis(given.whole()?))
+        }
         _ => {
             if let Some(setting) = server_wide_app_limit(option, given)? {
                 draft.set_app_default(setting, origin);
@@ -291,20 +303,7 @@ fn app_setting(field: &str, given: Given<'_>) -> Result<Option<AppSetting>, Conf
                 Some(_) => Err(given.unsupported(Some("-1"))),
             };
         }
-        "webhooks" => {
-            let empty = match given.value {
-                Value::Array(hooks) => hooks.is_empty(),
-                Value::String(text) => {
-                    serde_json::from_str::<Vec<Value>>(text).is_ok_and(|hooks| hooks.is_empty())
-                }
-                _ => false,
-            };
-            return if empty {
-                Ok(None)
-            } else {
-                Err(given.unsupported(Some("[]")))
-            };
-        }
+        "webhooks" => AppSetting::Webhooks(webhooks::from_json(given.value, given.origin)?),
         "maxPresenceMembersPerChannel" => AppSetting::MaxPresenceMembers(given.count()?),
         "maxPresenceMemberSizeInKb" => AppSetting::MaxPresenceMemberSizeBytes(given.kilobytes()?),
         "maxChannelNameLength" => AppSetting::MaxChannelNameLength(given.count()?),
@@ -419,6 +418,56 @@ mod tests {
     }
 
     #[test]
+    fn webhooks_and_cache_ttl() {
+        let hooks = r#"[{"url": "http://127.0.0.1:9000/hook", "event_types": ["channel_occupied", "channel_vacated"],
+            "filter": {"channel_name_starts_with": "beta-", "channel_name_ends_with": ""},
+            "headers": {"Authorization": "Bearer 0123456789"}}]"#;
+        let json = with_apps(&format!(
+            r#"{{"id": "a", "key": "k", "secret": "s", "webhooks": {hooks}}}"#
+        ));
+        check(&json, "url = \"http://127.0.0.1:9000/hook\"");
+        check(&json, "filter = { channel_name_starts_with = \"beta-\" }");
+        check(&json, "headers = { Authorization = \"Bear****\" }");
+        check(
+            &json,
+            "# webhooks from 'appManager.array.apps.0.webhooks' in /s.json",
+        );
+        let (config, _) = testing::load("--config /s.json", &[], &[(PATH, &json)]).unwrap();
+        let target = &config.apps[0].webhooks[0];
+        assert_eq!(
+            target.headers,
+            [("Authorization".to_string(), "Bearer 0123456789".to_string())]
+        );
+        assert_eq!(target.filter.ends_with, None);
+        check(
+            r#"{"appManager.array.apps.0.webhooks": "[{\"url\": \"https://h.example\", \"event_types\": [\"cache_miss\"]}]"}"#,
+            "event_types = [\"cache_miss\"]",
+        );
+        check(
+            r#"{"channelLimits": {"cacheTtl": 3600}}"#,
+            "cache_ttl = 3600 # 'channelLimits.cacheTtl' in /s.json",
+        );
+        check(
+            r#"{"webhooks": {"batching": {"enabled": true, "duration": 100}}}"#,
+            "webhook_batch_window_ms = 100 # 'webhooks.batching.duration' in /s.json",
+        );
+        check_err(
+            &with_apps(r#"{"id": "a", "key": "k", "secret": "s", "webhooks": [{"url": "not a url", "event_types": ["client_event"]}]}"#),
+            "invalid value 'not a url' for 'appManager.array.apps.0.webhooks.0.url' in /s.json: expected an absolute http:// or https:// URL",
+        );
+        check_err(
+            &with_apps(
+                r#"{"id": "a", "key": "k", "secret": "s", "webhooks": [{"url": "http://h"}]}"#,
+            ),
+            "missing 'appManager.array.apps.0.webhooks.0.event_types' in /s.json",
+        );
+        check_err(
+            r#"{"webhooks.batching.enabled": "maybe"}"#,
+            "invalid value \"maybe\" for 'webhooks.batching.enabled' in /s.json: expected true or false",
+        );
+    }
+
+    #[test]
     fn server_wide_limits_are_defaults_for_apps() {
         let apps = r#"[{"id": "a", "key": "k", "secret": "s", "maxPresenceMembersPerChannel": 9},
                        {"id": "b", "key": "l", "secret": "t"}]"#;
@@ -461,8 +510,13 @@ mod tests {
             r#"{"userAuthenticationTimeout": 30000}"#,
             "'userAuthenticationTimeout' in /s.json is not supported yet",
         );
+        check_err(
+            &with_apps(
+                r#"{"id": "a", "key": "k", "secret": "s", "webhooks": [{"event_types": ["client_event"], "lambda_function": "f", "lambda": {"async": true}}]}"#,
+            ),
+            "'appManager.array.apps.0.webhooks.0.lambda_function' in /s.json is not supported yet",
+        );
         check_err(r#"{"httpApi.acceptTraffic.memoryThreshold": 85}"#, "'httpApi.acceptTraffic.memoryThreshold' in /s.json is not supported yet (sockwave accepts only 100)");
-        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "webhooks": [{"url": "http://x"}]}"#), "'appManager.array.apps.0.webhooks' in /s.json is not supported yet (sockwave accepts only [])");
         check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxBackendEventsPerSecond": 100}"#), "'appManager.array.apps.0.maxBackendEventsPerSecond' in /s.json is not supported yet (sockwave accepts only -1)");
     }
 

@@ -37,7 +37,10 @@ pub(crate) const ENV_OPTIONS: &[(&str, &str)] = &[
     ("CACHE_DRIVER", "cache.driver"),
     ("CACHE_REDIS_CLUSTER_MODE", "cache.redis.clusterMode"),
     ("CACHE_REDIS_OPTIONS", "cache.redis.redisOptions"),
+    // Soketi's cli.ts reads CHANNEL_CACHE_TTL; the CHANNEL_LIMITS_ form matches its other
+    // channelLimits variable, so both are read.
     ("CHANNEL_CACHE_TTL", "channelLimits.cacheTtl"),
+    ("CHANNEL_LIMITS_CACHE_TTL", "channelLimits.cacheTtl"),
     ("CHANNEL_LIMITS_MAX_NAME_LENGTH", "channelLimits.maxNameLength"),
     ("CLUSTER_BROADCAST_ADDRESS", "cluster.broadcast"),
     ("CLUSTER_CHECK_INTERVAL", "cluster.checkInterval"),
@@ -133,6 +136,7 @@ pub(crate) const ENV_OPTIONS: &[(&str, &str)] = &[
 /// Options mapped to sockwave settings, for suggestions; `apply_option` handles each one.
 pub(super) const MAPPED: &[&str] = &[
     "appManager.array.apps",
+    "channelLimits.cacheTtl",
     "channelLimits.maxNameLength",
     "cors.origin",
     "debug",
@@ -147,6 +151,8 @@ pub(super) const MAPPED: &[&str] = &[
     "presence.maxMemberSizeInKb",
     "presence.maxMembersPerChannel",
     "shutdownGracePeriod",
+    "webhooks.batching.duration",
+    "webhooks.batching.enabled",
 ];
 
 /// A value sockwave's behaviour matches, or none yet.
@@ -165,7 +171,6 @@ pub(super) const FIXED: &[(&str, Accepted)] = &[
     ("appManager.cache.enabled", Accepted::Flag(false)),
     ("appManager.driver", Accepted::Text("array")),
     ("cache.driver", Accepted::Text("memory")),
-    ("channelLimits.cacheTtl", Accepted::Nothing),
     ("cors.allowedHeaders", Accepted::Nothing),
     ("cors.credentials", Accepted::Nothing),
     ("cors.methods", Accepted::Nothing),
@@ -181,8 +186,11 @@ pub(super) const FIXED: &[(&str, Accepted)] = &[
     ("ssl.certPath", Accepted::Text("")),
     ("ssl.keyPath", Accepted::Text("")),
     ("ssl.passphrase", Accepted::Text("")),
+    // Soketi closes sockets of apps with user authentication on that do not sign in within
+    // this time. sockwave's `authorized_connections_timeout` is per app, opt-in, and also
+    // counts a private or presence subscription as authorized (Pusher's rule), so the two
+    // cannot be mapped faithfully.
     ("userAuthenticationTimeout", Accepted::Nothing),
-    ("webhooks.batching.enabled", Accepted::Flag(false)),
 ];
 
 /// Option prefixes that only tune a driver or feature that `FIXED` pins off, so any value
@@ -208,7 +216,7 @@ pub(super) const INERT: &[&str] = &[
     "queue.sqs",
     "rateLimiter.redis",
     "ssl.caPath",
-    "webhooks.batching.duration",
+    // sockwave retries by time (webhook_retry_budget), not by count.
     "webhooks.maxRetries",
 ];
 

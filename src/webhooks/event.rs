@@ -1,0 +1,318 @@
+//! The webhook events sockwave sends, one variant per Pusher webhook, and their JSON shape.
+//!
+//! Shapes follow Pusher's webhook reference (`../shared/PROTOCOL.md` §11.2): every event is an
+//! object with a `name` and a `channel`, plus the fields of its kind. This module only
+//! describes events; deciding when to send them is the connection's job, and batching,
+//! signing and delivery live in the sibling modules.
+
+use serde::Serialize;
+
+/// One webhook event, serialised exactly as it appears in a request's `events` array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// A channel got its first subscriber.
+    ChannelOccupied {
+        /// The channel.
+        channel: String,
+    },
+    /// A channel lost its last subscriber.
+    ChannelVacated {
+        /// The channel.
+        channel: String,
+    },
+    /// A user's first socket joined a presence channel.
+    MemberAdded {
+        /// The presence channel.
+        channel: String,
+        /// The member's user id.
+        user_id: String,
+    },
+    /// A user's last socket left a presence channel.
+    MemberRemoved {
+        /// The presence channel.
+        channel: String,
+        /// The member's user id.
+        user_id: String,
+    },
+    /// A socket sent a `client-*` event.
+    ClientEvent {
+        /// The private or presence channel it was sent on.
+        channel: String,
+        /// The event name, e.g. `client-typing`.
+        event: String,
+        /// The event data as text: Pusher delivers `data` as a string, so an object the
+        /// client sent is passed on as its JSON text.
+        data: String,
+        /// The sending socket.
+        socket_id: String,
+        /// The sender's presence user id; only on presence channels.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+    },
+    /// A socket subscribed to a cache channel that had nothing cached.
+    CacheMiss {
+        /// The cache channel.
+        channel: String,
+    },
+    /// A channel's subscriber count changed (apps with subscription counting only).
+    SubscriptionCount {
+        /// The channel; never a presence channel.
+        channel: String,
+        /// Sockets subscribed on this node.
+        subscription_count: usize,
+    },
+}
+
+/// The kind of a webhook event, as named in a target's `event_types`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// `channel_occupied`
+    ChannelOccupied,
+    /// `channel_vacated`
+    ChannelVacated,
+    /// `member_added`
+    MemberAdded,
+    /// `member_removed`
+    MemberRemoved,
+    /// `client_event`
+    ClientEvent,
+    /// `cache_miss`
+    CacheMiss,
+    /// `subscription_count`
+    SubscriptionCount,
+}
+
+impl EventType {
+    /// Every event type, in the order the docs list them.
+    pub const ALL: [EventType; 7] = [
+        EventType::ChannelOccupied,
+        EventType::ChannelVacated,
+        EventType::MemberAdded,
+        EventType::MemberRemoved,
+        EventType::ClientEvent,
+        EventType::CacheMiss,
+        EventType::SubscriptionCount,
+    ];
+
+    /// The name used in configuration and in the event's `name` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::ChannelOccupied => "channel_occupied",
+            EventType::ChannelVacated => "channel_vacated",
+            EventType::MemberAdded => "member_added",
+            EventType::MemberRemoved => "member_removed",
+            EventType::ClientEvent => "client_event",
+            EventType::CacheMiss => "cache_miss",
+            EventType::SubscriptionCount => "subscription_count",
+        }
+    }
+
+    /// The type with this name, if any.
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The event that undoes this one when it follows within the leave delay: a held
+    /// `channel_vacated` is cancelled by `channel_occupied`, `member_removed` by
+    /// `member_added`.
+    pub fn cancels(self) -> Option<EventType> {
+        match self {
+            EventType::ChannelOccupied => Some(EventType::ChannelVacated),
+            EventType::MemberAdded => Some(EventType::MemberRemoved),
+            EventType::ChannelVacated
+            | EventType::MemberRemoved
+            | EventType::ClientEvent
+            | EventType::CacheMiss
+            | EventType::SubscriptionCount => None,
+        }
+    }
+}
+
+impl WebhookEvent {
+    /// A `channel_occupied`.
+    pub fn channel_occupied(channel: &str) -> WebhookEvent {
+        WebhookEvent::ChannelOccupied {
+            channel: channel.to_string(),
+        }
+    }
+
+    /// A `channel_vacated`.
+    pub fn channel_vacated(channel: &str) -> WebhookEvent {
+        WebhookEvent::ChannelVacated {
+            channel: channel.to_string(),
+        }
+    }
+
+    /// A `member_added`.
+    pub fn member_added(channel: &str, user_id: &str) -> WebhookEvent {
+        WebhookEvent::MemberAdded {
+            channel: channel.to_string(),
+            user_id: user_id.to_string(),
+        }
+    }
+
+    /// A `member_removed`.
+    pub fn member_removed(channel: &str, user_id: &str) -> WebhookEvent {
+        WebhookEvent::MemberRemoved {
+            channel: channel.to_string(),
+            user_id: user_id.to_string(),
+        }
+    }
+
+    /// A `cache_miss`.
+    pub fn cache_miss(channel: &str) -> WebhookEvent {
+        WebhookEvent::CacheMiss {
+            channel: channel.to_string(),
+        }
+    }
+
+    /// A `subscription_count`.
+    pub fn subscription_count(channel: &str, subscription_count: usize) -> WebhookEvent {
+        WebhookEvent::SubscriptionCount {
+            channel: channel.to_string(),
+            subscription_count,
+        }
+    }
+
+    /// A `client_event`. `raw_data` is the `data` JSON as the client sent it: a JSON string is
+    /// passed on as its text, anything else as its JSON text.
+    pub fn client_event(
+        channel: &str,
+        event: &str,
+        raw_data: &str,
+        socket_id: &str,
+        user_id: Option<&str>,
+    ) -> WebhookEvent {
+        let data = match serde_json::from_str::<String>(raw_data) {
+            Ok(text) => text,
+            Err(_) => raw_data.to_string(),
+        };
+        WebhookEvent::ClientEvent {
+            channel: channel.to_string(),
+            event: event.to_string(),
+            data,
+            socket_id: socket_id.to_string(),
+            user_id: user_id.map(String::from),
+        }
+    }
+
+    /// The event's kind.
+    pub fn kind(&self) -> EventType {
+        match self {
+            WebhookEvent::ChannelOccupied { .. } => EventType::ChannelOccupied,
+            WebhookEvent::ChannelVacated { .. } => EventType::ChannelVacated,
+            WebhookEvent::MemberAdded { .. } => EventType::MemberAdded,
+            WebhookEvent::MemberRemoved { .. } => EventType::MemberRemoved,
+            WebhookEvent::ClientEvent { .. } => EventType::ClientEvent,
+            WebhookEvent::CacheMiss { .. } => EventType::CacheMiss,
+            WebhookEvent::SubscriptionCount { .. } => EventType::SubscriptionCount,
+        }
+    }
+
+    /// The channel the event is about.
+    pub fn channel(&self) -> &str {
+        match self {
+            WebhookEvent::ChannelOccupied { channel }
+            | WebhookEvent::ChannelVacated { channel }
+            | WebhookEvent::MemberAdded { channel, .. }
+            | WebhookEvent::MemberRemoved { channel, .. }
+            | WebhookEvent::ClientEvent { channel, .. }
+            | WebhookEvent::CacheMiss { channel }
+            | WebhookEvent::SubscriptionCount { channel, .. } => channel,
+        }
+    }
+
+    /// The presence user id of member events; `None` for the others.
+    pub fn member(&self) -> Option<&str> {
+        match self {
+            WebhookEvent::MemberAdded { user_id, .. }
+            | WebhookEvent::MemberRemoved { user_id, .. } => Some(user_id),
+            WebhookEvent::ChannelOccupied { .. }
+            | WebhookEvent::ChannelVacated { .. }
+            | WebhookEvent::ClientEvent { .. }
+            | WebhookEvent::CacheMiss { .. }
+            | WebhookEvent::SubscriptionCount { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(event: WebhookEvent, expected: serde_json::Value) {
+        assert_eq!(serde_json::to_value(&event).unwrap(), expected);
+        assert_eq!(
+            EventType::parse(expected["name"].as_str().unwrap()),
+            Some(event.kind())
+        );
+    }
+
+    #[test]
+    fn pusher_shapes() {
+        let channel = || "c".to_string();
+        check(
+            WebhookEvent::ChannelOccupied { channel: channel() },
+            json!({"name": "channel_occupied", "channel": "c"}),
+        );
+        check(
+            WebhookEvent::ChannelVacated { channel: channel() },
+            json!({"name": "channel_vacated", "channel": "c"}),
+        );
+        check(
+            WebhookEvent::MemberAdded {
+                channel: channel(),
+                user_id: "7".into(),
+            },
+            json!({"name": "member_added", "channel": "c", "user_id": "7"}),
+        );
+        check(
+            WebhookEvent::MemberRemoved {
+                channel: channel(),
+                user_id: "7".into(),
+            },
+            json!({"name": "member_removed", "channel": "c", "user_id": "7"}),
+        );
+        check(
+            WebhookEvent::CacheMiss { channel: channel() },
+            json!({"name": "cache_miss", "channel": "c"}),
+        );
+        check(
+            WebhookEvent::SubscriptionCount {
+                channel: channel(),
+                subscription_count: 3,
+            },
+            json!({"name": "subscription_count", "channel": "c", "subscription_count": 3}),
+        );
+    }
+
+    #[test]
+    fn client_event_data_is_text() {
+        check(
+            WebhookEvent::client_event("private-c", "client-x", r#"{"a": 1}"#, "1.2", None),
+            json!({"name": "client_event", "channel": "private-c", "event": "client-x",
+                   "data": "{\"a\": 1}", "socket_id": "1.2"}),
+        );
+        check(
+            WebhookEvent::client_event(
+                "presence-c",
+                "client-x",
+                r#""hi \"you\"""#,
+                "1.2",
+                Some("u"),
+            ),
+            json!({"name": "client_event", "channel": "presence-c", "event": "client-x",
+                   "data": "hi \"you\"", "socket_id": "1.2", "user_id": "u"}),
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for kind in EventType::ALL {
+            assert_eq!(EventType::parse(kind.name()), Some(kind));
+        }
+        assert_eq!(EventType::parse("channel_existence"), None);
+    }
+}

@@ -1,0 +1,119 @@
+//! `WebhookTarget`: one configured webhook of an app — where to send, which events, which
+//! channels, and extra headers — and the matching rules.
+//!
+//! Targets are built and validated by `config` (URL scheme, event names, header names);
+//! this module trusts them and only answers "does this target want this event?".
+
+use super::event::{EventType, WebhookEvent};
+
+/// Headers every webhook request carries, which a target's extra headers may not replace
+/// (lowercase; header names are case-insensitive).
+pub const RESERVED_HEADERS: [&str; 3] = ["content-type", "x-pusher-key", "x-pusher-signature"];
+
+/// One webhook of an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    /// An absolute `http://` or `https://` URL.
+    pub url: String,
+    /// The event kinds sent to this URL.
+    pub event_types: Vec<EventType>,
+    /// Only events on channels whose names match are sent.
+    pub filter: ChannelFilter,
+    /// Extra request headers. Never `Content-Type`, `X-Pusher-Key` or `X-Pusher-Signature`:
+    /// configuration refuses those.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A channel-name filter; an empty filter matches every channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelFilter {
+    /// The channel name must start with this.
+    pub starts_with: Option<String>,
+    /// The channel name must end with this.
+    pub ends_with: Option<String>,
+}
+
+impl ChannelFilter {
+    /// Whether `channel` passes the filter.
+    pub fn matches(&self, channel: &str) -> bool {
+        self.starts_with
+            .as_deref()
+            .map_or(true, |prefix| channel.starts_with(prefix))
+            && self
+                .ends_with
+                .as_deref()
+                .map_or(true, |suffix| channel.ends_with(suffix))
+    }
+}
+
+impl WebhookTarget {
+    /// Whether this target receives `event`.
+    pub fn wants(&self, event: &WebhookEvent) -> bool {
+        self.event_types.contains(&event.kind()) && self.filter.matches(event.channel())
+    }
+
+    /// Whether `event` must reach the delivery worker for this target: either the target
+    /// wants it, or it may cancel a held event the target wants. A target that subscribes
+    /// only to `channel_vacated` still needs `channel_occupied` to see that a reload
+    /// cancelled the vacate.
+    pub fn concerns(&self, event: &WebhookEvent) -> bool {
+        let kind = event.kind();
+        let wanted = self.event_types.contains(&kind)
+            || kind
+                .cancels()
+                .is_some_and(|cancelled| self.event_types.contains(&cancelled));
+        wanted && self.filter.matches(event.channel())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(types: &[EventType], starts: Option<&str>, ends: Option<&str>) -> WebhookTarget {
+        WebhookTarget {
+            url: "http://127.0.0.1/hook".into(),
+            event_types: types.to_vec(),
+            filter: ChannelFilter {
+                starts_with: starts.map(String::from),
+                ends_with: ends.map(String::from),
+            },
+            headers: Vec::new(),
+        }
+    }
+
+    fn occupied(channel: &str) -> WebhookEvent {
+        WebhookEvent::ChannelOccupied {
+            channel: channel.into(),
+        }
+    }
+
+    #[test]
+    fn filters_by_prefix_and_suffix() {
+        let both = target(&[EventType::ChannelOccupied], Some("beta-"), Some("-app"));
+        let check = |channel: &str, expected: bool| {
+            assert_eq!(both.wants(&occupied(channel)), expected, "{channel}");
+        };
+        check("beta-chat-app", true);
+        check("beta-chat", false);
+        check("chat-app", false);
+        check("chat-room", false);
+        let none = target(&[EventType::ChannelOccupied], None, None);
+        assert!(none.wants(&occupied("anything")));
+    }
+
+    #[test]
+    fn event_types_and_cancellers() {
+        let vacated_only = target(&[EventType::ChannelVacated], None, None);
+        assert!(!vacated_only.wants(&occupied("c")));
+        assert!(vacated_only.concerns(&occupied("c")));
+        let removed_only = target(&[EventType::MemberRemoved], Some("presence-"), None);
+        let added = |channel: &str| WebhookEvent::MemberAdded {
+            channel: channel.into(),
+            user_id: "u".into(),
+        };
+        assert!(removed_only.concerns(&added("presence-a")));
+        assert!(!removed_only.concerns(&added("private-a")));
+        assert!(!removed_only.concerns(&occupied("presence-a")));
+    }
+}
