@@ -141,7 +141,12 @@ export async function startServer({ apps, server = {}, env = {}, args = [], port
     async stop(signal = 'SIGKILL') {
       if (exitInfo) return exitInfo;
       try { proc.kill(signal); } catch { /* gone */ }
-      const res = await Promise.race([exited, sleep(10_000).then(() => null)]);
+      // The fallback timer is cleared as soon as the process exits, so it never keeps the
+      // test process alive.
+      let timer;
+      const fallback = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 10_000); });
+      const res = await Promise.race([exited, fallback]);
+      clearTimeout(timer);
       if (res) return res;
       try { proc.kill('SIGKILL'); } catch { /* gone */ }
       return exited;
