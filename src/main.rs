@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sockwave::config::{self, CliOverrides, Config, ConfigError};
+use sockwave::doctor::DoctorArgs;
 use tracing_subscriber::EnvFilter;
 
 /// A self-hosted real-time server for the Pusher Channels protocol.
@@ -25,6 +26,8 @@ enum Command {
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Diagnose a Laravel + Echo setup: its .env file, then the server it points at
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
             }
             Err(err) => config_failure(&err),
         },
+        Some(Command::Doctor(args)) => sockwave::doctor::run(&args),
         None => match config::load(&cli.overrides, &env) {
             Ok(config) => serve(config),
             Err(err) => config_failure(&err),

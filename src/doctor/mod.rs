@@ -1,0 +1,137 @@
+//! `sockwave doctor`: diagnoses a Laravel + Echo broadcasting setup end to end against any
+//! Pusher-compatible server, printing one line per check and a fix for each failure.
+//!
+//! Layout: pure parts first — `dotenv` parses the file as phpdotenv does, `resolve` gives
+//! the values Laravel and Vite each see, `project` reads hints from the Laravel project,
+//! `env_checks` turns all that into `Check`s and a `Target`. Then `live` (private) talks to
+//! the server: reachability, app key, signed API call, event round trip, private auth.
+//! `check` holds the verdict types and the rendering. See `docs/doctor.md`.
+//!
+//! This module never starts a server and never changes a file.
+
+pub mod check;
+pub mod dotenv;
+pub mod endpoint;
+pub mod env_checks;
+pub mod project;
+pub mod resolve;
+pub mod target;
+
+mod live;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use self::check::Report;
+use self::endpoint::{Endpoint, UrlError};
+use self::env_checks::{Env, Overrides};
+
+/// Flags of `sockwave doctor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorArgs {
+    /// The Laravel project's .env file
+    #[arg(long, value_name = "PATH")]
+    pub env: PathBuf,
+    /// Where the backend reaches the server, instead of PUSHER_SCHEME/HOST/PORT
+    /// (e.g. http://127.0.0.1:6001)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Where the browser reaches the server, instead of the VITE_/MIX_ values
+    #[arg(long, value_name = "URL")]
+    pub browser_url: Option<String>,
+    /// Check the .env file only; do not contact the server
+    #[arg(long)]
+    pub offline: bool,
+    /// Seconds each live step may take
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
+}
+
+/// Why the doctor could not run at all (as opposed to a failed check).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    /// The `.env` file cannot be read.
+    #[error("cannot read {path}")]
+    ReadEnv {
+        /// The path given.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `--url` or `--browser-url` is not a URL.
+    #[error("invalid {flag}")]
+    Url {
+        /// The flag.
+        flag: &'static str,
+        /// The cause.
+        source: UrlError,
+    },
+}
+
+/// Runs the doctor and prints the report. Exit code 0 when no check failed, 1 when one did,
+/// 2 when the doctor could not run.
+pub fn run(args: &DoctorArgs) -> ExitCode {
+    let shell: HashMap<String, String> = std::env::vars().collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(diagnose(args, &shell)),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(report) => {
+            print!("{}", report.render());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            let cause = std::error::Error::source(&err)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            eprintln!("error: {err}{cause}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs every check. `shell` is the environment the doctor runs in (variables set there
+/// override `.env` for Laravel and Vite started from the same shell).
+pub async fn diagnose(
+    args: &DoctorArgs,
+    shell: &HashMap<String, String>,
+) -> Result<Report, DoctorError> {
+    let path = args.env.display().to_string();
+    let text = std::fs::read_to_string(&args.env)
+        .map_err(|source| DoctorError::ReadEnv { path, source })?;
+    let parse = |flag: &'static str, url: &Option<String>| {
+        url.as_deref()
+            .map(Endpoint::parse_url)
+            .transpose()
+            .map_err(|source| DoctorError::Url { flag, source })
+    };
+    let overrides = Overrides {
+        backend: parse("--url", &args.url)?,
+        browser: parse("--browser-url", &args.browser_url)?,
+    };
+    let dir = args
+        .env
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let hints = project::read(dir);
+    let env = Env::parse(&text);
+    let (mut checks, target) = env_checks::run(&env, &hints, shell, &overrides);
+    if !args.offline {
+        checks.extend(live::run(&target, Duration::from_secs(args.timeout.max(1))).await);
+    }
+    Ok(Report { checks })
+}

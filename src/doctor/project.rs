@@ -1,0 +1,137 @@
+//! What the Laravel project next to the `.env` file tells about how it reads it: which
+//! variable picks the broadcast connection (from `config/broadcasting.php`, else the
+//! `laravel/framework` version in `composer.lock`) and whether the configuration is cached.
+//!
+//! Reading is best effort: a file that is missing or unreadable just leaves a hint unknown.
+
+use std::path::Path;
+
+/// How `config/broadcasting.php` chooses the default connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultConnection {
+    /// `env('A', env('B', …))`: the first of these variables that is set, in order.
+    Env(Vec<String>),
+    /// A literal connection name; `.env` cannot change it.
+    Fixed(String),
+}
+
+/// Where a hint came from, for the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastSource {
+    /// What decides the connection.
+    pub default: DefaultConnection,
+    /// e.g. `config/broadcasting.php` or `composer.lock (laravel/framework v11.9.2)`.
+    pub source: String,
+}
+
+/// Facts about the project around the `.env` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectHints {
+    /// How the broadcast connection is chosen, when it could be found out.
+    pub broadcast: Option<BroadcastSource>,
+    /// `bootstrap/cache/config.php` exists: Laravel ignores `.env` until it is rebuilt.
+    pub config_cached: bool,
+}
+
+/// Reads the hints from the project directory `dir` (the `.env` file's directory).
+pub fn read(dir: &Path) -> ProjectHints {
+    let from_config = std::fs::read_to_string(dir.join("config/broadcasting.php"))
+        .ok()
+        .and_then(|php| broadcasting_default(&php))
+        .map(|default| BroadcastSource {
+            default,
+            source: "config/broadcasting.php".to_string(),
+        });
+    let from_lock = || {
+        let lock = std::fs::read_to_string(dir.join("composer.lock")).ok()?;
+        let version = framework_version(&lock)?;
+        let major: u32 = version
+            .trim_start_matches('v')
+            .split('.')
+            .next()?
+            .parse()
+            .ok()?;
+        let variable = if major >= 11 {
+            "BROADCAST_CONNECTION"
+        } else {
+            "BROADCAST_DRIVER"
+        };
+        Some(BroadcastSource {
+            default: DefaultConnection::Env(vec![variable.to_string()]),
+            source: format!("composer.lock (laravel/framework {version})"),
+        })
+    };
+    ProjectHints {
+        broadcast: from_config.or_else(from_lock),
+        config_cached: dir.join("bootstrap/cache/config.php").is_file(),
+    }
+}
+
+/// The `'default' => …` entry of `config/broadcasting.php`.
+pub fn broadcasting_default(php: &str) -> Option<DefaultConnection> {
+    let start = php.find("'default'").or_else(|| php.find("\"default\""))?;
+    let rest = &php[start..];
+    let statement = &rest[..rest.find("\n").unwrap_or(rest.len())];
+    let value = statement.split_once("=>")?.1.trim();
+    let mut variables = Vec::new();
+    let mut remaining = value;
+    while let Some(idx) = remaining.find("env(") {
+        remaining = &remaining[idx + 4..];
+        if let Some(name) = quoted(remaining) {
+            variables.push(name.to_string());
+        }
+    }
+    if !variables.is_empty() {
+        return Some(DefaultConnection::Env(variables));
+    }
+    quoted(value).map(|name| DefaultConnection::Fixed(name.to_string()))
+}
+
+/// The text inside the quotes `text` starts with.
+fn quoted(text: &str) -> Option<&str> {
+    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let inner = &text[1..];
+    Some(&inner[..inner.find(quote)?])
+}
+
+/// The `version` of the `laravel/framework` package in a composer.lock.
+fn framework_version(lock: &str) -> Option<String> {
+    let start = lock.find("\"name\": \"laravel/framework\"")?;
+    let rest = &lock[start..];
+    let version_at = rest.find("\"version\":")?;
+    let value = rest[version_at + "\"version\":".len()..].trim_start();
+    quoted(value).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(names: &[&str]) -> Option<DefaultConnection> {
+        Some(DefaultConnection::Env(
+            names.iter().map(|n| n.to_string()).collect(),
+        ))
+    }
+
+    #[test]
+    fn reads_the_default_entry() {
+        let php = "return [\n    'default' => env('BROADCAST_CONNECTION', 'null'),\n";
+        assert_eq!(broadcasting_default(php), env(&["BROADCAST_CONNECTION"]));
+        let php = "'default' => env('BROADCAST_CONNECTION', env(\"BROADCAST_DRIVER\", 'log')),";
+        assert_eq!(
+            broadcasting_default(php),
+            env(&["BROADCAST_CONNECTION", "BROADCAST_DRIVER"])
+        );
+        assert_eq!(
+            broadcasting_default("'default' => 'pusher',"),
+            Some(DefaultConnection::Fixed("pusher".into()))
+        );
+    }
+
+    #[test]
+    fn reads_the_framework_version() {
+        let lock = r#"{"packages": [{"name": "laravel/framework",
+            "version": "v10.48.4", "source": {}}]}"#;
+        assert_eq!(framework_version(lock).as_deref(), Some("v10.48.4"));
+    }
+}

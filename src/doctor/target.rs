@@ -1,0 +1,40 @@
+//! What the live checks aim at, as the `.env` checks worked it out: the two addresses, the
+//! credentials, and the variable names to blame in messages.
+
+use super::endpoint::Endpoint;
+
+/// The variables a live failure points at, e.g. `PUSHER_APP_SECRET`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarNames {
+    /// e.g. `PUSHER_APP_ID`.
+    pub app_id: String,
+    /// e.g. `PUSHER_APP_KEY`.
+    pub key: String,
+    /// e.g. `PUSHER_APP_SECRET`.
+    pub secret: String,
+    /// e.g. `VITE_PUSHER_APP_KEY`, or the backend key's name when the browser's is unknown.
+    pub browser_key: String,
+    /// What set the backend address, e.g. `PUSHER_SCHEME/HOST/PORT` or `--url`.
+    pub backend_address: String,
+    /// What set the browser address, e.g. `VITE_PUSHER_SCHEME/HOST/PORT` or `--browser-url`.
+    pub browser_address: String,
+}
+
+/// Everything the live checks need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Where Laravel publishes (PUSHER_SCHEME/HOST/PORT or `--url`).
+    pub backend: Option<Endpoint>,
+    /// Where the browser connects (VITE_/MIX_ values or `--browser-url`).
+    pub browser: Option<Endpoint>,
+    /// The app id Laravel uses.
+    pub app_id: Option<String>,
+    /// The app key Laravel signs with.
+    pub key: Option<String>,
+    /// The app secret Laravel signs with.
+    pub secret: Option<String>,
+    /// The app key the browser connects with.
+    pub browser_key: Option<String>,
+    /// Names for messages.
+    pub names: VarNames,
+}
