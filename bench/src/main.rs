@@ -1,0 +1,190 @@
+//! `sockwave-bench`: a load generator for Pusher Channels servers (sockwave, Sockudo, Soketi)
+//! over loopback.
+//!
+//! Each scenario subcommand drives a running server and prints exactly one JSON line of
+//! results on stdout; diagnostics go to stderr. Every loop is bounded in count and in time.
+//! With `--server-pid`, the server's RSS, CPU time and descriptors are read from /proc before
+//! and after. `smoke` starts a server binary itself and runs every scenario at tiny sizes, so
+//! the test suite keeps the bench from rotting.
+//!
+//! # Layout
+//!
+//! - `target`: server address, credentials, source-address rotation; loopback only.
+//! - `client`: a raw-frame Pusher WebSocket client and the tally of what clients receive.
+//! - `publisher`: signed HTTP API publishes over a keep-alive connection.
+//! - `probe`: a process's RSS, CPU time and open descriptors from /proc.
+//! - `histogram`: a lock-free latency histogram.
+//! - `scenario`: `idle`, `fanout`, `http`, `churn`, `presence`, `soak`.
+//! - `smoke`: every scenario, tiny, against a server it starts.
+
+mod client;
+mod histogram;
+mod probe;
+mod publisher;
+mod scenario;
+mod smoke;
+mod target;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use probe::Probe;
+use scenario::{churn, fanout, http, idle, presence, soak, Env};
+use target::Target;
+
+/// Load generator for Pusher-compatible servers; prints one JSON line per run.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the server is and which app to use; shared by every scenario.
+#[derive(Debug, Clone, Args)]
+struct Common {
+    /// WebSocket base URL (loopback only)
+    #[arg(long, default_value = "ws://127.0.0.1:6001")]
+    url: String,
+    /// HTTP API base URL (loopback only)
+    #[arg(long, default_value = "http://127.0.0.1:6001")]
+    http: String,
+    /// App id
+    #[arg(long, default_value = "app-id")]
+    app_id: String,
+    /// App key
+    #[arg(long, default_value = "app-key")]
+    key: String,
+    /// App secret
+    #[arg(long, default_value = "app-secret")]
+    secret: String,
+    /// PID of the server, to read its RSS, CPU time and descriptors from /proc
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Name of the server in the results line
+    #[arg(long, default_value = "sockwave")]
+    server_name: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Idle subscribed connections: server memory per connection, and after they leave
+    Idle {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: idle::Args,
+    },
+    /// Subscribers plus signed publishes: deliveries/s, per server CPU-second, latency, losses
+    Fanout {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: fanout::Args,
+    },
+    /// HTTP API publish throughput with keep-alive clients
+    Http {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: http::Args,
+    },
+    /// Connect, subscribe, close in a loop: connect+subscribe per second
+    Churn {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: churn::Args,
+    },
+    /// Presence join storm: joins per second and member_added accounting
+    Presence {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: presence::Args,
+    },
+    /// Long mixed run: churn, presence, publishes; RSS and descriptors over time
+    Soak {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: soak::Args,
+    },
+    /// Start a sockwave binary and run every scenario briefly (for the test suite)
+    Smoke(smoke::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Thousands of sockets: lift the soft descriptor limit to the hard one.
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, nofile)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, nofile: u64) -> anyhow::Result<()> {
+    let (name, common, result) = match command {
+        Command::Smoke(args) => return smoke::run(&args).await,
+        Command::Idle { common, args } => ("idle", common.clone(), {
+            idle::run(&env(&common)?, &args).await
+        }),
+        Command::Fanout { common, args } => ("fanout", common.clone(), {
+            fanout::run(&env(&common)?, &args).await
+        }),
+        Command::Http { common, args } => ("http", common.clone(), {
+            http::run(&env(&common)?, &args).await
+        }),
+        Command::Churn { common, args } => ("churn", common.clone(), {
+            churn::run(&env(&common)?, &args).await
+        }),
+        Command::Presence { common, args } => ("presence", common.clone(), {
+            presence::run(&env(&common)?, &args).await
+        }),
+        Command::Soak { common, args } => ("soak", common.clone(), {
+            soak::run(&env(&common)?, &args).await
+        }),
+    };
+    let mut line = result?;
+    line["scenario"] = json!(name);
+    line["server_name"] = json!(common.server_name);
+    line["server_pid"] = json!(common.server_pid);
+    line["generator_nofile_limit"] = json!(nofile);
+    line["unix_time"] = json!(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()));
+    println!("{line}");
+    Ok(())
+}
+
+fn env(common: &Common) -> anyhow::Result<Env> {
+    let target = Target::new(
+        &common.url,
+        &common.http,
+        &common.app_id,
+        &common.key,
+        &common.secret,
+    )?;
+    Ok(Env {
+        target: Arc::new(target),
+        probe: Probe::new(common.server_pid),
+    })
+}

@@ -1,0 +1,126 @@
+//! Redis pub/sub transport: one subscription connection and one multiplexed connection for
+//! `PUBLISH`, both on the channel `{prefix}#sockwave`.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::{sleep, timeout, Duration};
+use tokio_util::sync::CancellationToken;
+
+use super::transport::{
+    discard_queued, next_backoff, TransportEvent, TransportHandle, MIN_BACKOFF,
+};
+
+/// How long one `PUBLISH` may take before the connection counts as lost.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Starts the Redis transport task.
+pub fn spawn(
+    url: &str,
+    prefix: &str,
+    events: mpsc::Sender<TransportEvent>,
+    stop: CancellationToken,
+) -> Result<TransportHandle, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let channel = format!("{prefix}#sockwave");
+    let (handle, outgoing) = TransportHandle::channel();
+    tokio::spawn(run(client, channel, outgoing, events, stop, handle.clone()));
+    Ok(handle)
+}
+
+async fn run(
+    client: redis::Client,
+    channel: String,
+    mut outgoing: mpsc::Receiver<Bytes>,
+    events: mpsc::Sender<TransportEvent>,
+    stop: CancellationToken,
+    handle: TransportHandle,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut reported_down = false;
+    loop {
+        let connected = tokio::select! {
+            _ = stop.cancelled() => return,
+            connected = connect(&client, &channel) => connected,
+        };
+        let (mut pubsub, mut publisher) = match connected {
+            Ok(pair) => pair,
+            Err(err) => {
+                if !reported_down {
+                    let _ = events
+                        .send(TransportEvent::Down(format!("redis: {err}")))
+                        .await;
+                    reported_down = true;
+                }
+                handle.count_dropped(discard_queued(&mut outgoing));
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    () = sleep(backoff) => {}
+                }
+                backoff = next_backoff(backoff);
+                continue;
+            }
+        };
+        backoff = MIN_BACKOFF;
+        if events.send(TransportEvent::Up).await.is_err() {
+            return;
+        }
+        let reason = {
+            let mut messages = pubsub.on_message();
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => {
+                        // Flush what is queued (e.g. the goodbye) before leaving.
+                        while let Ok(payload) = outgoing.try_recv() {
+                            let _ = timeout(PUBLISH_TIMEOUT, publish(&mut publisher, &channel, &payload)).await;
+                        }
+                        return;
+                    }
+                    message = messages.next() => match message {
+                        Some(message) => {
+                            let payload = Bytes::copy_from_slice(message.get_payload_bytes());
+                            if events.send(TransportEvent::Message(payload)).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => break "subscription connection closed".to_string(),
+                    },
+                    Some(payload) = outgoing.recv() => {
+                        match timeout(PUBLISH_TIMEOUT, publish(&mut publisher, &channel, &payload)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(err)) => break format!("publish failed: {err}"),
+                            Err(_) => break "publish timed out".to_string(),
+                        }
+                    }
+                }
+            }
+        };
+        let _ = events
+            .send(TransportEvent::Down(format!("redis: {reason}")))
+            .await;
+        reported_down = true;
+    }
+}
+
+async fn connect(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<(redis::aio::PubSub, redis::aio::MultiplexedConnection), redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    let publisher = client.get_multiplexed_async_connection().await?;
+    Ok((pubsub, publisher))
+}
+
+async fn publish(
+    connection: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+    payload: &[u8],
+) -> Result<(), redis::RedisError> {
+    redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(payload)
+        .query_async::<i64>(connection)
+        .await
+        .map(|_| ())
+}

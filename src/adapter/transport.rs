@@ -1,0 +1,85 @@
+//! Moving opaque payloads between nodes over an existing engine (Redis pub/sub or NATS),
+//! separate from what the payloads mean.
+//!
+//! A transport runs as one task that owns its connections, reconnects with back-off on its own,
+//! and reports `Up` / `Down` / `Message` events. Publishing never waits: payloads go through a
+//! bounded queue, and while the engine is down they are dropped and counted — local delivery
+//! goes on, and the state is resynchronised with snapshots when the engine is back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::Duration;
+
+/// Payloads queued for publishing before new ones are dropped.
+pub const OUTGOING_CAPACITY: usize = 16_384;
+/// First reconnect delay; doubles up to `MAX_BACKOFF`.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest reconnect delay.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What a transport reports to the node.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// Connected (first time or after an outage): time to resynchronise.
+    Up,
+    /// Lost the engine; the reason is for the log.
+    Down(String),
+    /// A payload published by some node (possibly this one).
+    Message(Bytes),
+}
+
+/// The publishing side of a running transport.
+#[derive(Debug, Clone)]
+pub struct TransportHandle {
+    outgoing: mpsc::Sender<Bytes>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl TransportHandle {
+    /// A handle plus the receiving end its task drains.
+    pub fn channel() -> (TransportHandle, mpsc::Receiver<Bytes>) {
+        let (outgoing, receiver) = mpsc::channel(OUTGOING_CAPACITY);
+        (
+            TransportHandle {
+                outgoing,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            receiver,
+        )
+    }
+
+    /// Queues a payload for every node; never waits. A full queue drops it and counts it.
+    pub fn publish(&self, payload: Bytes) {
+        if self.outgoing.try_send(payload).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Payloads dropped because the queue was full or the engine was down.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts payloads discarded by the transport task (engine down).
+    pub(crate) fn count_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Discards whatever is queued (the engine is down: stale deltas would be replaced by the
+/// snapshot exchanged on reconnect anyway); returns how many.
+pub(crate) fn discard_queued(outgoing: &mut mpsc::Receiver<Bytes>) -> u64 {
+    let mut n = 0;
+    while outgoing.try_recv().is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// The next back-off delay.
+pub(crate) fn next_backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}

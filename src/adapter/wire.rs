@@ -1,0 +1,227 @@
+//! The node-to-node message format: one versioned, tagged enum, serialised as JSON once per
+//! cluster hop. Frames for sockets travel pre-serialised, so receiving nodes never rebuild
+//! them.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The wire version; a node ignores (and logs) envelopes of another version.
+pub const WIRE_VERSION: u8 = 1;
+
+/// A message from one node to all others.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Wire version.
+    pub v: u8,
+    /// The sending node.
+    pub node: String,
+    /// The message.
+    #[serde(flatten)]
+    pub message: NodeMessage,
+}
+
+/// What nodes tell each other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NodeMessage {
+    /// "I am alive": sent periodically with this node's connection count per app.
+    Heartbeat {
+        /// Connected sockets per app id.
+        connections: HashMap<String, u64>,
+    },
+    /// A new node (or one back from an outage) asks everybody for a snapshot.
+    Hello,
+    /// The full local state of the sending node.
+    Snapshot {
+        /// Per app id.
+        apps: HashMap<String, AppSnapshot>,
+    },
+    /// The sending node shuts down: forget its state now instead of after the dead timeout.
+    Goodbye,
+    /// A frame for the subscribers of a channel on the receiving nodes.
+    Broadcast {
+        /// App id.
+        app: String,
+        /// Channel name.
+        channel: String,
+        /// The serialised frame.
+        frame: String,
+        /// Socket id that must not receive it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        except: Option<String>,
+        /// For cache channels: the event to remember, so every node can replay it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cache: Option<CacheEntry>,
+    },
+    /// A frame for every socket signed in as a user.
+    ToUser {
+        /// App id.
+        app: String,
+        /// User id.
+        user_id: String,
+        /// The serialised frame.
+        frame: String,
+    },
+    /// Close every socket of a user (signed in or presence member) with 4009.
+    Terminate {
+        /// App id.
+        app: String,
+        /// User id.
+        user_id: String,
+    },
+    /// Node-local state changes, coalesced.
+    Delta {
+        /// App id.
+        app: String,
+        /// The changes, in the order they happened on the sender.
+        changes: Vec<Change>,
+    },
+}
+
+/// A cached channel event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    /// Event name.
+    pub event: String,
+    /// Event data.
+    pub data: String,
+    /// Seconds it stays cached.
+    pub ttl_secs: u64,
+}
+
+/// One change of a node's local state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// The node's subscriber count of a channel (0 = vacated on that node).
+    Count {
+        /// Channel.
+        channel: String,
+        /// Subscribers on the sending node.
+        count: usize,
+    },
+    /// A user's first socket on the node joined a presence channel.
+    MemberJoined {
+        /// Channel.
+        channel: String,
+        /// User id.
+        user_id: String,
+        /// Member info.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        user_info: Option<serde_json::Value>,
+    },
+    /// A user's last socket on the node left a presence channel.
+    MemberLeft {
+        /// Channel.
+        channel: String,
+        /// User id.
+        user_id: String,
+    },
+    /// A user's first socket on the node signed in.
+    UserOnline {
+        /// User id.
+        user_id: String,
+    },
+    /// A user's last signed-in socket on the node went away.
+    UserOffline {
+        /// User id.
+        user_id: String,
+    },
+}
+
+/// One app's state on one node.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AppSnapshot {
+    /// Connected sockets.
+    pub connections: u64,
+    /// Subscribers per occupied channel.
+    pub channels: HashMap<String, usize>,
+    /// Presence members per channel: user id → info.
+    pub presence: HashMap<String, HashMap<String, Option<serde_json::Value>>>,
+    /// Signed-in users.
+    pub users: Vec<String>,
+}
+
+/// Why an incoming payload was ignored.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not a valid envelope.
+    #[error("malformed node message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// Another wire version.
+    #[error("node message version {0} is not {WIRE_VERSION}")]
+    Version(u8),
+}
+
+/// Serialises an envelope.
+pub fn encode(node: &str, message: &NodeMessage) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        v: u8,
+        node: &'a str,
+        #[serde(flatten)]
+        message: &'a NodeMessage,
+    }
+    serde_json::to_string(&Out {
+        v: WIRE_VERSION,
+        node,
+        message,
+    })
+    .expect("node messages hold only strings, numbers, maps and raw JSON")
+}
+
+/// Parses an envelope, refusing other versions.
+pub fn decode(payload: &[u8]) -> Result<Envelope, DecodeError> {
+    let envelope: Envelope = serde_json::from_slice(payload)?;
+    if envelope.v != WIRE_VERSION {
+        return Err(DecodeError::Version(envelope.v));
+    }
+    Ok(envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_other_versions() {
+        let message = NodeMessage::Broadcast {
+            app: "a".into(),
+            channel: "c".into(),
+            frame: r#"{"event":"e"}"#.into(),
+            except: Some("1.2".into()),
+            cache: None,
+        };
+        let text = encode("n1", &message);
+        assert!(
+            text.starts_with(r#"{"v":1,"node":"n1","type":"broadcast""#),
+            "{text}"
+        );
+        let back = decode(text.as_bytes()).unwrap();
+        assert_eq!(back.node, "n1");
+        assert!(
+            matches!(back.message, NodeMessage::Broadcast { except: Some(e), .. } if e == "1.2")
+        );
+        assert!(matches!(
+            decode(br#"{"v":2,"node":"n","type":"hello"}"#),
+            Err(DecodeError::Version(2))
+        ));
+        assert!(decode(b"garbage").is_err());
+        let delta = encode(
+            "n1",
+            &NodeMessage::Delta {
+                app: "a".into(),
+                changes: vec![Change::MemberJoined {
+                    channel: "presence-x".into(),
+                    user_id: "1".into(),
+                    user_info: Some(serde_json::json!({"n": 1})),
+                }],
+            },
+        );
+        assert!(matches!(
+            decode(delta.as_bytes()).unwrap().message,
+            NodeMessage::Delta { .. }
+        ));
+    }
+}
