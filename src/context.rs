@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::adapter::Cluster;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
 use crate::registry::{Registry, SocketIdGenerator};
@@ -24,6 +25,8 @@ pub struct Context {
     pub socket_ids: SocketIdGenerator,
     /// The webhook sender; `emit` never blocks.
     pub webhooks: Webhooks,
+    /// This node's place in the cluster (a cluster of one by default).
+    pub cluster: Cluster,
     /// Cancelled when sockets must close with 4200 (shutdown).
     pub close_sockets: CancellationToken,
     /// Every socket task, so shutdown can wait until their close frames are out.
@@ -33,13 +36,19 @@ pub struct Context {
 
 impl Context {
     /// A context with an empty registry.
-    pub fn new(config: ServerConfig, apps: Arc<dyn AppStore>, webhooks: Webhooks) -> Context {
+    pub fn new(
+        config: ServerConfig,
+        apps: Arc<dyn AppStore>,
+        webhooks: Webhooks,
+        cluster: Cluster,
+    ) -> Context {
         Context {
             config,
             apps,
             registry: Registry::default(),
             socket_ids: SocketIdGenerator::default(),
             webhooks,
+            cluster,
             close_sockets: CancellationToken::new(),
             socket_tasks: TaskTracker::new(),
             draining: AtomicBool::new(false),

@@ -14,6 +14,10 @@
 //! - `http_api`: the Pusher HTTP API and health endpoints.
 //! - `webhooks`: webhook events, batching, signing and the delivery worker with retries.
 //! - `context`: the state every task shares.
+//! - `adapter`: the cluster — node-to-node messages, the replicated view, Redis/NATS.
+//! - `effects`: what cluster-level transitions do on this node (frames, webhooks).
+//! - `webhooks`: batched, signed, retried webhook delivery.
+//! - `doctor`: `sockwave doctor`, diagnosing a Laravel + Echo setup.
 //! - `server`: the composition root, listener and graceful shutdown.
 
 pub mod adapter;
@@ -23,6 +27,7 @@ pub mod config;
 pub mod connection;
 pub mod context;
 pub mod doctor;
+pub mod effects;
 pub mod http_api;
 pub mod protocol;
 pub mod registry;

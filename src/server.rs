@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::adapter::Cluster;
 use crate::app::StaticAppStore;
 use crate::config::Config;
 use crate::context::Context;
@@ -31,6 +32,7 @@ use crate::{connection, http_api};
 /// A running server.
 pub struct Server {
     ctx: Arc<Context>,
+    stop_cluster: CancellationToken,
     local_addr: SocketAddr,
     stop_accepting: CancellationToken,
     close_http: CancellationToken,
@@ -49,7 +51,19 @@ impl Server {
         let apps = Arc::new(StaticAppStore::new(config.apps));
         let webhooks = Webhooks::spawn(config.server.webhooks.clone())
             .context("starting the webhook sender")?;
-        let ctx = Arc::new(Context::new(config.server, apps, webhooks));
+        let stop_cluster = CancellationToken::new();
+        let (cluster, cluster_events) =
+            Cluster::start(config.server.cluster.clone(), &stop_cluster)
+                .map_err(|err| anyhow::anyhow!(err))
+                .context("starting the cluster adapter")?;
+        let ctx = Arc::new(Context::new(config.server, apps, webhooks, cluster));
+        if let Some(events) = cluster_events {
+            tokio::spawn(crate::adapter::node::run(
+                ctx.clone(),
+                events,
+                stop_cluster.clone(),
+            ));
+        }
         let stop_accepting = CancellationToken::new();
         let close_http = CancellationToken::new();
         let http_connections = TaskTracker::new();
@@ -63,6 +77,7 @@ impl Server {
         ));
         Ok(Server {
             ctx,
+            stop_cluster,
             local_addr,
             stop_accepting,
             close_http,
@@ -91,6 +106,10 @@ impl Server {
         // Wait until every socket task has sent its close, while /ready still answers 503.
         self.ctx.socket_tasks.close();
         let _ = tokio::time::timeout_at(deadline, self.ctx.socket_tasks.wait()).await;
+        // The sockets' departures went out as deltas; the goodbye lets the other nodes drop
+        // anything left at once. Stopping the transport flushes what is queued.
+        crate::adapter::node::say_goodbye(&self.ctx);
+        self.stop_cluster.cancel();
         self.stop_accepting.cancel();
         let _ = self.accept_loop.await;
         self.close_http.cancel();

@@ -196,6 +196,14 @@ impl ClusterView {
         transitions
     }
 
+    /// Marks every node as just heard from (after this node's own outage, so the others get
+    /// a full timeout to answer before they count as dead).
+    pub fn refresh_all(&mut self, now: Instant) {
+        for state in self.nodes.values_mut() {
+            state.last_seen = Some(now);
+        }
+    }
+
     /// Nodes silent for longer than `timeout` (never this node).
     pub fn dead_nodes(&self, now: Instant, timeout: Duration) -> Vec<String> {
         self.nodes

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use crate::adapter::ClusterSettings;
 use crate::app::App;
 use crate::webhooks::WebhookSettings;
 
@@ -82,6 +83,8 @@ pub struct ServerConfig {
     pub cache_ttl: Duration,
     /// Webhook batching, delay, retry and queue settings.
     pub webhooks: WebhookSettings,
+    /// How nodes find each other (local by default).
+    pub cluster: ClusterSettings,
 }
 
 /// How a refused subscription is reported (see `../shared/PROTOCOL.md` §3.3).
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             max_request_body_bytes: 2 * 1024 * 1024,
             subscription_error_mode: SubscriptionErrorMode::Soketi,
             cache_ttl: Duration::from_secs(30 * 60),
+            cluster: ClusterSettings::default(),
             webhooks: WebhookSettings::default(),
         }
     }

@@ -163,7 +163,10 @@ pub async fn run<S>(
     let (queue_tx, mut queue) = mpsc::channel(ctx.config.socket_queue_capacity);
     let socket = SocketHandle::new(socket_id, queue_tx);
     let registry = ctx.registry.app(&app.id);
-    if !registry.try_add_socket(socket.clone(), app.max_connections) {
+    // The limit counts the whole cluster: other nodes' sockets as of their last heartbeat.
+    let remote = ctx.cluster.lock().remote_connections(&app.id);
+    let local_limit = app.max_connections.map(|max| max.saturating_sub(remote));
+    if !registry.try_add_socket(socket.clone(), local_limit) {
         let limit = app.max_connections.unwrap_or_default();
         let message = format!("app '{}' is over its connection limit of {limit}", app.id);
         tracing::warn!(app_id = %app.id, limit, "connection refused: over quota");

@@ -12,17 +12,19 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::{Duration, Instant};
 
+use crate::adapter::wire::{Change, NodeMessage};
 use crate::app::App;
 use crate::auth::{channel_string_to_sign, user_string_to_sign, verify_token};
 use crate::config::SubscriptionErrorMode;
 use crate::context::Context;
+use crate::effects;
 use crate::protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
 use crate::protocol::messages::{self, WatchlistEvent};
 use crate::protocol::{
     parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError,
 };
-use crate::registry::{AppRegistry, CountUpdate, Frame, MemberData, PresenceJoin, SocketHandle};
-use crate::webhooks::{WebhookEvent, Webhooks};
+use crate::registry::{AppRegistry, Frame, MemberData, PresenceJoin, SocketHandle};
+use crate::webhooks::WebhookEvent;
 
 use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
 
@@ -220,9 +222,15 @@ impl Session {
             max_members: self.app.limits.max_presence_members,
         });
         let joining_user = presence.as_ref().map(|join| join.member.user_id.clone());
+        let is_presence = kind == ChannelKind::Presence;
+        // The view lock serialises this node's membership changes with other nodes' ones, so
+        // "first socket of this user in the cluster" is decided exactly once.
+        let cluster = &self.ctx.cluster;
+        let mut view = cluster.lock();
         let subscribed = match self.registry.subscribe(&channel, &self.socket, presence) {
             Ok(subscribed) => subscribed,
             Err(full) => {
+                drop(view);
                 let message = format!(
                     "presence channel '{name}' is full: it already has {} members",
                     full.max_members
@@ -230,31 +238,37 @@ impl Session {
                 return vec![self.refuse(name, Refusal::LimitReached, message)];
             }
         };
+        if !subscribed.already_subscribed {
+            let mut changes = vec![Change::Count {
+                channel: name.to_string(),
+                count: subscribed.local_count,
+            }];
+            if let Some(member) = subscribed.member_added {
+                changes.push(Change::MemberJoined {
+                    channel: name.to_string(),
+                    user_id: member.user_id,
+                    user_info: member
+                        .user_info
+                        .and_then(|info| serde_json::from_str(info.get()).ok()),
+                });
+            }
+            let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
+            effects::apply(&self.ctx, &view, transitions, Some(self.socket.id()));
+            // A repeated subscribe keeps the membership the socket first joined with.
+            self.channels.insert(name.to_string(), joining_user);
+        }
+        let succeeded = if is_presence {
+            let members = view.members(&self.app.id, name);
+            messages::presence_subscription_succeeded(name, &messages::presence_data(&members))
+        } else {
+            messages::subscription_succeeded(name)
+        };
+        drop(view);
         if kind.needs_auth() {
             self.authorized = true;
         }
-        if subscribed.occupied {
-            self.ctx
-                .webhooks
-                .emit(&self.app, WebhookEvent::channel_occupied(name));
-        }
-        if let Some(member) = &subscribed.member_added {
-            let frame = messages::member_added(name, &member.user_id, member.user_info.as_deref());
-            self.registry
-                .broadcast(name, &Frame::from(frame), Some(self.socket.id()));
-            let added = WebhookEvent::member_added(name, &member.user_id);
-            self.ctx.webhooks.emit(&self.app, added);
-        }
-        if !subscribed.already_subscribed {
-            // A repeated subscribe keeps the membership the socket first joined with.
-            self.channels.insert(name.to_string(), joining_user);
-            self.announce_count(name);
-        }
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
-        let mut replies = vec![match subscribed.presence_json {
-            Some(json) => messages::presence_subscription_succeeded(name, &json),
-            None => messages::subscription_succeeded(name),
-        }];
+        let mut replies = vec![succeeded];
         if channel.is_cache() {
             replies.push(match self.registry.cache.get(name, Instant::now()) {
                 Some(cached) => messages::channel_event(&cached.event, name, &cached.data),
@@ -287,16 +301,6 @@ impl Session {
         }
     }
 
-    /// Broadcasts `pusher_internal:subscription_count` and sends the `subscription_count`
-    /// webhook when the app enables counting (never on presence channels), throttled as the
-    /// registry decides.
-    fn announce_count(&self, channel: &str) {
-        if !self.app.enable_subscription_count || kind_of(channel) == ChannelKind::Presence {
-            return;
-        }
-        announce_count(&self.registry, &self.ctx.webhooks, &self.app, channel);
-    }
-
     fn refuse(&self, channel: &str, refusal: Refusal, message: String) -> String {
         tracing::info!(
             socket_id = %self.socket_id, app_id = %self.app.id, channel,
@@ -313,29 +317,32 @@ impl Session {
         }
     }
 
-    /// Leaves a channel, telling the remaining presence members when the user left for good.
+    /// Leaves a channel; the cluster view decides whether the user left the channel for good.
     pub fn unsubscribe(&mut self, channel: &str) {
         if self.channels.remove(channel).is_none() {
             return;
         }
+        let cluster = &self.ctx.cluster;
+        let mut view = cluster.lock();
         let left = self.registry.unsubscribe(channel, self.socket.id());
+        if !left.was_subscribed {
+            return;
+        }
+        let mut changes = vec![Change::Count {
+            channel: channel.to_string(),
+            count: left.local_count,
+        }];
         if let Some(user_id) = left.member_removed {
-            let frame = messages::member_removed(channel, &user_id);
-            self.registry.broadcast(channel, &Frame::from(frame), None);
-            let removed = WebhookEvent::member_removed(channel, &user_id);
-            self.ctx.webhooks.emit(&self.app, removed);
+            changes.push(Change::MemberLeft {
+                channel: channel.to_string(),
+                user_id,
+            });
         }
-        if left.vacated {
-            self.ctx
-                .webhooks
-                .emit(&self.app, WebhookEvent::channel_vacated(channel));
-        }
-        if left.was_subscribed && !left.vacated {
-            self.announce_count(channel);
-        }
+        let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
+        effects::apply(&self.ctx, &view, transitions, None);
     }
 
-    /// Leaves every channel; called once when the socket closes.
+    /// Leaves every channel and signs out; called once when the socket closes.
     pub fn leave_all(&mut self) {
         let channels: Vec<String> = self.channels.keys().cloned().collect();
         for channel in channels {
@@ -345,20 +352,15 @@ impl Session {
             self.registry
                 .users
                 .unwatch(self.socket.id(), &user.watchlist);
+            let cluster = &self.ctx.cluster;
+            let mut view = cluster.lock();
             if self.registry.users.sign_out(&user.id, self.socket.id()) {
-                self.notify_watchers(&user.id, "offline");
+                let changes = vec![Change::UserOffline { user_id: user.id }];
+                let transitions =
+                    cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
+                effects::apply(&self.ctx, &view, transitions, None);
             }
         }
-    }
-
-    fn notify_watchers(&self, user_id: &str, status: &str) {
-        let frame = messages::watchlist_events(&[WatchlistEvent {
-            name: status,
-            user_ids: vec![user_id],
-        }]);
-        self.registry
-            .users
-            .notify_watchers(user_id, &Frame::from(frame));
     }
 
     /// `pusher:signin`: verifies the signature over `socket_id::user::user_data`, records the
@@ -407,13 +409,15 @@ impl Session {
                 None,
             ));
         }
+        let cluster = &self.ctx.cluster;
+        let mut view = cluster.lock();
         if !user.watchlist.is_empty() {
             self.registry.users.watch(&self.socket, &user.watchlist);
             let (online, offline): (Vec<&str>, Vec<&str>) = user
                 .watchlist
                 .iter()
                 .map(String::as_str)
-                .partition(|id| self.registry.users.is_online(id));
+                .partition(|id| view.is_online(&self.app.id, id));
             let events: Vec<WatchlistEvent<'_>> = [("online", online), ("offline", offline)]
                 .into_iter()
                 .filter(|(_, ids)| !ids.is_empty())
@@ -422,8 +426,13 @@ impl Session {
             replies.push(messages::watchlist_events(&events));
         }
         if self.registry.users.sign_in(&user.id, &self.socket) {
-            self.notify_watchers(&user.id, "online");
+            let changes = vec![Change::UserOnline {
+                user_id: user.id.clone(),
+            }];
+            let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
+            effects::apply(&self.ctx, &view, transitions, None);
         }
+        drop(view);
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, user_id = %user.id, "signed in");
         self.user = Some(user);
         replies
@@ -473,6 +482,13 @@ impl Session {
             }
         }
         let frame = messages::client_event(event, channel, data, user_id.as_deref());
+        self.ctx.cluster.send(&NodeMessage::Broadcast {
+            app: self.app.id.clone(),
+            channel: channel.to_string(),
+            frame: frame.clone(),
+            except: Some(self.socket_id.clone()),
+            cache: None,
+        });
         self.registry
             .broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
         // Checked first so apps without webhooks never copy the event data.
@@ -487,32 +503,6 @@ impl Session {
             self.ctx.webhooks.emit(&self.app, webhook);
         }
         None
-    }
-}
-
-/// Sends the channel's subscriber count (to its sockets and as a webhook) now, or schedules
-/// one send after the throttle.
-fn announce_count(registry: &Arc<AppRegistry>, webhooks: &Webhooks, app: &Arc<App>, channel: &str) {
-    let send = |count: usize| {
-        let frame = Frame::from(messages::subscription_count(channel, count));
-        registry.broadcast(channel, &frame, None);
-        webhooks.emit(app, WebhookEvent::subscription_count(channel, count));
-    };
-    match registry.note_count_change(channel, Instant::now()) {
-        CountUpdate::SendNow(count) => send(count),
-        CountUpdate::SendAt(at) => {
-            let (registry, webhooks, app) = (registry.clone(), webhooks.clone(), app.clone());
-            let channel = channel.to_string();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                if let Some(count) = registry.take_pending_count(&channel, Instant::now()) {
-                    let frame = Frame::from(messages::subscription_count(&channel, count));
-                    registry.broadcast(&channel, &frame, None);
-                    webhooks.emit(&app, WebhookEvent::subscription_count(&channel, count));
-                }
-            });
-        }
-        CountUpdate::Nothing => {}
     }
 }
 

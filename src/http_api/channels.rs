@@ -1,17 +1,21 @@
-//! Channel queries: `GET /channels`, `GET /channels/{name}`, `GET /channels/{name}/users`.
+//! Channel queries: `GET /channels`, `GET /channels/{name}`, `GET /channels/{name}/users`,
+//! answered for the whole cluster from the replicated view (never waiting on another node),
+//! and `terminate_connections`, carried out on every node.
 
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::events::InfoRequest;
+use crate::adapter::wire::NodeMessage;
+use crate::context::Context;
 use crate::protocol::channel::kind_of;
 use crate::protocol::ChannelKind;
-use crate::registry::AppRegistry;
 
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
 pub fn list(
-    registry: &AppRegistry,
+    ctx: &Context,
+    app_id: &str,
     prefix: Option<&str>,
     info: Option<&str>,
 ) -> Result<Value, ApiError> {
@@ -27,28 +31,29 @@ pub fn list(
             "info=user_count is only allowed with filter_by_prefix=presence-".into(),
         ));
     }
+    let view = ctx.cluster.lock();
     let mut channels = Map::new();
-    for channel in registry.channels(prefix) {
+    for (name, subscriptions) in view.channels(app_id, prefix) {
         let mut attributes = Map::new();
-        if info.user_count {
-            if let Some(users) = channel.user_count {
-                attributes.insert("user_count".into(), users.into());
-            }
+        if info.user_count && kind_of(&name) == ChannelKind::Presence {
+            attributes.insert("user_count".into(), view.user_count(app_id, &name).into());
         }
         if info.subscription_count {
-            attributes.insert(
-                "subscription_count".into(),
-                channel.subscription_count.into(),
-            );
+            attributes.insert("subscription_count".into(), subscriptions.into());
         }
-        channels.insert(channel.name, Value::Object(attributes));
+        channels.insert(name, Value::Object(attributes));
     }
     Ok(json!({ "channels": channels }))
 }
 
 /// `GET /apps/{id}/channels/{name}`: `occupied` plus the counts that apply.
 /// `subscription_count` is always included (Soketi did so); `user_count` for presence.
-pub fn show(registry: &AppRegistry, channel: &str, info: Option<&str>) -> Result<Value, ApiError> {
+pub fn show(
+    ctx: &Context,
+    app_id: &str,
+    channel: &str,
+    info: Option<&str>,
+) -> Result<Value, ApiError> {
     let info = InfoRequest::parse(info)?;
     let is_presence = kind_of(channel) == ChannelKind::Presence;
     if info.user_count && !is_presence {
@@ -63,20 +68,22 @@ pub fn show(registry: &AppRegistry, channel: &str, info: Option<&str>) -> Result
             "info=cache is only available for cache channels, '{channel}' is not one"
         )));
     }
-    let found = registry.channel_info(channel);
+    let (subscriptions, users) = {
+        let view = ctx.cluster.lock();
+        (
+            view.subscription_count(app_id, channel),
+            view.user_count(app_id, channel),
+        )
+    };
     let mut body = Map::new();
-    body.insert("occupied".into(), found.is_some().into());
-    body.insert(
-        "subscription_count".into(),
-        found.as_ref().map_or(0, |c| c.subscription_count).into(),
-    );
+    body.insert("occupied".into(), (subscriptions > 0).into());
+    body.insert("subscription_count".into(), subscriptions.into());
     if is_presence {
-        let users = found.as_ref().and_then(|c| c.user_count).unwrap_or(0);
         body.insert("user_count".into(), users.into());
     }
     if info.cache {
         let now = Instant::now();
-        let cached = registry.cache.get(channel, now).map(|cached| {
+        let cached = ctx.registry.app(app_id).cache.get(channel, now).map(|cached| {
             json!({"event": cached.event, "data": cached.data, "ttl": cached.ttl_secs(now)})
         });
         body.insert("cache".into(), cached.unwrap_or(Value::Null));
@@ -86,25 +93,26 @@ pub fn show(registry: &AppRegistry, channel: &str, info: Option<&str>) -> Result
 
 /// `POST /apps/{id}/users/{user_id}/terminate_connections`: closes every socket signed in as
 /// the user or joined to a presence channel as it, with 4009 so clients do not reconnect.
-pub fn terminate(registry: &AppRegistry, user_id: &str) -> usize {
-    let mut sockets = registry.users.sockets_of(user_id);
-    sockets.extend(registry.presence_sockets_of(user_id));
-    sockets.sort_by_key(|socket| socket.id());
-    sockets.dedup_by_key(|socket| socket.id());
-    for socket in &sockets {
-        socket.request_close(crate::protocol::ErrorCode::Unauthorized);
-    }
-    sockets.len()
+/// Returns how many sockets closed on this node.
+pub fn terminate(ctx: &Context, app_id: &str, user_id: &str) -> usize {
+    ctx.cluster.send(&NodeMessage::Terminate {
+        app: app_id.to_string(),
+        user_id: user_id.to_string(),
+    });
+    crate::effects::terminate_local(&ctx.registry.app(app_id), user_id)
 }
 
 /// `GET /apps/{id}/channels/{name}/users`: distinct member ids of a presence channel.
-pub fn users(registry: &AppRegistry, channel: &str) -> Result<Value, ApiError> {
+pub fn users(ctx: &Context, app_id: &str, channel: &str) -> Result<Value, ApiError> {
     if kind_of(channel) != ChannelKind::Presence {
         return Err(ApiError::BadRequest(format!(
             "'{channel}' is not a presence channel: only presence channels have users"
         )));
     }
-    let ids = registry.presence_users(channel);
-    let users: Vec<Value> = ids.into_iter().map(|id| json!({ "id": id })).collect();
+    let members = ctx.cluster.lock().members(app_id, channel);
+    let users: Vec<Value> = members
+        .into_iter()
+        .map(|(id, _)| json!({ "id": id }))
+        .collect();
     Ok(json!({ "users": users }))
 }

@@ -3,10 +3,12 @@
 
 use serde_json::{Map, Value};
 
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 
 use super::error::ApiError;
+use crate::adapter::wire::{CacheEntry, NodeMessage};
 use crate::app::AppLimits;
+use crate::context::Context;
 use crate::protocol::channel::SERVER_TO_USER_PREFIX;
 use crate::protocol::{messages, ChannelKind, ChannelName};
 use crate::registry::{AppRegistry, Frame, SocketId};
@@ -215,62 +217,79 @@ pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiEr
         .collect()
 }
 
-/// Queues the event for every subscriber of its channels (and every socket of its users);
-/// returns how many sockets it reached. Each channel's frame is serialised once and shared
-/// by its subscribers. Cache channels keep the event for `cache_ttl`.
-pub fn publish(registry: &AppRegistry, event: &Event, cache_ttl: Duration) -> usize {
+/// Queues the event for every subscriber of its channels (and every socket of its users) on
+/// this node, and hands it to the other nodes; returns how many local sockets it reached. Each
+/// channel's frame is serialised once and shared by its subscribers and the cluster message.
+/// Cache channels keep the event for `cache_ttl` on every node.
+pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
+    let cache_ttl = ctx.config.cache_ttl;
+    let app = registry.app_id();
     event
         .channels
         .iter()
-        .map(|target| match target {
-            Target::Channel(channel) => {
-                let frame = Frame::from(messages::channel_event(
-                    &event.name,
-                    channel.as_str(),
-                    &event.data,
-                ));
-                if channel.is_cache() {
-                    registry.cache.put(
-                        channel.as_str(),
-                        &event.name,
-                        &event.data,
-                        cache_ttl,
-                        Instant::now(),
-                    );
+        .map(|target| {
+            let channel_name = target.channel_name();
+            let text = messages::channel_event(&event.name, &channel_name, &event.data);
+            match target {
+                Target::Channel(channel) => {
+                    let cache = channel.is_cache().then(|| {
+                        registry.cache.put(
+                            &channel_name,
+                            &event.name,
+                            &event.data,
+                            cache_ttl,
+                            Instant::now(),
+                        );
+                        CacheEntry {
+                            event: event.name.clone(),
+                            data: event.data.clone(),
+                            ttl_secs: cache_ttl.as_secs(),
+                        }
+                    });
+                    ctx.cluster.send(&NodeMessage::Broadcast {
+                        app: app.to_string(),
+                        channel: channel_name.clone(),
+                        frame: text.clone(),
+                        except: event.except.map(|id| id.to_string()),
+                        cache,
+                    });
+                    registry.broadcast(&channel_name, &Frame::from(text), event.except)
                 }
-                registry.broadcast(channel.as_str(), &frame, event.except)
-            }
-            Target::User(user_id) => {
-                let frame = Frame::from(messages::channel_event(
-                    &event.name,
-                    &target.channel_name(),
-                    &event.data,
-                ));
-                registry.users.send_to_user(user_id, &frame)
+                Target::User(user_id) => {
+                    ctx.cluster.send(&NodeMessage::ToUser {
+                        app: app.to_string(),
+                        user_id: user_id.clone(),
+                        frame: text.clone(),
+                    });
+                    registry.users.send_to_user(user_id, &Frame::from(text))
+                }
             }
         })
         .sum()
 }
 
-/// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without.
-pub fn channel_attributes(registry: &AppRegistry, event: &Event) -> Option<Value> {
+/// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without; the
+/// counts are the cluster's.
+pub fn channel_attributes(ctx: &Context, app_id: &str, event: &Event) -> Option<Value> {
     if !event.info.any() {
         return None;
     }
+    let view = ctx.cluster.lock();
     let mut channels = Map::new();
     for target in &event.channels {
         let Target::Channel(channel) = target else {
             continue;
         };
-        let info = registry.channel_info(channel.as_str());
         let mut attributes = Map::new();
         if channel.kind() == ChannelKind::Presence {
             if event.info.user_count {
-                let users = info.as_ref().and_then(|i| i.user_count).unwrap_or(0);
-                attributes.insert("user_count".into(), users.into());
+                attributes.insert(
+                    "user_count".into(),
+                    view.user_count(app_id, channel.as_str()).into(),
+                );
             }
         } else if event.info.subscription_count {
-            let subscriptions = info.as_ref().map_or(0, |i| i.subscription_count);
+            let subscriptions = view.subscription_count(app_id, channel.as_str());
             attributes.insert("subscription_count".into(), subscriptions.into());
         }
         channels.insert(channel.as_str().to_string(), Value::Object(attributes));

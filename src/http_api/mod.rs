@@ -90,16 +90,16 @@ async fn route(
         _ => return Err(not_found()),
     };
     let verified = request::verify(ctx, request, app_id, path).await?;
-    let registry = ctx.registry.app(&verified.app.id);
+    let app_id = verified.app.id.as_str();
+    let registry = ctx.registry.app(app_id);
     let registry = registry.as_ref();
-    let cache_ttl = ctx.config.cache_ttl;
     let body = match endpoint {
         Endpoint::Publish => {
             let event =
                 events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
-            let reached = events::publish(registry, &event, cache_ttl);
+            let reached = events::publish(ctx, registry, &event);
             tracing::debug!(app_id = %verified.app.id, event = %event.name, channels = event.channels.len(), reached, "published");
-            match events::channel_attributes(registry, &event) {
+            match events::channel_attributes(ctx, app_id, &event) {
                 Some(channels) => json!({ "channels": channels }),
                 None => json!({}),
             }
@@ -109,8 +109,8 @@ async fn route(
             let attributes: Vec<Option<Value>> = batch
                 .iter()
                 .map(|event| {
-                    events::publish(registry, event, cache_ttl);
-                    events::channel_attributes(registry, event)
+                    events::publish(ctx, registry, event);
+                    events::channel_attributes(ctx, app_id, event)
                 })
                 .collect();
             if attributes.iter().any(Option::is_some) {
@@ -127,14 +127,15 @@ async fn route(
             }
         }
         Endpoint::Channels => channels::list(
-            registry,
+            ctx,
+            app_id,
             verified.param("filter_by_prefix"),
             verified.param("info"),
         )?,
-        Endpoint::Channel(name) => channels::show(registry, &name, verified.param("info"))?,
-        Endpoint::Users(name) => channels::users(registry, &name)?,
+        Endpoint::Channel(name) => channels::show(ctx, app_id, &name, verified.param("info"))?,
+        Endpoint::Users(name) => channels::users(ctx, app_id, &name)?,
         Endpoint::Terminate(user_id) => {
-            let closed = channels::terminate(registry, &user_id);
+            let closed = channels::terminate(ctx, app_id, &user_id);
             tracing::info!(app_id = %verified.app.id, user_id = %user_id, sockets = closed, "terminated user connections");
             json!({})
         }

@@ -359,6 +359,17 @@ pub fn presence_subscription_succeeded(channel: &str, presence_json: &str) -> St
     )
 }
 
+/// The presence `subscription_succeeded` payload:
+/// `{"presence":{"ids":[..],"hash":{id: info},"count":n}}`, from members sorted by id.
+pub fn presence_data(members: &[(String, Option<serde_json::Value>)]) -> String {
+    let ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
+    let hash: serde_json::Map<String, serde_json::Value> = members
+        .iter()
+        .map(|(id, info)| (id.clone(), info.clone().unwrap_or(serde_json::Value::Null)))
+        .collect();
+    serde_json::json!({"presence": {"ids": ids, "hash": hash, "count": members.len()}}).to_string()
+}
+
 /// `pusher:subscription_error` as Soketi sends it, so Laravel Echo's `.error()` fires.
 pub fn subscription_error(channel: &str, error_type: &str, message: &str, status: u16) -> String {
     let data = serde_json::json!({"type": error_type, "error": message, "status": status});
@@ -603,6 +614,14 @@ mod tests {
         assert_eq!(
             subscription_count("a", 3),
             r#"{"event":"pusher_internal:subscription_count","channel":"a","data":"{\"subscription_count\":3}"}"#
+        );
+        let members = vec![
+            ("42".to_string(), Some(serde_json::json!({"name": "Ann"}))),
+            ("7".to_string(), None),
+        ];
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&presence_data(&members)).unwrap(),
+            serde_json::json!({"presence": {"ids": ["42", "7"], "hash": {"42": {"name": "Ann"}, "7": null}, "count": 2}})
         );
         let info = RawValue::from_string(r#"{"name":"Ann"}"#.into()).unwrap();
         assert_eq!(

@@ -41,7 +41,18 @@ impl Registry {
         if let Some(app) = self.apps.get(app_id) {
             return app.clone();
         }
-        self.apps.entry(app_id.to_string()).or_default().clone()
+        self.apps
+            .entry(app_id.to_string())
+            .or_insert_with(|| Arc::new(AppRegistry::new(app_id)))
+            .clone()
+    }
+
+    /// Connected sockets per app on this node (for cluster heartbeats).
+    pub fn connection_counts(&self) -> HashMap<String, u64> {
+        self.apps
+            .iter()
+            .map(|app| (app.key().clone(), app.connection_count()))
+            .collect()
     }
 
     /// The state of one app, if any socket ever connected to it.
@@ -65,6 +76,7 @@ impl Registry {
 /// One app's sockets and channels on this node.
 #[derive(Debug, Default)]
 pub struct AppRegistry {
+    app_id: String,
     sockets: DashMap<SocketId, SocketHandle>,
     n_sockets: AtomicU64,
     channels: DashMap<String, Channel>,
@@ -93,8 +105,8 @@ pub const COUNT_THROTTLE: Duration = Duration::from_secs(5);
 /// What to do about a changed subscription count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountUpdate {
-    /// Broadcast this count now.
-    SendNow(usize),
+    /// Broadcast the count now.
+    SendNow,
     /// Throttled: call `take_pending_count` at this instant.
     SendAt(Instant),
     /// Throttled, and a send is already scheduled (or the channel is empty).
@@ -106,12 +118,10 @@ pub enum CountUpdate {
 pub struct Subscribed {
     /// The socket was already subscribed; nothing changed.
     pub already_subscribed: bool,
-    /// The channel had no subscribers before (`channel_occupied`).
-    pub occupied: bool,
-    /// Presence: the user's first socket joined, so `member_added` is due to the others.
+    /// Subscribers of the channel on this node, after the change.
+    pub local_count: usize,
+    /// Presence: the user's first socket on this node joined.
     pub member_added: Option<MemberData>,
-    /// Presence: the `subscription_succeeded` payload, taken under the same lock as the join.
-    pub presence_json: Option<String>,
 }
 
 /// What an unsubscription changed.
@@ -119,21 +129,10 @@ pub struct Subscribed {
 pub struct Unsubscribed {
     /// The socket had been subscribed.
     pub was_subscribed: bool,
-    /// The channel has no subscribers left (`channel_vacated`).
-    pub vacated: bool,
-    /// Presence: the user's last socket left, so `member_removed` is due.
+    /// Subscribers of the channel on this node, after the change.
+    pub local_count: usize,
+    /// Presence: the user's last socket on this node left.
     pub member_removed: Option<String>,
-}
-
-/// Attributes of an occupied channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelInfo {
-    /// Channel name.
-    pub name: String,
-    /// Sockets subscribed on this node.
-    pub subscription_count: usize,
-    /// Presence: distinct users.
-    pub user_count: Option<usize>,
 }
 
 /// A member to add on a presence channel, with the app's limit.
@@ -146,6 +145,19 @@ pub struct PresenceJoin {
 }
 
 impl AppRegistry {
+    /// An empty registry for one app.
+    pub fn new(app_id: &str) -> AppRegistry {
+        AppRegistry {
+            app_id: app_id.to_string(),
+            ..AppRegistry::default()
+        }
+    }
+
+    /// The app this registry belongs to.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
     /// Registers a connected socket unless the app is at `max_connections`.
     pub fn try_add_socket(&self, socket: SocketHandle, max_connections: Option<u64>) -> bool {
         let admitted = self
@@ -194,7 +206,6 @@ impl AppRegistry {
             .entry(channel.as_str().to_string())
             .or_default();
         let state = entry.value_mut();
-        let occupied = state.subscribers.is_empty();
         let mut member_added = None;
         if let Some(join) = presence {
             let members = state.presence.get_or_insert_with(Presence::default);
@@ -217,12 +228,10 @@ impl AppRegistry {
             .subscribers
             .insert(socket.id(), socket.clone())
             .is_some();
-        let presence_json = state.presence.as_ref().map(Presence::to_subscription_json);
         Ok(Subscribed {
             already_subscribed,
-            occupied,
+            local_count: state.subscribers.len(),
             member_added,
-            presence_json,
         })
     }
 
@@ -234,16 +243,16 @@ impl AppRegistry {
         let state = entry.value_mut();
         let was_subscribed = state.subscribers.remove(&socket_id).is_some();
         let member_removed = state.presence.as_mut().and_then(|p| p.leave(socket_id));
-        let vacated = was_subscribed && state.subscribers.is_empty();
+        let local_count = state.subscribers.len();
         drop(entry);
-        if vacated {
+        if local_count == 0 {
             // Another socket may have subscribed between the drop and here: only remove empty.
             self.channels
                 .remove_if(channel, |_, c| c.subscribers.is_empty());
         }
         Unsubscribed {
             was_subscribed,
-            vacated,
+            local_count,
             member_removed,
         }
     }
@@ -271,44 +280,19 @@ impl AppRegistry {
             .is_some_and(|state| state.subscribers.contains_key(&socket_id))
     }
 
-    /// Attributes of one channel, `None` when nobody is subscribed.
-    pub fn channel_info(&self, channel: &str) -> Option<ChannelInfo> {
-        self.channels.get(channel).map(|state| ChannelInfo {
-            name: channel.to_string(),
-            subscription_count: state.subscribers.len(),
-            user_count: state.presence.as_ref().map(Presence::n_users),
-        })
-    }
-
-    /// Occupied channels whose name starts with `prefix`, sorted by name.
-    pub fn channels(&self, prefix: &str) -> Vec<ChannelInfo> {
-        let mut list: Vec<ChannelInfo> = self
-            .channels
-            .iter()
-            .filter(|entry| entry.key().starts_with(prefix))
-            .map(|entry| ChannelInfo {
-                name: entry.key().clone(),
-                subscription_count: entry.subscribers.len(),
-                user_count: entry.presence.as_ref().map(Presence::n_users),
-            })
-            .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        list
-    }
-
-    /// Records that a channel's subscriber count changed and says when to announce it.
-    pub fn note_count_change(&self, channel: &str, now: Instant) -> CountUpdate {
+    /// Records that a channel's cluster-wide subscriber count changed to `total` and says
+    /// when to announce it.
+    pub fn note_count_change(&self, channel: &str, total: usize, now: Instant) -> CountUpdate {
         let Some(mut state) = self.channels.get_mut(channel) else {
             return CountUpdate::Nothing;
         };
-        let count = state.subscribers.len();
         let due = state
             .count_sent_at
             .is_none_or(|sent| now >= sent + COUNT_THROTTLE);
-        if count <= COUNT_THROTTLE_ABOVE || due {
+        if total <= COUNT_THROTTLE_ABOVE || due {
             state.count_sent_at = Some(now);
             state.count_pending = false;
-            CountUpdate::SendNow(count)
+            CountUpdate::SendNow
         } else if state.count_pending {
             CountUpdate::Nothing
         } else {
@@ -322,15 +306,17 @@ impl AppRegistry {
         }
     }
 
-    /// The count to announce for a throttled channel, if still pending.
-    pub fn take_pending_count(&self, channel: &str, now: Instant) -> Option<usize> {
-        let mut state = self.channels.get_mut(channel)?;
+    /// Whether a throttled count is still due for a channel (clears the flag).
+    pub fn take_pending_count(&self, channel: &str, now: Instant) -> bool {
+        let Some(mut state) = self.channels.get_mut(channel) else {
+            return false;
+        };
         if !state.count_pending {
-            return None;
+            return false;
         }
         state.count_pending = false;
         state.count_sent_at = Some(now);
-        Some(state.subscribers.len())
+        true
     }
 
     /// Sockets that joined any presence channel as `user_id`.
@@ -347,14 +333,6 @@ impl AppRegistry {
             }
         }
         found
-    }
-
-    /// Distinct user ids of a presence channel (empty when unoccupied).
-    pub fn presence_users(&self, channel: &str) -> Vec<String> {
-        self.channels
-            .get(channel)
-            .and_then(|state| state.presence.as_ref().map(Presence::user_ids))
-            .unwrap_or_default()
     }
 }
 
@@ -384,39 +362,30 @@ mod tests {
 
     #[test]
     fn subscription_counts_are_throttled_above_100() {
+        let app = AppRegistry::new("app");
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::default();
-        let ch = channel("big");
-        let mut receivers = Vec::new();
-        for _ in 0..101 {
-            let (s, r) = socket(&ids);
-            app.subscribe(&ch, &s, None).unwrap();
-            receivers.push(r);
-        }
-        let now = Instant::now();
-        assert_eq!(app.note_count_change("big", now), CountUpdate::SendNow(101));
         let (s, _r) = socket(&ids);
-        app.subscribe(&ch, &s, None).unwrap();
+        app.subscribe(&channel("big"), &s, None).unwrap();
+        let now = Instant::now();
+        assert_eq!(app.note_count_change("big", 101, now), CountUpdate::SendNow);
         assert_eq!(
-            app.note_count_change("big", now),
+            app.note_count_change("big", 102, now),
             CountUpdate::SendAt(now + COUNT_THROTTLE)
         );
-        assert_eq!(app.note_count_change("big", now), CountUpdate::Nothing);
+        assert_eq!(app.note_count_change("big", 103, now), CountUpdate::Nothing);
+        assert!(app.take_pending_count("big", now + COUNT_THROTTLE));
+        assert!(!app.take_pending_count("big", now + COUNT_THROTTLE));
         assert_eq!(
-            app.take_pending_count("big", now + COUNT_THROTTLE),
-            Some(102)
-        );
-        assert_eq!(app.take_pending_count("big", now + COUNT_THROTTLE), None);
-        assert_eq!(
-            app.note_count_change("big", now + COUNT_THROTTLE * 2),
-            CountUpdate::SendNow(102)
+            app.note_count_change("big", 50, now),
+            CountUpdate::SendNow,
+            "small counts are never held"
         );
     }
 
     #[test]
     fn connection_limit() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::default();
+        let app = AppRegistry::new("app");
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         assert!(app.try_add_socket(a.clone(), Some(1)));
@@ -427,26 +396,28 @@ mod tests {
     }
 
     #[test]
-    fn occupied_and_vacated() {
+    fn local_counts_and_cleanup() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::default();
+        let app = AppRegistry::new("app");
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("news");
-        assert!(app.subscribe(&ch, &a, None).unwrap().occupied);
+        assert_eq!(app.subscribe(&ch, &a, None).unwrap().local_count, 1);
         let again = app.subscribe(&ch, &a, None).unwrap();
-        assert!(again.already_subscribed && !again.occupied);
-        assert!(!app.subscribe(&ch, &b, None).unwrap().occupied);
-        assert!(!app.unsubscribe("news", a.id()).vacated);
-        assert!(app.unsubscribe("news", b.id()).vacated);
+        assert!(again.already_subscribed);
+        assert_eq!(app.subscribe(&ch, &b, None).unwrap().local_count, 2);
+        assert_eq!(app.unsubscribe("news", a.id()).local_count, 1);
+        let last = app.unsubscribe("news", b.id());
+        assert!(last.was_subscribed);
+        assert_eq!(last.local_count, 0);
         assert_eq!(app.channel_count(), 0);
-        assert_eq!(app.unsubscribe("news", b.id()), Unsubscribed::default());
+        assert!(!app.unsubscribe("news", b.id()).was_subscribed);
     }
 
     #[test]
     fn broadcast_skips_the_excluded_socket() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::default();
+        let app = AppRegistry::new("app");
         let (a, mut ra) = socket(&ids);
         let (b, mut rb) = socket(&ids);
         let ch = channel("news");
@@ -459,24 +430,20 @@ mod tests {
     }
 
     #[test]
-    fn presence_transitions_and_full_channel_cleanup() {
+    fn presence_first_and_last_local_socket_and_full_channel_cleanup() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::default();
+        let app = AppRegistry::new("app");
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("presence-room");
         let first = app.subscribe(&ch, &a, join("1")).unwrap();
         assert_eq!(first.member_added.unwrap().user_id, "1");
-        assert!(first.presence_json.unwrap().contains(r#""count":1"#));
         assert!(app
             .subscribe(&ch, &b, join("1"))
             .unwrap()
             .member_added
             .is_none());
-        assert_eq!(
-            app.channel_info("presence-room").unwrap().user_count,
-            Some(1)
-        );
+        assert_eq!(app.presence_sockets_of("1").len(), 2);
         assert_eq!(
             app.unsubscribe("presence-room", a.id()).member_removed,
             None
@@ -485,7 +452,6 @@ mod tests {
             app.unsubscribe("presence-room", b.id()).member_removed,
             Some("1".into())
         );
-
         let full = Some(PresenceJoin {
             max_members: 0,
             ..join("1").unwrap()

@@ -1,12 +1,12 @@
-//! Presence membership of one channel: members keyed by user id, each with the number of this
-//! node's sockets that joined as that user.
+//! Presence membership of one channel on this node: members keyed by user id, each with the
+//! number of this node's sockets that joined as that user.
 //!
-//! `member_added` / `member_removed` are due only on a user's first socket joining and last
-//! socket leaving; the methods here report exactly those transitions.
+//! The methods report a user's first socket joining and last socket leaving on this node;
+//! the cluster view (`adapter::view`) turns those into cluster-wide `member_added` /
+//! `member_removed`, and holds the member info the member list is built from.
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::socket::SocketId;
@@ -116,35 +116,6 @@ impl Presence {
         ids.sort();
         ids
     }
-
-    /// The `subscription_succeeded` payload: `{"presence":{"ids":[..],"hash":{..},"count":n}}`.
-    pub fn to_subscription_json(&self) -> String {
-        #[derive(Serialize)]
-        struct Payload<'a> {
-            presence: Body<'a>,
-        }
-        #[derive(Serialize)]
-        struct Body<'a> {
-            ids: Vec<&'a str>,
-            hash: HashMap<&'a str, Option<&'a RawValue>>,
-            count: usize,
-        }
-        let mut ids: Vec<&str> = self.members.keys().map(String::as_str).collect();
-        ids.sort_unstable();
-        let hash = self
-            .members
-            .iter()
-            .map(|(id, member)| (id.as_str(), member.user_info.as_deref()))
-            .collect();
-        serde_json::to_string(&Payload {
-            presence: Body {
-                count: ids.len(),
-                ids,
-                hash,
-            },
-        })
-        .expect("strings and raw JSON")
-    }
 }
 
 #[cfg(test)]
@@ -188,29 +159,6 @@ mod tests {
         assert_eq!(
             presence.join(ids.next_id(), member("2"), 1),
             Err(PresenceFull { max_members: 1 })
-        );
-    }
-
-    #[test]
-    fn subscription_payload() {
-        let ids = SocketIdGenerator::default();
-        let mut presence = Presence::default();
-        presence.join(ids.next_id(), member("42"), 100).unwrap();
-        presence
-            .join(
-                ids.next_id(),
-                MemberData {
-                    user_id: "7".into(),
-                    user_info: None,
-                },
-                100,
-            )
-            .unwrap();
-        let json: serde_json::Value =
-            serde_json::from_str(&presence.to_subscription_json()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"presence": {"ids": ["42", "7"], "hash": {"42": {"name": "42"}, "7": null}, "count": 2}})
         );
     }
 }

@@ -1,0 +1,306 @@
+//! The `Cluster` handle (this node's id, the shared `ClusterView`, the transport) and the
+//! actor that applies other nodes' messages, sends heartbeats and drops dead nodes.
+//!
+//! Lock rule: the view mutex is taken before any registry lock and never the other way
+//! round; everything done under it is synchronous (`try_send`, map updates).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::transport::{TransportEvent, TransportHandle};
+use super::view::{ClusterView, Transition};
+use super::wire::{decode, encode, AppSnapshot, Change, NodeMessage};
+use crate::context::Context;
+use crate::registry::{Frame, SocketId};
+
+/// Which engine connects the nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// One node, no services.
+    Local,
+    /// Redis pub/sub at this URL (`redis://[:password@]host:port[/db]`).
+    Redis {
+        /// Connection URL.
+        url: String,
+    },
+    /// NATS servers (`nats://host:port`).
+    Nats {
+        /// Server URLs.
+        servers: Vec<String>,
+    },
+}
+
+/// Cluster settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// The engine.
+    pub driver: Driver,
+    /// Prefix of the Redis channel / NATS subject, so deployments sharing an engine stay apart.
+    pub prefix: String,
+    /// How often a node announces itself.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a node counts as dead and its members are removed.
+    pub node_timeout: Duration,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            driver: Driver::Local,
+            prefix: "sockwave".to_string(),
+            heartbeat_interval: Duration::from_secs(2),
+            node_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// This node's membership in the cluster.
+pub struct Cluster {
+    node_id: String,
+    view: Mutex<ClusterView>,
+    transport: Option<TransportHandle>,
+    settings: ClusterSettings,
+}
+
+impl Cluster {
+    /// A cluster of one: no transport, the view holds only this node.
+    pub fn local() -> Cluster {
+        Cluster::with_transport(ClusterSettings::default(), None)
+    }
+
+    fn with_transport(settings: ClusterSettings, transport: Option<TransportHandle>) -> Cluster {
+        let node_id = format!("{:016x}", rand::random::<u64>());
+        Cluster {
+            view: Mutex::new(ClusterView::new(&node_id)),
+            node_id,
+            transport,
+            settings,
+        }
+    }
+
+    /// Connects to the engine in the background. Returns the handle and, for a real cluster,
+    /// the events the actor (`run`) must consume.
+    pub fn start(
+        settings: ClusterSettings,
+        stop: &CancellationToken,
+    ) -> Result<(Cluster, Option<mpsc::Receiver<TransportEvent>>), String> {
+        let (events_tx, events_rx) = mpsc::channel(16_384);
+        let transport = match &settings.driver {
+            Driver::Local => return Ok((Cluster::with_transport(settings, None), None)),
+            Driver::Redis { url } => {
+                super::redis::spawn(url, &settings.prefix, events_tx, stop.clone())
+                    .map_err(|err| format!("invalid redis url '{url}': {err}"))?
+            }
+            Driver::Nats { servers } => {
+                super::nats::spawn(servers, &settings.prefix, events_tx, stop.clone())
+            }
+        };
+        Ok((
+            Cluster::with_transport(settings, Some(transport)),
+            Some(events_rx),
+        ))
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Whether other nodes may exist.
+    pub fn is_clustered(&self) -> bool {
+        self.transport.is_some()
+    }
+
+    /// The settings this cluster runs with.
+    pub fn settings(&self) -> &ClusterSettings {
+        &self.settings
+    }
+
+    /// Locks the view. Hold it only for synchronous work; take it before any registry lock.
+    pub fn lock(&self) -> MutexGuard<'_, ClusterView> {
+        self.view
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends a message to the other nodes (no-op for a cluster of one). Never waits.
+    pub fn send(&self, message: &NodeMessage) {
+        if let Some(transport) = &self.transport {
+            transport.publish(Bytes::from(encode(&self.node_id, message)));
+        }
+    }
+
+    /// Applies this node's own changes to the view and sends them to the other nodes, in the
+    /// same critical section so every node sees them in the order they were applied.
+    pub fn apply_local(
+        &self,
+        view: &mut ClusterView,
+        app: &str,
+        changes: Vec<Change>,
+        now: Instant,
+    ) -> Vec<Transition> {
+        if changes.is_empty() {
+            return Vec::new();
+        }
+        let mut transitions = Vec::new();
+        for change in &changes {
+            transitions.extend(view.apply(&self.node_id, app, change.clone(), now));
+        }
+        self.send(&NodeMessage::Delta {
+            app: app.to_string(),
+            changes,
+        });
+        transitions
+    }
+
+    /// Payloads the transport dropped (queue full or engine down).
+    pub fn dropped(&self) -> u64 {
+        self.transport.as_ref().map_or(0, TransportHandle::dropped)
+    }
+}
+
+/// The actor: applies other nodes' messages, heartbeats, and expires silent nodes.
+pub async fn run(
+    ctx: Arc<Context>,
+    mut events: mpsc::Receiver<TransportEvent>,
+    stop: CancellationToken,
+) {
+    let settings = ctx.cluster.settings().clone();
+    let mut ticker = tokio::time::interval(settings.heartbeat_interval);
+    let mut engine_up = false;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {
+                if engine_up {
+                    ctx.cluster.send(&NodeMessage::Heartbeat { connections: connections(&ctx) });
+                    expire_dead_nodes(&ctx, settings.node_timeout);
+                }
+            }
+            event = events.recv() => match event {
+                None => return,
+                Some(TransportEvent::Up) => {
+                    tracing::info!(node = ctx.cluster.node_id(), "cluster engine connected: resynchronising");
+                    engine_up = true;
+                    // Nodes we did not hear from during an outage get a fresh timeout.
+                    ctx.cluster.lock().refresh_all(Instant::now());
+                    ctx.cluster.send(&NodeMessage::Hello);
+                    ctx.cluster.send(&snapshot(&ctx));
+                }
+                Some(TransportEvent::Down(reason)) => {
+                    if engine_up {
+                        tracing::warn!(reason = %reason, "cluster engine unreachable: serving local sockets only until it is back");
+                    } else {
+                        tracing::debug!(reason = %reason, "cluster engine still unreachable");
+                    }
+                    engine_up = false;
+                }
+                Some(TransportEvent::Message(payload)) => handle(&ctx, &payload),
+            }
+        }
+    }
+}
+
+/// Announces this node's departure so the others drop its state at once.
+pub fn say_goodbye(ctx: &Context) {
+    ctx.cluster.send(&NodeMessage::Goodbye);
+}
+
+fn connections(ctx: &Context) -> HashMap<String, u64> {
+    ctx.registry.connection_counts()
+}
+
+fn snapshot(ctx: &Context) -> NodeMessage {
+    let mut apps: HashMap<String, AppSnapshot> = ctx.cluster.lock().own_snapshot();
+    for (app, count) in connections(ctx) {
+        apps.entry(app).or_default().connections = count;
+    }
+    NodeMessage::Snapshot { apps }
+}
+
+fn expire_dead_nodes(ctx: &Arc<Context>, timeout: Duration) {
+    let mut view = ctx.cluster.lock();
+    for node in view.dead_nodes(Instant::now(), timeout) {
+        tracing::warn!(node = %node, timeout_secs = timeout.as_secs(), "cluster node silent: removing its connections and presence members");
+        let transitions = view.remove_node(&node);
+        crate::effects::apply(ctx, &view, transitions, None);
+    }
+}
+
+fn handle(ctx: &Arc<Context>, payload: &[u8]) {
+    let envelope = match decode(payload) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            tracing::warn!(error = %err, "ignored a cluster message");
+            return;
+        }
+    };
+    if envelope.node == ctx.cluster.node_id() {
+        return;
+    }
+    let node = envelope.node;
+    let now = Instant::now();
+    match envelope.message {
+        NodeMessage::Heartbeat { connections } => {
+            let new = ctx.cluster.lock().heartbeat(&node, connections, now);
+            if new {
+                // It may have missed our snapshot (it started before we did, or we were cut off).
+                ctx.cluster.send(&snapshot(ctx));
+            }
+        }
+        NodeMessage::Hello => ctx.cluster.send(&snapshot(ctx)),
+        NodeMessage::Snapshot { apps } => {
+            let mut view = ctx.cluster.lock();
+            let transitions = view.apply_snapshot(&node, apps, now);
+            crate::effects::apply(ctx, &view, transitions, None);
+        }
+        NodeMessage::Goodbye => {
+            let mut view = ctx.cluster.lock();
+            let transitions = view.remove_node(&node);
+            crate::effects::apply(ctx, &view, transitions, None);
+        }
+        NodeMessage::Delta { app, changes } => {
+            let mut view = ctx.cluster.lock();
+            let mut transitions = Vec::new();
+            for change in changes {
+                transitions.extend(view.apply(&node, &app, change, now));
+            }
+            crate::effects::apply(ctx, &view, transitions, None);
+        }
+        NodeMessage::Broadcast {
+            app,
+            channel,
+            frame,
+            except,
+            cache,
+        } => {
+            let registry = ctx.registry.app(&app);
+            if let Some(cache) = cache {
+                let ttl = Duration::from_secs(cache.ttl_secs);
+                registry
+                    .cache
+                    .put(&channel, &cache.event, &cache.data, ttl, now);
+            }
+            let except = except.and_then(|id| id.parse::<SocketId>().ok());
+            registry.broadcast(&channel, &Frame::from(frame), except);
+        }
+        NodeMessage::ToUser {
+            app,
+            user_id,
+            frame,
+        } => {
+            ctx.registry
+                .app(&app)
+                .users
+                .send_to_user(&user_id, &Frame::from(frame));
+        }
+        NodeMessage::Terminate { app, user_id } => {
+            crate::effects::terminate_local(&ctx.registry.app(&app), &user_id);
+        }
+    }
+}
