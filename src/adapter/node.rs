@@ -5,6 +5,7 @@
 //! round; everything done under it is synchronous (`try_send`, map updates).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -46,6 +47,9 @@ pub struct ClusterSettings {
     pub heartbeat_interval: Duration,
     /// Silence after which a node counts as dead and its members are removed.
     pub node_timeout: Duration,
+    /// Whether `/ready` answers 503 while the engine is unreachable (off by default: the
+    /// node still serves its own sockets, which is usually better than no node at all).
+    pub ready_requires_engine: bool,
 }
 
 impl Default for ClusterSettings {
@@ -55,6 +59,7 @@ impl Default for ClusterSettings {
             prefix: "sockwave".to_string(),
             heartbeat_interval: Duration::from_secs(2),
             node_timeout: Duration::from_secs(10),
+            ready_requires_engine: false,
         }
     }
 }
@@ -62,6 +67,7 @@ impl Default for ClusterSettings {
 /// This node's membership in the cluster.
 pub struct Cluster {
     node_id: String,
+    engine_up: AtomicBool,
     view: Mutex<ClusterView>,
     transport: Option<TransportHandle>,
     settings: ClusterSettings,
@@ -76,6 +82,8 @@ impl Cluster {
     fn with_transport(settings: ClusterSettings, transport: Option<TransportHandle>) -> Cluster {
         let node_id = format!("{:016x}", rand::random::<u64>());
         Cluster {
+            // A cluster of one has no engine to lose.
+            engine_up: AtomicBool::new(transport.is_none()),
             view: Mutex::new(ClusterView::new(&node_id)),
             node_id,
             transport,
@@ -114,6 +122,17 @@ impl Cluster {
     /// Whether other nodes may exist.
     pub fn is_clustered(&self) -> bool {
         self.transport.is_some()
+    }
+
+    /// Whether the engine is reachable (always true for a cluster of one).
+    pub fn engine_up(&self) -> bool {
+        self.engine_up.load(Ordering::Acquire)
+    }
+
+    /// Whether this node should report itself ready: false only when configured to depend on
+    /// an engine that is down.
+    pub fn ready(&self) -> bool {
+        self.engine_up() || !self.settings.ready_requires_engine
     }
 
     /// The settings this cluster runs with.
@@ -187,6 +206,7 @@ pub async fn run(
                 Some(TransportEvent::Up) => {
                     tracing::info!(node = ctx.cluster.node_id(), "cluster engine connected: resynchronising");
                     engine_up = true;
+                    ctx.cluster.engine_up.store(true, Ordering::Release);
                     // Nodes we did not hear from during an outage get a fresh timeout.
                     ctx.cluster.lock().refresh_all(Instant::now());
                     ctx.cluster.send(&NodeMessage::Hello);
@@ -199,6 +219,7 @@ pub async fn run(
                         tracing::debug!(reason = %reason, "cluster engine still unreachable");
                     }
                     engine_up = false;
+                    ctx.cluster.engine_up.store(false, Ordering::Release);
                 }
                 Some(TransportEvent::Message(payload)) => handle(&ctx, &payload),
             }

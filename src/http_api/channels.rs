@@ -12,6 +12,15 @@ use crate::context::Context;
 use crate::protocol::channel::kind_of;
 use crate::protocol::ChannelKind;
 
+/// Logs, once per query, that cluster-wide numbers come from the last known state.
+fn flag_stale(ctx: &Context) {
+    if !ctx.cluster.engine_up() {
+        tracing::warn!(
+            "cluster engine unreachable: answering from the last known state of the other nodes"
+        );
+    }
+}
+
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
 pub fn list(
     ctx: &Context,
@@ -31,6 +40,7 @@ pub fn list(
             "info=user_count is only allowed with filter_by_prefix=presence-".into(),
         ));
     }
+    flag_stale(ctx);
     let view = ctx.cluster.lock();
     let mut channels = Map::new();
     for (name, subscriptions) in view.channels(app_id, prefix) {
@@ -68,6 +78,7 @@ pub fn show(
             "info=cache is only available for cache channels, '{channel}' is not one"
         )));
     }
+    flag_stale(ctx);
     let (subscriptions, users) = {
         let view = ctx.cluster.lock();
         (
@@ -109,6 +120,7 @@ pub fn users(ctx: &Context, app_id: &str, channel: &str) -> Result<Value, ApiErr
             "'{channel}' is not a presence channel: only presence channels have users"
         )));
     }
+    flag_stale(ctx);
     let members = ctx.cluster.lock().members(app_id, channel);
     let users: Vec<Value> = members
         .into_iter()

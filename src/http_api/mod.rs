@@ -58,7 +58,12 @@ async fn route(
     match (&method, path) {
         (&Method::GET, "/" | "/up") => return Ok(text_response(StatusCode::OK, "OK")),
         (&Method::GET, "/ready") => {
-            return Ok(if ctx.is_draining() {
+            return Ok(if !ctx.cluster.ready() {
+                text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cluster engine unreachable",
+                )
+            } else if ctx.is_draining() {
                 text_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
             } else {
                 text_response(StatusCode::OK, "OK")

@@ -6,6 +6,7 @@ mod support;
 
 mod cache;
 mod client_events;
+mod cluster;
 mod connection;
 mod http_api;
 mod presence;
