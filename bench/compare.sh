@@ -108,6 +108,7 @@ start_server() {
       # load generator after 20 connections a minute).
       "${clean[@]}" HOST=127.0.0.1 PORT="$port" SOCKUDO_DEFAULT_APP_ID=app-id \
         SOCKUDO_DEFAULT_APP_KEY=app-key SOCKUDO_DEFAULT_APP_SECRET=app-secret \
+        SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=100000 \
         RATE_LIMITER_ENABLED=false ADAPTER_DRIVER=local CACHE_DRIVER=memory \
         QUEUE_DRIVER=memory APP_MANAGER_DRIVER=memory \
         "$sockudo_bin" > "$log" 2>&1 & ;;
@@ -139,8 +140,9 @@ for round in $(seq 1 "$rounds"); do
       line=$("$bench" $(case_args "$case_name") --url "ws://127.0.0.1:$port" \
         --http "http://127.0.0.1:$port" --server-pid "$server_pid" --server-name "$name") \
         || line='{"error":"bench failed"}'
-      printf '{"case":"%s","round":%s,"server":"%s","result":%s}\n' \
-        "$case_name" "$round" "$name" "$line" >> "$results"
+      # The 1-minute load average shows when something else was using the cores.
+      printf '{"case":"%s","round":%s,"server":"%s","load":%s,"result":%s}\n' \
+        "$case_name" "$round" "$name" "$(cut -d' ' -f1 /proc/loadavg)" "$line" >> "$results"
       stop_server
     done
   done

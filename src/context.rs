@@ -8,8 +8,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::adapter::Cluster;
+use crate::console::hints::Hints;
+use crate::console::Tap;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 use crate::registry::{Registry, SocketIdGenerator};
 use crate::webhooks::Webhooks;
 
@@ -27,6 +31,16 @@ pub struct Context {
     pub webhooks: Webhooks,
     /// This node's place in the cluster (a cluster of one by default).
     pub cluster: Cluster,
+    /// Diagnostic events for open console streams.
+    pub console_tap: Tap,
+    /// Broken-pipeline hints.
+    pub hints: Hints,
+    /// Prometheus metrics; a no-op unless enabled (`server.rs` replaces it).
+    pub metrics: Metrics,
+    /// HTTP API and per-IP limits; local unless `server.rs` picks the Redis limiter.
+    pub rate_limits: RateLimits,
+    /// Native TLS, when a certificate is configured (`server.rs` sets it).
+    pub tls: Option<Arc<crate::tls::Tls>>,
     /// Cancelled when sockets must close with 4200 (shutdown).
     pub close_sockets: CancellationToken,
     /// Every socket task, so shutdown can wait until their close frames are out.
@@ -49,6 +63,11 @@ impl Context {
             socket_ids: SocketIdGenerator::default(),
             webhooks,
             cluster,
+            console_tap: Tap::default(),
+            hints: Hints::default(),
+            metrics: Metrics::disabled(),
+            rate_limits: RateLimits::default(),
+            tls: None,
             close_sockets: CancellationToken::new(),
             socket_tasks: TaskTracker::new(),
             draining: AtomicBool::new(false),

@@ -17,7 +17,11 @@
 //! - `adapter`: the cluster — node-to-node messages, the replicated view, Redis/NATS.
 //! - `effects`: what cluster-level transitions do on this node (frames, webhooks).
 //! - `webhooks`: batched, signed, retried webhook delivery.
+//! - `console`: the live event console (`/console`) and broken-pipeline hints.
 //! - `doctor`: `sockwave doctor`, diagnosing a Laravel + Echo setup.
+//! - `metrics`: Prometheus metric names, recording handles and the exporter endpoint.
+//! - `rate_limit`: per-app API rate limits (local or shared through Redis), per-IP limits.
+//! - `tls`: certificate loading and reloading for native TLS.
 //! - `server`: the composition root, listener and graceful shutdown.
 
 pub mod adapter;
@@ -25,11 +29,15 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod connection;
+pub mod console;
 pub mod context;
 pub mod doctor;
 pub mod effects;
 pub mod http_api;
+pub mod metrics;
 pub mod protocol;
+pub mod rate_limit;
 pub mod registry;
 pub mod server;
+pub mod tls;
 pub mod webhooks;

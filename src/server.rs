@@ -27,7 +27,7 @@ use crate::app::StaticAppStore;
 use crate::config::Config;
 use crate::context::Context;
 use crate::webhooks::Webhooks;
-use crate::{connection, http_api};
+use crate::{connection, console, http_api};
 
 /// A running server.
 pub struct Server {
@@ -38,6 +38,7 @@ pub struct Server {
     close_http: CancellationToken,
     http_connections: TaskTracker,
     accept_loop: tokio::task::JoinHandle<()>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -56,7 +57,12 @@ impl Server {
             Cluster::start(config.server.cluster.clone(), &stop_cluster)
                 .map_err(|err| anyhow::anyhow!(err))
                 .context("starting the cluster adapter")?;
-        let ctx = Arc::new(Context::new(config.server, apps, webhooks, cluster));
+        let mut context = Context::new(config.server, apps, webhooks, cluster);
+        let operations = Operations::build(&context.config, local_addr.port())?;
+        context.metrics = operations.metrics;
+        context.rate_limits = operations.rate_limits;
+        context.tls = operations.tls;
+        let ctx = Arc::new(context);
         if let Some(events) = cluster_events {
             tokio::spawn(crate::adapter::node::run(
                 ctx.clone(),
@@ -68,6 +74,13 @@ impl Server {
         let close_http = CancellationToken::new();
         let http_connections = TaskTracker::new();
         tokio::spawn(sweep_caches(ctx.clone(), stop_accepting.clone()));
+        let metrics_addr = spawn_metrics(&ctx, stop_accepting.clone()).await?;
+        if let Some(tls) = &ctx.tls {
+            tokio::spawn(crate::tls::watch(tls.clone(), stop_accepting.clone()));
+        }
+        if let Some(after) = ctx.config.idle_app_warning {
+            tokio::spawn(watch_idle_apps(ctx.clone(), after, stop_accepting.clone()));
+        }
         let accept_loop = tokio::spawn(accept_loop(
             listener,
             ctx.clone(),
@@ -83,7 +96,13 @@ impl Server {
             close_http,
             http_connections,
             accept_loop,
+            metrics_addr,
         })
+    }
+
+    /// Where `/metrics` is served, when metrics are enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address the server listens on (useful with port 0).
@@ -138,12 +157,13 @@ async fn accept_loop(
     close_http: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let http = http_builder(&ctx.config);
     loop {
         let accepted = tokio::select! {
             _ = stop_accepting.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(err) => {
                 // Out of file descriptors and similar: back off instead of spinning.
@@ -155,13 +175,24 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
         let close_http = close_http.clone();
+        let http = http.clone();
         tracker.spawn(async move {
-            let service = service_fn(move |request| {
+            // TLS handshake on the TLS port, and a precise hint when a client speaks the wrong
+            // protocol for the port.
+            // Bounded by the handshake timeout too, so a client that connects and stays silent
+            // is dropped as soon as the configured limit says, TLS or not.
+            let prepare = crate::tls::accept::prepare(ctx.tls.as_deref(), stream, peer);
+            let Ok(Some(stream)) =
+                tokio::time::timeout(ctx.config.handshake_timeout, prepare).await
+            else {
+                return;
+            };
+            let service = service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(connection::Peer(peer));
                 let ctx = ctx.clone();
                 async move { Ok::<_, Infallible>(dispatch(ctx, request).await) }
             });
-            let connection = http1::Builder::new()
-                .keep_alive(true)
+            let connection = http
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::pin!(connection);
@@ -176,6 +207,22 @@ async fn accept_loop(
     }
 }
 
+/// HTTP/1.1 settings for every accepted connection. The header read timeout runs from the
+/// moment hyper waits for a request head, so it also drops a client that connects and says
+/// nothing, one that trickles headers forever, and a keep-alive connection idle between
+/// requests. The head size limit answers 431; the read buffer is capped at the same size
+/// (hyper's floor is 8 KiB) so an endless header line cannot grow it.
+fn http_builder(config: &crate::config::ServerConfig) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.handshake_timeout)
+        .max_header_size(config.max_header_bytes)
+        .max_buf_size(config.max_header_bytes.max(8 * 1024));
+    builder
+}
+
 /// Expired cache-channel events are dropped lazily on read; this sweep bounds the memory of
 /// channels nobody reads again.
 async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
@@ -188,11 +235,21 @@ async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
     }
 }
 
+/// Warns about apps with connected clients and no publishes (see `console::hints`).
+async fn watch_idle_apps(ctx: Arc<Context>, after: std::time::Duration, stop: CancellationToken) {
+    let started = Instant::now();
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30).min(after));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            now = every.tick() => ctx.hints.check_idle(&ctx, started, after, now),
+        }
+    }
+}
+
 /// Sends `/app/{key}` to the WebSocket upgrade and everything else to the HTTP API.
-async fn dispatch(
-    ctx: Arc<Context>,
-    request: Request<Incoming>,
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+async fn dispatch(ctx: Arc<Context>, request: Request<Incoming>) -> hyper::Response<console::Body> {
+    use http_body_util::BodyExt;
     let full_path = request.uri().path().to_string();
     let prefix = ctx.config.path_prefix.as_str();
     // Accept paths with and without the prefix: proxies often strip it.
@@ -206,10 +263,13 @@ async fn dispatch(
     };
     if let Some(app_key) = path.strip_prefix("/app/") {
         let app_key = app_key.to_string();
-        return connection::upgrade(ctx, request, &app_key);
+        return connection::upgrade(ctx, request, &app_key).map(|body| body.boxed());
     }
     let path = path.to_string();
-    http_api::handle(ctx, request, &path).await
+    if path == "/console" || path.starts_with("/console/") {
+        return console::handle(ctx, request, &path).await;
+    }
+    http_api::handle(ctx, request, &path).await.map(|body| body.boxed())
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
@@ -222,6 +282,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let n_apps = config.apps.len();
     let server = Server::start(config).await?;
     tracing::info!(addr = %server.local_addr(), apps = n_apps, "sockwave listening (WebSocket /app/{{key}}, HTTP API /apps/{{id}})");
+    match &server.context().tls {
+        Some(tls) => tracing::info!("TLS on, {}", tls.summary()),
+        None => tracing::info!("TLS off: serving plain ws/http (terminate TLS at a proxy, or set tls_cert and tls_key)"),
+    }
+    match server.metrics_addr() {
+        Some(addr) => tracing::info!(%addr, "metrics on: GET http://{addr}/metrics"),
+        None => tracing::info!("metrics off (set metrics_enabled to serve /metrics)"),
+    }
     wait_for_signal().await?;
     tracing::info!("shutting down: closing sockets with 4200");
     server.shutdown().await;
@@ -237,4 +305,74 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
+}
+
+/// The operational components `server.rs` picks from the configuration.
+struct Operations {
+    metrics: crate::metrics::Metrics,
+    rate_limits: crate::rate_limit::RateLimits,
+    tls: Option<Arc<crate::tls::Tls>>,
+}
+
+impl Operations {
+    fn build(config: &crate::config::ServerConfig, port: u16) -> anyhow::Result<Operations> {
+        use crate::rate_limit::{IpLimits, LocalLimiter, RateLimiter, RateLimits, RedisLimiter};
+        let metrics = if config.metrics.enabled {
+            crate::metrics::Metrics::new(&config.metrics.prefix, port)
+                .context("setting up metrics")?
+        } else {
+            crate::metrics::Metrics::disabled()
+        };
+        // Limits are shared when the nodes already share a Redis; otherwise each node counts
+        // its own requests.
+        let api: Arc<dyn RateLimiter> = match &config.cluster.driver {
+            crate::adapter::Driver::Redis { url } => Arc::new(
+                RedisLimiter::new(url, &config.cluster.prefix)
+                    .context("setting up Redis rate limits")?,
+            ),
+            _ => Arc::new(LocalLimiter::new()),
+        };
+        let rate_limits = RateLimits {
+            api,
+            ip: IpLimits::new(
+                config.ws_connections_per_ip,
+                config.ws_new_connections_per_ip_per_second,
+            ),
+        };
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                let tls = crate::tls::Tls::load(cert, key).map_err(|err| {
+                    anyhow::anyhow!("{}", crate::tls::error_chain(&err))
+                        .context("loading the TLS certificate")
+                })?;
+                Some(Arc::new(tls))
+            }
+            _ => None,
+        };
+        Ok(Operations {
+            metrics,
+            rate_limits,
+            tls,
+        })
+    }
+}
+
+/// Binds the metrics listener and serves it, when metrics are enabled.
+async fn spawn_metrics(
+    ctx: &Arc<Context>,
+    stop: CancellationToken,
+) -> anyhow::Result<Option<SocketAddr>> {
+    if !ctx.metrics.is_enabled() {
+        return Ok(None);
+    }
+    let settings = &ctx.config.metrics;
+    let addr = format!("{}:{}", settings.host, settings.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .context("reading the metrics address")?;
+    tokio::spawn(crate::metrics::exporter::run(listener, ctx.clone(), stop));
+    Ok(Some(bound))
 }

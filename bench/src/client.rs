@@ -91,7 +91,7 @@ pub(crate) fn classify(text: &str) -> Kind {
 pub(crate) fn bench_payload(sequence: u64, size: usize) -> String {
     let mut data = format!("t={} s={sequence} ", now_ns());
     let padding = size.saturating_sub(data.len());
-    data.extend(std::iter::repeat_n('x', padding));
+    data.extend(std::iter::repeat('x').take(padding));
     data
 }
 

@@ -73,7 +73,7 @@ async function httpStatus(url, timeoutMs = 500) {
  * Spawns `SOCKWAVE_BIN --config FILE --host 127.0.0.1 --port PORT` and waits (≤ readyTimeout)
  * until GET /up answers 200. Returns {port, proc, logs(), stop(signal), exited, httpUrl, wsUrl}.
  */
-export async function startServer({ apps, server = {}, env = {}, args = [], port, readyTimeout = 10_000 } = {}) {
+export async function startServer({ apps, server = {}, env = {}, args = [], port, readyTimeout = 10_000, probe } = {}) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`sockwave binary not found at ${BIN}: run \`cargo build\` in ${REPO_ROOT} or set SOCKWAVE_BIN`);
   }
@@ -116,8 +116,13 @@ export async function startServer({ apps, server = {}, env = {}, args = [], port
   let ready = false;
   while (!ready && Date.now() < deadline) {
     if (exitInfo) break;
-    for (const url of probes) {
-      if ((await httpStatus(url)) === 200) { ready = true; break; }
+    // `probe(port)` replaces the plain-HTTP probe (a TLS server answers plain HTTP with 400).
+    if (probe) {
+      if ((await probe(p)) === 200) ready = true;
+    } else {
+      for (const url of probes) {
+        if ((await httpStatus(url)) === 200) { ready = true; break; }
+      }
     }
     if (!ready) await sleep(50);
   }

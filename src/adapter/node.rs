@@ -5,7 +5,7 @@
 //! round; everything done under it is synchronous (`try_send`, map updates).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -71,6 +71,27 @@ pub struct Cluster {
     view: Mutex<ClusterView>,
     transport: Option<TransportHandle>,
     settings: ClusterSettings,
+    counts: MessageCounters,
+}
+
+/// Node-to-node message counts since start, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    /// Messages handed to the transport.
+    pub sent: u64,
+    /// Messages from other nodes that were decoded and applied.
+    pub received: u64,
+    /// Payloads that could not be decoded.
+    pub undecodable: u64,
+    /// Payloads the transport dropped (queue full or engine down).
+    pub dropped: u64,
+}
+
+#[derive(Debug, Default)]
+struct MessageCounters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    undecodable: AtomicU64,
 }
 
 impl Cluster {
@@ -88,6 +109,7 @@ impl Cluster {
             node_id,
             transport,
             settings,
+            counts: MessageCounters::default(),
         }
     }
 
@@ -150,6 +172,7 @@ impl Cluster {
     /// Sends a message to the other nodes (no-op for a cluster of one). Never waits.
     pub fn send(&self, message: &NodeMessage) {
         if let Some(transport) = &self.transport {
+            self.counts.sent.fetch_add(1, Ordering::Relaxed);
             transport.publish(Bytes::from(encode(&self.node_id, message)));
         }
     }
@@ -181,6 +204,17 @@ impl Cluster {
     pub fn dropped(&self) -> u64 {
         self.transport.as_ref().map_or(0, TransportHandle::dropped)
     }
+
+    /// Message counts since start (for metrics).
+    pub fn message_counts(&self) -> MessageCounts {
+        let read = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
+        MessageCounts {
+            sent: read(&self.counts.sent),
+            received: read(&self.counts.received),
+            undecodable: read(&self.counts.undecodable),
+            dropped: self.dropped(),
+        }
+    }
 }
 
 /// The actor: applies other nodes' messages, heartbeats, and expires silent nodes.
@@ -192,10 +226,22 @@ pub async fn run(
     let settings = ctx.cluster.settings().clone();
     let mut ticker = tokio::time::interval(settings.heartbeat_interval);
     let mut engine_up = false;
+    let mut last_tick = Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
+                // A tick later than planned means this node stood still (a long pause, a frozen
+                // VM) while the others' heartbeats waited, unread, in its buffers: that time
+                // must not count as their silence, or it would declare them all dead.
+                let now = Instant::now();
+                let late = now
+                    .duration_since(last_tick)
+                    .saturating_sub(settings.heartbeat_interval);
+                if !late.is_zero() {
+                    ctx.cluster.lock().forgive(late, now);
+                }
+                last_tick = now;
                 if engine_up {
                     ctx.cluster.send(&NodeMessage::Heartbeat { connections: connections(&ctx) });
                     expire_dead_nodes(&ctx, settings.node_timeout);
@@ -210,7 +256,7 @@ pub async fn run(
                     // Nodes we did not hear from during an outage get a fresh timeout.
                     ctx.cluster.lock().refresh_all(Instant::now());
                     ctx.cluster.send(&NodeMessage::Hello);
-                    ctx.cluster.send(&snapshot(&ctx));
+                    send_snapshot(&ctx);
                 }
                 Some(TransportEvent::Down(reason)) => {
                     if engine_up {
@@ -236,12 +282,16 @@ fn connections(ctx: &Context) -> HashMap<String, u64> {
     ctx.registry.connection_counts()
 }
 
-fn snapshot(ctx: &Context) -> NodeMessage {
-    let mut apps: HashMap<String, AppSnapshot> = ctx.cluster.lock().own_snapshot();
+/// Sends this node's whole state. It is built and queued under the view lock, like
+/// `apply_local`'s deltas: a delta queued between the two would otherwise reach the other
+/// nodes before a snapshot that does not contain it, and be undone there.
+fn send_snapshot(ctx: &Context) {
+    let view = ctx.cluster.lock();
+    let mut apps: HashMap<String, AppSnapshot> = view.own_snapshot();
     for (app, count) in connections(ctx) {
         apps.entry(app).or_default().connections = count;
     }
-    NodeMessage::Snapshot { apps }
+    ctx.cluster.send(&NodeMessage::Snapshot { apps });
 }
 
 fn expire_dead_nodes(ctx: &Arc<Context>, timeout: Duration) {
@@ -253,10 +303,13 @@ fn expire_dead_nodes(ctx: &Arc<Context>, timeout: Duration) {
     }
 }
 
-fn handle(ctx: &Arc<Context>, payload: &[u8]) {
+/// Applies one payload from another node: decodes it, updates the view and the local
+/// sockets. Malformed payloads and our own echoes are ignored. Public for the fuzz target.
+pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
     let envelope = match decode(payload) {
         Ok(envelope) => envelope,
         Err(err) => {
+            ctx.cluster.counts.undecodable.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %err, "ignored a cluster message");
             return;
         }
@@ -264,17 +317,21 @@ fn handle(ctx: &Arc<Context>, payload: &[u8]) {
     if envelope.node == ctx.cluster.node_id() {
         return;
     }
+    ctx.cluster.counts.received.fetch_add(1, Ordering::Relaxed);
     let node = envelope.node;
     let now = Instant::now();
     match envelope.message {
         NodeMessage::Heartbeat { connections } => {
             let new = ctx.cluster.lock().heartbeat(&node, connections, now);
             if new {
-                // It may have missed our snapshot (it started before we did, or we were cut off).
-                ctx.cluster.send(&snapshot(ctx));
+                // It may have missed our snapshot (it started before we did, or we were cut
+                // off), and we may have dropped its state (it was silent past node_timeout
+                // without noticing): send ours, and ask for everyone's, its own included.
+                send_snapshot(ctx);
+                ctx.cluster.send(&NodeMessage::Hello);
             }
         }
-        NodeMessage::Hello => ctx.cluster.send(&snapshot(ctx)),
+        NodeMessage::Hello => send_snapshot(ctx),
         NodeMessage::Snapshot { apps } => {
             let mut view = ctx.cluster.lock();
             let transitions = view.apply_snapshot(&node, apps, now);

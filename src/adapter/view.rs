@@ -115,7 +115,7 @@ impl ClusterView {
         let before = self.summary(app, change_key(&change));
         let state = self.app_mut(node, app);
         match change {
-            Change::Count { channel, count } if count == 0 => {
+            Change::Count { channel, count: 0 } => {
                 state.channels.remove(&channel);
             }
             Change::Count { channel, count } => {
@@ -201,6 +201,16 @@ impl ClusterView {
     pub fn refresh_all(&mut self, now: Instant) {
         for state in self.nodes.values_mut() {
             state.last_seen = Some(now);
+        }
+    }
+
+    /// Does not count `pause` (time this node itself stood still: a long GC-like pause, a
+    /// frozen VM) against the others: their silence is shifted by it, never past `now`.
+    pub fn forgive(&mut self, pause: Duration, now: Instant) {
+        for state in self.nodes.values_mut() {
+            if let Some(seen) = state.last_seen.as_mut() {
+                *seen = (*seen + pause).min(now);
+            }
         }
     }
 
@@ -581,6 +591,20 @@ mod tests {
         let later = now + Duration::from_secs(11);
         assert_eq!(
             view.dead_nodes(later, Duration::from_secs(10)),
+            vec!["b".to_string()]
+        );
+        // Time this node stood still does not count against the others.
+        view.forgive(Duration::from_secs(5), later);
+        assert!(view.dead_nodes(later, Duration::from_secs(10)).is_empty());
+        view.forgive(Duration::from_secs(60), later);
+        assert!(view
+            .dead_nodes(later + Duration::from_secs(10), Duration::from_secs(10))
+            .is_empty());
+        assert_eq!(
+            view.dead_nodes(
+                later + Duration::from_millis(10_001),
+                Duration::from_secs(10)
+            ),
             vec!["b".to_string()]
         );
         let gone = names(&view.remove_node("b"));

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use crate::webhooks::WebhookTarget;
 
-/// One application: credentials, feature switches and limits.
-#[derive(Debug, Clone, PartialEq)]
+/// One application: credentials, feature switches and limits. Its `Debug` output never
+/// shows the secret, so a stray `?app` in a log line or a panic message cannot leak it.
+#[derive(Clone, PartialEq)]
 pub struct App {
     /// Application id, as used in `/apps/{id}/...` HTTP API paths.
     pub id: String,
@@ -38,6 +39,18 @@ pub struct App {
     pub webhooks: Vec<WebhookTarget>,
 }
 
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .field("enabled", &self.enabled)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Per-app limits. Defaults follow Soketi's (see `../shared/PROTOCOL.md` §10).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppLimits {
@@ -57,6 +70,11 @@ pub struct AppLimits {
     pub max_presence_member_size_bytes: usize,
     /// Client events per second per connection; `None` means unlimited.
     pub max_client_events_per_second: Option<u32>,
+    /// HTTP API publishes per second, counted per channel (one event to three channels costs
+    /// three); `None` means unlimited.
+    pub max_backend_events_per_second: Option<u32>,
+    /// HTTP API read requests (channel and user queries) per second; `None` means unlimited.
+    pub max_read_requests_per_second: Option<u32>,
 }
 
 impl Default for AppLimits {
@@ -70,6 +88,8 @@ impl Default for AppLimits {
             max_presence_members: 100,
             max_presence_member_size_bytes: 2 * 1024,
             max_client_events_per_second: Some(10),
+            max_backend_events_per_second: None,
+            max_read_requests_per_second: None,
         }
     }
 }
@@ -129,5 +149,17 @@ impl AppStore for StaticAppStore {
 
     fn find_by_key(&self, key: &str) -> Option<Arc<App>> {
         self.by_key.get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::App;
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let shown = format!("{:?}", App::default_dev());
+        assert!(shown.contains("app-key"), "{shown}");
+        assert!(!shown.contains("app-secret"), "{shown}");
     }
 }

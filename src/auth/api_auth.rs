@@ -26,8 +26,9 @@ pub struct ApiRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// The credentials and policy a request is checked against.
-#[derive(Debug, Clone, Copy)]
+/// The credentials and policy a request is checked against. Not `Debug`, so the secret
+/// cannot end up in a log line by accident.
+#[derive(Clone, Copy)]
 pub struct ApiCredentials<'a> {
     /// The app id in the route, for messages.
     pub app_id: &'a str,

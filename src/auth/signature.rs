@@ -27,6 +27,15 @@ pub fn verify(secret: &str, message: &[u8], signature_hex: &str) -> bool {
     mac(secret, message).verify_slice(&given).is_ok()
 }
 
+/// Compares two secrets without an early exit, so timing does not reveal how much of a
+/// guess was right (only whether the lengths match).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +63,34 @@ mod tests {
             r#"1234.1234:presence-foobar:{"user_id":10,"user_info":{"name":"Mr. Pusher"}}"#,
             "afaed3695da2ffd16931f457e338e6c9f2921fa133ce7dac49f529792be6304c",
         );
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"token", b"token"));
+        assert!(!constant_time_eq(b"token", b"tokem"));
+        assert!(!constant_time_eq(b"token", b"toke"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    /// Timing cannot be asserted in a test; what can be asserted is that `verify` compares
+    /// the whole MAC: it goes through `Mac::verify_slice` (constant time, from the `subtle`
+    /// crate) and refuses every prefix, extension and single-digit change of a valid one.
+    #[test]
+    fn only_the_whole_signature_verifies() {
+        let message = b"1234.1234:private-foobar";
+        let valid = sign(SECRET, message);
+        assert!(verify(SECRET, message, &valid));
+        for len in 0..valid.len() {
+            assert!(!verify(SECRET, message, &valid[..len]), "prefix of {len}");
+        }
+        assert!(!verify(SECRET, message, &format!("{valid}00")));
+        for at in 0..valid.len() {
+            let mut changed = valid.clone().into_bytes();
+            changed[at] = if changed[at] == b'0' { b'1' } else { b'0' };
+            let changed = String::from_utf8(changed).unwrap();
+            assert!(!verify(SECRET, message, &changed), "digit {at} changed");
+        }
     }
 
     #[test]

@@ -47,6 +47,12 @@ pub struct CliOverrides {
     /// Accept client-* events on the first app
     #[arg(long, global = true)]
     pub enable_client_messages: bool,
+    /// PEM certificate chain: serve wss/https on the port (with --tls-key)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl CliOverrides {
@@ -96,6 +102,14 @@ impl CliOverrides {
             self.app_secret
                 .clone()
                 .map(|secret| FirstApp(App::Secret(secret))),
+        );
+        set(
+            "tls-cert",
+            self.tls_cert.clone().map(|path| Server(Srv::TlsCert(path))),
+        );
+        set(
+            "tls-key",
+            self.tls_key.clone().map(|path| Server(Srv::TlsKey(path))),
         );
         let client_messages = FirstApp(App::EnableClientMessages(true));
         set(

@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::cluster::{ClusterDraft, ClusterSetting};
 use super::{Config, ServerConfig, SubscriptionErrorMode};
 use crate::app::App;
 use crate::webhooks::WebhookTarget;
@@ -92,6 +93,10 @@ pub(crate) enum ServerSetting {
     SocketQueueCapacity(usize),
     MaxWsMessageBytes(usize),
     MaxRequestBodyBytes(usize),
+    HandshakeTimeout(Duration),
+    MaxHeaderBytes(usize),
+    MaxWsMessagesPerSecond(u32),
+    WsMessageBurst(u32),
     SubscriptionErrorMode(SubscriptionErrorMode),
     CacheTtl(Duration),
     WebhookBatchWindow(Duration),
@@ -101,6 +106,20 @@ pub(crate) enum ServerSetting {
     WebhookRequestTimeout(Duration),
     WebhookQueueCapacity(usize),
     WebhookDeliveryLogSize(usize),
+    MetricsEnabled(bool),
+    MetricsHost(String),
+    MetricsPort(u16),
+    MetricsPrefix(String),
+    TlsCert(PathBuf),
+    TlsKey(PathBuf),
+    /// `None` turns the limit off.
+    WsConnectionsPerIp(Option<u32>),
+    /// `None` turns the limit off.
+    WsNewConnectionsPerIpPerSecond(Option<u32>),
+    ConsoleEnabled(bool),
+    ConsoleToken(String),
+    /// `None` turns the warning off.
+    IdleAppWarning(Option<Duration>),
 }
 
 impl ServerSetting {
@@ -119,6 +138,10 @@ impl ServerSetting {
             ServerSetting::SocketQueueCapacity(_) => "socket_queue_capacity",
             ServerSetting::MaxWsMessageBytes(_) => "max_ws_message_kb",
             ServerSetting::MaxRequestBodyBytes(_) => "max_request_body_kb",
+            ServerSetting::HandshakeTimeout(_) => "handshake_timeout",
+            ServerSetting::MaxHeaderBytes(_) => "max_header_kb",
+            ServerSetting::MaxWsMessagesPerSecond(_) => "max_ws_messages_per_second",
+            ServerSetting::WsMessageBurst(_) => "ws_message_burst",
             ServerSetting::SubscriptionErrorMode(_) => "subscription_error_mode",
             ServerSetting::CacheTtl(_) => "cache_ttl",
             ServerSetting::WebhookBatchWindow(_) => "webhook_batch_window_ms",
@@ -128,6 +151,19 @@ impl ServerSetting {
             ServerSetting::WebhookRequestTimeout(_) => "webhook_request_timeout",
             ServerSetting::WebhookQueueCapacity(_) => "webhook_queue_capacity",
             ServerSetting::WebhookDeliveryLogSize(_) => "webhook_delivery_log_size",
+            ServerSetting::MetricsEnabled(_) => "metrics_enabled",
+            ServerSetting::MetricsHost(_) => "metrics_host",
+            ServerSetting::MetricsPort(_) => "metrics_port",
+            ServerSetting::MetricsPrefix(_) => "metrics_prefix",
+            ServerSetting::TlsCert(_) => "tls_cert",
+            ServerSetting::TlsKey(_) => "tls_key",
+            ServerSetting::WsConnectionsPerIp(_) => "ws_connections_per_ip",
+            ServerSetting::WsNewConnectionsPerIpPerSecond(_) => {
+                "ws_new_connections_per_ip_per_second"
+            }
+            ServerSetting::ConsoleEnabled(_) => "console.enabled",
+            ServerSetting::ConsoleToken(_) => "console.token",
+            ServerSetting::IdleAppWarning(_) => "idle_app_warning",
         }
     }
 
@@ -145,8 +181,15 @@ impl ServerSetting {
             ServerSetting::SocketQueueCapacity(n_frames) => server.socket_queue_capacity = n_frames,
             ServerSetting::MaxWsMessageBytes(n_bytes) => server.max_ws_message_bytes = n_bytes,
             ServerSetting::MaxRequestBodyBytes(n_bytes) => server.max_request_body_bytes = n_bytes,
+            ServerSetting::HandshakeTimeout(timeout) => server.handshake_timeout = timeout,
+            ServerSetting::MaxHeaderBytes(n_bytes) => server.max_header_bytes = n_bytes,
+            ServerSetting::MaxWsMessagesPerSecond(rate) => server.max_ws_messages_per_second = rate,
+            ServerSetting::WsMessageBurst(n_messages) => server.ws_message_burst = n_messages,
             ServerSetting::SubscriptionErrorMode(mode) => server.subscription_error_mode = mode,
             ServerSetting::CacheTtl(ttl) => server.cache_ttl = ttl,
+            ServerSetting::ConsoleEnabled(on) => server.console.enabled = on,
+            ServerSetting::ConsoleToken(token) => server.console.token = Some(token),
+            ServerSetting::IdleAppWarning(after) => server.idle_app_warning = after,
             ServerSetting::WebhookBatchWindow(window) => server.webhooks.batch_window = window,
             ServerSetting::WebhookBatchMaxEvents(max) => server.webhooks.batch_max_events = max,
             ServerSetting::WebhookLeaveDelay(delay) => server.webhooks.leave_delay = delay,
@@ -159,6 +202,16 @@ impl ServerSetting {
             }
             ServerSetting::WebhookDeliveryLogSize(n_records) => {
                 server.webhooks.delivery_log_size = n_records
+            }
+            ServerSetting::MetricsEnabled(on) => server.metrics.enabled = on,
+            ServerSetting::MetricsHost(host) => server.metrics.host = host,
+            ServerSetting::MetricsPort(port) => server.metrics.port = port,
+            ServerSetting::MetricsPrefix(prefix) => server.metrics.prefix = prefix,
+            ServerSetting::TlsCert(path) => server.tls_cert = Some(path),
+            ServerSetting::TlsKey(path) => server.tls_key = Some(path),
+            ServerSetting::WsConnectionsPerIp(max) => server.ws_connections_per_ip = max,
+            ServerSetting::WsNewConnectionsPerIpPerSecond(max) => {
+                server.ws_new_connections_per_ip_per_second = max
             }
         }
     }
@@ -179,6 +232,8 @@ pub(crate) enum AppSetting {
     Webhooks(Vec<WebhookTarget>),
     MaxConnections(Option<u64>),
     MaxClientEventsPerSecond(Option<u32>),
+    MaxBackendEventsPerSecond(Option<u32>),
+    MaxReadRequestsPerSecond(Option<u32>),
     MaxEventPayloadBytes(usize),
     MaxChannelsPerEvent(usize),
     MaxBatchSize(usize),
@@ -203,6 +258,8 @@ impl AppSetting {
             AppSetting::Webhooks(_) => "webhooks",
             AppSetting::MaxConnections(_) => "max_connections",
             AppSetting::MaxClientEventsPerSecond(_) => "max_client_events_per_second",
+            AppSetting::MaxBackendEventsPerSecond(_) => "max_backend_events_per_second",
+            AppSetting::MaxReadRequestsPerSecond(_) => "max_read_requests_per_second",
             AppSetting::MaxEventPayloadBytes(_) => "max_event_payload_kb",
             AppSetting::MaxChannelsPerEvent(_) => "max_channels_per_event",
             AppSetting::MaxBatchSize(_) => "max_batch_size",
@@ -229,6 +286,10 @@ impl AppSetting {
             AppSetting::Webhooks(targets) => app.webhooks = targets,
             AppSetting::MaxConnections(max) => app.max_connections = max,
             AppSetting::MaxClientEventsPerSecond(max) => limits.max_client_events_per_second = max,
+            AppSetting::MaxBackendEventsPerSecond(max) => {
+                limits.max_backend_events_per_second = max
+            }
+            AppSetting::MaxReadRequestsPerSecond(max) => limits.max_read_requests_per_second = max,
             AppSetting::MaxEventPayloadBytes(max) => limits.max_event_payload_bytes = max,
             AppSetting::MaxChannelsPerEvent(max) => limits.max_channels_per_event = max,
             AppSetting::MaxBatchSize(max) => limits.max_batch_size = max,
@@ -247,6 +308,7 @@ impl AppSetting {
 pub(crate) enum Override {
     Server(ServerSetting),
     FirstApp(AppSetting),
+    Cluster(ClusterSetting),
 }
 
 /// The configuration being assembled, with the origin of each non-default value.
@@ -258,6 +320,8 @@ pub(crate) struct Draft {
     app_defaults: Vec<(AppSetting, Origin)>,
     /// What last replaced the app list, to name it if the list ends up empty.
     pub(crate) apps_origin: Origin,
+    /// The `[cluster]` settings, turned into `ServerConfig::cluster` by validation.
+    pub(crate) cluster: ClusterDraft,
 }
 
 impl Draft {
@@ -268,12 +332,17 @@ impl Draft {
             origins: Origins::new(),
             app_defaults: Vec::new(),
             apps_origin: Origin::Default,
+            cluster: ClusterDraft::default(),
         }
     }
 
     pub(crate) fn set_server(&mut self, setting: ServerSetting, origin: Origin) {
         self.origins.insert(server_field(setting.key()), origin);
         setting.apply(&mut self.config.server);
+    }
+
+    pub(crate) fn set_cluster(&mut self, setting: ClusterSetting, origin: Origin) {
+        self.cluster.apply(setting, origin, &mut self.origins);
     }
 
     /// Changes one field of an existing app; `index` must be below the number of apps.
@@ -289,6 +358,7 @@ impl Draft {
     pub(crate) fn apply(&mut self, setting: Override, origin: Origin) {
         match setting {
             Override::Server(setting) => self.set_server(setting, origin),
+            Override::Cluster(setting) => self.set_cluster(setting, origin),
             Override::FirstApp(setting) => {
                 // Validation refuses an empty app list, so a missing first app is reported
                 // there, naming the key that emptied the list.

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::cluster::{self as cluster_config, ClusterSetting, DriverKind};
 use super::draft::{AppSetting, Draft, Origin, Override, ServerSetting};
 use super::error::{closest, ConfigError};
 use super::soketi;
@@ -72,6 +73,18 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     ("SOCKWAVE_MAX_REQUEST_BODY_KB", |v| {
         Ok(server(ServerSetting::MaxRequestBodyBytes(kb(v)?)))
     }),
+    ("SOCKWAVE_HANDSHAKE_TIMEOUT", |v| {
+        Ok(server(ServerSetting::HandshakeTimeout(seconds(v)?)))
+    }),
+    ("SOCKWAVE_MAX_HEADER_KB", |v| {
+        Ok(server(ServerSetting::MaxHeaderBytes(kb(v)?)))
+    }),
+    ("SOCKWAVE_MAX_WS_MESSAGES_PER_SECOND", |v| {
+        Ok(server(ServerSetting::MaxWsMessagesPerSecond(whole(v)?)))
+    }),
+    ("SOCKWAVE_WS_MESSAGE_BURST", |v| {
+        Ok(server(ServerSetting::WsMessageBurst(whole(v)?)))
+    }),
     ("SOCKWAVE_SUBSCRIPTION_ERROR_MODE", |v| {
         let mode = match v.trim().to_ascii_lowercase().as_str() {
             "soketi" => SubscriptionErrorMode::Soketi,
@@ -82,6 +95,16 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     }),
     ("SOCKWAVE_CACHE_TTL", |v| {
         Ok(server(ServerSetting::CacheTtl(seconds(v)?)))
+    }),
+    ("SOCKWAVE_CONSOLE_ENABLED", |v| {
+        Ok(server(ServerSetting::ConsoleEnabled(boolean(v)?)))
+    }),
+    ("SOCKWAVE_CONSOLE_TOKEN", |v| {
+        Ok(server(ServerSetting::ConsoleToken(v.to_string())))
+    }),
+    ("SOCKWAVE_IDLE_APP_WARNING", |v| {
+        let after = seconds(v)?;
+        Ok(server(ServerSetting::IdleAppWarning((!after.is_zero()).then_some(after))))
     }),
     ("SOCKWAVE_WEBHOOK_BATCH_WINDOW_MS", |v| {
         Ok(server(ServerSetting::WebhookBatchWindow(millis(v)?)))
@@ -103,6 +126,59 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     }),
     ("SOCKWAVE_WEBHOOK_DELIVERY_LOG_SIZE", |v| {
         Ok(server(ServerSetting::WebhookDeliveryLogSize(whole(v)?)))
+    }),
+    ("SOCKWAVE_METRICS_ENABLED", |v| {
+        Ok(server(ServerSetting::MetricsEnabled(boolean(v)?)))
+    }),
+    ("SOCKWAVE_METRICS_HOST", |v| {
+        Ok(server(ServerSetting::MetricsHost(v.trim().to_string())))
+    }),
+    ("SOCKWAVE_METRICS_PORT", |v| {
+        Ok(server(ServerSetting::MetricsPort(port(v)?)))
+    }),
+    ("SOCKWAVE_METRICS_PREFIX", |v| {
+        Ok(server(ServerSetting::MetricsPrefix(v.trim().to_string())))
+    }),
+    ("SOCKWAVE_TLS_CERT", |v| {
+        Ok(server(ServerSetting::TlsCert(v.trim().into())))
+    }),
+    ("SOCKWAVE_TLS_KEY", |v| {
+        Ok(server(ServerSetting::TlsKey(v.trim().into())))
+    }),
+    ("SOCKWAVE_WS_CONNECTIONS_PER_IP", |v| {
+        Ok(server(ServerSetting::WsConnectionsPerIp(limit(v)?)))
+    }),
+    ("SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND", |v| {
+        Ok(server(ServerSetting::WsNewConnectionsPerIpPerSecond(
+            limit(v)?,
+        )))
+    }),
+    ("SOCKWAVE_CLUSTER_DRIVER", |v| {
+        let driver = DriverKind::parse(v).ok_or("expected \"local\", \"redis\" or \"nats\"")?;
+        Ok(cluster(ClusterSetting::Driver(driver)))
+    }),
+    ("SOCKWAVE_CLUSTER_REDIS_URL", |v| {
+        Ok(cluster(ClusterSetting::RedisUrl(v.trim().to_string())))
+    }),
+    ("SOCKWAVE_CLUSTER_NATS_SERVERS", |v| {
+        let servers = v.split(',').map(str::trim).filter(|s| !s.is_empty());
+        Ok(cluster(ClusterSetting::NatsServers(
+            servers.map(String::from).collect(),
+        )))
+    }),
+    ("SOCKWAVE_CLUSTER_PREFIX", |v| {
+        Ok(cluster(ClusterSetting::Prefix(v.to_string())))
+    }),
+    ("SOCKWAVE_CLUSTER_HEARTBEAT_INTERVAL", |v| {
+        Ok(cluster(ClusterSetting::HeartbeatInterval(
+            fractional_seconds(v)?,
+        )))
+    }),
+    ("SOCKWAVE_CLUSTER_NODE_TIMEOUT", |v| {
+        Ok(cluster(ClusterSetting::NodeTimeout(fractional_seconds(v)?)))
+    }),
+    ("SOCKWAVE_CLUSTER_READY_REQUIRES_ENGINE", |v| {
+        Ok(cluster(ClusterSetting::ReadyRequiresEngine(boolean(v)?)))
     }),
     ("SOCKWAVE_APP_ID", |v| {
         Ok(app(AppSetting::Id(v.to_string())))
@@ -138,6 +214,12 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     }),
     ("SOCKWAVE_APP_MAX_CLIENT_EVENTS_PER_SECOND", |v| {
         Ok(app(AppSetting::MaxClientEventsPerSecond(limit(v)?)))
+    }),
+    ("SOCKWAVE_APP_MAX_BACKEND_EVENTS_PER_SECOND", |v| {
+        Ok(app(AppSetting::MaxBackendEventsPerSecond(limit(v)?)))
+    }),
+    ("SOCKWAVE_APP_MAX_READ_REQUESTS_PER_SECOND", |v| {
+        Ok(app(AppSetting::MaxReadRequestsPerSecond(limit(v)?)))
     }),
     ("SOCKWAVE_APP_MAX_EVENT_PAYLOAD_KB", |v| {
         Ok(app(AppSetting::MaxEventPayloadBytes(kb(v)?)))
@@ -229,9 +311,12 @@ pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<
     Ok(())
 }
 
-/// Variables the test harnesses set for themselves.
+/// Variables the test harnesses set for themselves; the protocol tests pass their whole
+/// environment to the server. `SOCKWAVE_REQUIRE_SERVICES` is the older name of CI's
+/// `SOCKWAVE_TEST_REQUIRE_SERVICES`.
 fn is_harness_var(name: &str) -> bool {
-    name == "SOCKWAVE_BIN" || name.starts_with("SOCKWAVE_TEST_")
+    matches!(name, "SOCKWAVE_BIN" | "SOCKWAVE_REQUIRE_SERVICES")
+        || name.starts_with("SOCKWAVE_TEST_")
 }
 
 fn server(setting: ServerSetting) -> Override {
@@ -240,6 +325,10 @@ fn server(setting: ServerSetting) -> Override {
 
 fn app(setting: AppSetting) -> Override {
     Override::FirstApp(setting)
+}
+
+fn cluster(setting: ClusterSetting) -> Override {
+    Override::Cluster(setting)
 }
 
 fn whole<T: std::str::FromStr>(value: &str) -> Result<T, String> {
@@ -260,6 +349,16 @@ fn seconds(value: &str) -> Result<Duration, String> {
     whole(value)
         .map(Duration::from_secs)
         .map_err(|_| "expected whole seconds".to_string())
+}
+
+/// Seconds with an optional fraction (`2`, `0.2`).
+fn fractional_seconds(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(cluster_config::seconds)
+        .ok_or_else(|| "expected seconds, fractions allowed (e.g. 2 or 0.5)".to_string())
 }
 
 fn millis(value: &str) -> Result<Duration, String> {
@@ -538,6 +637,83 @@ mod tests {
     }
 
     #[test]
+    fn operations_variables() {
+        check(
+            &[("SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC", "10")],
+            "max_read_requests_per_second = 10 # SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC",
+        );
+        check(
+            &[("SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC", "25")],
+            "max_backend_events_per_second = 25",
+        );
+        check(
+            &[("SOCKWAVE_APP_MAX_BACKEND_EVENTS_PER_SECOND", "unlimited")],
+            "max_backend_events_per_second = \"unlimited\"",
+        );
+        check(
+            &[("SOCKWAVE_APP_MAX_READ_REQUESTS_PER_SECOND", "3")],
+            "max_read_requests_per_second = 3 # SOCKWAVE_APP_MAX_READ_REQUESTS_PER_SECOND",
+        );
+        check(
+            &[("SOKETI_METRICS_ENABLED", "true"), ("SOKETI_METRICS_SERVER_PORT", "9700")],
+            "metrics_port = 9700 # SOKETI_METRICS_SERVER_PORT",
+        );
+        check(&[("SOKETI_METRICS_ENABLED", "1")], "metrics_enabled = true");
+        check(
+            &[("SOKETI_METRICS_PROMETHEUS_PREFIX", "soketi_")],
+            "metrics_prefix = \"soketi_\"",
+        );
+        check(&[], "metrics_host = \"127.0.0.1\"");
+        check(
+            &[("SOCKWAVE_METRICS_HOST", "0.0.0.0"), ("SOCKWAVE_METRICS_ENABLED", "yes")],
+            "metrics_host = \"0.0.0.0\" # SOCKWAVE_METRICS_HOST",
+        );
+        check(
+            &[
+                ("SOKETI_SSL_CERT", "/tls/cert.pem"),
+                ("SOKETI_SSL_KEY", "/tls/key.pem"),
+            ],
+            "tls_key = \"/tls/key.pem\" # SOKETI_SSL_KEY",
+        );
+        check(
+            &[
+                ("SOCKWAVE_TLS_CERT", "/c.pem"),
+                ("SOCKWAVE_TLS_KEY", "/k.pem"),
+            ],
+            "tls_cert = \"/c.pem\" # SOCKWAVE_TLS_CERT",
+        );
+        check(
+            &[],
+            "# tls: off (set tls_cert and tls_key to serve wss/https)",
+        );
+        check(
+            &[("SOCKWAVE_WS_CONNECTIONS_PER_IP", "50")],
+            "ws_connections_per_ip = 50 # SOCKWAVE_WS_CONNECTIONS_PER_IP",
+        );
+        check(&[], "ws_new_connections_per_ip_per_second = \"unlimited\"");
+        check_err(
+            &[("SOCKWAVE_TLS_CERT", "/c.pem")],
+            "invalid value (a path) for SOCKWAVE_TLS_CERT: TLS needs both a certificate and a key: tls_key is not set",
+        );
+        check_err(
+            &[("SOCKWAVE_METRICS_PREFIX", "my-app_")],
+            "invalid value 'my-app_' for SOCKWAVE_METRICS_PREFIX: a Prometheus name prefix uses letters, digits (not first), '_' and ':'",
+        );
+        check_err(
+            &[("SOCKWAVE_METRICS_ENABLED", "1"), ("SOCKWAVE_METRICS_PORT", "6001")],
+            "invalid value 6001 for SOCKWAVE_METRICS_PORT: the metrics endpoint needs its own port, not the WebSocket/API port",
+        );
+        check_err(
+            &[("SOCKWAVE_APP_MAX_BACKEND_EVENTS_PER_SECOND", "0")],
+            "invalid value 0 for SOCKWAVE_APP_MAX_BACKEND_EVENTS_PER_SECOND: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)",
+        );
+        check_err(
+            &[("SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND", "0")],
+            "invalid value 0 for SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND: must be at least 1 (omit it or use \"unlimited\" for no limit)",
+        );
+    }
+
+    #[test]
     fn refused_variables() {
         check_err(
             &[("SOCKWAVE_PROT", "1")],
@@ -559,8 +735,11 @@ mod tests {
         );
         check_err(&[("SOCKWAVE_SUBSCRIPTION_ERROR_MODE", "echo")], "invalid value 'echo' for SOCKWAVE_SUBSCRIPTION_ERROR_MODE: expected \"soketi\" or \"pusher\"");
         check_err(
-            &[("SOKETI_ADAPTER_DRIVER", "redis")],
-            "SOKETI_ADAPTER_DRIVER is not supported yet (sockwave accepts only \"local\")",
+            &[
+                ("SOKETI_ADAPTER_DRIVER", "redis"),
+                ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true"),
+            ],
+            "SOKETI_ADAPTER_REDIS_CLUSTER_MODE is not supported yet (sockwave accepts only false)",
         );
         check_err(
             &[(
@@ -569,7 +748,7 @@ mod tests {
             )],
             "SOKETI_DEFAULT_APP_WEBHOOKS is not supported yet",
         );
-        check_err(&[("SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC", "10")], "SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC is not supported yet (sockwave accepts only -1)");
+        check_err(&[("SOKETI_METRICS_DRIVER", "statsd")], "SOKETI_METRICS_DRIVER is not supported yet (sockwave accepts only \"prometheus\")");
         check_err(&[("SOKETI_DEFAULT_APP_MAX_CONNS", "0")], "invalid value 0 for SOKETI_DEFAULT_APP_MAX_CONNS: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)");
     }
 }

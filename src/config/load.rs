@@ -24,6 +24,26 @@ pub fn check(cli: &CliOverrides, env: &HashMap<String, String>) -> Result<String
     Ok(show::render(&config, &origins))
 }
 
+/// The format of a configuration file's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// sockwave's TOML file.
+    Toml,
+    /// Soketi's JSON file.
+    SoketiJson,
+}
+
+/// Reads and validates a configuration file's text alone (no environment, no flags), as
+/// `--config` would once the file is read. The fuzz targets call it.
+pub fn from_text(format: FileFormat, text: &str) -> Result<Config, ConfigError> {
+    let mut draft = Draft::new();
+    match format {
+        FileFormat::Toml => raw::apply_file(&mut draft, Path::new("sockwave.toml"), text)?,
+        FileFormat::SoketiJson => soketi::apply_file(&mut draft, Path::new("soketi.json"), text)?,
+    }
+    validate::finish(draft).map(|(config, _)| config)
+}
+
 fn read_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),

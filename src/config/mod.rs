@@ -9,16 +9,21 @@
 //! variables, `env` the environment, `cli` the flags; each writes typed settings into a
 //! `draft` that remembers where every value came from. `validate` turns the draft into a
 //! `Config`, `show` renders it for `sockwave config check`, and `load` runs the sequence.
-//! `webhooks` reads and checks webhook targets, a shape every source shares.
+//! `webhooks` reads and checks webhook targets, a shape every source shares; `cluster` does
+//! the same for the `[cluster]` settings (engine, addresses, heartbeats).
 //! See `docs/configuration.md` for every setting.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapter::ClusterSettings;
 use crate::app::App;
+use crate::metrics::MetricsSettings;
+use crate::console::ConsoleSettings;
 use crate::webhooks::WebhookSettings;
 
 mod cli;
+mod cluster;
 mod draft;
 mod env;
 mod error;
@@ -32,7 +37,7 @@ mod webhooks;
 pub use cli::CliOverrides;
 pub use draft::Origin;
 pub use error::ConfigError;
-pub use load::{check, load};
+pub use load::{check, from_text, load, FileFormat};
 
 /// The whole, validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +82,17 @@ pub struct ServerConfig {
     pub max_ws_message_bytes: usize,
     /// Largest HTTP API request body accepted, in bytes; checked before the body is read.
     pub max_request_body_bytes: usize,
+    /// Time from TCP accept to a complete HTTP request head (also the idle limit of a
+    /// keep-alive HTTP connection between requests); a slower client is disconnected.
+    pub handshake_timeout: Duration,
+    /// Largest HTTP request head (request line and headers) accepted, in bytes; a larger
+    /// one gets 431 and the connection is closed.
+    pub max_header_bytes: usize,
+    /// Sustained rate of WebSocket messages (all kinds) a socket may send per second.
+    pub max_ws_messages_per_second: u32,
+    /// Messages a socket may send at once above the sustained rate; past it the socket is
+    /// closed with 4100 (pusher-js reconnects after a back-off).
+    pub ws_message_burst: u32,
     /// How a refused subscription is reported to the client.
     pub subscription_error_mode: SubscriptionErrorMode,
     /// How long the last event of a cache channel is kept.
@@ -85,6 +101,20 @@ pub struct ServerConfig {
     pub webhooks: WebhookSettings,
     /// How nodes find each other (local by default).
     pub cluster: ClusterSettings,
+    /// The Prometheus endpoint (off by default).
+    pub metrics: MetricsSettings,
+    /// PEM certificate chain for native TLS; TLS is on when this and `tls_key` are set.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for native TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Most WebSocket connections open at once from one client address; `None` is no limit.
+    pub ws_connections_per_ip: Option<u32>,
+    /// Most new WebSocket connections per second from one client address; `None` is no limit.
+    pub ws_new_connections_per_ip_per_second: Option<u32>,
+    /// The live event console (off by default).
+    pub console: ConsoleSettings,
+    /// Warn when an app has connected clients but no HTTP publish for this long.
+    pub idle_app_warning: Option<Duration>,
 }
 
 /// How a refused subscription is reported (see `../shared/PROTOCOL.md` §3.3).
@@ -112,9 +142,20 @@ impl Default for ServerConfig {
             socket_queue_capacity: 512,
             max_ws_message_bytes: 256 * 1024,
             max_request_body_bytes: 2 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_header_bytes: 32 * 1024,
+            max_ws_messages_per_second: 100,
+            ws_message_burst: 500,
             subscription_error_mode: SubscriptionErrorMode::Soketi,
             cache_ttl: Duration::from_secs(30 * 60),
             cluster: ClusterSettings::default(),
+            metrics: MetricsSettings::default(),
+            tls_cert: None,
+            tls_key: None,
+            ws_connections_per_ip: None,
+            ws_new_connections_per_ip_per_second: None,
+            console: ConsoleSettings::default(),
+            idle_app_warning: Some(Duration::from_secs(10 * 60)),
             webhooks: WebhookSettings::default(),
         }
     }

@@ -4,11 +4,12 @@
 //! file; serde's `deny_unknown_fields` stays on as a second line of defence. Range checks
 //! are left to `validate`, which sees the final values from every source.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::cluster::{self, ClusterSetting, DriverKind, CLUSTER_KEYS};
 use super::draft::{AppSetting, Draft, Origin, ServerSetting};
 use super::error::{closest, ConfigError};
 use super::webhooks::{self, RawWebhook, FILTER_KEYS, WEBHOOK_KEYS};
@@ -28,8 +29,13 @@ const SERVER_KEYS: &[&str] = &[
     "socket_queue_capacity",
     "max_ws_message_kb",
     "max_request_body_kb",
+    "handshake_timeout",
+    "max_header_kb",
+    "max_ws_messages_per_second",
+    "ws_message_burst",
     "subscription_error_mode",
     "cache_ttl",
+    "idle_app_warning",
     "webhook_batch_window_ms",
     "webhook_batch_max_events",
     "webhook_leave_delay_ms",
@@ -37,6 +43,14 @@ const SERVER_KEYS: &[&str] = &[
     "webhook_request_timeout",
     "webhook_queue_capacity",
     "webhook_delivery_log_size",
+    "metrics_enabled",
+    "metrics_host",
+    "metrics_port",
+    "metrics_prefix",
+    "tls_cert",
+    "tls_key",
+    "ws_connections_per_ip",
+    "ws_new_connections_per_ip_per_second",
 ];
 
 /// Keys allowed in each `[[apps]]` table; must match `RawApp`.
@@ -52,6 +66,8 @@ const APP_KEYS: &[&str] = &[
     "webhooks",
     "max_connections",
     "max_client_events_per_second",
+    "max_backend_events_per_second",
+    "max_read_requests_per_second",
     "max_event_payload_kb",
     "max_channels_per_event",
     "max_batch_size",
@@ -66,6 +82,40 @@ const APP_KEYS: &[&str] = &[
 struct RawFile {
     server: Option<RawServer>,
     apps: Option<Vec<RawApp>>,
+    cluster: Option<RawCluster>,
+    console: Option<RawConsole>,
+}
+
+/// Keys of the TOML `[console]` table; must match `RawConsole`.
+const CONSOLE_KEYS: &[&str] = &["enabled", "token"];
+
+/// The `[console]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    enabled: Option<bool>,
+    token: Option<String>,
+}
+
+/// The `[cluster]` table; durations in seconds, fractions allowed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    driver: Option<RawDriver>,
+    redis_url: Option<String>,
+    nats_servers: Option<Vec<String>>,
+    prefix: Option<String>,
+    heartbeat_interval: Option<f64>,
+    node_timeout: Option<f64>,
+    ready_requires_engine: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawDriver {
+    Local,
+    Redis,
+    Nats,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,8 +133,13 @@ struct RawServer {
     socket_queue_capacity: Option<usize>,
     max_ws_message_kb: Option<f64>,
     max_request_body_kb: Option<f64>,
+    handshake_timeout: Option<u64>,
+    max_header_kb: Option<f64>,
+    max_ws_messages_per_second: Option<u32>,
+    ws_message_burst: Option<u32>,
     subscription_error_mode: Option<RawErrorMode>,
     cache_ttl: Option<u64>,
+    idle_app_warning: Option<u64>,
     webhook_batch_window_ms: Option<u64>,
     webhook_batch_max_events: Option<usize>,
     webhook_leave_delay_ms: Option<u64>,
@@ -92,6 +147,14 @@ struct RawServer {
     webhook_request_timeout: Option<u64>,
     webhook_queue_capacity: Option<usize>,
     webhook_delivery_log_size: Option<usize>,
+    metrics_enabled: Option<bool>,
+    metrics_host: Option<String>,
+    metrics_port: Option<u16>,
+    metrics_prefix: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    ws_connections_per_ip: Option<RawLimit>,
+    ws_new_connections_per_ip_per_second: Option<RawLimit>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +178,8 @@ struct RawApp {
     webhooks: Option<Vec<RawWebhook>>,
     max_connections: Option<RawLimit>,
     max_client_events_per_second: Option<RawLimit>,
+    max_backend_events_per_second: Option<RawLimit>,
+    max_read_requests_per_second: Option<RawLimit>,
     max_event_payload_kb: Option<f64>,
     max_channels_per_event: Option<usize>,
     max_batch_size: Option<usize>,
@@ -146,6 +211,22 @@ pub(crate) fn apply_file(draft: &mut Draft, path: &Path, text: &str) -> Result<(
         for setting in server_settings(server, path)? {
             let origin = Origin::file(path, format!("server.{}", setting.key()));
             draft.set_server(setting, origin);
+        }
+    }
+    if let Some(console) = file.console {
+        let settings = [
+            console.enabled.map(ServerSetting::ConsoleEnabled),
+            console.token.map(ServerSetting::ConsoleToken),
+        ];
+        for setting in settings.into_iter().flatten() {
+            let origin = Origin::file(path, setting.key());
+            draft.set_server(setting, origin);
+        }
+    }
+    if let Some(raw) = file.cluster {
+        for setting in cluster_settings(raw, path)? {
+            let origin = Origin::file(path, cluster::cluster_field(setting.key()));
+            draft.set_cluster(setting, origin);
         }
     }
     if let Some(apps) = file.apps {
@@ -203,9 +284,22 @@ fn check_keys(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
                     }
                 }
             }
+            ("cluster", toml::Value::Table(cluster)) => {
+                if let Some(key) = cluster
+                    .keys()
+                    .find(|key| !CLUSTER_KEYS.contains(&key.as_str()))
+                {
+                    return Err(unknown(key, "cluster.", CLUSTER_KEYS));
+                }
+            }
+            ("console", toml::Value::Table(console)) => {
+                if let Some(key) = console.keys().find(|key| !CONSOLE_KEYS.contains(&key.as_str())) {
+                    return Err(unknown(key, "console.", CONSOLE_KEYS));
+                }
+            }
             // Wrong shapes are left to serde, whose message shows the line.
-            ("server" | "apps", _) => {}
-            (key, _) => return Err(unknown(key, "", &["server", "apps"])),
+            ("server" | "apps" | "cluster" | "console", _) => {}
+            (key, _) => return Err(unknown(key, "", &["server", "apps", "cluster", "console"])),
         }
     }
     Ok(())
@@ -256,6 +350,17 @@ fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>,
             )?)),
             None => None,
         },
+        server
+            .handshake_timeout
+            .map(|n| ServerSetting::HandshakeTimeout(secs(n))),
+        match server.max_header_kb {
+            Some(n) => Some(ServerSetting::MaxHeaderBytes(kb(n, "max_header_kb")?)),
+            None => None,
+        },
+        server
+            .max_ws_messages_per_second
+            .map(ServerSetting::MaxWsMessagesPerSecond),
+        server.ws_message_burst.map(ServerSetting::WsMessageBurst),
         server.subscription_error_mode.map(|mode| {
             ServerSetting::SubscriptionErrorMode(match mode {
                 RawErrorMode::Soketi => SubscriptionErrorMode::Soketi,
@@ -263,6 +368,10 @@ fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>,
             })
         }),
         server.cache_ttl.map(|n| ServerSetting::CacheTtl(secs(n))),
+        // Seconds; 0 turns the warning off.
+        server
+            .idle_app_warning
+            .map(|n| ServerSetting::IdleAppWarning((n > 0).then(|| secs(n)))),
         server
             .webhook_batch_window_ms
             .map(|n| ServerSetting::WebhookBatchWindow(millis(n))),
@@ -284,8 +393,77 @@ fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>,
         server
             .webhook_delivery_log_size
             .map(ServerSetting::WebhookDeliveryLogSize),
+        server.metrics_enabled.map(ServerSetting::MetricsEnabled),
+        server.metrics_host.map(ServerSetting::MetricsHost),
+        server.metrics_port.map(ServerSetting::MetricsPort),
+        server.metrics_prefix.map(ServerSetting::MetricsPrefix),
+        server.tls_cert.map(ServerSetting::TlsCert),
+        server.tls_key.map(ServerSetting::TlsKey),
     ];
-    Ok(settings.into_iter().flatten().collect())
+    let mut settings: Vec<ServerSetting> = settings.into_iter().flatten().collect();
+    let server_origin = |key: &'static str| move || Origin::file(path, format!("server.{key}"));
+    if let Some(raw) = server.ws_connections_per_ip {
+        let max = limit_u32(raw, server_origin("ws_connections_per_ip"))?;
+        settings.push(ServerSetting::WsConnectionsPerIp(max));
+    }
+    if let Some(raw) = server.ws_new_connections_per_ip_per_second {
+        let key = "ws_new_connections_per_ip_per_second";
+        let max = limit_u32(raw, server_origin(key))?;
+        settings.push(ServerSetting::WsNewConnectionsPerIpPerSecond(max));
+    }
+    Ok(settings)
+}
+
+/// A per-second count that fits in `u32`, or the word `unlimited`.
+fn limit_u32(raw: RawLimit, origin: impl Fn() -> Origin) -> Result<Option<u32>, ConfigError> {
+    match raw {
+        RawLimit::Count(n) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid {
+                origin: origin(),
+                value: n.to_string(),
+                reason: format!("must be at most {}", u32::MAX),
+            }),
+        RawLimit::Word(word) if word == "unlimited" => Ok(None),
+        RawLimit::Word(word) => Err(ConfigError::Invalid {
+            origin: origin(),
+            value: format!("'{word}'"),
+            reason: "expected a whole number or \"unlimited\"".to_string(),
+        }),
+    }
+}
+
+fn cluster_settings(raw: RawCluster, path: &Path) -> Result<Vec<ClusterSetting>, ConfigError> {
+    let duration = |n: f64, key: &str| {
+        cluster::seconds(n).ok_or_else(|| ConfigError::Invalid {
+            origin: Origin::file(path, cluster::cluster_field(key)),
+            value: n.to_string(),
+            reason: "expected a non-negative number of seconds".to_string(),
+        })
+    };
+    let mut settings = Vec::new();
+    settings.extend(raw.driver.map(|driver| {
+        ClusterSetting::Driver(match driver {
+            RawDriver::Local => DriverKind::Local,
+            RawDriver::Redis => DriverKind::Redis,
+            RawDriver::Nats => DriverKind::Nats,
+        })
+    }));
+    settings.extend(raw.redis_url.map(ClusterSetting::RedisUrl));
+    settings.extend(raw.nats_servers.map(ClusterSetting::NatsServers));
+    settings.extend(raw.prefix.map(ClusterSetting::Prefix));
+    if let Some(n) = raw.heartbeat_interval {
+        let interval = duration(n, "heartbeat_interval")?;
+        settings.push(ClusterSetting::HeartbeatInterval(interval));
+    }
+    if let Some(n) = raw.node_timeout {
+        settings.push(ClusterSetting::NodeTimeout(duration(n, "node_timeout")?));
+    }
+    settings.extend(
+        raw.ready_requires_engine
+            .map(ClusterSetting::ReadyRequiresEngine),
+    );
+    Ok(settings)
 }
 
 fn app_settings(app: RawApp, index: usize, path: &Path) -> Result<Vec<AppSetting>, ConfigError> {
@@ -351,6 +529,14 @@ fn app_settings(app: RawApp, index: usize, path: &Path) -> Result<Vec<AppSetting
             None => None,
         };
         settings.push(AppSetting::MaxClientEventsPerSecond(max));
+    }
+    if let Some(raw) = app.max_backend_events_per_second {
+        let max = limit_u32(raw, || origin("max_backend_events_per_second"))?;
+        settings.push(AppSetting::MaxBackendEventsPerSecond(max));
+    }
+    if let Some(raw) = app.max_read_requests_per_second {
+        let max = limit_u32(raw, || origin("max_read_requests_per_second"))?;
+        settings.push(AppSetting::MaxReadRequestsPerSecond(max));
     }
     if let Some(n) = app.max_event_payload_kb {
         settings.push(AppSetting::MaxEventPayloadBytes(kb(
@@ -482,6 +668,36 @@ mod tests {
             "[server]\ncache_ttl = 0",
             "invalid value 0 for 'server.cache_ttl' in /c.toml: must be at least 1 (seconds)",
         );
+    }
+
+    #[test]
+    fn operations_values() {
+        check(
+            "[server]\nmetrics_enabled = true\nmetrics_port = 9700",
+            "metrics_port = 9700 # 'server.metrics_port' in /c.toml",
+        );
+        check(
+            "[server]\nmetrics_prefix = 'soketi_'",
+            "metrics_prefix = \"soketi_\"",
+        );
+        check(
+            "[server]\ntls_cert = '/c.pem'\ntls_key = '/k.pem'",
+            "tls_cert = \"/c.pem\" # 'server.tls_cert' in /c.toml",
+        );
+        check(
+            "[server]\nws_connections_per_ip = 20\nws_new_connections_per_ip_per_second = 'unlimited'",
+            "ws_connections_per_ip = 20",
+        );
+        check(
+            &format!("{APP}max_backend_events_per_second = 7"),
+            "max_backend_events_per_second = 7 # 'apps[0].max_backend_events_per_second' in /c.toml",
+        );
+        check(APP, "max_read_requests_per_second = \"unlimited\"");
+        check_err(
+            "[server]\ntls_key = '/k.pem'",
+            "invalid value (a path) for 'server.tls_key' in /c.toml: TLS needs both a certificate and a key: tls_cert is not set",
+        );
+        check_err(&format!("{APP}max_read_requests_per_second = 'lots'"), "invalid value 'lots' for 'apps[0].max_read_requests_per_second' in /c.toml: expected a whole number or \"unlimited\"");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::cluster::{cluster_field, mask_url};
 use super::draft::{app_field, server_field, Origins};
 use super::{Config, SubscriptionErrorMode};
+use crate::adapter::Driver;
 use crate::webhooks::WebhookTarget;
 
 /// Column where origin comments start, so they line up.
@@ -70,6 +72,16 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
             "max_request_body_kb",
             kilobytes(server.max_request_body_bytes),
         ),
+        ("handshake_timeout", seconds(server.handshake_timeout)),
+        ("max_header_kb", kilobytes(server.max_header_bytes)),
+        (
+            "max_ws_messages_per_second",
+            integer(u64::from(server.max_ws_messages_per_second)),
+        ),
+        (
+            "ws_message_burst",
+            integer(u64::from(server.ws_message_burst)),
+        ),
         (
             "subscription_error_mode",
             text(match server.subscription_error_mode {
@@ -78,6 +90,10 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
             }),
         ),
         ("cache_ttl", seconds(server.cache_ttl)),
+        (
+            "idle_app_warning",
+            seconds(server.idle_app_warning.unwrap_or_default()),
+        ),
         (
             "webhook_batch_window_ms",
             millis(server.webhooks.batch_window),
@@ -106,9 +122,76 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
             "webhook_delivery_log_size",
             integer(server.webhooks.delivery_log_size as u64),
         ),
+        (
+            "metrics_enabled",
+            toml::Value::Boolean(server.metrics.enabled),
+        ),
+        ("metrics_host", text(&server.metrics.host)),
+        ("metrics_port", integer(u64::from(server.metrics.port))),
+        ("metrics_prefix", text(&server.metrics.prefix)),
+        (
+            "ws_connections_per_ip",
+            limit(server.ws_connections_per_ip.map(u64::from)),
+        ),
+        (
+            "ws_new_connections_per_ip_per_second",
+            limit(server.ws_new_connections_per_ip_per_second.map(u64::from)),
+        ),
     ];
     for (key, value) in server_values {
         line(&mut out, server_field(key), key, value);
+    }
+    let tls_files = [("tls_cert", &server.tls_cert), ("tls_key", &server.tls_key)];
+    if tls_files.iter().all(|(_, path)| path.is_none()) {
+        out.push_str("# tls: off (set tls_cert and tls_key to serve wss/https)\n");
+    }
+    for (key, path) in tls_files {
+        if let Some(path) = path {
+            let value = text(&path.display().to_string());
+            line(&mut out, server_field(key), key, value);
+        }
+    }
+
+    out.push_str("\n[console]\n");
+    line(
+        &mut out,
+        "console.enabled".to_string(),
+        "enabled",
+        toml::Value::Boolean(server.console.enabled),
+    );
+    if let Some(token) = &server.console.token {
+        line(&mut out, "console.token".to_string(), "token", text(&mask_secret(token)));
+    }
+
+    let cluster = &server.cluster;
+    out.push_str("\n[cluster]\n");
+    let mut cluster_values = vec![(
+        "driver",
+        text(match cluster.driver {
+            Driver::Local => "local",
+            Driver::Redis { .. } => "redis",
+            Driver::Nats { .. } => "nats",
+        }),
+    )];
+    match &cluster.driver {
+        Driver::Local => {}
+        Driver::Redis { url } => cluster_values.push(("redis_url", text(&mask_url(url, false)))),
+        Driver::Nats { servers } => {
+            let masked = servers.iter().map(|url| text(&mask_url(url, true)));
+            cluster_values.push(("nats_servers", toml::Value::Array(masked.collect())));
+        }
+    }
+    cluster_values.extend([
+        ("prefix", text(&cluster.prefix)),
+        ("heartbeat_interval", seconds(cluster.heartbeat_interval)),
+        ("node_timeout", seconds(cluster.node_timeout)),
+        (
+            "ready_requires_engine",
+            toml::Value::Boolean(cluster.ready_requires_engine),
+        ),
+    ]);
+    for (key, value) in cluster_values {
+        line(&mut out, cluster_field(key), key, value);
     }
 
     for (index, app) in config.apps.iter().enumerate() {
@@ -135,6 +218,14 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
             (
                 "max_client_events_per_second",
                 limit(limits.max_client_events_per_second.map(u64::from)),
+            ),
+            (
+                "max_backend_events_per_second",
+                limit(limits.max_backend_events_per_second.map(u64::from)),
+            ),
+            (
+                "max_read_requests_per_second",
+                limit(limits.max_read_requests_per_second.map(u64::from)),
             ),
             (
                 "max_event_payload_kb",

@@ -18,6 +18,9 @@ const MAX_ACTIVITY_TIMEOUT_SECS: u64 = 3600;
 pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError> {
     draft.apply_app_defaults();
     check_server(&mut draft)?;
+    check_operations(&draft)?;
+    let cluster = std::mem::take(&mut draft.cluster);
+    draft.config.server.cluster = cluster.finish(&mut draft.origins)?;
     if draft.config.apps.is_empty() {
         return Err(ConfigError::NoApps {
             origin: draft.apps_origin.clone(),
@@ -43,6 +46,93 @@ fn invalid(draft: &Draft, field: &str, value: String, reason: &str) -> ConfigErr
         value,
         reason: reason.to_string(),
     }
+}
+
+/// Longest accepted duration of any timer setting.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn secs_text(duration: Duration) -> String {
+    duration.as_secs().to_string()
+}
+
+/// Smallest `max_header_kb`: hyper's read buffer never goes below 8 KiB, and browsers'
+/// upgrade requests with a few cookies already take several kilobytes.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+/// The limits that protect the server from slow and malicious clients: none may be zero,
+/// because zero would turn the protection into a refusal of every client.
+fn check_hostile_client_limits(draft: &Draft) -> Result<(), ConfigError> {
+    let server = &draft.config.server;
+    let field = |key: &str| server_field(key);
+    if server.handshake_timeout.is_zero() {
+        return Err(invalid(
+            draft,
+            &field("handshake_timeout"),
+            "0".to_string(),
+            "must be at least 1 (seconds)",
+        ));
+    }
+    if server.max_header_bytes < MIN_HEADER_BYTES {
+        return Err(invalid(
+            draft,
+            &field("max_header_kb"),
+            format!("{}", server.max_header_bytes as f64 / 1024.0),
+            "must be at least 8 (kilobytes)",
+        ));
+    }
+    // Timers add these to the clock, and `Instant + Duration` panics on overflow: a typo of
+    // a few extra digits must stop the server at startup, not crash every connection later.
+    let webhooks = &server.webhooks;
+    let durations = [
+        ("pong_timeout", server.pong_timeout),
+        ("shutdown_grace_period", server.shutdown_grace_period),
+        ("auth_timestamp_window", server.auth_timestamp_window),
+        ("handshake_timeout", server.handshake_timeout),
+        ("cache_ttl", server.cache_ttl),
+        ("webhook_batch_window_ms", webhooks.batch_window),
+        ("webhook_leave_delay_ms", webhooks.leave_delay),
+        ("webhook_retry_budget", webhooks.retry_budget),
+        ("webhook_request_timeout", webhooks.request_timeout),
+    ];
+    for (key, duration) in durations {
+        if duration > MAX_DURATION {
+            let reason = format!(
+                "must be at most {} seconds (a year)",
+                MAX_DURATION.as_secs()
+            );
+            return Err(invalid(draft, &field(key), secs_text(duration), &reason));
+        }
+    }
+    for (index, app) in draft.config.apps.iter().enumerate() {
+        if let Some(timeout) = app
+            .authorized_connections_timeout
+            .filter(|t| *t > MAX_DURATION)
+        {
+            let reason = format!(
+                "must be at most {} seconds (a year)",
+                MAX_DURATION.as_secs()
+            );
+            let key = app_field(index, "authorized_connections_timeout");
+            return Err(invalid(draft, &key, secs_text(timeout), &reason));
+        }
+    }
+    for (key, value) in [
+        (
+            "max_ws_messages_per_second",
+            server.max_ws_messages_per_second,
+        ),
+        ("ws_message_burst", server.ws_message_burst),
+    ] {
+        if value == 0 {
+            return Err(invalid(
+                draft,
+                &field(key),
+                "0".to_string(),
+                "must be at least 1 (messages)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
@@ -119,6 +209,7 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
             return Err(invalid(draft, &field(key), "0".to_string(), &reason));
         }
     }
+    check_hostile_client_limits(draft)?;
     for origin in &server.cors_allowed_origins {
         let plausible = origin == "*" || origin.contains("://");
         if !plausible || origin.contains(char::is_whitespace) || origin.ends_with('/') {
@@ -191,6 +282,14 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
             limits.max_client_events_per_second.map_or(1, u64::from),
         ),
         (
+            "max_backend_events_per_second",
+            limits.max_backend_events_per_second.map_or(1, u64::from),
+        ),
+        (
+            "max_read_requests_per_second",
+            limits.max_read_requests_per_second.map_or(1, u64::from),
+        ),
+        (
             "max_event_payload_kb",
             limits.max_event_payload_bytes as u64,
         ),
@@ -215,11 +314,65 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
             // Zero would refuse everything; "unlimited" and `enabled = false` say what the
             // operator probably meant, and sockwave does not guess between them.
             let reason = match key {
-                "max_connections" | "max_client_events_per_second" => {
+                "max_connections"
+                | "max_client_events_per_second"
+                | "max_backend_events_per_second"
+                | "max_read_requests_per_second" => {
                     "must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)"
                 }
                 _ => "must be at least 1",
             };
+            return Err(invalid(draft, &field(key), "0".to_string(), reason));
+        }
+    }
+    Ok(())
+}
+
+/// Metrics, TLS and per-IP limits.
+fn check_operations(draft: &Draft) -> Result<(), ConfigError> {
+    let server = &draft.config.server;
+    let field = |key: &str| server_field(key);
+    let metrics = &server.metrics;
+    let prefix_ok = metrics.prefix.chars().enumerate().all(|(index, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (index > 0 && c.is_ascii_digit())
+    });
+    if !prefix_ok {
+        let value = format!("'{}'", metrics.prefix);
+        let reason = "a Prometheus name prefix uses letters, digits (not first), '_' and ':'";
+        return Err(invalid(draft, &field("metrics_prefix"), value, reason));
+    }
+    if metrics.host.trim().is_empty() || metrics.host.contains(char::is_whitespace) {
+        let value = format!("'{}'", metrics.host);
+        let reason = "expected an IP address or host name";
+        return Err(invalid(draft, &field("metrics_host"), value, reason));
+    }
+    if metrics.enabled && metrics.port != 0 && metrics.port == server.port {
+        let reason = "the metrics endpoint needs its own port, not the WebSocket/API port";
+        let value = metrics.port.to_string();
+        return Err(invalid(draft, &field("metrics_port"), value, reason));
+    }
+    match (&server.tls_cert, &server.tls_key) {
+        (Some(_), None) | (None, Some(_)) => {
+            let (set, missing) = if server.tls_cert.is_some() {
+                ("tls_cert", "tls_key")
+            } else {
+                ("tls_key", "tls_cert")
+            };
+            let reason = format!("TLS needs both a certificate and a key: {missing} is not set");
+            return Err(invalid(draft, &field(set), "(a path)".to_string(), &reason));
+        }
+        // The files are read when the server starts, which names the file that failed.
+        (Some(_), Some(_)) | (None, None) => {}
+    }
+    for (key, max) in [
+        ("ws_connections_per_ip", server.ws_connections_per_ip),
+        (
+            "ws_new_connections_per_ip_per_second",
+            server.ws_new_connections_per_ip_per_second,
+        ),
+    ] {
+        if max == Some(0) {
+            let reason = "must be at least 1 (omit it or use \"unlimited\" for no limit)";
             return Err(invalid(draft, &field(key), "0".to_string(), reason));
         }
     }
@@ -248,7 +401,7 @@ fn check_unique(
 #[cfg(test)]
 mod tests {
     use super::normalise_path_prefix;
-    use crate::config::load::testing::check_err;
+    use crate::config::load::testing::{check as check_loaded, check_err};
 
     /// `None` means the prefix is refused.
     fn check(prefix: &str, expected: Option<&str>) {
@@ -270,6 +423,47 @@ mod tests {
         check("/a//b", None);
         check("/ä", None);
         check("/a?b", None);
+    }
+
+    #[test]
+    fn hostile_client_limits_are_read_and_checked() {
+        let file = [(
+            "/c.toml",
+            "[server]\nhandshake_timeout = 5\nmax_header_kb = 16\nmax_ws_messages_per_second = 20\nws_message_burst = 40",
+        )];
+        check_loaded("--config /c.toml", &[], &file, "handshake_timeout = 5");
+        check_loaded("--config /c.toml", &[], &file, "max_header_kb = 16");
+        check_loaded("--config /c.toml", &[], &file, "ws_message_burst = 40");
+        check_loaded(
+            "",
+            &[("SOCKWAVE_MAX_WS_MESSAGES_PER_SECOND", "7")],
+            &[],
+            "max_ws_messages_per_second = 7 # SOCKWAVE_MAX_WS_MESSAGES_PER_SECOND",
+        );
+        check_err(
+            "",
+            &[("SOCKWAVE_HANDSHAKE_TIMEOUT", "0")],
+            &[],
+            "invalid value 0 for SOCKWAVE_HANDSHAKE_TIMEOUT: must be at least 1 (seconds)",
+        );
+        check_err(
+            "",
+            &[("SOCKWAVE_MAX_HEADER_KB", "4")],
+            &[],
+            "invalid value 4 for SOCKWAVE_MAX_HEADER_KB: must be at least 8 (kilobytes)",
+        );
+        check_err(
+            "",
+            &[("SOCKWAVE_PONG_TIMEOUT", "18446744073709551615")],
+            &[],
+            "invalid value 18446744073709551615 for SOCKWAVE_PONG_TIMEOUT: must be at most 31536000 seconds (a year)",
+        );
+        check_err(
+            "",
+            &[("SOCKWAVE_WS_MESSAGE_BURST", "0")],
+            &[],
+            "invalid value 0 for SOCKWAVE_WS_MESSAGE_BURST: must be at least 1 (messages)",
+        );
     }
 
     #[test]

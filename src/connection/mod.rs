@@ -6,9 +6,11 @@
 //! timer. Other code reaches the socket only through its `SocketHandle`.
 
 pub mod handshake;
+pub mod message_rate;
 pub mod session;
 pub mod user_data;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,8 +18,8 @@ use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
-    UPGRADE,
+    HeaderValue, CONNECTION, RETRY_AFTER, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -32,9 +34,12 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::app::App;
 use crate::context::Context;
+use crate::metrics::{AppMetrics, Limit};
 use crate::protocol::{messages, ErrorCode, ParseError};
+use crate::rate_limit::IpRefusal;
 use crate::registry::{Frame, SocketHandle};
 pub use handshake::ClientMeta;
+use message_rate::MessageRate;
 use session::Session;
 
 /// Most frames written before one flush, so a burst costs one syscall, not one per frame.
@@ -72,6 +77,12 @@ pub fn upgrade(
     if ctx.is_draining() {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down");
     }
+    let peer = request.extensions().get::<Peer>().map(|peer| peer.0);
+    let ip_slot = match peer.map(|peer| ctx.rate_limits.ip.try_admit(peer.ip())) {
+        None => None,
+        Some(Ok(slot)) => Some(slot),
+        Some(Err(refusal)) => return ip_refused(&ctx, peer, refusal),
+    };
     let accept = derive_accept_key(client_key.as_bytes());
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
     let meta = ClientMeta::parse(request.uri().query(), origin);
@@ -79,6 +90,8 @@ pub fn upgrade(
     let on_upgrade = hyper::upgrade::on(&mut request);
     let tasks = ctx.socket_tasks.clone();
     tasks.spawn(async move {
+        // Holds the address's open-socket slot for the socket's whole life.
+        let _ip_slot = ip_slot;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws_config = WebSocketConfig::default()
@@ -104,6 +117,37 @@ pub fn upgrade(
         SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
     );
+    response
+}
+
+/// The client's address, put into the request's extensions by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// A per-IP limit refused the upgrade: 429 before any task is spawned, so a flood of
+/// connections from one address costs as little as possible.
+fn ip_refused(
+    ctx: &Context,
+    peer: Option<SocketAddr>,
+    refusal: IpRefusal,
+) -> Response<Full<Bytes>> {
+    let (limit, text) = match refusal {
+        IpRefusal::TooManyOpen { max } => (
+            Limit::IpConnections,
+            format!("too many open connections from this address (limit {max})"),
+        ),
+        IpRefusal::TooManyNew { max } => (
+            Limit::IpNewConnections,
+            format!("too many new connections from this address (limit {max} per second)"),
+        ),
+    };
+    ctx.metrics.ip_limited(limit);
+    tracing::debug!(peer = ?peer, reason = %text, "websocket upgrade refused");
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 
@@ -169,6 +213,7 @@ pub async fn run<S>(
     if !registry.try_add_socket(socket.clone(), local_limit) {
         let limit = app.max_connections.unwrap_or_default();
         let message = format!("app '{}' is over its connection limit of {limit}", app.id);
+        ctx.metrics.app(&app.id).rate_limited(Limit::Connections);
         tracing::warn!(app_id = %app.id, limit, "connection refused: over quota");
         close(
             &mut ws,
@@ -181,23 +226,44 @@ pub async fn run<S>(
         socket_id = %socket_id, app_id = %app.id, client = ?meta.client, version = ?meta.version,
         origin = ?meta.origin, "connection opened"
     );
+    ctx.console_tap.emit(&app.id, "connection_opened", || {
+        serde_json::json!({
+            "socket_id": socket_id.to_string(), "client": meta.client,
+            "version": meta.version, "origin": meta.origin,
+        })
+    });
     let mut session = Session::new(ctx.clone(), app.clone(), registry.clone(), socket.clone());
+    let metrics = session.metrics();
+    metrics.connection_opened();
     let established = messages::connection_established(
         session.socket_id(),
         ctx.config.activity_timeout.as_secs(),
     );
+    metrics.ws_sent(1, established.len());
     let ending = match ws.send(Message::text(established)).await {
         Ok(()) => serve(&ctx, &mut ws, &mut queue, &mut session, &socket).await,
         Err(_) => Ending::ClientGone,
     };
     session.leave_all();
     registry.remove_socket(socket_id);
+    if socket.requested_close() == Some(ErrorCode::OverCapacity.as_u16()) {
+        metrics.slow_consumer_closed();
+    }
+    metrics.connection_closed();
     let reason = match &ending {
         Ending::ClientGone => "client closed".to_string(),
         Ending::Pusher(code, message) => format!("{} {message}", code.as_u16()),
         Ending::WebSocket(code, message) => format!("{} {message}", u16::from(*code)),
     };
     tracing::info!(socket_id = %socket_id, app_id = %app.id, reason = %reason, "connection closed");
+    ctx.console_tap.emit(&app.id, "connection_closed", || {
+        let code = match &ending {
+            Ending::ClientGone => None,
+            Ending::Pusher(code, _) => Some(code.as_u16()),
+            Ending::WebSocket(code, _) => Some(u16::from(*code)),
+        };
+        serde_json::json!({"socket_id": socket_id.to_string(), "code": code, "reason": reason})
+    });
     close(&mut ws, ending).await;
 }
 
@@ -213,7 +279,17 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let activity_timeout = ctx.config.activity_timeout;
+    let metrics = session.metrics();
+    // A socket that does not take our bytes for as long as we wait for a pong is as dead as
+    // one that does not answer a ping; without this, a client that stopped reading would
+    // hold its task until enough publishes overflowed its queue.
+    let write_timeout = ctx.config.pong_timeout;
     let mut last_seen = Instant::now();
+    let mut message_rate = MessageRate::new(
+        ctx.config.max_ws_messages_per_second,
+        ctx.config.ws_message_burst,
+        last_seen,
+    );
     let mut awaiting_pong = false;
     let heartbeat = sleep_until(last_seen + activity_timeout);
     tokio::pin!(heartbeat);
@@ -241,8 +317,9 @@ where
             }
             Some(frame) = queue.recv() => {
                 let written = tokio::select! {
-                    result = write_batch(ws, frame, queue) => result,
+                    result = write_batch(ws, frame, queue, &metrics) => result,
                     code = socket.close_requested() => return requested_ending(code),
+                    () = tokio::time::sleep(write_timeout) => return stalled_ending(write_timeout),
                 };
                 if written.is_err() {
                     return Ending::ClientGone;
@@ -251,6 +328,15 @@ where
             message = ws.next() => {
                 last_seen = Instant::now();
                 awaiting_pong = false;
+                if matches!(message, Some(Ok(_))) && !message_rate.allow(last_seen) {
+                    return Ending::Pusher(
+                        ErrorCode::OverCapacity,
+                        format!(
+                            "message rate limit exceeded: at most {} messages per second (bursts of {}); reconnect and send less",
+                            ctx.config.max_ws_messages_per_second, ctx.config.ws_message_burst
+                        ),
+                    );
+                }
                 let replies = match message {
                     None => return Ending::ClientGone,
                     Some(Err(WsError::Capacity(err))) => {
@@ -258,15 +344,23 @@ where
                         return Ending::WebSocket(CloseCode::Size, format!("message too big ({err}); the limit is {limit} bytes"));
                     }
                     Some(Err(_)) => return Ending::ClientGone,
-                    Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()),
-                    Some(Ok(Message::Binary(_))) => vec![session.parse_error(&ParseError::Binary)],
+                    Some(Ok(Message::Text(text))) => {
+                        metrics.ws_received(text.len());
+                        session.handle_text(text.as_str())
+                    }
+                    Some(Ok(Message::Binary(data))) => {
+                        metrics.ws_received(data.len());
+                        vec![session.parse_error(&ParseError::Binary)]
+                    }
                     // tungstenite queues the pong itself; flushing sends it now.
                     Some(Ok(Message::Ping(_))) => Vec::new(),
                     Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Ok(Message::Close(_))) => return Ending::ClientGone,
                 };
-                if write_replies(ws, replies).await.is_err() {
-                    return Ending::ClientGone;
+                match tokio::time::timeout(write_timeout, write_replies(ws, replies, &metrics)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Ending::ClientGone,
+                    Err(_) => return stalled_ending(write_timeout),
                 }
             }
             () = &mut heartbeat => {
@@ -278,14 +372,23 @@ where
                     heartbeat.as_mut().reset(last_seen + activity_timeout);
                     continue;
                 }
-                if ws.send(Message::text(messages::ping())).await.is_err() {
-                    return Ending::ClientGone;
+                match tokio::time::timeout(write_timeout, ws.send(Message::text(messages::ping()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Ending::ClientGone,
+                    Err(_) => return stalled_ending(write_timeout),
                 }
                 awaiting_pong = true;
                 heartbeat.as_mut().reset(now + ctx.config.pong_timeout);
             }
         }
     }
+}
+
+fn stalled_ending(write_timeout: Duration) -> Ending {
+    Ending::Pusher(
+        ErrorCode::OverCapacity,
+        format!("slow consumer: the client took none of its messages for {write_timeout:?}"),
+    )
 }
 
 fn requested_ending(code: u16) -> Ending {
@@ -307,24 +410,37 @@ async fn write_batch<S>(
     ws: &mut WebSocketStream<S>,
     first: Frame,
     queue: &mut mpsc::Receiver<Frame>,
+    metrics: &AppMetrics,
 ) -> Result<(), WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut n_bytes = first.len();
+    let mut n_frames = 1;
     ws.feed(Message::Text(first)).await?;
     for _ in 1..MAX_FRAMES_PER_FLUSH {
         match queue.try_recv() {
-            Ok(frame) => ws.feed(Message::Text(frame)).await?,
+            Ok(frame) => {
+                n_bytes += frame.len();
+                n_frames += 1;
+                ws.feed(Message::Text(frame)).await?;
+            }
             Err(_) => break,
         }
     }
+    metrics.ws_sent(n_frames, n_bytes);
     ws.flush().await
 }
 
-async fn write_replies<S>(ws: &mut WebSocketStream<S>, replies: Vec<String>) -> Result<(), WsError>
+async fn write_replies<S>(
+    ws: &mut WebSocketStream<S>,
+    replies: Vec<String>,
+    metrics: &AppMetrics,
+) -> Result<(), WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    metrics.ws_sent(replies.len(), replies.iter().map(String::len).sum());
     for reply in replies {
         ws.feed(Message::text(reply)).await?;
     }

@@ -18,6 +18,7 @@ use crate::auth::{channel_string_to_sign, user_string_to_sign, verify_token};
 use crate::config::SubscriptionErrorMode;
 use crate::context::Context;
 use crate::effects;
+use crate::metrics::{AppMetrics, Limit, SubscriptionFailure};
 use crate::protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
 use crate::protocol::messages::{self, WatchlistEvent};
 use crate::protocol::{
@@ -30,6 +31,9 @@ use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
 
 /// Longest presence user id accepted (Pusher's limit).
 const MAX_USER_ID_LENGTH: usize = 128;
+/// Most channels one socket may be subscribed to at once. Every subscription costs server
+/// memory, and the message rate limit alone would let one socket collect channels for hours.
+pub const MAX_CHANNELS_PER_SOCKET: usize = 1000;
 
 /// Why a subscription was refused; decides the `type` and `status` Soketi-style errors carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +96,8 @@ pub struct Session {
     user: Option<SignedInUser>,
     /// Signed in, or subscribed to a private or presence channel ("authorized connections").
     authorized: bool,
+    /// This app's metrics, resolved once per socket.
+    metrics: Arc<AppMetrics>,
 }
 
 impl Session {
@@ -104,6 +110,7 @@ impl Session {
     ) -> Session {
         Session {
             socket_id: socket.id().to_string(),
+            metrics: ctx.metrics.app(&app.id),
             ctx,
             app,
             registry,
@@ -116,6 +123,11 @@ impl Session {
             user: None,
             authorized: false,
         }
+    }
+
+    /// This app's metrics handle.
+    pub fn metrics(&self) -> Arc<AppMetrics> {
+        self.metrics.clone()
     }
 
     /// Whether the socket signed in or subscribed to a private or presence channel.
@@ -185,6 +197,12 @@ impl Session {
             Ok(channel) => channel,
             Err(err) => return vec![self.refuse(name, Refusal::InvalidChannel, err.to_string())],
         };
+        if self.channels.len() >= MAX_CHANNELS_PER_SOCKET && !self.channels.contains_key(name) {
+            let message = format!(
+                "this connection is subscribed to {MAX_CHANNELS_PER_SOCKET} channels, the limit: unsubscribe from one first"
+            );
+            return vec![self.refuse(name, Refusal::LimitReached, message)];
+        }
         let kind = channel.kind();
         let channel_data = if kind == ChannelKind::Presence {
             channel_data
@@ -268,6 +286,9 @@ impl Session {
             self.authorized = true;
         }
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
+        self.ctx.console_tap.emit(&self.app.id, "subscribed", || {
+            serde_json::json!({"socket_id": self.socket_id, "channel": name})
+        });
         let mut replies = vec![succeeded];
         if channel.is_cache() {
             replies.push(match self.registry.cache.get(name, Instant::now()) {
@@ -306,6 +327,14 @@ impl Session {
             socket_id = %self.socket_id, app_id = %self.app.id, channel,
             reason = %message, "subscription refused"
         );
+        self.metrics.subscription_failed(match refusal {
+            Refusal::Auth => SubscriptionFailure::Auth,
+            Refusal::InvalidChannel => SubscriptionFailure::InvalidChannel,
+            Refusal::LimitReached => SubscriptionFailure::LimitReached,
+        });
+        self.ctx.console_tap.emit(&self.app.id, "subscription_failed", || {
+            serde_json::json!({"socket_id": self.socket_id, "channel": channel, "reason": message})
+        });
         match self.ctx.config.subscription_error_mode {
             SubscriptionErrorMode::Soketi => messages::subscription_error(
                 channel,
@@ -476,6 +505,7 @@ impl Session {
         }
         if let Some(per_second) = self.app.limits.max_client_events_per_second {
             if !self.client_events.allow(Instant::now(), per_second) {
+                self.metrics.rate_limited(Limit::ClientEvents);
                 return refuse(format!(
                     "client event rate limit exceeded: at most {per_second} per second per connection"
                 ));
@@ -489,8 +519,15 @@ impl Session {
             except: Some(self.socket_id.clone()),
             cache: None,
         });
-        self.registry
+        let reached = self
+            .registry
             .broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
+        self.ctx.console_tap.count_messages(&self.app.id, reached);
+        self.ctx.console_tap.emit(&self.app.id, "client_event", || {
+            serde_json::json!({
+                "socket_id": self.socket_id, "channel": channel, "event": event, "size": data.get().len(),
+            })
+        });
         // Checked first so apps without webhooks never copy the event data.
         if !self.app.webhooks.is_empty() {
             let webhook = WebhookEvent::client_event(

@@ -3,9 +3,11 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use crate::auth::ApiAuthError;
+use crate::rate_limit::Decision;
 
 /// An HTTP API failure.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,14 @@ pub enum ApiError {
     /// The body or an event's data is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The app spent its backend events or read requests for this second.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited and how to recover.
+        message: String,
+        /// The limiter's decision, for the rate-limit headers.
+        decision: Decision,
+    },
 }
 
 impl ApiError {
@@ -44,6 +54,20 @@ impl ApiError {
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// A short, fixed label for metrics (`http_rejections_total{reason}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::RouteNotFound { .. } => "route_not_found",
+            ApiError::AppNotFound(_) => "app_not_found",
+            ApiError::AppDisabled(_) => "app_disabled",
+            ApiError::Auth(_) => "auth",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -51,6 +75,13 @@ impl ApiError {
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
         let body = serde_json::json!({"error": self.to_string(), "code": status.as_u16()});
-        super::json_response(status, body.to_string())
+        let mut response = super::json_response(status, body.to_string());
+        if let ApiError::RateLimited { decision, .. } = &self {
+            super::limits::add_headers(&mut response, decision);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(decision.retry_after_secs()));
+        }
+        response
     }
 }

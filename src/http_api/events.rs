@@ -222,6 +222,43 @@ pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiEr
 /// channel's frame is serialised once and shared by its subscribers and the cluster message.
 /// Cache channels keep the event for `cache_ttl` on every node.
 pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
+    let reached = fan_out(ctx, registry, event);
+    let app = registry.app_id();
+    let now = Instant::now();
+    ctx.hints.note_publish(app, now);
+    ctx.console_tap.count_messages(app, reached);
+    if reached == 0 {
+        // Nobody here heard it: worth a hint if nobody in the cluster did, but a
+        // near-identical channel has listeners.
+        for target in &event.channels {
+            if let Target::Channel(channel) = target {
+                if ctx.cluster.lock().subscription_count(app, channel.as_str()) == 0 {
+                    ctx.hints.check_unheard(ctx, app, channel.as_str(), &event.name, now);
+                }
+            }
+        }
+    }
+    ctx.console_tap.emit(app, "publish", || {
+        let channels: Vec<String> = event.channels.iter().map(Target::channel_name).collect();
+        let view = ctx.cluster.lock();
+        let cluster_subscribers: usize = event
+            .channels
+            .iter()
+            .filter_map(|t| match t {
+                Target::Channel(c) => Some(view.subscription_count(app, c.as_str())),
+                Target::User(_) => None,
+            })
+            .sum();
+        serde_json::json!({
+            "channels": channels, "event": event.name, "size": event.data.len(), "reached": reached,
+            "cluster_subscribers": cluster_subscribers,
+            "excluded_socket_id": event.except.map(|id| id.to_string()),
+        })
+    });
+    reached
+}
+
+fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
     let cache_ttl = ctx.config.cache_ttl;
     let app = registry.app_id();
     event

@@ -5,6 +5,7 @@
 pub mod channels;
 pub mod error;
 pub mod events;
+mod limits;
 pub mod request;
 pub mod webhook_log;
 
@@ -12,16 +13,19 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 use crate::context::Context;
+use crate::metrics::Limit;
 pub use error::ApiError;
 
 /// Answers one HTTP request. `path` is the request path with the deployment prefix removed.
@@ -30,22 +34,51 @@ pub async fn handle(
     request: Request<Incoming>,
     path: &str,
 ) -> Response<Full<Bytes>> {
+    let received_at = Instant::now();
     let origin = request.headers().get(ORIGIN).cloned();
     let method = request.method().clone();
+    // Requests for a known app are counted per app; made-up ids must not create series.
+    let known_app = path
+        .strip_prefix("/apps/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|app_id| ctx.apps.find_by_id(app_id))
+        .map(|app| app.id.clone());
+    let received_bytes = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     let mut response = if method == Method::OPTIONS {
         let mut preflight = Response::new(Full::default());
         *preflight.status_mut() = StatusCode::NO_CONTENT;
         preflight
     } else {
-        match route(&ctx, request, path).await {
+        match route(&ctx, request, path, received_at).await {
             Ok(response) => response,
             Err(err) => {
                 tracing::warn!(%method, path = %shorten(path), status = err.status().as_u16(), reason = %err, "http request rejected");
+                ctx.metrics
+                    .http_rejected(known_app.as_deref(), err.reason());
+                if let Some(app_id) = path
+                    .strip_prefix("/apps/")
+                    .and_then(|rest| rest.split('/').next())
+                {
+                    ctx.console_tap.emit(app_id, "publish_rejected", || {
+                        json!({"status": err.status().as_u16(), "reason": err.to_string(), "path": shorten(path)})
+                    });
+                }
                 err.into_response()
             }
         }
     };
     add_cors(&ctx, origin, &mut response);
+    if let Some(app_id) = &known_app {
+        let sent_bytes = response.body().size_hint().exact().unwrap_or(0);
+        ctx.metrics
+            .app(app_id)
+            .http_call(received_bytes, sent_bytes);
+    }
     response
 }
 
@@ -53,6 +86,7 @@ async fn route(
     ctx: &Context,
     request: Request<Incoming>,
     path: &str,
+    received_at: Instant,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let method = request.method().clone();
     match (&method, path) {
@@ -98,11 +132,26 @@ async fn route(
     let app_id = verified.app.id.as_str();
     let registry = ctx.registry.app(app_id);
     let registry = registry.as_ref();
+    let read_limit = match endpoint {
+        Endpoint::Channels
+        | Endpoint::Channel(_)
+        | Endpoint::Users(_)
+        | Endpoint::WebhookDeliveries => {
+            limits::spend(ctx, &verified.app, Limit::ReadRequests, 1).await?
+        }
+        Endpoint::Publish | Endpoint::PublishBatch | Endpoint::Terminate(_) => None,
+    };
+    let mut backend_limit = None;
     let body = match endpoint {
         Endpoint::Publish => {
             let event =
                 events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
+            let cost = event.channels.len();
+            backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let reached = events::publish(ctx, registry, &event);
+            ctx.metrics
+                .app(app_id)
+                .publish_enqueued(received_at.elapsed());
             tracing::debug!(app_id = %verified.app.id, event = %event.name, channels = event.channels.len(), reached, "published");
             match events::channel_attributes(ctx, app_id, &event) {
                 Some(channels) => json!({ "channels": channels }),
@@ -111,6 +160,8 @@ async fn route(
         }
         Endpoint::PublishBatch => {
             let batch = events::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
+            let cost = batch.iter().map(|event| event.channels.len()).sum();
+            backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let attributes: Vec<Option<Value>> = batch
                 .iter()
                 .map(|event| {
@@ -146,7 +197,11 @@ async fn route(
         }
         Endpoint::WebhookDeliveries => webhook_log::deliveries(ctx, &verified.app),
     };
-    Ok(json_response(StatusCode::OK, body.to_string()))
+    let mut response = json_response(StatusCode::OK, body.to_string());
+    if let Some(decision) = read_limit.or(backend_limit) {
+        limits::add_headers(&mut response, &decision);
+    }
+    Ok(response)
 }
 
 enum Endpoint {

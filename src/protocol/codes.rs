@@ -26,7 +26,8 @@ pub enum ErrorCode {
     /// sign-in, terminated by the app).
     Unauthorized,
     /// 4100: over capacity, including a socket that does not read its frames fast enough
-    /// (slow consumer). Close; the client reconnects after a back-off.
+    /// (slow consumer) and one that sends more messages than its rate limit allows. Close;
+    /// the client reconnects after a back-off.
     OverCapacity,
     /// 4200: generic "reconnect now", sent when the server shuts down.
     Reconnect,

@@ -26,6 +26,10 @@ impl CachedEvent {
     }
 }
 
+/// Longest time an event stays cached. Longer TTLs (a huge `cache_ttl`, or a `ttl_secs`
+/// from another node) are cut to this, because `Instant + Duration` panics on overflow.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Cache of one app.
 #[derive(Debug, Default)]
 pub struct ChannelCache {
@@ -40,7 +44,7 @@ impl ChannelCache {
             CachedEvent {
                 event: event.to_string(),
                 data: data.to_string(),
-                expires_at: now + ttl,
+                expires_at: now + ttl.min(MAX_CACHE_TTL),
             },
         );
     }
@@ -82,5 +86,17 @@ mod tests {
         assert_eq!(cache.get("cache-a", now + Duration::from_secs(10)), None);
         cache.put("cache-b", "e", "1", Duration::from_secs(1), now);
         assert_eq!(cache.sweep(now + Duration::from_secs(2)), 0);
+    }
+
+    /// Regression (fuzz target `node_message`, and `cache_ttl` in the config): a broadcast
+    /// from another node with `"ttl_secs": 18446744073709551615` made `now + ttl` panic in
+    /// the cluster actor, which then stopped applying every other node's messages.
+    #[test]
+    fn huge_ttls_are_capped_instead_of_overflowing() {
+        let cache = ChannelCache::default();
+        let now = Instant::now();
+        cache.put("cache-a", "e", "1", Duration::from_secs(u64::MAX), now);
+        let hit = cache.get("cache-a", now).unwrap();
+        assert_eq!(hit.ttl_secs(now), MAX_CACHE_TTL.as_secs());
     }
 }

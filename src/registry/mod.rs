@@ -15,6 +15,9 @@ pub mod presence;
 pub mod socket;
 pub mod users;
 
+#[cfg(test)]
+mod leak_tests;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,6 +56,11 @@ impl Registry {
             .iter()
             .map(|app| (app.key().clone(), app.connection_count()))
             .collect()
+    }
+
+    /// Every app's state (a snapshot of the handles; for metrics scrapes).
+    pub fn apps(&self) -> Vec<Arc<AppRegistry>> {
+        self.apps.iter().map(|app| app.value().clone()).collect()
     }
 
     /// The state of one app, if any socket ever connected to it.
@@ -192,6 +200,15 @@ impl AppRegistry {
     /// Number of channels with at least one subscriber.
     pub fn channel_count(&self) -> usize {
         self.channels.len()
+    }
+
+    /// Presence members (distinct users per channel) with a socket on this node, summed over
+    /// the app's presence channels. Walks every channel: for metrics scrapes, not hot paths.
+    pub fn presence_member_count(&self) -> usize {
+        self.channels
+            .iter()
+            .filter_map(|entry| entry.presence.as_ref().map(Presence::n_users))
+            .sum()
     }
 
     /// Subscribes a socket; `presence` is required exactly for presence channels.

@@ -135,6 +135,14 @@ impl SocketHandle {
         }
     }
 
+    /// The code of the close requested so far, if any (without waiting).
+    pub fn requested_close(&self) -> Option<u16> {
+        match self.0.close.code.load(Ordering::Acquire) {
+            0 => None,
+            code => Some(code),
+        }
+    }
+
     /// Resolves once a close was requested; returns the numeric code.
     pub async fn close_requested(&self) -> u16 {
         loop {

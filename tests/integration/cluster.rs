@@ -2,7 +2,7 @@
 //! across nodes. Each test uses its own channel prefix, so runs never see each other.
 //!
 //! The engines are services: when one is not reachable the test says so and passes, unless
-//! `SOCKWAVE_REQUIRE_SERVICES=1` (set by CI), which makes its absence a failure.
+//! `SOCKWAVE_TEST_REQUIRE_SERVICES=1` (set by CI), which makes its absence a failure.
 
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ async fn available(name: &str, addr: &str) -> bool {
     let reachable = tokio::net::TcpStream::connect(addr).await.is_ok();
     if !reachable {
         assert!(
-            std::env::var("SOCKWAVE_REQUIRE_SERVICES").is_err(),
-            "{name} is not reachable at {addr} and SOCKWAVE_REQUIRE_SERVICES is set"
+            std::env::var("SOCKWAVE_TEST_REQUIRE_SERVICES").is_err(),
+            "{name} is not reachable at {addr} and SOCKWAVE_TEST_REQUIRE_SERVICES is set"
         );
         eprintln!("NOT RUN: {name} is not reachable at {addr}; start it to run the cluster tests");
     }

@@ -6,12 +6,18 @@ mod support;
 
 mod cache;
 mod client_events;
+mod console;
 mod cluster;
 mod connection;
+mod hostile;
 mod http_api;
+mod leaks;
+mod metrics;
 mod presence;
+mod rate_limits;
 mod shutdown;
 mod subscriptions;
+mod tls;
 mod users;
 mod webhook_receiver;
 mod webhooks;

@@ -170,6 +170,17 @@ impl Client {
         }
     }
 
+    /// Drops the TCP connection without a WebSocket close frame. With `reset`, the kernel
+    /// sends RST instead of FIN (SO_LINGER 0), like a crashed client or a cut cable.
+    pub fn abort(self, reset: bool) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+            if reset {
+                let _ = tcp.set_zero_linger();
+            }
+        }
+        drop(self.ws);
+    }
+
     pub fn auth(&self, channel: &str, channel_data: Option<&str>) -> String {
         let to_sign = match channel_data {
             Some(data) => format!("{}:{channel}:{data}", self.socket_id),
@@ -283,4 +294,56 @@ pub async fn publish(
         .send(addr)
         .await;
     assert_eq!(status, 200, "{response}");
+}
+
+/// A signed request, answered with status, headers and the body as JSON (or a string).
+pub async fn signed_request_with_headers(
+    addr: SocketAddr,
+    call: ApiCall,
+) -> (u16, hyper::HeaderMap, Value) {
+    let mut query = call.params.clone();
+    query.push(("auth_key".into(), KEY.into()));
+    query.push(("auth_timestamp".into(), call.timestamp.to_string()));
+    query.push(("auth_version".into(), "1.0".into()));
+    if let Some(body) = &call.body {
+        query.push(("body_md5".into(), body_md5(body.as_bytes())));
+    }
+    let signature = sign(
+        &call.secret,
+        string_to_sign(call.method, &call.path, &query).as_bytes(),
+    );
+    query.push(("auth_signature".into(), signature));
+    let query_string = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&query)
+        .finish();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method(call.method)
+        .uri(format!("{}?{query_string}", call.path))
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(call.body.unwrap_or_default())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, body)
+}
+
+/// `GET path` on `addr` over plain HTTP; returns status and body text.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, body) = raw_request(addr, "GET", path, None).await;
+    let text = match body {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    (status, text)
 }

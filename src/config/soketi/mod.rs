@@ -4,8 +4,9 @@
 //! `appManager.array.apps.0.key`, ...), so both go through [`apply_option`]. A file may nest
 //! objects or use dotted keys; the two are equivalent here. Every Soketi option is either
 //! mapped to a sockwave setting, accepted only with the value that matches sockwave's
-//! behaviour (`adapter.driver = "local"`), inert because it only tunes something that value
-//! turns off (`adapter.redis.prefix`), or unknown. Nothing is ignored silently.
+//! behaviour (`queue.driver = "sync"`), inert because it only tunes something that value
+//! turns off (`queue.redis.*`), or unknown. Nothing is ignored silently. The adapter and its
+//! Redis connection (`adapter.*`, `database.redis.*`) are mapped in `adapter`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use super::error::{closest, ConfigError};
 use super::raw::kilobytes;
 use super::webhooks;
 
+mod adapter;
 mod given;
 mod names;
 
@@ -143,7 +145,40 @@ fn apply_option(
         "webhooks.batching.duration" => {
             ServerSetting::WebhookBatchWindow(Duration::from_millis(given.whole()?))
         }
+        "metrics.enabled" => ServerSetting::MetricsEnabled(given.flag()?),
+        "metrics.host" => ServerSetting::MetricsHost(given.text()?),
+        "metrics.port" => ServerSetting::MetricsPort(given.port()?),
+        "metrics.prometheus.prefix" => ServerSetting::MetricsPrefix(given.text()?),
+        // Soketi's "no TLS" is an empty path.
+        "ssl.certPath" | "ssl.keyPath" => {
+            let path = given.text()?;
+            if path.is_empty() {
+                return Ok(());
+            }
+            if option == "ssl.certPath" {
+                ServerSetting::TlsCert(path.into())
+            } else {
+                ServerSetting::TlsKey(path.into())
+            }
+        }
+        // Limits are shared through Redis whenever the adapter runs on Redis, so both values
+        // describe something sockwave does; Soketi's `cluster` driver has no equivalent.
+        "rateLimiter.driver" => {
+            let driver = given.text()?;
+            if driver != "local" && driver != "redis" {
+                return Err(given.unsupported(Some("\"local\" or \"redis\"")));
+            }
+            return Ok(());
+        }
         _ => {
+            match adapter::cluster_option(option, given)? {
+                adapter::Outcome::Set(setting) => {
+                    draft.set_cluster(setting, origin);
+                    return Ok(());
+                }
+                adapter::Outcome::Nothing => return Ok(()),
+                adapter::Outcome::NotMine => {}
+            }
             if let Some(setting) = server_wide_app_limit(option, given)? {
                 draft.set_app_default(setting, origin);
                 return Ok(());
@@ -189,7 +224,8 @@ fn check_unmapped(option: &str, given: Given<'_>) -> Result<(), ConfigError> {
     let known = MAPPED
         .iter()
         .chain(FIXED.iter().map(|(name, _)| name))
-        .chain(INERT);
+        .chain(INERT)
+        .chain(adapter::OPTIONS);
     Err(unknown(given.origin, option, known.copied()))
 }
 
@@ -298,10 +334,15 @@ fn app_setting(field: &str, given: Given<'_>) -> Result<Option<AppSetting>, Conf
             AppSetting::MaxClientEventsPerSecond(max)
         }
         "maxBackendEventsPerSecond" | "maxReadRequestsPerSecond" => {
-            return match given.limit()? {
-                None => Ok(None),
-                Some(_) => Err(given.unsupported(Some("-1"))),
+            let max = match given.limit()? {
+                Some(n) => Some(u32::try_from(n).map_err(|_| given.invalid("too large"))?),
+                None => None,
             };
+            if field == "maxBackendEventsPerSecond" {
+                AppSetting::MaxBackendEventsPerSecond(max)
+            } else {
+                AppSetting::MaxReadRequestsPerSecond(max)
+            }
         }
         "webhooks" => AppSetting::Webhooks(webhooks::from_json(given.value, given.origin)?),
         "maxPresenceMembersPerChannel" => AppSetting::MaxPresenceMembers(given.count()?),
@@ -493,18 +534,45 @@ mod tests {
     }
 
     #[test]
+    fn metrics_tls_and_rate_limits() {
+        check(
+            r#"{"metrics": {"enabled": true, "port": 9700, "prometheus": {"prefix": "soketi_"}}}"#,
+            "metrics_prefix = \"soketi_\" # 'metrics.prometheus.prefix' in /s.json",
+        );
+        check(r#"{"metrics.enabled": true}"#, "metrics_enabled = true");
+        check(r#"{"metrics.port": 9700}"#, "metrics_port = 9700");
+        check(
+            r#"{"ssl": {"certPath": "/c.pem", "keyPath": "/k.pem"}}"#,
+            "tls_cert = \"/c.pem\" # 'ssl.certPath' in /s.json",
+        );
+        check(r#"{"rateLimiter.driver": "redis"}"#, "port = 6001");
+        check(
+            &with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxBackendEventsPerSecond": 100, "maxReadRequestsPerSecond": -1}"#),
+            "max_backend_events_per_second = 100 # 'appManager.array.apps.0.maxBackendEventsPerSecond' in /s.json",
+        );
+        check(
+            &with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxReadRequestsPerSecond": 5}"#),
+            "max_read_requests_per_second = 5",
+        );
+    }
+
+    #[test]
     fn unsupported_features_are_refused() {
         check_err(
-            r#"{"adapter.driver": "redis"}"#,
-            "'adapter.driver' in /s.json is not supported yet (sockwave accepts only \"local\")",
+            r#"{"adapter.driver": "cluster"}"#,
+            "invalid value \"cluster\" for 'adapter.driver' in /s.json: Soketi's cluster driver (UDP discovery between processes) is not supported: use \"redis\" or \"nats\"",
         );
         check_err(
-            r#"{"metrics": {"enabled": true}}"#,
-            "'metrics.enabled' in /s.json is not supported yet (sockwave accepts only false)",
+            r#"{"metrics": {"driver": "statsd"}}"#,
+            "'metrics.driver' in /s.json is not supported yet (sockwave accepts only \"prometheus\")",
         );
         check_err(
-            r#"{"ssl.certPath": "/cert.pem"}"#,
-            "'ssl.certPath' in /s.json is not supported yet (sockwave accepts only \"\")",
+            r#"{"ssl.passphrase": "secret"}"#,
+            "'ssl.passphrase' in /s.json is not supported yet (sockwave accepts only \"\")",
+        );
+        check_err(
+            r#"{"rateLimiter.driver": "cluster"}"#,
+            "'rateLimiter.driver' in /s.json is not supported yet (sockwave accepts only \"local\" or \"redis\")",
         );
         check_err(
             r#"{"userAuthenticationTimeout": 30000}"#,
@@ -517,7 +585,6 @@ mod tests {
             "'appManager.array.apps.0.webhooks.0.lambda_function' in /s.json is not supported yet",
         );
         check_err(r#"{"httpApi.acceptTraffic.memoryThreshold": 85}"#, "'httpApi.acceptTraffic.memoryThreshold' in /s.json is not supported yet (sockwave accepts only 100)");
-        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxBackendEventsPerSecond": 100}"#), "'appManager.array.apps.0.maxBackendEventsPerSecond' in /s.json is not supported yet (sockwave accepts only -1)");
     }
 
     #[test]

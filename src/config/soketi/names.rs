@@ -23,6 +23,8 @@ pub(crate) const ENV_OPTIONS: &[(&str, &str)] = &[
     ("ADAPTER_NATS_CREDENTIALS", "adapter.nats.credentials"),
     ("ADAPTER_NATS_TIMEOUT", "adapter.nats.timeout"),
     ("ADAPTER_NATS_REQUESTS_TIMEOUT", "adapter.nats.requestsTimeout"),
+    // Read by Soketi 1.x releases (e.g. 1.6), dropped from cli.ts later.
+    ("ADAPTER_NATS_NODES_NUMBER", "adapter.nats.nodesNumber"),
     ("APP_MANAGER_DRIVER", "appManager.driver"),
     ("APP_MANAGER_CACHE_ENABLED", "appManager.cache.enabled"),
     ("APP_MANAGER_CACHE_TTL", "appManager.cache.ttl"),
@@ -146,6 +148,13 @@ pub(super) const MAPPED: &[&str] = &[
     "eventLimits.maxPayloadInKb",
     "host",
     "httpApi.requestLimitInMb",
+    "metrics.enabled",
+    "metrics.host",
+    "metrics.port",
+    "metrics.prometheus.prefix",
+    "rateLimiter.driver",
+    "ssl.certPath",
+    "ssl.keyPath",
     "pathPrefix",
     "port",
     "presence.maxMemberSizeInKb",
@@ -167,7 +176,6 @@ pub(super) enum Accepted {
 /// Options that select or switch on something sockwave does not implement; only the value
 /// that means "sockwave's behaviour" is accepted.
 pub(super) const FIXED: &[(&str, Accepted)] = &[
-    ("adapter.driver", Accepted::Text("local")),
     ("appManager.cache.enabled", Accepted::Flag(false)),
     ("appManager.driver", Accepted::Text("array")),
     ("cache.driver", Accepted::Text("memory")),
@@ -179,12 +187,10 @@ pub(super) const FIXED: &[(&str, Accepted)] = &[
         "httpApi.acceptTraffic.memoryThreshold",
         Accepted::Number(100.0),
     ),
-    ("metrics.enabled", Accepted::Flag(false)),
+    ("metrics.driver", Accepted::Text("prometheus")),
     ("mode", Accepted::Text("full")),
     ("queue.driver", Accepted::Text("sync")),
-    ("rateLimiter.driver", Accepted::Text("local")),
-    ("ssl.certPath", Accepted::Text("")),
-    ("ssl.keyPath", Accepted::Text("")),
+    // Encrypted private keys are not supported; decrypt the key file instead.
     ("ssl.passphrase", Accepted::Text("")),
     // Soketi closes sockets of apps with user authentication on that do not sign in within
     // this time. sockwave's `authorized_connections_timeout` is per app, opt-in, and also
@@ -196,22 +202,18 @@ pub(super) const FIXED: &[(&str, Accepted)] = &[
 /// Option prefixes that only tune a driver or feature that `FIXED` pins off, so any value
 /// leaves sockwave's behaviour unchanged.
 pub(super) const INERT: &[&str] = &[
+    // Soketi's `cluster` driver is refused, so its settings cannot take effect.
     "adapter.cluster",
-    "adapter.nats",
-    "adapter.redis",
     "appManager.cache.ttl",
     "appManager.dynamodb",
     "appManager.mysql",
     "appManager.postgres",
     "cache.redis",
     "cluster",
+    // database.redis is read by `adapter`; the SQL databases serve app managers sockwave pins.
     "database",
     "databasePooling",
     "instance",
-    "metrics.driver",
-    "metrics.host",
-    "metrics.port",
-    "metrics.prometheus",
     "queue.redis",
     "queue.sqs",
     "rateLimiter.redis",

@@ -1,0 +1,251 @@
+// Multi-node helpers: sockwave processes that share a Redis or a NATS (`[cluster]` in their
+// TOML, or Soketi/sockwave variables), engine processes of our own for the chaos tests (never
+// the machine's shared ones), a convergence probe, and the skip-or-fail rule for services:
+// without an engine the test says "NOT RUN", unless CI requires the services
+// (SOCKWAVE_TEST_REQUIRE_SERVICES=1, or its older name SOCKWAVE_REQUIRE_SERVICES=1).
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, DEFAULT_APP, freePort, sleep } from './server.js';
+import { RawClient, makeSdk, waitUntil } from './clients.js';
+import { webhookToml } from './webhooks.js';
+
+/** The machine's shared engines (used as they are; never stopped by tests). */
+export const SHARED = Object.freeze({
+  redis: { name: 'Redis', port: 6379, url: 'redis://127.0.0.1:6379/0' },
+  nats: { name: 'NATS', port: 4222, url: 'nats://127.0.0.1:4222' },
+});
+
+export const servicesRequired = () => process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1'
+  || process.env.SOCKWAVE_REQUIRE_SERVICES === '1';
+
+const running = new Set();
+process.on('exit', () => {
+  for (const proc of running) {
+    try { proc.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+/** Whether something accepts TCP on 127.0.0.1:`port`. */
+export function portOpen(port, ms = 500) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(ms, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Marks the test skipped with a "NOT RUN: …" reason and returns false, or throws when CI
+ * requires the services.
+ */
+function notRun(t, reason) {
+  if (servicesRequired()) throw new Error(`${reason}, and CI (SOCKWAVE_TEST_REQUIRE_SERVICES=1) requires it`);
+  t.skip(`NOT RUN: ${reason}`);
+  return false;
+}
+
+/** True when the shared engine is reachable; otherwise skips (or fails under CI). */
+export async function needSharedEngine(t, kind) {
+  const { name, port } = SHARED[kind];
+  if (await portOpen(port)) return true;
+  return notRun(t, `${name} is not reachable at 127.0.0.1:${port} (start it to run the cluster tests)`);
+}
+
+const ENGINE_BINARIES = { redis: ['redis-server'], nats: ['nats-server', '/usr/sbin/nats-server'] };
+
+function findBinary(candidates) {
+  for (const candidate of candidates) {
+    if (candidate.includes('/')) {
+      if (fs.existsSync(candidate)) return candidate;
+      continue;
+    }
+    try {
+      const found = execFileSync('sh', ['-c', `command -v ${candidate}`], { encoding: 'utf8' }).trim();
+      if (found) return found;
+    } catch { /* not on PATH */ }
+  }
+  return null;
+}
+
+/** Path of the engine's server binary, or null after skipping (or throws under CI). */
+export function needEngineBinary(t, kind) {
+  const bin = findBinary(ENGINE_BINARIES[kind]);
+  if (bin) return bin;
+  notRun(t, `${ENGINE_BINARIES[kind][0]} is not installed (the chaos tests start their own ${SHARED[kind].name})`);
+  return null;
+}
+
+/**
+ * Starts a private redis-server or nats-server on a free port. The handle can `stop()` it
+ * (SIGKILL, like a crash) and `start()` it again on the same port, empty.
+ */
+export async function startOwnEngine(kind, bin) {
+  const port = await freePort();
+  const args = kind === 'redis'
+    ? ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    : ['-a', '127.0.0.1', '-p', String(port)];
+  let proc = null;
+  let exited = null;
+  const engine = {
+    kind,
+    port,
+    url: kind === 'redis' ? `redis://127.0.0.1:${port}/0` : `nats://127.0.0.1:${port}`,
+    logs: '',
+    async start() {
+      proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      running.add(proc);
+      proc.stdout.on('data', (c) => { engine.logs = (engine.logs + c).slice(-20_000); });
+      proc.stderr.on('data', (c) => { engine.logs = (engine.logs + c).slice(-20_000); });
+      exited = new Promise((resolve) => proc.on('exit', () => { running.delete(proc); resolve(); }));
+      await waitUntil(() => portOpen(port, 200), 5000, `${kind} on port ${port}\n${engine.logs}`, 50);
+    },
+    async stop() {
+      if (!proc) return;
+      try { proc.kill('SIGKILL'); } catch { /* gone */ }
+      await exited;
+      proc = null;
+    },
+  };
+  await engine.start();
+  return engine;
+}
+
+const randomPrefix = () => `t-${Math.random().toString(36).slice(2, 10)}`;
+
+/** A cluster's shared settings: one engine and one fresh prefix (so runs never meet). */
+export function clusterOptions(kind, { url, heartbeat = 0.2, nodeTimeout = 2, prefix = randomPrefix() } = {}) {
+  const address = url ?? SHARED[kind].url;
+  return { kind, address, heartbeat, nodeTimeout, prefix };
+}
+
+function tomlString(value) {
+  return JSON.stringify(value);
+}
+
+/** The `[cluster]` table for these settings. */
+export function clusterToml({ kind, address, heartbeat, nodeTimeout, prefix }, { readyRequiresEngine = false } = {}) {
+  const lines = ['[cluster]', `driver = ${tomlString(kind)}`];
+  if (kind === 'redis') lines.push(`redis_url = ${tomlString(address)}`);
+  else lines.push(`nats_servers = [${tomlString(address)}]`);
+  lines.push(
+    `prefix = ${tomlString(prefix)}`,
+    `heartbeat_interval = ${heartbeat}`,
+    `node_timeout = ${nodeTimeout}`,
+    `ready_requires_engine = ${readyRequiresEngine}`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Starts one node. `cluster` comes from clusterOptions(); `apps` may carry webhooks (as in
+ * lib/webhooks.js). With `viaEnv`, the cluster is configured through `viaEnv` variables
+ * instead of the TOML table (e.g. Soketi's names). Returns a handle like startServer's, plus
+ * `kill()` (SIGKILL) and `exitInfo()`.
+ */
+export async function startNode({
+  cluster, apps = [DEFAULT_APP], server = {}, env = {}, viaEnv = null, readyRequiresEngine = false, readyTimeout = 10_000,
+}) {
+  if (!fs.existsSync(BIN)) throw new Error(`sockwave binary not found at ${BIN}: run \`cargo build\` or set SOCKWAVE_BIN`);
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-cluster-'));
+  const configFile = path.join(dir, 'sockwave.toml');
+  const toml = webhookToml({ host: '127.0.0.1', port, ...server }, apps)
+    + (viaEnv ? '' : `\n${clusterToml(cluster, { readyRequiresEngine })}`);
+  fs.writeFileSync(configFile, toml);
+  const proc = spawn(BIN, ['--config', configFile, '--host', '127.0.0.1', '--port', String(port)], {
+    env: { ...process.env, ...env, ...(viaEnv ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  let output = '';
+  const capture = (chunk) => { output = (output + chunk.toString()).slice(-200_000); };
+  proc.stdout.on('data', capture);
+  proc.stderr.on('data', capture);
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => { exitInfo = { code, signal, at: Date.now() }; running.delete(proc); resolve(exitInfo); });
+    proc.on('error', (error) => { exitInfo = { code: null, signal: null, error, at: Date.now() }; running.delete(proc); resolve(exitInfo); });
+  });
+  const deadline = Date.now() + readyTimeout;
+  for (;;) {
+    if (exitInfo) throw new Error(`sockwave exited early ${JSON.stringify(exitInfo)}\nconfig:\n${toml}\noutput:\n${output}`);
+    const up = await fetch(`http://127.0.0.1:${port}/up`, { signal: AbortSignal.timeout(500) }).then((r) => r.status).catch(() => null);
+    if (up === 200) break;
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`sockwave not ready after ${readyTimeout} ms\noutput:\n${output}`);
+    }
+    await sleep(50);
+  }
+  return {
+    port,
+    proc,
+    exited,
+    configFile,
+    sdk: (appCfg = DEFAULT_APP) => makeSdk(port, appCfg),
+    logs: () => output,
+    exitInfo: () => exitInfo,
+    httpUrl: (p = '') => `http://127.0.0.1:${port}${p}`,
+    wsUrl: (key = DEFAULT_APP.key) => `ws://127.0.0.1:${port}/app/${key}?protocol=7&client=js&version=8.4.0&flash=false`,
+    /** kill -9: no goodbye reaches the other nodes. */
+    kill() {
+      if (!exitInfo) try { proc.kill('SIGKILL'); } catch { /* gone */ }
+      return exited;
+    },
+    async stop(signal = 'SIGKILL') {
+      if (exitInfo) return exitInfo;
+      try { proc.kill(signal); } catch { /* gone */ }
+      // The fallback timer is cleared once the process exits, so it never holds the test up.
+      let timer;
+      const fallback = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 10_000); });
+      const res = await Promise.race([exited, fallback]);
+      clearTimeout(timer);
+      if (res) return res;
+      try { proc.kill('SIGKILL'); } catch { /* gone */ }
+      return exited;
+    },
+  };
+}
+
+/** Starts `n` nodes (killed at the end of the test) and waits until they see each other. */
+export async function startCluster(t, n, options) {
+  const nodes = [];
+  for (let i = 0; i < n; i += 1) {
+    const node = await startNode(options);
+    t.after(() => node.stop('SIGKILL'));
+    nodes.push(node);
+  }
+  await converge(t, nodes);
+  return nodes;
+}
+
+/** Occupied channels of the probe app, as a node reports them. */
+async function probeChannels(node, appCfg = DEFAULT_APP) {
+  const res = await node.sdk(appCfg).get({ path: '/channels', params: { filter_by_prefix: 'probe-' } });
+  return Object.keys((await res.json()).channels ?? {});
+}
+
+/**
+ * Waits (bounded) until every node lists every node's probe channel: each node then receives
+ * the others' state and its own reaches them, so the engine connects all of them both ways.
+ * Each node gets one probe socket (kept until the test ends) on `probe-<port>`.
+ */
+export async function converge(t, nodes, { ms = 8000, appCfg = DEFAULT_APP } = {}) {
+  for (const node of nodes) {
+    if (node.probe) continue;
+    node.probe = await RawClient.connect(node.wsUrl(appCfg.key));
+    t.after(() => node.probe.terminate());
+    await node.probe.subscribeOk(`probe-${node.port}`);
+  }
+  const expected = nodes.map((node) => `probe-${node.port}`).sort();
+  let last = [];
+  await waitUntil(async () => {
+    last = await Promise.all(nodes.map((node) => probeChannels(node, appCfg).then((list) => list.sort())));
+    return last.every((list) => JSON.stringify(list) === JSON.stringify(expected));
+  }, ms, `the nodes to see each other (expected ${expected.join(', ')} everywhere; got ${JSON.stringify(last)})`, 50);
+}

@@ -1,0 +1,134 @@
+//! The console tap: a bounded broadcast of diagnostic events that costs the hot paths one
+//! atomic load while no console is open.
+//!
+//! Events are built only when somebody listens (`emit` takes a closure). A stream that cannot
+//! keep up loses the oldest events and is told how many it missed; the server never waits
+//! for a console.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dashmap::DashMap;
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+
+/// Events buffered per stream before the slowest one starts missing events.
+const TAP_CAPACITY: usize = 1024;
+
+/// One console event, already serialised, tagged with its app.
+#[derive(Debug)]
+pub struct TapEvent {
+    /// The app it belongs to (streams only see their app).
+    pub app_id: String,
+    /// The JSON object sent to the page.
+    pub json: String,
+}
+
+/// The broadcast side of the console.
+#[derive(Debug)]
+pub struct Tap {
+    sender: broadcast::Sender<Arc<TapEvent>>,
+    /// Frames queued to sockets per app, for the messages-per-second counter; only counted
+    /// while a console listens.
+    messages: DashMap<String, AtomicU64>,
+}
+
+impl Default for Tap {
+    fn default() -> Self {
+        let (sender, _) = broadcast::channel(TAP_CAPACITY);
+        Tap {
+            sender,
+            messages: DashMap::new(),
+        }
+    }
+}
+
+impl Tap {
+    /// Whether any console stream is open.
+    pub fn active(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
+    /// Sends an event of `kind` to the app's open streams; `fields` is only called when
+    /// somebody listens.
+    pub fn emit(&self, app_id: &str, kind: &str, fields: impl FnOnce() -> Value) {
+        if !self.active() {
+            return;
+        }
+        let mut object = match fields() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        object.insert("kind".into(), kind.into());
+        object.insert("time_ms".into(), now_ms().into());
+        object.insert("app_id".into(), app_id.into());
+        let event = TapEvent {
+            app_id: app_id.to_string(),
+            json: Value::Object(object).to_string(),
+        };
+        // No receiver between the check and the send is fine: the event had no audience.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Counts frames queued to an app's sockets (publishes, client events).
+    pub fn count_messages(&self, app_id: &str, n: usize) {
+        if n == 0 || !self.active() {
+            return;
+        }
+        if let Some(counter) = self.messages.get(app_id) {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+            return;
+        }
+        self.messages
+            .entry(app_id.to_string())
+            .or_default()
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Total frames counted for an app so far.
+    pub fn messages(&self, app_id: &str) -> u64 {
+        self.messages.get(app_id).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// A new stream's receiver.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<TapEvent>> {
+        self.sender.subscribe()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_built_only_for_listeners() {
+        let tap = Tap::default();
+        tap.emit("a", "x", || panic!("nobody listens"));
+        let mut rx = tap.subscribe();
+        tap.emit("a", "subscribed", || serde_json::json!({"channel": "c"}));
+        let event = rx.try_recv().unwrap();
+        let json: Value = serde_json::from_str(&event.json).unwrap();
+        assert_eq!((json["kind"].as_str(), json["channel"].as_str(), event.app_id.as_str()), (Some("subscribed"), Some("c"), "a"));
+        tap.count_messages("a", 3);
+        assert_eq!(tap.messages("a"), 3);
+    }
+
+    #[test]
+    fn a_slow_stream_is_told_what_it_missed() {
+        let tap = Tap::default();
+        let mut rx = tap.subscribe();
+        for _ in 0..TAP_CAPACITY + 5 {
+            tap.emit("a", "x", || Value::Null);
+        }
+        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(5))));
+    }
+}

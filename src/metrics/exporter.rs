@@ -1,0 +1,73 @@
+//! The Prometheus endpoint: `GET /metrics` on its own listener (default `127.0.0.1:9601`),
+//! apart from the public WebSocket/API port so it is never exposed through the same proxy.
+//!
+//! `server.rs` binds the listener and starts this loop only when metrics are enabled.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Context;
+
+/// Serves scrapes until `stop` is cancelled.
+pub async fn run(listener: TcpListener, ctx: Arc<Context>, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(answer(&ctx, &request)) }
+            });
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn answer(ctx: &Context, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/metrics") => match ctx.metrics.render(ctx) {
+            Some(text) => (StatusCode::OK, "text/plain; version=0.0.4", text),
+            None => (
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "metrics are disabled".to_string(),
+            ),
+        },
+        (&Method::GET, "/" | "/up") => (StatusCode::OK, "text/plain", "OK".to_string()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "this port serves GET /metrics".to_string(),
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,123 @@
+//! What is read at scrape time instead of counted as it happens: gauges derived from the
+//! registry (so they can never drift or go negative, unlike gauges moved by inc/dec), and
+//! counters other components already keep (webhooks, cluster adapter), copied over so nothing
+//! is counted twice.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use super::names::{self, Spec};
+use super::Metrics;
+use crate::context::Context;
+
+/// The families refreshed on every scrape.
+pub(super) struct Gauges {
+    connected: IntGaugeVec,
+    channels: IntGaugeVec,
+    presence_members: IntGaugeVec,
+    webhook_events: IntCounterVec,
+    webhook_retries: IntCounter,
+    adapter_messages: IntCounterVec,
+    adapter_errors: IntCounterVec,
+    adapter_engine_up: IntGauge,
+}
+
+impl Gauges {
+    pub(super) fn register(registry: &Registry, prefix: &str) -> prometheus::Result<Gauges> {
+        let opts = |spec: Spec| Opts::new(format!("{prefix}{}", spec.name), spec.help);
+        let gauge_vec = |spec: Spec| -> prometheus::Result<IntGaugeVec> {
+            let vec = IntGaugeVec::new(opts(spec), spec.labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok(vec)
+        };
+        let counter_vec = |spec: Spec| -> prometheus::Result<IntCounterVec> {
+            let vec = IntCounterVec::new(opts(spec), spec.labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok(vec)
+        };
+        let webhook_retries = IntCounter::with_opts(opts(names::WEBHOOK_RETRIES))?;
+        registry.register(Box::new(webhook_retries.clone()))?;
+        let adapter_engine_up = IntGauge::with_opts(opts(names::ADAPTER_ENGINE_UP))?;
+        registry.register(Box::new(adapter_engine_up.clone()))?;
+        Ok(Gauges {
+            connected: gauge_vec(names::CONNECTED)?,
+            channels: gauge_vec(names::CHANNELS)?,
+            presence_members: gauge_vec(names::PRESENCE_MEMBERS)?,
+            webhook_events: counter_vec(names::WEBHOOK_EVENTS)?,
+            webhook_retries,
+            adapter_messages: counter_vec(names::ADAPTER_MESSAGES)?,
+            adapter_errors: counter_vec(names::ADAPTER_ERRORS)?,
+            adapter_engine_up,
+        })
+    }
+
+    fn refresh(&self, ctx: &Context) {
+        for app in ctx.registry.apps() {
+            let labels = [app.app_id()];
+            let set = |vec: &IntGaugeVec, value: usize| {
+                vec.with_label_values(&labels)
+                    .set(i64::try_from(value).unwrap_or(i64::MAX));
+            };
+            set(&self.connected, app.connection_count() as usize);
+            set(&self.channels, app.channel_count());
+            set(&self.presence_members, app.presence_member_count());
+        }
+        let webhooks = ctx.webhooks.counters();
+        for (outcome, value) in [
+            ("accepted", webhooks.accepted),
+            ("dropped", webhooks.dropped),
+            ("delivered", webhooks.delivered),
+            ("failed", webhooks.failed),
+        ] {
+            catch_up(&self.webhook_events.with_label_values(&[outcome]), value);
+        }
+        catch_up(&self.webhook_retries, webhooks.retries);
+        let adapter = ctx.cluster.message_counts();
+        catch_up(
+            &self.adapter_messages.with_label_values(&["sent"]),
+            adapter.sent,
+        );
+        catch_up(
+            &self.adapter_messages.with_label_values(&["received"]),
+            adapter.received,
+        );
+        catch_up(
+            &self.adapter_errors.with_label_values(&["dropped"]),
+            adapter.dropped,
+        );
+        catch_up(
+            &self.adapter_errors.with_label_values(&["undecodable"]),
+            adapter.undecodable,
+        );
+        self.adapter_engine_up
+            .set(i64::from(ctx.cluster.engine_up()));
+    }
+}
+
+/// Moves a counter up to a monotonic source's value (never down).
+fn catch_up(counter: &IntCounter, value: u64) {
+    let current = counter.get();
+    if value > current {
+        counter.inc_by(value - current);
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric, refreshed from `ctx`; `None` when
+    /// metrics are off.
+    pub fn render(&self, ctx: &Context) -> Option<String> {
+        let inner = self.inner.as_ref()?;
+        // One scrape at a time, so two refreshes cannot interleave their updates.
+        let gauges = inner
+            .scrape
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        gauges.refresh(ctx);
+        let families = inner.registry.gather();
+        drop(gauges);
+        let mut text = String::new();
+        prometheus::TextEncoder::new()
+            .encode_utf8(&families, &mut text)
+            .expect("the text encoder only fails on invalid metric families, which registration refuses");
+        Some(text)
+    }
+}
