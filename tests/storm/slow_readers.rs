@@ -90,17 +90,24 @@ async fn never_reading_clients_are_cut_off_with_bounded_memory() {
     assert!(worst < Duration::from_secs(1), "{worst:?}");
     // Frames are shared between sockets; per socket only its write buffer is its own.
     assert!(peak < 512 * 1024, "peak RSS {peak} KiB");
-    // Every slow client finds a 4100 close after what the kernel had already buffered.
+    // Each slow client finds, after what the kernel had buffered, a 4100 close, or the end of
+    // the connection when even the close frame found no room (the server gives a close 1 s).
+    let mut n_4100 = 0;
     for mut ws in slow {
-        let code = loop {
+        loop {
             match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
-                Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    assert_eq!(frame.map(|f| u16::from(f.code)), Some(4100));
+                    n_4100 += 1;
+                    break;
+                }
                 Ok(Some(Ok(_))) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
+                Ok(Some(Err(_)) | None) => break,
+                Err(_) => panic!("a slow client's connection was still open"),
             }
-        };
-        assert_eq!(code, Some(4100));
+        }
     }
+    eprintln!("slow readers: {n_4100} of {n_slow} found the 4100 close frame, the others a closed connection");
     assert_eq!(get(addr, "/up").await, Some(200));
 }
 
