@@ -45,9 +45,7 @@ impl Server {
     /// Binds the listener and starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let addr = format!("{}:{}", config.server.host, config.server.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen(&addr).with_context(|| format!("cannot listen on {addr}"))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let apps = Arc::new(StaticAppStore::new(config.apps));
         let webhooks = Webhooks::spawn(config.server.webhooks.clone())
@@ -223,6 +221,31 @@ fn http_builder(config: &crate::config::ServerConfig) -> http1::Builder {
     builder
 }
 
+/// Backlog of connections the kernel completes before `accept`. tokio's default (128)
+/// overflows during a reconnect storm and makes the overflowing clients wait for the 1 s SYN
+/// retransmit; the kernel caps the value at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    let addr: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)?
+        .next()
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "address resolves to nothing",
+            )
+        })?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // Like std's listener: restart on a port left in TIME_WAIT by a previous run.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Expired cache-channel events are dropped lazily on read; this sweep bounds the memory of
 /// channels nobody reads again.
 async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
@@ -269,7 +292,9 @@ async fn dispatch(ctx: Arc<Context>, request: Request<Incoming>) -> hyper::Respo
     if path == "/console" || path.starts_with("/console/") {
         return console::handle(ctx, request, &path).await;
     }
-    http_api::handle(ctx, request, &path).await.map(|body| body.boxed())
+    http_api::handle(ctx, request, &path)
+        .await
+        .map(|body| body.boxed())
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.

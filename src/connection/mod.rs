@@ -47,9 +47,11 @@ const MAX_FRAMES_PER_FLUSH: usize = 64;
 /// How long a close (error frame, close frame, the client's close reply) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The read buffer every socket allocates up front. tungstenite's default (128 KiB) made an
-/// idle socket cost about 137 KiB (2 GiB for 15,000 sockets in the reconnect storm); Pusher
-/// frames are small, and a larger message still grows the buffer as it arrives.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// idle socket cost about 140 KB, and tungstenite zeroes the whole buffer before every read
+/// attempt, so it also cost a third of the fan-out CPU (docs/performance.md, finding 1).
+/// Clients send small frames; a larger message is read in several chunks and still bounded
+/// by `max_ws_message_bytes`.
+const READ_BUFFER_BYTES: usize = 512;
 /// WebSocket close reasons are limited to 123 bytes.
 const MAX_CLOSE_REASON: usize = 123;
 
@@ -303,10 +305,16 @@ where
     let mut authorization_pending = authorization_timeout.is_some();
     let authorization_deadline = sleep_until(last_seen + authorization_timeout.unwrap_or_default());
     tokio::pin!(authorization_deadline);
+    // Created once and polled by reference: making them anew each iteration registered and
+    // unregistered a waiter per delivery (~8 % of the instructions, docs/performance.md).
+    let close_request = socket.close_requested();
+    tokio::pin!(close_request);
+    let shutdown = ctx.close_sockets.cancelled();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             biased;
-            code = socket.close_requested() => return requested_ending(code),
+            code = &mut close_request => return requested_ending(code),
             () = &mut authorization_deadline, if authorization_pending => {
                 if !session.is_authorized() {
                     let secs = authorization_timeout.unwrap_or_default().as_secs();
@@ -317,13 +325,13 @@ where
                 }
                 authorization_pending = false;
             }
-            _ = ctx.close_sockets.cancelled() => {
+            () = &mut shutdown => {
                 return Ending::Pusher(ErrorCode::Reconnect, "server is shutting down; reconnect".to_string());
             }
             Some(frame) = queue.recv() => {
                 let written = tokio::select! {
                     result = write_batch(ws, frame, queue, &metrics) => result,
-                    code = socket.close_requested() => return requested_ending(code),
+                    code = &mut close_request => return requested_ending(code),
                     () = tokio::time::sleep(write_timeout) => return stalled_ending(write_timeout),
                 };
                 if written.is_err() {
