@@ -8,10 +8,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::adapter::Cluster;
-use crate::console::hints::Hints;
-use crate::console::Tap;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
+use crate::console::hints::Hints;
+use crate::console::Tap;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 use crate::registry::{Registry, SocketIdGenerator};

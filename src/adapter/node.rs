@@ -309,7 +309,10 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
     let envelope = match decode(payload) {
         Ok(envelope) => envelope,
         Err(err) => {
-            ctx.cluster.counts.undecodable.fetch_add(1, Ordering::Relaxed);
+            ctx.cluster
+                .counts
+                .undecodable
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %err, "ignored a cluster message");
             return;
         }

@@ -104,7 +104,9 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     }),
     ("SOCKWAVE_IDLE_APP_WARNING", |v| {
         let after = seconds(v)?;
-        Ok(server(ServerSetting::IdleAppWarning((!after.is_zero()).then_some(after))))
+        Ok(server(ServerSetting::IdleAppWarning(
+            (!after.is_zero()).then_some(after),
+        )))
     }),
     ("SOCKWAVE_WEBHOOK_BATCH_WINDOW_MS", |v| {
         Ok(server(ServerSetting::WebhookBatchWindow(millis(v)?)))
@@ -655,7 +657,10 @@ mod tests {
             "max_read_requests_per_second = 3 # SOCKWAVE_APP_MAX_READ_REQUESTS_PER_SECOND",
         );
         check(
-            &[("SOKETI_METRICS_ENABLED", "true"), ("SOKETI_METRICS_SERVER_PORT", "9700")],
+            &[
+                ("SOKETI_METRICS_ENABLED", "true"),
+                ("SOKETI_METRICS_SERVER_PORT", "9700"),
+            ],
             "metrics_port = 9700 # SOKETI_METRICS_SERVER_PORT",
         );
         check(&[("SOKETI_METRICS_ENABLED", "1")], "metrics_enabled = true");
@@ -665,7 +670,10 @@ mod tests {
         );
         check(&[], "metrics_host = \"127.0.0.1\"");
         check(
-            &[("SOCKWAVE_METRICS_HOST", "0.0.0.0"), ("SOCKWAVE_METRICS_ENABLED", "yes")],
+            &[
+                ("SOCKWAVE_METRICS_HOST", "0.0.0.0"),
+                ("SOCKWAVE_METRICS_ENABLED", "yes"),
+            ],
             "metrics_host = \"0.0.0.0\" # SOCKWAVE_METRICS_HOST",
         );
         check(
@@ -748,7 +756,10 @@ mod tests {
             )],
             "SOKETI_DEFAULT_APP_WEBHOOKS is not supported yet",
         );
-        check_err(&[("SOKETI_METRICS_DRIVER", "statsd")], "SOKETI_METRICS_DRIVER is not supported yet (sockwave accepts only \"prometheus\")");
+        check_err(
+            &[("SOKETI_METRICS_DRIVER", "statsd")],
+            "SOKETI_METRICS_DRIVER is not supported yet (sockwave accepts only \"prometheus\")",
+        );
         check_err(&[("SOKETI_DEFAULT_APP_MAX_CONNS", "0")], "invalid value 0 for SOKETI_DEFAULT_APP_MAX_CONNS: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)");
     }
 }

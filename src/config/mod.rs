@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::adapter::ClusterSettings;
 use crate::app::App;
-use crate::metrics::MetricsSettings;
 use crate::console::ConsoleSettings;
+use crate::metrics::MetricsSettings;
 use crate::webhooks::WebhookSettings;
 
 mod cli;

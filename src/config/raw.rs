@@ -293,7 +293,10 @@ fn check_keys(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
                 }
             }
             ("console", toml::Value::Table(console)) => {
-                if let Some(key) = console.keys().find(|key| !CONSOLE_KEYS.contains(&key.as_str())) {
+                if let Some(key) = console
+                    .keys()
+                    .find(|key| !CONSOLE_KEYS.contains(&key.as_str()))
+                {
                     return Err(unknown(key, "console.", CONSOLE_KEYS));
                 }
             }

@@ -160,7 +160,12 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
         toml::Value::Boolean(server.console.enabled),
     );
     if let Some(token) = &server.console.token {
-        line(&mut out, "console.token".to_string(), "token", text(&mask_secret(token)));
+        line(
+            &mut out,
+            "console.token".to_string(),
+            "token",
+            text(&mask_secret(token)),
+        );
     }
 
     let cluster = &server.cluster;

@@ -286,9 +286,11 @@ impl Session {
             self.authorized = true;
         }
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
-        self.ctx.console_tap.emit(&self.app.id, "subscribed", || {
-            serde_json::json!({"socket_id": self.socket_id, "channel": name})
-        });
+        self.ctx.console_tap.emit(
+            &self.app.id,
+            "subscribed",
+            || serde_json::json!({"socket_id": self.socket_id, "channel": name}),
+        );
         let mut replies = vec![succeeded];
         if channel.is_cache() {
             replies.push(match self.registry.cache.get(name, Instant::now()) {

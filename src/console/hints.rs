@@ -51,7 +51,11 @@ impl Hints {
 
     fn due(&self, app_id: &str, key: &str, now: Instant, every: Duration) -> bool {
         let key = (app_id.to_string(), key.to_string());
-        if self.warned.get(&key).is_some_and(|at| now.duration_since(*at) < every) {
+        if self
+            .warned
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < every)
+        {
             return false;
         }
         self.warned.insert(key, now);
@@ -60,7 +64,14 @@ impl Hints {
 
     /// After a publish that reached nobody in the cluster: is somebody listening on a
     /// near-identical name?
-    pub fn check_unheard(&self, ctx: &Context, app_id: &str, channel: &str, event: &str, now: Instant) {
+    pub fn check_unheard(
+        &self,
+        ctx: &Context,
+        app_id: &str,
+        channel: &str,
+        event: &str,
+        now: Instant,
+    ) {
         let base = base_name(channel);
         let near: Vec<(String, usize)> = ctx
             .cluster
@@ -79,14 +90,18 @@ impl Hints {
             "event '{event}' was published to '{channel}', which has no subscribers, while {subscribers} socket(s) listen on '{listened}': check the channel name on both sides (PrivateChannel/PresenceChannel add the 'private-'/'presence-' prefix)"
         );
         tracing::warn!(app_id, channel, listened = %listened, "{message}");
-        ctx.console_tap.emit(app_id, "warning", || serde_json::json!({ "message": message }));
+        ctx.console_tap.emit(
+            app_id,
+            "warning",
+            || serde_json::json!({ "message": message }),
+        );
     }
 
     /// Periodic check: apps with connected clients and no publish for `after`.
     pub fn check_idle(&self, ctx: &Context, started: Instant, after: Duration, now: Instant) {
         for app_id in ctx.registry.connection_counts().into_keys() {
-            let connections =
-                ctx.registry.app(&app_id).connection_count() + ctx.cluster.lock().remote_connections(&app_id);
+            let connections = ctx.registry.app(&app_id).connection_count()
+                + ctx.cluster.lock().remote_connections(&app_id);
             if connections == 0 {
                 continue;
             }
@@ -99,7 +114,11 @@ impl Hints {
                 "app '{app_id}' has {connections} connected client(s) but received no HTTP publish for {minutes} minute(s): is the backend broadcasting? Check BROADCAST_CONNECTION/BROADCAST_DRIVER (not log or null), the queue worker, and the backend's PUSHER_HOST/PORT (sockwave doctor --env .env)"
             );
             tracing::warn!(app_id = %app_id, connections, minutes, "{message}");
-            ctx.console_tap.emit(&app_id, "warning", || serde_json::json!({ "message": message }));
+            ctx.console_tap.emit(
+                &app_id,
+                "warning",
+                || serde_json::json!({ "message": message }),
+            );
         }
     }
 }
@@ -110,7 +129,10 @@ mod tests {
 
     #[test]
     fn near_identical_names_share_a_base() {
-        assert_eq!(base_name("private-dashboard-stats"), base_name("dashboard-stats"));
+        assert_eq!(
+            base_name("private-dashboard-stats"),
+            base_name("dashboard-stats")
+        );
         assert_eq!(base_name("presence-room.1"), base_name("room.1"));
         assert_eq!(base_name(".orders"), base_name("orders"));
         assert_eq!(base_name("private-encrypted-cache-x"), "x");

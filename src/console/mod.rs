@@ -47,21 +47,33 @@ pub type Body = BoxBody<Bytes, Infallible>;
 pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Body> {
     let settings = &ctx.config.console;
     if !settings.enabled {
-        return error(StatusCode::NOT_FOUND, "the console is disabled: set [console] enabled = true (SOCKWAVE_CONSOLE_ENABLED=true)");
+        return error(
+            StatusCode::NOT_FOUND,
+            "the console is disabled: set [console] enabled = true (SOCKWAVE_CONSOLE_ENABLED=true)",
+        );
     }
     match (request.method(), path) {
         (&Method::GET, "/console" | "/console/") => {
             let mut response = Response::new(full(PAGE.into()));
             let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
             headers.insert("cache-control", HeaderValue::from_static("no-store"));
             response
         }
         (&Method::GET, "/console/stream") => {
-            let query: Vec<(String, String)> = form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-            let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            let query: Vec<(String, String)> =
+                form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
+            let param = |name: &str| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
             match authorize(&ctx, param("app_id"), param("token")) {
                 Ok(app) => stream::open(ctx.clone(), app),
                 Err(response) => response,
@@ -73,14 +85,27 @@ pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -
 }
 
 /// Checks the token against the admin token and the app's secret, in constant time.
-fn authorize(ctx: &Context, app_id: Option<&str>, token: Option<&str>) -> Result<Arc<App>, Response<Body>> {
-    let app_id = app_id.filter(|id| !id.is_empty()).ok_or_else(|| error(StatusCode::BAD_REQUEST, "app_id is required"))?;
-    let app = ctx
-        .apps
-        .find_by_id(app_id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("app '{app_id}' does not exist on this server")))?;
+fn authorize(
+    ctx: &Context,
+    app_id: Option<&str>,
+    token: Option<&str>,
+) -> Result<Arc<App>, Response<Body>> {
+    let app_id = app_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "app_id is required"))?;
+    let app = ctx.apps.find_by_id(app_id).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            &format!("app '{app_id}' does not exist on this server"),
+        )
+    })?;
     let token = token.unwrap_or("").as_bytes();
-    let admin = ctx.config.console.token.as_deref().is_some_and(|t| constant_time_eq(t.as_bytes(), token));
+    let admin = ctx
+        .config
+        .console
+        .token
+        .as_deref()
+        .is_some_and(|t| constant_time_eq(t.as_bytes(), token));
     if admin || constant_time_eq(app.secret.as_bytes(), token) {
         Ok(app)
     } else {
@@ -99,18 +124,30 @@ async fn publish(ctx: Arc<Context>, request: Request<Incoming>) -> Response<Body
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let body = match Limited::new(request.into_body(), MAX_PUBLISH_BODY).collect().await {
+    let body = match Limited::new(request.into_body(), MAX_PUBLISH_BODY)
+        .collect()
+        .await
+    {
         Ok(body) => body.to_bytes(),
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+            )
+        }
     };
     let Ok(input) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "the body must be JSON: {app_id, channel, event, data}");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body must be JSON: {app_id, channel, event, data}",
+        );
     };
     let app = match authorize(&ctx, input["app_id"].as_str(), token.as_deref()) {
         Ok(app) => app,
         Err(response) => return response,
     };
-    let event_json = json!({"name": input["event"], "channel": input["channel"], "data": input["data"]});
+    let event_json =
+        json!({"name": input["event"], "channel": input["channel"], "data": input["data"]});
     let event = match events::parse_event(&event_json, &app.limits, false) {
         Ok(event) => event,
         Err(err) => return error(err.status(), &err.to_string()),

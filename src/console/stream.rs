@@ -25,10 +25,12 @@ pub(super) fn open(ctx: Arc<Context>, app: Arc<App>) -> Response<Body> {
     let (sender, receiver) = mpsc::channel::<Bytes>(STREAM_CAPACITY);
     tokio::spawn(pump(ctx, app, sender));
     let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver
-            .recv()
-            .await
-            .map(|chunk| (Ok::<_, std::convert::Infallible>(Frame::data(chunk)), receiver))
+        receiver.recv().await.map(|chunk| {
+            (
+                Ok::<_, std::convert::Infallible>(Frame::data(chunk)),
+                receiver,
+            )
+        })
     });
     let mut response = Response::new(StreamBody::new(chunks).boxed());
     let headers = response.headers_mut();

@@ -88,7 +88,9 @@ impl Tap {
 
     /// Total frames counted for an app so far.
     pub fn messages(&self, app_id: &str) -> u64 {
-        self.messages.get(app_id).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.messages
+            .get(app_id)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// A new stream's receiver.
@@ -117,7 +119,14 @@ mod tests {
         tap.emit("a", "subscribed", || serde_json::json!({"channel": "c"}));
         let event = rx.try_recv().unwrap();
         let json: Value = serde_json::from_str(&event.json).unwrap();
-        assert_eq!((json["kind"].as_str(), json["channel"].as_str(), event.app_id.as_str()), (Some("subscribed"), Some("c"), "a"));
+        assert_eq!(
+            (
+                json["kind"].as_str(),
+                json["channel"].as_str(),
+                event.app_id.as_str()
+            ),
+            (Some("subscribed"), Some("c"), "a")
+        );
         tap.count_messages("a", 3);
         assert_eq!(tap.messages("a"), 3);
     }
@@ -129,6 +138,9 @@ mod tests {
         for _ in 0..TAP_CAPACITY + 5 {
             tap.emit("a", "x", || Value::Null);
         }
-        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(5))));
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(5))
+        ));
     }
 }

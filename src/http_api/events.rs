@@ -233,7 +233,8 @@ pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
         for target in &event.channels {
             if let Target::Channel(channel) = target {
                 if ctx.cluster.lock().subscription_count(app, channel.as_str()) == 0 {
-                    ctx.hints.check_unheard(ctx, app, channel.as_str(), &event.name, now);
+                    ctx.hints
+                        .check_unheard(ctx, app, channel.as_str(), &event.name, now);
                 }
             }
         }
