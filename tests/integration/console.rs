@@ -20,11 +20,15 @@ async fn console_server() -> sockwave::server::Server {
 }
 
 /// Opens the SSE stream; returns the status and a receiver of parsed events.
-async fn open_stream(addr: std::net::SocketAddr, token: &str) -> (u16, tokio::sync::mpsc::Receiver<Value>) {
+async fn open_stream(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> (u16, tokio::sync::mpsc::Receiver<Value>) {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(connection);
     let request = hyper::Request::get(format!("/console/stream?app_id={APP_ID}&token={token}"))
         .header("host", addr.to_string())
@@ -38,7 +42,9 @@ async fn open_stream(addr: std::net::SocketAddr, token: &str) -> (u16, tokio::sy
         let _sender = sender;
         let mut buffer = String::new();
         while let Some(Ok(frame)) = body.frame().await {
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             buffer.push_str(&String::from_utf8_lossy(&data));
             while let Some(end) = buffer.find("\n\n") {
                 let chunk: String = buffer.drain(..end + 2).collect();
@@ -80,7 +86,9 @@ async fn the_stream_needs_a_token() {
     let server = console_server().await;
     let (status, page) = raw_request(server.local_addr(), "GET", "/console", None).await;
     assert_eq!(status, 200);
-    assert!(page.as_str().unwrap().contains("<html") || page.as_str().unwrap().contains("<!doctype"));
+    assert!(
+        page.as_str().unwrap().contains("<html") || page.as_str().unwrap().contains("<!doctype")
+    );
     assert_eq!(open_stream(server.local_addr(), "wrong").await.0, 401);
     // The app's own secret opens that app's stream.
     assert_eq!(open_stream(server.local_addr(), SECRET).await.0, 200);
@@ -99,20 +107,41 @@ async fn the_stream_shows_connections_subscriptions_publishes_and_failures() {
     assert_eq!(opened["socket_id"], client.socket_id.as_str());
     assert_eq!(opened["client"], "js");
     client.subscribe("news", None, None).await;
-    assert_eq!(next_of_kind(&mut events, "subscribed").await["channel"], "news");
-    client.subscribe("private-x", Some(format!("{KEY}:00")), None).await;
+    assert_eq!(
+        next_of_kind(&mut events, "subscribed").await["channel"],
+        "news"
+    );
+    client
+        .subscribe("private-x", Some(format!("{KEY}:00")), None)
+        .await;
     let failed = next_of_kind(&mut events, "subscription_failed").await;
-    assert!(failed["reason"].as_str().unwrap().contains("invalid signature"), "{failed}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid signature"),
+        "{failed}"
+    );
 
     publish(addr, "news", "stats.updated", r#"{"cpu":1}"#, None).await;
     let published = next_of_kind(&mut events, "publish").await;
     assert_eq!(published["channels"], json!(["news"]));
-    assert_eq!((published["event"].as_str(), published["reached"].as_u64()), (Some("stats.updated"), Some(1)));
+    assert_eq!(
+        (published["event"].as_str(), published["reached"].as_u64()),
+        (Some("stats.updated"), Some(1))
+    );
 
-    let mut wrong = ApiCall::new("POST", &format!("/apps/{APP_ID}/events"), Some(json!({"name": "e", "channel": "a", "data": "x"})));
+    let mut wrong = ApiCall::new(
+        "POST",
+        &format!("/apps/{APP_ID}/events"),
+        Some(json!({"name": "e", "channel": "a", "data": "x"})),
+    );
     wrong.secret = "nope".into();
     wrong.send(addr).await;
-    assert_eq!(next_of_kind(&mut events, "publish_rejected").await["status"], 401);
+    assert_eq!(
+        next_of_kind(&mut events, "publish_rejected").await["status"],
+        401
+    );
 
     drop(client);
     next_of_kind(&mut events, "connection_closed").await;
@@ -125,11 +154,13 @@ async fn the_event_creator_publishes() {
     let mut client = connect(addr).await;
     client.subscribe("news", None, None).await;
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(connection);
-    let body = json!({"app_id": APP_ID, "channel": "news", "event": "test", "data": "{}"}).to_string();
+    let body =
+        json!({"app_id": APP_ID, "channel": "news", "event": "test", "data": "{}"}).to_string();
     let request = hyper::Request::post("/console/publish")
         .header("host", addr.to_string())
         .header("authorization", format!("Bearer {TOKEN}"))
@@ -137,7 +168,8 @@ async fn the_event_creator_publishes() {
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
-    let reply: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let reply: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(reply, json!({"reached": 1}));
     client.expect_event("test").await;
 }
@@ -149,9 +181,14 @@ async fn a_publish_to_a_near_identical_channel_is_flagged() {
     let (_, mut events) = open_stream(addr, TOKEN).await;
     let mut client = connect(addr).await;
     let auth = client.auth("private-dashboard-stats", None);
-    client.subscribe("private-dashboard-stats", Some(auth), None).await;
+    client
+        .subscribe("private-dashboard-stats", Some(auth), None)
+        .await;
     publish(addr, "dashboard-stats", "stats.updated", "{}", None).await;
     let warning = next_of_kind(&mut events, "warning").await;
     let message = warning["message"].as_str().unwrap();
-    assert!(message.contains("'dashboard-stats'") && message.contains("'private-dashboard-stats'"), "{message}");
+    assert!(
+        message.contains("'dashboard-stats'") && message.contains("'private-dashboard-stats'"),
+        "{message}"
+    );
 }

@@ -6,9 +6,9 @@ mod support;
 
 mod cache;
 mod client_events;
-mod console;
 mod cluster;
 mod connection;
+mod console;
 mod hostile;
 mod http_api;
 mod leaks;
