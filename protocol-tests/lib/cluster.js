@@ -2,7 +2,7 @@
 // TOML, or Soketi/sockwave variables), engine processes of our own for the chaos tests (never
 // the machine's shared ones), a convergence probe, and the skip-or-fail rule for services:
 // without an engine the test says "NOT RUN", unless CI requires the services
-// (SOCKWAVE_TEST_REQUIRE_SERVICES=1, or its older name SOCKWAVE_REQUIRE_SERVICES=1).
+// (SOCKWAVE_TEST_REQUIRE_SERVICES=1).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -18,8 +18,7 @@ export const SHARED = Object.freeze({
   nats: { name: 'NATS', port: 4222, url: 'nats://127.0.0.1:4222' },
 });
 
-export const servicesRequired = () => process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1'
-  || process.env.SOCKWAVE_REQUIRE_SERVICES === '1';
+export const servicesRequired = () => process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1';
 
 const running = new Set();
 process.on('exit', () => {

@@ -1,6 +1,6 @@
 // pusher-js and the pusher SDK through nginx configured exactly as docs/proxies/nginx.conf
 // says (only ports and certificate paths are substituted), over plain ws/http and with TLS
-// terminated at nginx. Without nginx the test says NOT RUN, unless SOCKWAVE_REQUIRE_SERVICES=1
+// terminated at nginx. Without nginx the test says NOT RUN, unless SOCKWAVE_TEST_REQUIRE_SERVICES=1
 // (or SOCKWAVE_TEST_REQUIRE_SERVICES=1), which makes that a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { makePusher, makeSdk, pusherSubscribe, once, waitUntil } from '../lib/cl
 import { makePki, tlsClients } from '../lib/tls.js';
 
 const TEMPLATE = path.join(REPO_ROOT, 'docs', 'proxies', 'nginx.conf');
-const required = process.env.SOCKWAVE_REQUIRE_SERVICES === '1' || process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1';
+const required = process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1';
 
 function nginxBinary() {
   for (const candidate of ['nginx', '/usr/sbin/nginx']) {

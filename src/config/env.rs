@@ -313,12 +313,10 @@ pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<
     Ok(())
 }
 
-/// Variables the test harnesses set for themselves; the protocol tests pass their whole
-/// environment to the server. `SOCKWAVE_REQUIRE_SERVICES` is the older name of CI's
-/// `SOCKWAVE_TEST_REQUIRE_SERVICES`.
+/// Variables the test harnesses set for themselves (the protocol tests pass their whole
+/// environment to the server): `SOCKWAVE_BIN` and `SOCKWAVE_TEST_*`.
 fn is_harness_var(name: &str) -> bool {
-    matches!(name, "SOCKWAVE_BIN" | "SOCKWAVE_REQUIRE_SERVICES")
-        || name.starts_with("SOCKWAVE_TEST_")
+    name == "SOCKWAVE_BIN" || name.starts_with("SOCKWAVE_TEST_")
 }
 
 fn server(setting: ServerSetting) -> Override {
