@@ -386,7 +386,7 @@ fn check_redis_url(url: &str) -> Result<(), String> {
     if !matches!(parsed.scheme(), "redis" | "rediss") {
         return Err(SHAPE.to_string());
     }
-    if parsed.host_str().map_or(true, str::is_empty) {
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("has no host; {SHAPE}"));
     }
     let db = parsed.path().trim_start_matches('/');
@@ -667,7 +667,10 @@ mod tests {
         );
         // CI's switch for the service-backed tests reaches the server through the protocol
         // tests' environment and must not stop it.
-        check_env(&[("SOCKWAVE_TEST_REQUIRE_SERVICES", "1")], "driver = \"local\"");
+        check_env(
+            &[("SOCKWAVE_TEST_REQUIRE_SERVICES", "1")],
+            "driver = \"local\"",
+        );
     }
 
     #[test]

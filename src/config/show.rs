@@ -354,7 +354,7 @@ fn millis(duration: Duration) -> toml::Value {
 }
 
 fn kilobytes(n_bytes: usize) -> toml::Value {
-    if n_bytes % 1024 == 0 {
+    if n_bytes.is_multiple_of(1024) {
         integer((n_bytes / 1024) as u64)
     } else {
         toml::Value::Float(n_bytes as f64 / 1024.0)

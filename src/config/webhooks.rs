@@ -203,7 +203,7 @@ fn check_url(url: &str) -> Result<(), &'static str> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("only http:// and https:// webhook URLs are supported");
     }
-    if parsed.host_str().map_or(true, str::is_empty) {
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err("the URL has no host");
     }
     Ok(())

@@ -76,7 +76,7 @@ pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -
             };
             match authorize(&ctx, param("app_id"), param("token")) {
                 Ok(app) => stream::open(ctx.clone(), app),
-                Err(response) => response,
+                Err(response) => *response,
             }
         }
         (&Method::POST, "/console/publish") => publish(ctx, request).await,
@@ -89,15 +89,15 @@ fn authorize(
     ctx: &Context,
     app_id: Option<&str>,
     token: Option<&str>,
-) -> Result<Arc<App>, Response<Body>> {
+) -> Result<Arc<App>, Box<Response<Body>>> {
     let app_id = app_id
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "app_id is required"))?;
+        .ok_or_else(|| Box::new(error(StatusCode::BAD_REQUEST, "app_id is required")))?;
     let app = ctx.apps.find_by_id(app_id).ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             &format!("app '{app_id}' does not exist on this server"),
-        )
+        ))
     })?;
     let token = token.unwrap_or("").as_bytes();
     let admin = ctx
@@ -109,10 +109,10 @@ fn authorize(
     if admin || constant_time_eq(app.secret.as_bytes(), token) {
         Ok(app)
     } else {
-        Err(error(
+        Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "wrong token: use the console token from the configuration, or the app's secret",
-        ))
+        )))
     }
 }
 
@@ -144,7 +144,7 @@ async fn publish(ctx: Arc<Context>, request: Request<Incoming>) -> Response<Body
     };
     let app = match authorize(&ctx, input["app_id"].as_str(), token.as_deref()) {
         Ok(app) => app,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let event_json =
         json!({"name": input["event"], "channel": input["channel"], "data": input["data"]});

@@ -38,11 +38,11 @@ impl ChannelFilter {
     pub fn matches(&self, channel: &str) -> bool {
         self.starts_with
             .as_deref()
-            .map_or(true, |prefix| channel.starts_with(prefix))
+            .is_none_or(|prefix| channel.starts_with(prefix))
             && self
                 .ends_with
                 .as_deref()
-                .map_or(true, |suffix| channel.ends_with(suffix))
+                .is_none_or(|suffix| channel.ends_with(suffix))
     }
 }
 
