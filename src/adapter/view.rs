@@ -291,6 +291,15 @@ impl ClusterView {
         list
     }
 
+    /// Whether a user is a member of a presence channel on any node.
+    pub fn has_member(&self, app: &str, channel: &str, user_id: &str) -> bool {
+        self.apps(app).any(|a| {
+            a.presence
+                .get(channel)
+                .is_some_and(|members| members.contains_key(user_id))
+        })
+    }
+
     /// Number of distinct presence members of a channel across the cluster.
     pub fn user_count(&self, app: &str, channel: &str) -> usize {
         let users: HashSet<&String> = self
@@ -553,6 +562,8 @@ mod tests {
             .apply("b", "app", joined("presence-x", "42"), now)
             .is_empty());
         assert_eq!(view.user_count("app", "presence-x"), 1);
+        assert!(view.has_member("app", "presence-x", "42"));
+        assert!(!view.has_member("app", "presence-x", "7"));
         assert!(view
             .apply("a", "app", left("presence-x", "42"), now)
             .is_empty());

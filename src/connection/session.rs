@@ -24,7 +24,7 @@ use crate::protocol::messages::{self, WatchlistEvent};
 use crate::protocol::{
     parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError,
 };
-use crate::registry::{AppRegistry, Frame, MemberData, PresenceJoin, SocketHandle};
+use crate::registry::{AppRegistry, Frame, MemberData, SocketHandle};
 use crate::webhooks::WebhookEvent;
 
 use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
@@ -235,27 +235,25 @@ impl Session {
             }),
             _ => None,
         };
-        let presence = member.map(|member| PresenceJoin {
-            member,
-            max_members: self.app.limits.max_presence_members,
-        });
-        let joining_user = presence.as_ref().map(|join| join.member.user_id.clone());
+        let joining_user = member.as_ref().map(|member| member.user_id.clone());
         let is_presence = kind == ChannelKind::Presence;
         // The view lock serialises this node's membership changes with other nodes' ones, so
-        // "first socket of this user in the cluster" is decided exactly once.
+        // "first socket of this user in the cluster" is decided exactly once — and so is the
+        // member limit, which counts the cluster's members, not this node's.
         let cluster = &self.ctx.cluster;
         let mut view = cluster.lock();
-        let subscribed = match self.registry.subscribe(&channel, &self.socket, presence) {
-            Ok(subscribed) => subscribed,
-            Err(full) => {
+        if let Some(user_id) = &joining_user {
+            let max_members = self.app.limits.max_presence_members;
+            let already_member = view.has_member(&self.app.id, name, user_id);
+            if !already_member && view.user_count(&self.app.id, name) >= max_members {
                 drop(view);
                 let message = format!(
-                    "presence channel '{name}' is full: it already has {} members",
-                    full.max_members
+                    "presence channel '{name}' is full: it already has {max_members} members"
                 );
                 return vec![self.refuse(name, Refusal::LimitReached, message)];
             }
-        };
+        }
+        let subscribed = self.registry.subscribe(&channel, &self.socket, member);
         if !subscribed.already_subscribed {
             let mut changes = vec![Change::Count {
                 channel: name.to_string(),

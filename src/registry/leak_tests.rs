@@ -31,7 +31,6 @@ enum Op {
         socket: usize,
         channel: usize,
         user: usize,
-        max_members: usize,
     },
     Unsubscribe {
         socket: usize,
@@ -54,9 +53,8 @@ fn op() -> impl Strategy<Value = Op> {
     let socket = 0..N_SOCKETS;
     prop_oneof![
         2 => Just(Op::Connect),
-        5 => (socket.clone(), 0..CHANNELS.len(), 0..N_USERS, 1usize..4).prop_map(
-            |(socket, channel, user, max_members)| Op::Subscribe { socket, channel, user, max_members }
-        ),
+        5 => (socket.clone(), 0..CHANNELS.len(), 0..N_USERS)
+            .prop_map(|(socket, channel, user)| Op::Subscribe { socket, channel, user }),
         2 => (socket.clone(), 0..CHANNELS.len())
             .prop_map(|(socket, channel)| Op::Unsubscribe { socket, channel }),
         2 => (socket.clone(), 0..N_USERS).prop_map(|(socket, user)| Op::SignIn { socket, user }),
@@ -115,8 +113,7 @@ impl Harness {
                 socket,
                 channel,
                 user,
-                max_members,
-            } => self.subscribe(*socket, *channel, *user, *max_members),
+            } => self.subscribe(*socket, *channel, *user),
             Op::Unsubscribe { socket, channel } => self.unsubscribe(*socket, *channel),
             Op::SignIn { socket, user } => {
                 let Some(live) = self.sockets[*socket].as_mut() else {
@@ -148,39 +145,28 @@ impl Harness {
         self.check();
     }
 
-    fn subscribe(&mut self, socket: usize, channel: usize, user: usize, max_members: usize) {
+    fn subscribe(&mut self, socket: usize, channel: usize, user: usize) {
         let Some(live) = self.sockets[socket].as_ref() else {
             return;
         };
         let name = ChannelName::parse(CHANNELS[channel], 200).expect("valid test channel");
         let is_presence = name.kind() == crate::protocol::ChannelKind::Presence;
         let members_before = self.presence_users(channel);
-        let join = is_presence.then(|| PresenceJoin {
-            member: MemberData {
-                user_id: user_id(user),
-                user_info: None,
-            },
-            max_members,
+        let member = is_presence.then(|| MemberData {
+            user_id: user_id(user),
+            user_info: None,
         });
         let already = live.channels.contains_key(&channel);
-        match self.app.subscribe(&name, &live.handle, join) {
-            Ok(subscribed) => {
-                assert_eq!(subscribed.already_subscribed, already);
-                if already {
-                    assert!(subscribed.member_added.is_none());
-                    return;
-                }
-                let first_of_user = is_presence && !members_before.contains(&user);
-                assert_eq!(subscribed.member_added.is_some(), first_of_user);
-                let live = self.sockets[socket].as_mut().expect("checked above");
-                live.channels.insert(channel, is_presence.then_some(user));
-            }
-            Err(full) => {
-                assert!(is_presence && !already);
-                assert!(!members_before.contains(&user));
-                assert!(members_before.len() >= full.max_members);
-            }
+        let subscribed = self.app.subscribe(&name, &live.handle, member);
+        assert_eq!(subscribed.already_subscribed, already);
+        if already {
+            assert!(subscribed.member_added.is_none());
+            return;
         }
+        let first_of_user = is_presence && !members_before.contains(&user);
+        assert_eq!(subscribed.member_added.is_some(), first_of_user);
+        let live = self.sockets[socket].as_mut().expect("checked above");
+        live.channels.insert(channel, is_presence.then_some(user));
     }
 
     fn unsubscribe(&mut self, socket: usize, channel: usize) {

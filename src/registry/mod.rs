@@ -26,7 +26,7 @@ use dashmap::DashMap;
 use tokio::time::{Duration, Instant};
 
 pub use cache::{CachedEvent, ChannelCache};
-pub use presence::{MemberData, Presence, PresenceFull};
+pub use presence::{MemberData, Presence};
 pub use socket::{Frame, SendOutcome, SocketHandle, SocketId, SocketIdGenerator};
 pub use users::Users;
 
@@ -143,15 +143,6 @@ pub struct Unsubscribed {
     pub member_removed: Option<String>,
 }
 
-/// A member to add on a presence channel, with the app's limit.
-#[derive(Debug, Clone)]
-pub struct PresenceJoin {
-    /// Who joins.
-    pub member: MemberData,
-    /// The app's member limit.
-    pub max_members: usize,
-}
-
 impl AppRegistry {
     /// An empty registry for one app.
     pub fn new(app_id: &str) -> AppRegistry {
@@ -211,45 +202,33 @@ impl AppRegistry {
             .sum()
     }
 
-    /// Subscribes a socket; `presence` is required exactly for presence channels.
+    /// Subscribes a socket; `member` is given exactly for presence channels.
     pub fn subscribe(
         &self,
         channel: &ChannelName,
         socket: &SocketHandle,
-        presence: Option<PresenceJoin>,
-    ) -> Result<Subscribed, PresenceFull> {
+        member: Option<MemberData>,
+    ) -> Subscribed {
         let mut entry = self
             .channels
             .entry(channel.as_str().to_string())
             .or_default();
         let state = entry.value_mut();
-        let mut member_added = None;
-        if let Some(join) = presence {
-            let members = state.presence.get_or_insert_with(Presence::default);
-            let result = members.join(socket.id(), join.member.clone(), join.max_members);
-            match result {
-                Ok(true) => member_added = Some(join.member),
-                Ok(false) => {}
-                Err(full) => {
-                    let empty = state.subscribers.is_empty();
-                    drop(entry);
-                    if empty {
-                        self.channels
-                            .remove_if(channel.as_str(), |_, c| c.subscribers.is_empty());
-                    }
-                    return Err(full);
-                }
-            }
-        }
+        let member_added = member.filter(|member| {
+            state
+                .presence
+                .get_or_insert_with(Presence::default)
+                .join(socket.id(), &member.user_id)
+        });
         let already_subscribed = state
             .subscribers
             .insert(socket.id(), socket.clone())
             .is_some();
-        Ok(Subscribed {
+        Subscribed {
             already_subscribed,
             local_count: state.subscribers.len(),
             member_added,
-        })
+        }
     }
 
     /// Unsubscribes a socket; an emptied channel is removed.
@@ -367,13 +346,10 @@ mod tests {
         ChannelName::parse(name, 200).unwrap()
     }
 
-    fn join(user: &str) -> Option<PresenceJoin> {
-        Some(PresenceJoin {
-            member: MemberData {
-                user_id: user.into(),
-                user_info: None,
-            },
-            max_members: 100,
+    fn join(user: &str) -> Option<MemberData> {
+        Some(MemberData {
+            user_id: user.into(),
+            user_info: None,
         })
     }
 
@@ -382,7 +358,7 @@ mod tests {
         let app = AppRegistry::new("app");
         let ids = SocketIdGenerator::default();
         let (s, _r) = socket(&ids);
-        app.subscribe(&channel("big"), &s, None).unwrap();
+        app.subscribe(&channel("big"), &s, None);
         let now = Instant::now();
         assert_eq!(app.note_count_change("big", 101, now), CountUpdate::SendNow);
         assert_eq!(
@@ -419,10 +395,10 @@ mod tests {
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("news");
-        assert_eq!(app.subscribe(&ch, &a, None).unwrap().local_count, 1);
-        let again = app.subscribe(&ch, &a, None).unwrap();
+        assert_eq!(app.subscribe(&ch, &a, None).local_count, 1);
+        let again = app.subscribe(&ch, &a, None);
         assert!(again.already_subscribed);
-        assert_eq!(app.subscribe(&ch, &b, None).unwrap().local_count, 2);
+        assert_eq!(app.subscribe(&ch, &b, None).local_count, 2);
         assert_eq!(app.unsubscribe("news", a.id()).local_count, 1);
         let last = app.unsubscribe("news", b.id());
         assert!(last.was_subscribed);
@@ -438,8 +414,8 @@ mod tests {
         let (a, mut ra) = socket(&ids);
         let (b, mut rb) = socket(&ids);
         let ch = channel("news");
-        app.subscribe(&ch, &a, None).unwrap();
-        app.subscribe(&ch, &b, None).unwrap();
+        app.subscribe(&ch, &a, None);
+        app.subscribe(&ch, &b, None);
         assert_eq!(app.broadcast("news", &Frame::from("hi"), Some(a.id())), 1);
         assert!(ra.try_recv().is_err());
         assert_eq!(rb.try_recv().unwrap().as_str(), "hi");
@@ -447,19 +423,15 @@ mod tests {
     }
 
     #[test]
-    fn presence_first_and_last_local_socket_and_full_channel_cleanup() {
+    fn presence_first_and_last_local_socket() {
         let ids = SocketIdGenerator::default();
         let app = AppRegistry::new("app");
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("presence-room");
-        let first = app.subscribe(&ch, &a, join("1")).unwrap();
+        let first = app.subscribe(&ch, &a, join("1"));
         assert_eq!(first.member_added.unwrap().user_id, "1");
-        assert!(app
-            .subscribe(&ch, &b, join("1"))
-            .unwrap()
-            .member_added
-            .is_none());
+        assert!(app.subscribe(&ch, &b, join("1")).member_added.is_none());
         assert_eq!(app.presence_sockets_of("1").len(), 2);
         assert_eq!(
             app.unsubscribe("presence-room", a.id()).member_removed,
@@ -469,15 +441,6 @@ mod tests {
             app.unsubscribe("presence-room", b.id()).member_removed,
             Some("1".into())
         );
-        let full = Some(PresenceJoin {
-            max_members: 0,
-            ..join("1").unwrap()
-        });
-        assert!(app.subscribe(&channel("presence-x"), &a, full).is_err());
-        assert_eq!(
-            app.channel_count(),
-            0,
-            "a refused join leaves no empty channel behind"
-        );
+        assert_eq!(app.channel_count(), 0);
     }
 }

@@ -29,6 +29,14 @@ async fn available(name: &str, addr: &str) -> bool {
 }
 
 async fn node(driver: Driver, prefix: &str) -> Server {
+    node_with(driver, prefix, |_| {}).await
+}
+
+async fn node_with(
+    driver: Driver,
+    prefix: &str,
+    tweak: impl FnOnce(&mut sockwave::config::Config),
+) -> Server {
     let settings = ClusterSettings {
         driver,
         prefix: prefix.to_string(),
@@ -39,6 +47,7 @@ async fn node(driver: Driver, prefix: &str) -> Server {
     start(|c| {
         c.server.cluster = settings;
         c.apps[0].enable_client_messages = true;
+        tweak(c);
     })
     .await
 }
@@ -158,4 +167,38 @@ async fn nats_cluster_behaves_as_one_node() {
     })
     .await;
     cluster_behaves_as_one_node(a, b).await;
+}
+
+/// The presence member limit counts the cluster's members, not one node's.
+#[tokio::test]
+async fn the_member_limit_is_cluster_wide() {
+    if !available("Redis", "127.0.0.1:6379").await {
+        return;
+    }
+    let driver = Driver::Redis { url: REDIS.into() };
+    let prefix = format!("test-{:x}", rand::random::<u64>());
+    let one_member = |c: &mut sockwave::config::Config| c.apps[0].limits.max_presence_members = 1;
+    let a = node_with(driver.clone(), &prefix, one_member).await;
+    let b = node_with(driver, &prefix, one_member).await;
+    converge(&[&a, &b], 2).await;
+    let mut on_a = connect(a.local_addr()).await;
+    join(&mut on_a, "presence-room", "1").await;
+    // Bounded wait until node B knows about member 1.
+    for _ in 0..200 {
+        if b.context()
+            .cluster
+            .lock()
+            .has_member(APP_ID, "presence-room", "1")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut on_b = connect(b.local_addr()).await;
+    let refused = join(&mut on_b, "presence-room", "2").await;
+    assert_eq!(refused["event"], "pusher:subscription_error", "{refused}");
+    assert_eq!(refused["data"]["type"], "LimitReached");
+    // The member already present may still join from another node.
+    let again = join(&mut on_b, "presence-room", "1").await;
+    assert_eq!(again["event"], "pusher_internal:subscription_succeeded");
 }
