@@ -6,9 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { BIN, DEFAULT_APP, freePort, sleep } from './server.js';
+import { DEFAULT_APP, freePort, startServer } from './server.js';
 import { RawClient, makeSdk, waitUntil } from './clients.js';
 import { webhookToml } from './webhooks.js';
 
@@ -143,72 +141,14 @@ export function clusterToml({ kind, address, heartbeat, nodeTimeout, prefix }, {
 /**
  * Starts one node. `cluster` comes from clusterOptions(); `apps` may carry webhooks (as in
  * lib/webhooks.js). With `viaEnv`, the cluster is configured through `viaEnv` variables
- * instead of the TOML table (e.g. Soketi's names). Returns a handle like startServer's, plus
- * `kill()` (SIGKILL) and `exitInfo()`.
+ * instead of the TOML table (e.g. Soketi's names). Returns startServer's handle plus `sdk()`.
  */
 export async function startNode({
   cluster, apps = [DEFAULT_APP], server = {}, env = {}, viaEnv = null, readyRequiresEngine = false, readyTimeout = 10_000,
 }) {
-  if (!fs.existsSync(BIN)) throw new Error(`sockwave binary not found at ${BIN}: run \`cargo build\` or set SOCKWAVE_BIN`);
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-cluster-'));
-  const configFile = path.join(dir, 'sockwave.toml');
-  const toml = webhookToml({ host: '127.0.0.1', port, ...server }, apps)
-    + (viaEnv ? '' : `\n${clusterToml(cluster, { readyRequiresEngine })}`);
-  fs.writeFileSync(configFile, toml);
-  const proc = spawn(BIN, ['--config', configFile, '--host', '127.0.0.1', '--port', String(port)], {
-    env: { ...process.env, ...env, ...(viaEnv ?? {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(proc);
-  let output = '';
-  const capture = (chunk) => { output = (output + chunk.toString()).slice(-200_000); };
-  proc.stdout.on('data', capture);
-  proc.stderr.on('data', capture);
-  let exitInfo = null;
-  const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => { exitInfo = { code, signal, at: Date.now() }; running.delete(proc); resolve(exitInfo); });
-    proc.on('error', (error) => { exitInfo = { code: null, signal: null, error, at: Date.now() }; running.delete(proc); resolve(exitInfo); });
-  });
-  const deadline = Date.now() + readyTimeout;
-  for (;;) {
-    if (exitInfo) throw new Error(`sockwave exited early ${JSON.stringify(exitInfo)}\nconfig:\n${toml}\noutput:\n${output}`);
-    const up = await fetch(`http://127.0.0.1:${port}/up`, { signal: AbortSignal.timeout(500) }).then((r) => r.status).catch(() => null);
-    if (up === 200) break;
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`sockwave not ready after ${readyTimeout} ms\noutput:\n${output}`);
-    }
-    await sleep(50);
-  }
-  return {
-    port,
-    proc,
-    exited,
-    configFile,
-    sdk: (appCfg = DEFAULT_APP) => makeSdk(port, appCfg),
-    logs: () => output,
-    exitInfo: () => exitInfo,
-    httpUrl: (p = '') => `http://127.0.0.1:${port}${p}`,
-    wsUrl: (key = DEFAULT_APP.key) => `ws://127.0.0.1:${port}/app/${key}?protocol=7&client=js&version=8.4.0&flash=false`,
-    /** kill -9: no goodbye reaches the other nodes. */
-    kill() {
-      if (!exitInfo) try { proc.kill('SIGKILL'); } catch { /* gone */ }
-      return exited;
-    },
-    async stop(signal = 'SIGKILL') {
-      if (exitInfo) return exitInfo;
-      try { proc.kill(signal); } catch { /* gone */ }
-      // The fallback timer is cleared once the process exits, so it never holds the test up.
-      let timer;
-      const fallback = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 10_000); });
-      const res = await Promise.race([exited, fallback]);
-      clearTimeout(timer);
-      if (res) return res;
-      try { proc.kill('SIGKILL'); } catch { /* gone */ }
-      return exited;
-    },
-  };
+  const toml = webhookToml(server, apps) + (viaEnv ? '' : `\n${clusterToml(cluster, { readyRequiresEngine })}`);
+  const node = await startServer({ env: { ...env, ...(viaEnv ?? {}) }, readyTimeout, configText: toml });
+  return { ...node, sdk: (appCfg = DEFAULT_APP) => makeSdk(node.port, appCfg) };
 }
 
 /** Starts `n` nodes (killed at the end of the test) and waits until they see each other. */

@@ -71,17 +71,23 @@ async function httpStatus(url, timeoutMs = 500) {
 
 /**
  * Spawns `SOCKWAVE_BIN --config FILE --host 127.0.0.1 --port PORT` and waits (≤ readyTimeout)
- * until GET /up answers 200. Returns {port, proc, logs(), stop(signal), exited, httpUrl, wsUrl}.
+ * until GET /up answers 200. The config file is written from `server` and `apps`, or, for
+ * sections this writer does not know (webhooks, `[cluster]`, `[console]`, a Soketi JSON
+ * file), taken whole from `configText` under the name `configName`. Every other harness
+ * (lib/webhooks.js, lib/cluster.js, lib/browser.js) starts its servers through here.
+ * Returns {port, proc, configFile, logs(), stop(signal), kill(), exitInfo(), exited, httpUrl, wsUrl}.
  */
-export async function startServer({ apps, server = {}, env = {}, args = [], port, readyTimeout = 10_000, probe } = {}) {
+export async function startServer({
+  apps, server = {}, env = {}, args = [], port, readyTimeout = 10_000, probe, configText, configName = 'sockwave.toml',
+} = {}) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`sockwave binary not found at ${BIN}: run \`cargo build\` in ${REPO_ROOT} or set SOCKWAVE_BIN`);
   }
   const p = port ?? (await freePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-test-'));
-  const configFile = path.join(dir, 'sockwave.toml');
+  const configFile = path.join(dir, configName);
   const serverSection = { host: '127.0.0.1', port: p, ...server };
-  fs.writeFileSync(configFile, toToml(serverSection, apps ?? [DEFAULT_APP]));
+  fs.writeFileSync(configFile, configText ?? toToml(serverSection, apps ?? [DEFAULT_APP]));
 
   const proc = spawn(BIN, ['--config', configFile, '--host', '127.0.0.1', '--port', String(p), ...args], {
     env: { ...process.env, ...env },
@@ -142,6 +148,13 @@ export async function startServer({ apps, server = {}, env = {}, args = [], port
     httpUrl: (pth = '') => `http://127.0.0.1:${p}${pth}`,
     wsUrl: (key = DEFAULT_APP.key, query = 'protocol=7&client=js&version=8.4.0&flash=false', pathPrefix = prefix) =>
       `ws://127.0.0.1:${p}${pathPrefix}/app/${key}${query === null ? '' : `?${query}`}`,
+    /** The exit code and signal once the process has exited, else null. */
+    exitInfo: () => exitInfo,
+    /** kill -9: no graceful shutdown, no goodbye to other cluster nodes. */
+    kill() {
+      if (!exitInfo) try { proc.kill('SIGKILL'); } catch { /* gone */ }
+      return exited;
+    },
     /** Sends `signal` (default SIGKILL) and waits for exit (SIGKILL after 10 s). */
     async stop(signal = 'SIGKILL') {
       if (exitInfo) return exitInfo;

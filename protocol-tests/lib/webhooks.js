@@ -1,20 +1,9 @@
 // Webhook helpers: a real HTTP receiver on a loopback port that records every request and
 // answers as the test scripts it, validation with the pusher Node SDK, and a server starter
 // whose TOML can express per-app `[[apps.webhooks]]` tables (lib/server.js writes flat apps).
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { BIN, DEFAULT_APP, freePort, sleep } from './server.js';
+import { DEFAULT_APP, startServer } from './server.js';
 import { makeSdk, withTimeout } from './clients.js';
-
-const running = new Set();
-process.on('exit', () => {
-  for (const proc of running) {
-    try { proc.kill('SIGKILL'); } catch { /* already gone */ }
-  }
-});
 
 /**
  * Starts a receiver on 127.0.0.1:0. `respond(n, {headers, body, path})` gives the status for
@@ -112,55 +101,14 @@ export function webhookToml(server, apps) {
 }
 
 /**
- * Spawns the server with a config file of our own: `apps` (with webhooks) as TOML, or
- * `soketiJson` (an object) as a Soketi `.json` config. Same handle as lib/server.js.
+ * Starts the server with `apps` (webhooks included) as TOML, or `soketiJson` (an object) as a
+ * Soketi `.json` config. Same handle as lib/server.js's startServer.
  */
-export async function startWebhookServer({ apps = [DEFAULT_APP], server = {}, soketiJson, env = {}, readyTimeout = 10_000 } = {}) {
-  if (!fs.existsSync(BIN)) throw new Error(`sockwave binary not found at ${BIN}: run \`cargo build\` or set SOCKWAVE_BIN`);
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-webhooks-'));
-  const configFile = path.join(dir, soketiJson ? 'soketi.json' : 'sockwave.toml');
-  fs.writeFileSync(configFile, soketiJson ? JSON.stringify(soketiJson, null, 2) : webhookToml(server, apps));
-  const proc = spawn(BIN, ['--config', configFile, '--host', '127.0.0.1', '--port', String(port)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+export function startWebhookServer({ apps = [DEFAULT_APP], server = {}, soketiJson, env = {}, readyTimeout = 10_000 } = {}) {
+  return startServer({
+    env,
+    readyTimeout,
+    configName: soketiJson ? 'soketi.json' : 'sockwave.toml',
+    configText: soketiJson ? JSON.stringify(soketiJson, null, 2) : webhookToml(server, apps),
   });
-  running.add(proc);
-  let output = '';
-  const capture = (chunk) => { output = (output + chunk.toString()).slice(-200_000); };
-  proc.stdout.on('data', capture);
-  proc.stderr.on('data', capture);
-  let exitInfo = null;
-  const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => { exitInfo = { code, signal, at: Date.now() }; running.delete(proc); resolve(exitInfo); });
-    proc.on('error', (error) => { exitInfo = { code: null, signal: null, error, at: Date.now() }; resolve(exitInfo); });
-  });
-  const deadline = Date.now() + readyTimeout;
-  for (;;) {
-    if (exitInfo) throw new Error(`sockwave exited early ${JSON.stringify(exitInfo)}\nconfig:\n${fs.readFileSync(configFile, 'utf8')}\noutput:\n${output}`);
-    const up = await fetch(`http://127.0.0.1:${port}/up`, { signal: AbortSignal.timeout(500) }).then((r) => r.status).catch(() => null);
-    if (up === 200) break;
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`sockwave not ready after ${readyTimeout} ms\noutput:\n${output}`);
-    }
-    await sleep(50);
-  }
-  return {
-    port,
-    proc,
-    exited,
-    configFile,
-    logs: () => output,
-    httpUrl: (p = '') => `http://127.0.0.1:${port}${p}`,
-    wsUrl: (key = DEFAULT_APP.key) => `ws://127.0.0.1:${port}/app/${key}?protocol=7&client=js&version=8.4.0&flash=false`,
-    async stop(signal = 'SIGKILL') {
-      if (exitInfo) return exitInfo;
-      try { proc.kill(signal); } catch { /* gone */ }
-      const res = await Promise.race([exited, sleep(10_000).then(() => null)]);
-      if (res) return res;
-      try { proc.kill('SIGKILL'); } catch { /* gone */ }
-      return exited;
-    },
-  };
 }
