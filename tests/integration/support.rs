@@ -225,6 +225,12 @@ impl ApiCall {
     }
 
     pub async fn send(self, addr: SocketAddr) -> (u16, Value) {
+        let (status, _, body) = signed_request_with_headers(addr, self).await;
+        (status, body)
+    }
+
+    /// The path with the signed query string, as the Pusher SDKs build it.
+    fn signed_uri(&self) -> String {
         let mut query = self.params.clone();
         query.push(("auth_key".into(), KEY.into()));
         query.push(("auth_timestamp".into(), self.timestamp.to_string()));
@@ -240,13 +246,7 @@ impl ApiCall {
         let query_string = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&query)
             .finish();
-        raw_request(
-            addr,
-            self.method,
-            &format!("{}?{query_string}", self.path),
-            self.body,
-        )
-        .await
+        format!("{}?{query_string}", self.path)
     }
 }
 
@@ -257,6 +257,16 @@ pub async fn raw_request(
     path: &str,
     body: Option<String>,
 ) -> (u16, Value) {
+    let (status, _, body) = request_with_headers(addr, method, path, body).await;
+    (status, body)
+}
+
+async fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> (u16, hyper::HeaderMap, Value) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -272,10 +282,11 @@ pub async fn raw_request(
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).to_string();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
+    (status, headers, body)
 }
 
 /// Publishes an event through the HTTP API and asserts 200.
@@ -301,41 +312,8 @@ pub async fn signed_request_with_headers(
     addr: SocketAddr,
     call: ApiCall,
 ) -> (u16, hyper::HeaderMap, Value) {
-    let mut query = call.params.clone();
-    query.push(("auth_key".into(), KEY.into()));
-    query.push(("auth_timestamp".into(), call.timestamp.to_string()));
-    query.push(("auth_version".into(), "1.0".into()));
-    if let Some(body) = &call.body {
-        query.push(("body_md5".into(), body_md5(body.as_bytes())));
-    }
-    let signature = sign(
-        &call.secret,
-        string_to_sign(call.method, &call.path, &query).as_bytes(),
-    );
-    query.push(("auth_signature".into(), signature));
-    let query_string = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&query)
-        .finish();
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let request = hyper::Request::builder()
-        .method(call.method)
-        .uri(format!("{}?{query_string}", call.path))
-        .header("host", addr.to_string())
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(call.body.unwrap_or_default())))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).to_string();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, headers, body)
+    let uri = call.signed_uri();
+    request_with_headers(addr, call.method, &uri, call.body).await
 }
 
 /// `GET path` on `addr` over plain HTTP; returns status and body text.
