@@ -169,6 +169,14 @@ impl Cluster {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Builds and sends a message only when other nodes may exist, so hot paths in a cluster
+    /// of one do not copy frames into messages nobody receives. Never waits.
+    pub fn send_with(&self, message: impl FnOnce() -> NodeMessage) {
+        if self.transport.is_some() {
+            self.send(&message());
+        }
+    }
+
     /// Sends a message to the other nodes (no-op for a cluster of one). Never waits.
     pub fn send(&self, message: &NodeMessage) {
         if let Some(transport) = &self.transport {

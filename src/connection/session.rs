@@ -512,7 +512,7 @@ impl Session {
             }
         }
         let frame = messages::client_event(event, channel, data, user_id.as_deref());
-        self.ctx.cluster.send(&NodeMessage::Broadcast {
+        self.ctx.cluster.send_with(|| NodeMessage::Broadcast {
             app: self.app.id.clone(),
             channel: channel.to_string(),
             frame: frame.clone(),

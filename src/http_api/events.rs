@@ -270,7 +270,7 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
             let text = messages::channel_event(&event.name, &channel_name, &event.data);
             match target {
                 Target::Channel(channel) => {
-                    let cache = channel.is_cache().then(|| {
+                    if channel.is_cache() {
                         registry.cache.put(
                             &channel_name,
                             &event.name,
@@ -278,23 +278,22 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
                             cache_ttl,
                             Instant::now(),
                         );
-                        CacheEntry {
-                            event: event.name.clone(),
-                            data: event.data.clone(),
-                            ttl_secs: cache_ttl.as_secs(),
-                        }
-                    });
-                    ctx.cluster.send(&NodeMessage::Broadcast {
+                    }
+                    ctx.cluster.send_with(|| NodeMessage::Broadcast {
                         app: app.to_string(),
                         channel: channel_name.clone(),
                         frame: text.clone(),
                         except: event.except.map(|id| id.to_string()),
-                        cache,
+                        cache: channel.is_cache().then(|| CacheEntry {
+                            event: event.name.clone(),
+                            data: event.data.clone(),
+                            ttl_secs: cache_ttl.as_secs(),
+                        }),
                     });
                     registry.broadcast(&channel_name, &Frame::from(text), event.except)
                 }
                 Target::User(user_id) => {
-                    ctx.cluster.send(&NodeMessage::ToUser {
+                    ctx.cluster.send_with(|| NodeMessage::ToUser {
                         app: app.to_string(),
                         user_id: user_id.clone(),
                         frame: text.clone(),
