@@ -233,13 +233,47 @@ async fn disabled_apps_are_refused() {
 
 #[tokio::test]
 async fn cors_is_off_by_default_and_configurable() {
+    let allow = |headers: &hyper::HeaderMap| {
+        headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
     let closed = start(|_| {}).await;
-    let (status, _) = raw_request(closed.local_addr(), "OPTIONS", &events_path(), None).await;
-    assert_eq!(status, 204);
-    let open = start(|c| c.server.cors_allowed_origins = vec!["https://app.test".into()]).await;
-    // The raw client sends no Origin; the header logic is covered by the protocol tests.
+    let (status, headers) = preflight(closed.local_addr(), "https://app.test").await;
     assert_eq!(
-        raw_request(open.local_addr(), "GET", "/", None).await.0,
-        200
+        (status, allow(&headers)),
+        (204, None),
+        "no CORS without configuration"
     );
+
+    let open = start(|c| c.server.cors_allowed_origins = vec!["https://app.test".into()]).await;
+    let (_, headers) = preflight(open.local_addr(), "https://app.test").await;
+    assert_eq!(allow(&headers).as_deref(), Some("https://app.test"));
+    let (_, headers) = preflight(open.local_addr(), "https://evil.test").await;
+    assert_eq!(
+        allow(&headers),
+        None,
+        "only the configured origin is allowed"
+    );
+}
+
+/// An `OPTIONS` preflight for the events endpoint from `origin`.
+async fn preflight(addr: std::net::SocketAddr, origin: &str) -> (u16, hyper::HeaderMap) {
+    use http_body_util::Full;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method("OPTIONS")
+        .uri(events_path())
+        .header("host", addr.to_string())
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    (response.status().as_u16(), response.headers().clone())
 }
