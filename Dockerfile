@@ -6,6 +6,7 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 # The workspace manifest names the bench crate, so it is part of the build context.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY bench ./bench
 RUN cargo build --release --locked --bin sockwave \

@@ -111,3 +111,29 @@ write("node_message", [
         {"kind": "count", "channel": "presence-room", "count": 0}]}),
     j({"v": 2, "node": "n", "type": "hello"}),
 ])
+
+# Client WebSocket frames after a 3-byte prefix: where the first read ends (2 bytes,
+# big-endian) and the size minus one of the later reads.
+def ws(first_byte, payload, mask=b"\x37\xfa\x21\x3d"):
+    n = len(payload)
+    length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536 \
+        else bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return bytes([first_byte]) + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+FIN, CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x80, 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+ping_frame = ws(FIN | TEXT, client_frames[0].encode())
+write("websocket_decode", [
+    b"\x00\x03\x00" + ping_frame,
+    b"\x00\x0a\x05" + ping_frame + ws(FIN | TEXT, client_frames[2].encode(), b"\x00\x00\x00\x00")
+        + ws(FIN | PING, b"hi") + ws(FIN | PONG, b"") + ws(FIN | BINARY, bytes(range(40))),
+    # "é" straddles the fragments, with a ping between them.
+    b"\x00\x14\x01" + ws(TEXT, b"caf\xc3") + ws(FIN | PING, b"") + ws(CONT, b"\xa9 ")
+        + ws(FIN | CONT, b"au lait"),
+    b"\x00\x04\x02" + ws(FIN | CLOSE, b"\x03\xe8bye"),
+    b"\x00\x00\x00" + ws(FIN | CLOSE, b""),
+    b"\x00\x05\x3e" + ws(FIN | TEXT, b"x" * 300) + ws(FIN | BINARY, b"\x00" * 4096),
+    # Over the limit: refused from the header.
+    b"\x00\x08\x07" + ws(FIN | TEXT, b"y" * 4097),
+    # A valid frame, then an unmasked one.
+    b"\x00\x02\x03" + ws(FIN | TEXT, b"ok") + b"\x81\x02ok",
+])

@@ -166,7 +166,7 @@ pub fn terminate_local(registry: &AppRegistry, user_id: &str) -> usize {
     sockets.sort_by_key(SocketHandle::id);
     sockets.dedup_by_key(|socket| socket.id());
     for socket in &sockets {
-        socket.request_close(crate::protocol::ErrorCode::Unauthorized);
+        socket.request_close(crate::registry::CloseRequest::Terminated);
     }
     sockets.len()
 }

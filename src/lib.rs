@@ -10,6 +10,7 @@
 //! - `config`: files, environment and flags into a validated `Config`.
 //! - `app`: the `App` model and the `AppStore` lookup.
 //! - `registry`: node-local sockets, channels and presence; synchronous.
+//! - `websocket`: RFC 6455 framing without per-connection buffers. Pure.
 //! - `connection`: one task per socket — upgrade, read, write, heartbeat, dispatch.
 //! - `http_api`: the Pusher HTTP API and health endpoints.
 //! - `webhooks`: webhook events, batching, signing and the delivery worker with retries.
@@ -41,3 +42,4 @@ pub mod registry;
 pub mod server;
 pub mod tls;
 pub mod webhooks;
+pub mod websocket;

@@ -11,6 +11,13 @@ use sockwave::config::{self, CliOverrides, Config, ConfigError};
 use sockwave::doctor::DoctorArgs;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc instead of the system allocator: glibc keeps the memory of departed sockets, so
+/// RSS stayed at its peak after a disconnect storm; jemalloc's background thread returns it
+/// (configured in `.cargo/config.toml`; measured in docs/performance.md).
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A self-hosted real-time server for the Pusher Channels protocol.
 #[derive(Debug, Parser)]
 #[command(version, about)]

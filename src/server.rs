@@ -72,6 +72,10 @@ impl Server {
         let close_http = CancellationToken::new();
         let http_connections = TaskTracker::new();
         tokio::spawn(sweep_caches(ctx.clone(), stop_accepting.clone()));
+        tokio::spawn(connection::watchdog::run(
+            ctx.clone(),
+            stop_accepting.clone(),
+        ));
         let metrics_addr = spawn_metrics(&ctx, stop_accepting.clone()).await?;
         if let Some(tls) = &ctx.tls {
             tokio::spawn(crate::tls::watch(tls.clone(), stop_accepting.clone()));
@@ -118,8 +122,14 @@ impl Server {
         let deadline = Instant::now() + self.ctx.config.shutdown_grace_period;
         // Decide: readiness fails, upgrades are refused.
         self.ctx.start_draining();
-        // Tell: every socket closes with 4200.
+        // Tell: every socket closes with 4200 (a socket registering after this walk sees
+        // the cancelled token).
         self.ctx.close_sockets.cancel();
+        for registry in self.ctx.registry.apps() {
+            registry.for_each_socket(|socket| {
+                socket.request_close(crate::registry::CloseRequest::Shutdown);
+            });
+        }
         // Wait until every socket task has sent its close, while /ready still answers 503.
         self.ctx.socket_tasks.close();
         let _ = tokio::time::timeout_at(deadline, self.ctx.socket_tasks.wait()).await;

@@ -210,3 +210,8 @@ fn config_soketi_json() {
 fn node_message() {
     smoke("node_message", targets::node_message);
 }
+
+#[test]
+fn websocket_decode() {
+    smoke("websocket_decode", targets::websocket_decode);
+}

@@ -32,6 +32,7 @@ use sockwave::protocol::channel::kind_of;
 use sockwave::protocol::{parse_client_message, ChannelName};
 use sockwave::registry::{SocketHandle, SocketId};
 use sockwave::webhooks::{WebhookSettings, Webhooks};
+use sockwave::websocket::{Decoder, Incoming, ProtocolError};
 
 const APP_ID: &str = "fuzz-app";
 const KEY: &str = "fuzz-key";
@@ -101,8 +102,7 @@ pub fn client_message(data: &[u8]) {
     let world = session_world();
     let _entered = world.runtime.enter();
     let ctx = &world.ctx;
-    let (queue_tx, mut queue) = tokio::sync::mpsc::channel(64);
-    let socket = SocketHandle::new(ctx.socket_ids.next_id(), queue_tx);
+    let socket = SocketHandle::detached(ctx.socket_ids.next_id(), 64);
     let registry = ctx.registry.app(APP_ID);
     assert!(registry.try_add_socket(socket.clone(), None));
     let mut session = Session::new(
@@ -117,8 +117,8 @@ pub fn client_message(data: &[u8]) {
         for reply in session.handle_text(&frame) {
             check_frame(&reply);
         }
-        while let Ok(frame) = queue.try_recv() {
-            check_frame(frame.as_str());
+        for frame in socket.take_queued() {
+            check_frame(std::str::from_utf8(&frame).expect("frames are UTF-8"));
         }
     }
     session.leave_all();
@@ -325,4 +325,65 @@ pub fn node_message(data: &[u8]) {
         }
     }
     assert_eq!(view.node_ids(), vec![self_id]);
+}
+
+/// The `websocket_decode` message limit: small, so inputs reach it.
+const WS_LIMIT: usize = 4096;
+/// The longest frame header: 2 bytes, a 64-bit length and the mask key.
+const WS_MAX_HEADER: usize = 14;
+
+/// Client WebSocket bytes after a 3-byte prefix: the first two bytes (big-endian, modulo the
+/// length) say where the first read ends, the third is the size minus one of every later
+/// read. One read and several must give the same messages, the same error or none, and the
+/// same state; between reads the decoder holds less than one frame (header and `WS_LIMIT`).
+pub fn websocket_decode(data: &[u8]) {
+    let [high, low, read_size, stream @ ..] = data else {
+        return;
+    };
+    let first_len = usize::from(u16::from_be_bytes([*high, *low])) % (stream.len() + 1);
+    let (first, rest) = stream.split_at(first_len);
+    let whole = decode_reads(std::iter::once(stream));
+    let reads = std::iter::once(first).chain(rest.chunks(usize::from(*read_size) + 1));
+    let split = decode_reads(reads);
+    assert_eq!(whole, split, "one read and several disagree");
+}
+
+/// What a decoder reported, and its state afterwards unless it failed (the connection ends
+/// then, so that state does not matter).
+#[derive(Debug, PartialEq)]
+struct Decoded {
+    messages: Vec<Incoming>,
+    outcome: Result<(bool, usize), ProtocolError>,
+}
+
+fn decode_reads<'a>(reads: impl Iterator<Item = &'a [u8]>) -> Decoded {
+    let mut decoder = Decoder::new(WS_LIMIT);
+    let mut messages = Vec::new();
+    let mut outcome = Ok(());
+    for read in reads {
+        // `feed` unmasks in place, as it would in the connection's read buffer.
+        let mut bytes = read.to_vec();
+        outcome = decoder.feed(&mut bytes, &mut |message| messages.push(message));
+        if outcome.is_err() {
+            break;
+        }
+        assert!(
+            decoder.buffered_bytes() < WS_MAX_HEADER + WS_LIMIT,
+            "holds {} bytes, more than one frame",
+            decoder.buffered_bytes()
+        );
+    }
+    for message in &messages {
+        let len = match message {
+            Incoming::Text(text) => text.len(),
+            Incoming::Binary(len) => *len,
+            Incoming::Ping(payload) => payload.len(),
+            Incoming::Pong | Incoming::Close(_) => 0,
+        };
+        assert!(len <= WS_LIMIT, "a {len}-byte message passed the limit");
+    }
+    Decoded {
+        messages,
+        outcome: outcome.map(|()| (decoder.is_idle(), decoder.buffered_bytes())),
+    }
 }

@@ -94,8 +94,6 @@ pub struct Session {
     client_events: RateWindow,
     /// The user this socket signed in as.
     user: Option<SignedInUser>,
-    /// Signed in, or subscribed to a private or presence channel ("authorized connections").
-    authorized: bool,
     /// This app's metrics, resolved once per socket.
     metrics: Arc<AppMetrics>,
 }
@@ -121,7 +119,6 @@ impl Session {
                 count: 0,
             },
             user: None,
-            authorized: false,
         }
     }
 
@@ -132,7 +129,7 @@ impl Session {
 
     /// Whether the socket signed in or subscribed to a private or presence channel.
     pub fn is_authorized(&self) -> bool {
-        self.authorized
+        self.socket.is_authorized()
     }
 
     /// The socket id as sent on the wire.
@@ -143,6 +140,11 @@ impl Session {
     /// The app this socket belongs to.
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// The app's node-local registry.
+    pub fn registry(&self) -> &AppRegistry {
+        &self.registry
     }
 
     /// Handles one text frame; returns the frames to send back to this socket, in order.
@@ -281,7 +283,7 @@ impl Session {
         };
         drop(view);
         if kind.needs_auth() {
-            self.authorized = true;
+            self.socket.set_authorized();
         }
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
         self.ctx.console_tap.emit(
@@ -426,7 +428,7 @@ impl Session {
             }
             return vec![messages::signin_success(user_data)];
         }
-        self.authorized = true;
+        self.socket.set_authorized();
         let mut replies = vec![messages::signin_success(user_data)];
         if user.n_dropped > 0 {
             replies.push(messages::error(

@@ -268,6 +268,14 @@ struct AppCounters {
     publish_enqueue_seconds: Histogram,
 }
 
+impl std::fmt::Debug for AppMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppMetrics")
+            .field("enabled", &self.counters.is_some())
+            .finish()
+    }
+}
+
 impl AppMetrics {
     fn new(families: &PerApp, app_id: &str) -> AppMetrics {
         let labels = [app_id];

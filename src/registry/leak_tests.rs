@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use tokio::sync::mpsc;
 
 use super::*;
 
@@ -67,7 +66,6 @@ fn op() -> impl Strategy<Value = Op> {
 /// One socket as the model sees it, with the state its session would keep.
 struct Live {
     handle: SocketHandle,
-    _queue: mpsc::Receiver<Frame>,
     /// Channel → the presence user it joined as.
     channels: BTreeMap<usize, Option<usize>>,
     user: Option<usize>,
@@ -97,12 +95,10 @@ impl Harness {
         match op {
             Op::Connect => {
                 if let Some(slot) = self.sockets.iter_mut().find(|slot| slot.is_none()) {
-                    let (tx, rx) = mpsc::channel(4);
-                    let handle = SocketHandle::new(self.ids.next_id(), tx);
+                    let handle = SocketHandle::detached(self.ids.next_id(), 4);
                     assert!(self.app.try_add_socket(handle.clone(), None));
                     *slot = Some(Live {
                         handle,
-                        _queue: rx,
                         channels: BTreeMap::new(),
                         user: None,
                         watchlist: Vec::new(),

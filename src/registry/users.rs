@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use dashmap::DashMap;
 
-use super::socket::{Frame, SendOutcome, SocketHandle, SocketId};
+use super::socket::SocketId;
+use super::{Frame, SocketHandle};
 
 /// Users and watchers of one app.
 #[derive(Debug, Default)]
@@ -40,6 +41,12 @@ impl Users {
         last
     }
 
+    /// Gives back the capacity left by users who went offline (see `AppRegistry`).
+    pub fn shrink_if_sparse(&self) {
+        super::shrink_if_sparse(&self.signed_in);
+        super::shrink_if_sparse(&self.watchers);
+    }
+
     /// Whether any socket is signed in as `user_id`.
     pub fn is_online(&self, user_id: &str) -> bool {
         self.signed_in.get(user_id).is_some_and(|s| !s.is_empty())
@@ -50,7 +57,7 @@ impl Users {
         self.signed_in.get(user_id).map_or(0, |sockets| {
             sockets
                 .values()
-                .filter(|socket| socket.try_send(frame) == SendOutcome::Queued)
+                .filter(|socket| socket.try_send(frame).accepted())
                 .count()
         })
     }
@@ -96,7 +103,7 @@ impl Users {
         self.watchers.get(user_id).map_or(0, |watchers| {
             watchers
                 .values()
-                .filter(|socket| socket.try_send(frame) == SendOutcome::Queued)
+                .filter(|socket| socket.try_send(frame).accepted())
                 .count()
         })
     }
@@ -111,16 +118,13 @@ impl Users {
 mod tests {
     use super::*;
     use crate::registry::socket::SocketIdGenerator;
-    use tokio::sync::mpsc;
 
     #[test]
     fn online_transitions_and_watchers() {
         let ids = SocketIdGenerator::default();
-        let (tx, mut watcher_rx) = mpsc::channel(8);
-        let watcher = SocketHandle::new(ids.next_id(), tx);
-        let (tx, _rx) = mpsc::channel(8);
-        let tab1 = SocketHandle::new(ids.next_id(), tx.clone());
-        let tab2 = SocketHandle::new(ids.next_id(), tx);
+        let watcher = SocketHandle::detached(ids.next_id(), 8);
+        let tab1 = SocketHandle::detached(ids.next_id(), 8);
+        let tab2 = SocketHandle::detached(ids.next_id(), 8);
         let users = Users::default();
         users.watch(&watcher, &["42".to_string()]);
         assert!(users.sign_in("42", &tab1));
@@ -132,7 +136,7 @@ mod tests {
         assert!(!users.sign_out("42", tab2.id()));
         assert_eq!(users.n_online(), 0);
         assert_eq!(users.notify_watchers("42", &Frame::from("offline")), 1);
-        assert_eq!(watcher_rx.try_recv().unwrap().as_str(), "offline");
+        assert_eq!(watcher.take_queued(), ["offline"]);
         users.unwatch(watcher.id(), &["42".to_string()]);
         assert_eq!(users.n_watched(), 0);
     }

@@ -1,0 +1,89 @@
+//! The byte stream under one WebSocket: plain TCP, shared with the socket's handle for
+//! direct writes, or TLS, owned by the connection task alone.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+/// An upgraded connection's transport.
+#[derive(Debug)]
+pub enum SocketIo {
+    /// Plain TCP. The handle writes to it directly; reads and waits for writability happen
+    /// here, through readiness, so both can use the stream at once.
+    Tcp(Arc<TcpStream>),
+    /// TLS: rustls state needs `&mut`, so only the task reads and writes.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl SocketIo {
+    /// The stream the handle may write to directly, for plain TCP.
+    pub fn direct(&self) -> Option<Arc<TcpStream>> {
+        match self {
+            SocketIo::Tcp(tcp) => Some(tcp.clone()),
+            SocketIo::Tls(_) => None,
+        }
+    }
+
+    /// Reads what is available into `buf`; `Ok(0)` is the end of the stream.
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self {
+            SocketIo::Tcp(tcp) => loop {
+                ready!(tcp.poll_read_ready(cx))?;
+                match tcp.try_read(buf) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                    result => return Poll::Ready(result),
+                }
+            },
+            SocketIo::Tls(tls) => {
+                let mut read = ReadBuf::new(buf);
+                ready!(Pin::new(tls.as_mut()).poll_read(cx, &mut read))?;
+                Poll::Ready(Ok(read.filled().len()))
+            }
+        }
+    }
+
+    /// Writes as much of `bufs` as the socket takes now.
+    pub fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            SocketIo::Tcp(tcp) => loop {
+                ready!(tcp.poll_write_ready(cx))?;
+                match tcp.try_write_vectored(bufs) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                    result => return Poll::Ready(result),
+                }
+            },
+            SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    /// Pushes buffered TLS records to the socket (plain TCP buffers nothing).
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            SocketIo::Tcp(_) => Poll::Ready(Ok(())),
+            SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    /// Ends the write side: TLS close_notify, TCP FIN.
+    pub async fn shutdown(&mut self) {
+        let _ = std::future::poll_fn(|cx| match self {
+            SocketIo::Tcp(tcp) => {
+                // `&TcpStream` cannot shut down through AsyncWrite; the socket2 view can.
+                Poll::Ready(
+                    socket2::SockRef::from(tcp.as_ref()).shutdown(std::net::Shutdown::Write),
+                )
+            }
+            SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        })
+        .await;
+    }
+}

@@ -1,0 +1,435 @@
+//! A socket's outbound side, shared by its connection task and everyone who sends to it.
+//!
+//! `SocketHandle::try_send` never waits. On a plain TCP socket with nothing queued it writes
+//! the frame to the kernel itself (header and shared payload in one vectored write), so a
+//! fan-out to an idle subscriber costs one syscall and wakes no task. Only when the kernel
+//! buffer is full, or frames are already waiting, does the frame go into a bounded queue
+//! that the connection task flushes when the socket is writable; the queue holds shared
+//! payloads (reference counts, not copies) and is freed when it empties, so an idle socket
+//! owns no outbound memory. TLS sockets always queue: only their task may touch the TLS
+//! state.
+//!
+//! Frames are never reordered or interleaved: every write, direct or from the task, happens
+//! under the queue's lock, and a direct write happens only when the queue is empty.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use tokio::net::TcpStream;
+
+use super::clock;
+use super::io::SocketIo;
+use crate::metrics::AppMetrics;
+use crate::registry::SocketId;
+use crate::websocket::{header, Header, Opcode};
+
+/// A serialised text frame, shared by every recipient of a broadcast (cloning is a reference
+/// count increment, not a copy).
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// Most frames one vectored write carries.
+const MAX_FRAMES_PER_WRITE: usize = 32;
+
+/// What happened to a frame handed to `try_send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Written to the socket's kernel buffer.
+    Sent,
+    /// Queued for the socket's task to write when the socket is writable.
+    Queued,
+    /// The queue was full: the socket is being closed as a slow consumer (4100).
+    SlowConsumer,
+    /// The socket is closing or gone.
+    Gone,
+}
+
+impl SendOutcome {
+    /// Whether the socket took the frame (it will reach the client unless the connection
+    /// breaks).
+    pub fn accepted(self) -> bool {
+        matches!(self, SendOutcome::Sent | SendOutcome::Queued)
+    }
+}
+
+/// Why somebody other than the connection task wants the socket closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseRequest {
+    /// The queue overflowed (4100).
+    SlowConsumer = 1,
+    /// The socket took none of its queued bytes for the write timeout (4100).
+    Stalled,
+    /// terminate_connections from the HTTP API (4009).
+    Terminated,
+    /// Not signed in or subscribed to a private channel in time (4009).
+    Unauthorized,
+    /// No pong after a ping (4201).
+    PongTimeout,
+    /// The server is shutting down (4200).
+    Shutdown,
+}
+
+impl CloseRequest {
+    fn from_u8(value: u8) -> Option<CloseRequest> {
+        use CloseRequest::*;
+        [
+            SlowConsumer,
+            Stalled,
+            Terminated,
+            Unauthorized,
+            PongTimeout,
+            Shutdown,
+        ]
+        .into_iter()
+        .find(|request| *request as u8 == value)
+    }
+}
+
+/// A cheap, cloneable reference to one socket.
+#[derive(Debug, Clone)]
+pub struct SocketHandle(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    id: SocketId,
+    queue: Mutex<Queue>,
+    /// Wakes the connection task: frames to flush, or a close request.
+    task: AtomicWaker,
+    close: AtomicU8,
+    capacity: usize,
+    metrics: Arc<AppMetrics>,
+    /// When the client last sent anything (`clock` milliseconds).
+    last_seen: AtomicU64,
+    /// When the server pinged it and is still waiting for an answer; 0 when not waiting.
+    ping_sent: AtomicU64,
+    opened_at: u64,
+    /// Signed in, or subscribed to a private or presence channel.
+    authorized: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<(Opcode, Bytes)>,
+    /// Bytes of the front frame (header included) already written.
+    written: usize,
+    /// The socket for direct writes; `None` for TLS, and once sealed.
+    direct: Option<Arc<TcpStream>>,
+    /// No more frames are accepted: the close frame is queued, or the socket is gone.
+    sealed: bool,
+    /// While the task handles client messages, new frames wait here and its replies are
+    /// inserted at this index, so a reply goes out before what its handling triggered.
+    hold: Option<usize>,
+    /// Since when (`clock` ms) queued bytes wait for the socket; 0 when nothing waits.
+    stalled_since: u64,
+}
+
+impl SocketHandle {
+    /// A handle for a new socket; `direct` is the TCP stream for direct writes, if plain.
+    pub fn new(
+        id: SocketId,
+        capacity: usize,
+        direct: Option<Arc<TcpStream>>,
+        metrics: Arc<AppMetrics>,
+    ) -> SocketHandle {
+        let now = clock::now_ms();
+        SocketHandle(Arc::new(Shared {
+            id,
+            queue: Mutex::new(Queue {
+                direct,
+                ..Queue::default()
+            }),
+            task: AtomicWaker::new(),
+            close: AtomicU8::new(0),
+            capacity,
+            metrics,
+            last_seen: AtomicU64::new(now),
+            ping_sent: AtomicU64::new(0),
+            opened_at: now,
+            authorized: AtomicBool::new(false),
+        }))
+    }
+
+    /// A handle with no socket behind it (tests): frames queue until `take_queued`.
+    pub fn detached(id: SocketId, capacity: usize) -> SocketHandle {
+        SocketHandle::new(id, capacity, None, Arc::new(AppMetrics::default()))
+    }
+
+    /// The socket's id.
+    pub fn id(&self) -> SocketId {
+        self.0.id
+    }
+
+    /// Sends a text frame without waiting. A full queue means the client is not reading:
+    /// the socket is asked to close with 4100 rather than letting memory grow.
+    pub fn try_send(&self, frame: &Frame) -> SendOutcome {
+        let payload = Bytes::from(frame.clone());
+        let outcome = self.push(Opcode::Text, payload, true);
+        if outcome.accepted() {
+            self.0.metrics.ws_sent(1, frame.len());
+        }
+        outcome
+    }
+
+    fn push(&self, opcode: Opcode, payload: Bytes, bounded: bool) -> SendOutcome {
+        let mut queue = self.lock();
+        if queue.sealed {
+            return SendOutcome::Gone;
+        }
+        if queue.frames.is_empty() && queue.hold.is_none() {
+            if let Some(tcp) = &queue.direct {
+                let head = header(opcode, payload.len());
+                let total = head.as_bytes().len() + payload.len();
+                let slices = [IoSlice::new(head.as_bytes()), IoSlice::new(&payload)];
+                match tcp.try_write_vectored(&slices) {
+                    Ok(n) if n == total => return SendOutcome::Sent,
+                    Ok(n) => queue.written = n,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => {
+                        // Broken connection: the task notices on its next read.
+                        queue.seal();
+                        drop(queue);
+                        self.0.task.wake();
+                        return SendOutcome::Gone;
+                    }
+                }
+                queue.stalled_since = clock::now_ms();
+            }
+        } else if bounded && queue.frames.len() >= self.0.capacity {
+            drop(queue);
+            self.request_close(CloseRequest::SlowConsumer);
+            return SendOutcome::SlowConsumer;
+        }
+        let wake = queue.frames.is_empty();
+        queue.frames.push_back((opcode, payload));
+        drop(queue);
+        if wake {
+            self.0.task.wake();
+        }
+        SendOutcome::Queued
+    }
+
+    /// Asks the connection task to close the socket. Later requests are ignored.
+    pub fn request_close(&self, request: CloseRequest) {
+        let first = self
+            .0
+            .close
+            .compare_exchange(0, request as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if first {
+            self.0.task.wake();
+        }
+    }
+
+    /// The close requested so far, if any.
+    pub fn requested_close(&self) -> Option<CloseRequest> {
+        CloseRequest::from_u8(self.0.close.load(Ordering::Acquire))
+    }
+
+    /// Frames waiting in the queue (tests and the detached handle's users).
+    pub fn take_queued(&self) -> Vec<Bytes> {
+        let mut queue = self.lock();
+        queue.written = 0;
+        queue.hold = queue.hold.map(|_| 0);
+        std::mem::take(&mut queue.frames)
+            .into_iter()
+            .map(|(_, payload)| payload)
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.0.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The connection task's side.
+impl SocketHandle {
+    /// Registers the task to be woken for frames to flush or a close request.
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        self.0.task.register(cx.waker());
+    }
+
+    /// Frames sent from now on wait in the queue until `release`.
+    pub(crate) fn hold(&self) {
+        let mut queue = self.lock();
+        let at = queue.frames.len();
+        queue.hold = Some(at);
+    }
+
+    /// Puts the task's own replies ahead of what was queued during the hold.
+    pub(crate) fn release(&self, replies: Vec<(Opcode, Bytes)>) {
+        let mut queue = self.lock();
+        let len = queue.frames.len();
+        // Never ahead of a frame whose first bytes are already on the wire.
+        let started = usize::from(queue.written > 0);
+        let at = queue
+            .hold
+            .take()
+            .unwrap_or(len)
+            .clamp(started.min(len), len);
+        if queue.sealed {
+            return;
+        }
+        for (i, reply) in replies.into_iter().enumerate() {
+            queue.frames.insert(at + i, reply);
+        }
+        let over = queue.frames.len() > self.0.capacity;
+        drop(queue);
+        if over {
+            self.request_close(CloseRequest::SlowConsumer);
+        }
+    }
+
+    /// Queues the last frames (the error and the close frame) and accepts nothing after
+    /// them. A slow consumer's unstarted frames are dropped so its close code arrives.
+    pub(crate) fn seal_with(&self, last: Vec<(Opcode, Bytes)>, drop_unstarted: bool) {
+        let mut queue = self.lock();
+        if queue.sealed {
+            return;
+        }
+        if drop_unstarted {
+            let keep = usize::from(queue.written > 0);
+            queue.frames.truncate(keep);
+        }
+        queue.frames.extend(last);
+        queue.hold = None;
+        queue.sealed = true;
+    }
+
+    /// Writes queued frames while the socket takes them. Ready(Ok) once the queue is
+    /// empty; Pending (the task woken when the socket is writable) while bytes wait.
+    pub(crate) fn poll_flush(
+        &self,
+        cx: &mut Context<'_>,
+        io: &mut SocketIo,
+    ) -> Poll<io::Result<()>> {
+        let mut queue = self.lock();
+        loop {
+            if queue.frames.is_empty() {
+                queue.stalled_since = 0;
+                // Free the slots: an idle socket keeps no queue memory.
+                queue.frames = VecDeque::new();
+                return io.poll_flush(cx);
+            }
+            let mut headers = [None::<Header>; MAX_FRAMES_PER_WRITE];
+            for (slot, (opcode, payload)) in headers.iter_mut().zip(&queue.frames) {
+                *slot = Some(header(*opcode, payload.len()));
+            }
+            let mut slices = [IoSlice::new(&[]); 2 * MAX_FRAMES_PER_WRITE];
+            let mut n_slices = 0;
+            let mut skip = queue.written;
+            for (head, (_, payload)) in headers.iter().map_while(Option::as_ref).zip(&queue.frames)
+            {
+                for part in [head.as_bytes(), payload] {
+                    if skip >= part.len() {
+                        skip -= part.len();
+                    } else {
+                        slices[n_slices] = IoSlice::new(&part[skip..]);
+                        n_slices += 1;
+                        skip = 0;
+                    }
+                }
+            }
+            let n = match io.poll_write_vectored(cx, &slices[..n_slices]) {
+                Poll::Pending => {
+                    if queue.stalled_since == 0 {
+                        queue.stalled_since = clock::now_ms();
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+            };
+            queue.advance(n);
+            queue.stalled_since = clock::now_ms();
+        }
+    }
+
+    /// Marks the socket gone: nothing more is accepted or written directly.
+    pub(crate) fn seal(&self) {
+        self.lock().seal();
+    }
+}
+
+/// Liveness, read by the watchdog.
+impl SocketHandle {
+    /// The client sent something: it is alive, and any ping is answered.
+    pub(crate) fn touch(&self, now_ms: u64) {
+        self.0.last_seen.store(now_ms, Ordering::Relaxed);
+        self.0.ping_sent.store(0, Ordering::Relaxed);
+    }
+
+    /// When the client last sent anything.
+    pub(crate) fn last_seen(&self) -> u64 {
+        self.0.last_seen.load(Ordering::Relaxed)
+    }
+
+    /// When the unanswered ping was sent, if one is outstanding.
+    pub(crate) fn ping_sent(&self) -> Option<u64> {
+        match self.0.ping_sent.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(at),
+        }
+    }
+
+    /// Records that a ping went out at `now_ms`.
+    pub(crate) fn set_ping_sent(&self, now_ms: u64) {
+        self.0.ping_sent.store(now_ms.max(1), Ordering::Relaxed);
+    }
+
+    /// Since when queued bytes have waited for the socket, if they do.
+    pub(crate) fn stalled_since(&self) -> Option<u64> {
+        match self.lock().stalled_since {
+            0 => None,
+            at => Some(at),
+        }
+    }
+
+    /// When the socket was opened.
+    pub(crate) fn opened_at(&self) -> u64 {
+        self.0.opened_at
+    }
+
+    /// The socket signed in or joined a private or presence channel.
+    pub fn set_authorized(&self) {
+        self.0.authorized.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `set_authorized` was called.
+    pub fn is_authorized(&self) -> bool {
+        self.0.authorized.load(Ordering::Relaxed)
+    }
+}
+
+impl Queue {
+    fn seal(&mut self) {
+        self.sealed = true;
+        self.direct = None;
+    }
+
+    /// Drops the frames the last `n` written bytes completed.
+    fn advance(&mut self, mut n: usize) {
+        while let Some((opcode, payload)) = self.frames.front() {
+            let total = header(*opcode, payload.len()).as_bytes().len() + payload.len();
+            let left = total - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.written = 0;
+            self.frames.pop_front();
+            if let Some(at) = &mut self.hold {
+                *at = at.saturating_sub(1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! WebSocket framing (RFC 6455) for the server side, without buffers of its own.
+//!
+//! A general WebSocket library keeps a read buffer and a write buffer per connection; at tens
+//! of thousands of idle sockets those buffers were most of the server's memory
+//! (docs/performance.md). This module is the smallest framing sockwave needs:
+//!
+//! - `decode`: parses the client's masked frames out of bytes the caller read into a scratch
+//!   buffer, and keeps only what is left of an incomplete frame (usually nothing).
+//! - `encode`: the 2–10 header bytes of an unmasked server frame; the payload is written
+//!   from the shared frame itself (vectored write), so fan-out never copies it.
+//!
+//! Pure: no I/O, no clock, no tokio. The upgrade handshake (the `Sec-WebSocket-Accept` key)
+//! stays in `connection`.
+
+pub mod decode;
+pub mod encode;
+
+pub use decode::{Decoder, Incoming, ProtocolError};
+pub use encode::{close_payload, header, Header, Opcode};
