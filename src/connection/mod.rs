@@ -8,6 +8,7 @@
 //! through its `SocketHandle`.
 
 pub mod clock;
+pub mod fanout;
 pub mod handshake;
 pub mod io;
 pub mod message_rate;

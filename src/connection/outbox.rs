@@ -35,6 +35,17 @@ pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 /// Most frames one vectored write carries.
 const MAX_FRAMES_PER_WRITE: usize = 32;
 
+/// What `enqueue` did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued into an empty queue: the caller must `flush_now` (or hand it to the task).
+    First,
+    /// Queued behind other frames; whoever queued the first of them flushes.
+    Behind,
+    /// Not queued.
+    Refused(SendOutcome),
+}
+
 /// What happened to a frame handed to `try_send`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendOutcome {
@@ -167,49 +178,81 @@ impl SocketHandle {
     /// Sends a text frame without waiting. A full queue means the client is not reading:
     /// the socket is asked to close with 4100 rather than letting memory grow.
     pub fn try_send(&self, frame: &Frame) -> SendOutcome {
-        let payload = Bytes::from(frame.clone());
-        let outcome = self.push(Opcode::Text, payload, true);
-        if outcome.accepted() {
-            self.0.metrics.ws_sent(1, frame.len());
+        match self.enqueue(frame) {
+            Enqueued::First => self.flush_now(),
+            Enqueued::Behind => SendOutcome::Queued,
+            Enqueued::Refused(outcome) => outcome,
         }
-        outcome
     }
 
-    fn push(&self, opcode: Opcode, payload: Bytes, bounded: bool) -> SendOutcome {
+    /// Queues a text frame without writing it. `First` means the queue was empty and the
+    /// caller must call `flush_now` (a fan-out queues to every subscriber first, then
+    /// flushes them in parallel; see `connection::fanout`).
+    pub fn enqueue(&self, frame: &Frame) -> Enqueued {
+        let mut queue = self.lock();
+        if queue.sealed {
+            return Enqueued::Refused(SendOutcome::Gone);
+        }
+        if queue.frames.len() >= self.0.capacity {
+            drop(queue);
+            self.request_close(CloseRequest::SlowConsumer);
+            return Enqueued::Refused(SendOutcome::SlowConsumer);
+        }
+        let first = queue.frames.is_empty();
+        queue
+            .frames
+            .push_back((Opcode::Text, Bytes::from(frame.clone())));
+        let held = queue.hold.is_some();
+        drop(queue);
+        self.0.metrics.ws_sent(1, frame.len());
+        if held {
+            // The task flushes after its replies.
+            if first {
+                self.0.task.wake();
+            }
+            return Enqueued::Behind;
+        }
+        if first {
+            Enqueued::First
+        } else {
+            Enqueued::Behind
+        }
+    }
+
+    /// Writes what is queued straight to the kernel, from the caller's thread. What the
+    /// socket does not take now is left to the connection task, which is woken to wait for
+    /// writability; TLS sockets always leave it to the task.
+    pub fn flush_now(&self) -> SendOutcome {
         let mut queue = self.lock();
         if queue.sealed {
             return SendOutcome::Gone;
         }
-        if queue.frames.is_empty() && queue.hold.is_none() {
-            if let Some(tcp) = &queue.direct {
-                let head = header(opcode, payload.len());
-                let total = head.as_bytes().len() + payload.len();
-                let slices = [IoSlice::new(head.as_bytes()), IoSlice::new(&payload)];
-                match tcp.try_write_vectored(&slices) {
-                    Ok(n) if n == total => return SendOutcome::Sent,
-                    Ok(n) => queue.written = n,
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => {
-                        // Broken connection: the task notices on its next read.
-                        queue.seal();
-                        drop(queue);
-                        self.0.task.wake();
-                        return SendOutcome::Gone;
-                    }
-                }
-                queue.stalled_since = clock::now_ms();
-            }
-        } else if bounded && queue.frames.len() >= self.0.capacity {
+        let Some(tcp) = queue.direct.clone().filter(|_| queue.hold.is_none()) else {
             drop(queue);
-            self.request_close(CloseRequest::SlowConsumer);
-            return SendOutcome::SlowConsumer;
-        }
-        let wake = queue.frames.is_empty();
-        queue.frames.push_back((opcode, payload));
-        drop(queue);
-        if wake {
             self.0.task.wake();
+            return SendOutcome::Queued;
+        };
+        while !queue.frames.is_empty() {
+            let result = queue.write_some(|slices| tcp.try_write_vectored(slices));
+            match result {
+                Ok(0) => break,
+                Ok(n) => queue.advance(n),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    // Broken connection: the task notices on its next read.
+                    queue.seal();
+                    drop(queue);
+                    self.0.task.wake();
+                    return SendOutcome::Gone;
+                }
+            }
         }
+        if queue.frames.is_empty() {
+            return SendOutcome::Sent;
+        }
+        queue.stalled_since = clock::now_ms();
+        drop(queue);
+        self.0.task.wake();
         SendOutcome::Queued
     }
 
@@ -311,42 +354,35 @@ impl SocketHandle {
         loop {
             if queue.frames.is_empty() {
                 queue.stalled_since = 0;
-                // Free the slots: an idle socket keeps no queue memory.
-                queue.frames = VecDeque::new();
                 return io.poll_flush(cx);
             }
-            let mut headers = [None::<Header>; MAX_FRAMES_PER_WRITE];
-            for (slot, (opcode, payload)) in headers.iter_mut().zip(&queue.frames) {
-                *slot = Some(header(*opcode, payload.len()));
-            }
-            let mut slices = [IoSlice::new(&[]); 2 * MAX_FRAMES_PER_WRITE];
-            let mut n_slices = 0;
-            let mut skip = queue.written;
-            for (head, (_, payload)) in headers.iter().map_while(Option::as_ref).zip(&queue.frames)
-            {
-                for part in [head.as_bytes(), payload] {
-                    if skip >= part.len() {
-                        skip -= part.len();
-                    } else {
-                        slices[n_slices] = IoSlice::new(&part[skip..]);
-                        n_slices += 1;
-                        skip = 0;
-                    }
-                }
-            }
-            let n = match io.poll_write_vectored(cx, &slices[..n_slices]) {
-                Poll::Pending => {
+            let written = queue.write_some(|slices| match io.poll_write_vectored(cx, slices) {
+                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                Poll::Ready(result) => result,
+            });
+            let n = match written {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     if queue.stalled_since == 0 {
                         queue.stalled_since = clock::now_ms();
                     }
                     return Poll::Pending;
                 }
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => n,
+                Err(err) => return Poll::Ready(Err(err)),
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => n,
             };
             queue.advance(n);
             queue.stalled_since = clock::now_ms();
+        }
+    }
+
+    /// Frees the queue's slots if it is empty. Called by the watchdog rather than after
+    /// every flush, so a socket receiving a steady stream does not allocate and free its
+    /// slots once per frame, and an idle socket still ends up owning no queue memory.
+    pub(crate) fn trim(&self) {
+        let mut queue = self.lock();
+        if queue.frames.is_empty() && queue.frames.capacity() > 0 {
+            queue.frames = VecDeque::new();
         }
     }
 
@@ -407,9 +443,39 @@ impl SocketHandle {
 }
 
 impl Queue {
+    /// Offers the front of the queue (at most `MAX_FRAMES_PER_WRITE` frames, headers built
+    /// on the stack, payloads shared) to one vectored `write`.
+    fn write_some(
+        &self,
+        write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut headers = [None::<Header>; MAX_FRAMES_PER_WRITE];
+        for (slot, (opcode, payload)) in headers.iter_mut().zip(&self.frames) {
+            *slot = Some(header(*opcode, payload.len()));
+        }
+        let mut slices = [IoSlice::new(&[]); 2 * MAX_FRAMES_PER_WRITE];
+        let mut n_slices = 0;
+        let mut skip = self.written;
+        for (head, (_, payload)) in headers.iter().map_while(Option::as_ref).zip(&self.frames) {
+            for part in [head.as_bytes(), payload] {
+                if skip >= part.len() {
+                    skip -= part.len();
+                } else {
+                    slices[n_slices] = IoSlice::new(&part[skip..]);
+                    n_slices += 1;
+                    skip = 0;
+                }
+            }
+        }
+        write(&slices[..n_slices])
+    }
+
+    /// The socket is gone: nothing queued will be written, nothing more is accepted.
     fn seal(&mut self) {
         self.sealed = true;
         self.direct = None;
+        self.frames = VecDeque::new();
+        self.written = 0;
     }
 
     /// Drops the frames the last `n` written bytes completed.

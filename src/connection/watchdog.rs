@@ -6,7 +6,8 @@
 //! (4201), one whose queued bytes have waited that long (a client that stopped reading,
 //! 4100), and, for apps with authorized connections, one that did not authorize in time
 //! (4009). At 20,000 sockets a tick costs well under a millisecond. It also shrinks the
-//! registry's maps after a crowd left, so their memory comes back.
+//! registry's maps after a crowd left and frees the queue slots of sockets with nothing
+//! queued, so their memory comes back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,7 @@ fn check(
     authorize_within: Option<u64>,
     ping: &Frame,
 ) {
+    socket.trim();
     let since = |at: u64| now.saturating_sub(at);
     if socket
         .stalled_since()

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::time::{Duration, Instant};
 
-pub use crate::connection::outbox::{CloseRequest, Frame, SendOutcome, SocketHandle};
+pub use crate::connection::outbox::{CloseRequest, Enqueued, Frame, SendOutcome, SocketHandle};
 pub use cache::{CachedEvent, ChannelCache};
 pub use presence::{MemberData, Presence};
 pub use socket::{SocketId, SocketIdGenerator};
@@ -282,20 +282,32 @@ impl AppRegistry {
         }
     }
 
-    /// Queues `frame` for every subscriber of `channel` except `except`; returns how many
-    /// sockets it was queued for. Slow consumers are asked to close instead.
+    /// Sends `frame` to every subscriber of `channel` except `except`; returns how many
+    /// sockets took it. Slow consumers are asked to close instead. Under the shard's read
+    /// lock the frame is only queued; the writes happen after the lock is released
+    /// (`connection::fanout`), so subscribing to this shard never waits for syscalls.
     pub fn broadcast(&self, channel: &str, frame: &Frame, except: Option<SocketId>) -> usize {
         let Some(state) = self.channels.get(channel) else {
             return 0;
         };
-        // try_send never waits, so sending under the shard's read lock is safe and saves a
-        // snapshot allocation per publish; writers to this shard wait only for the loop.
-        state
-            .subscribers
-            .values()
-            .filter(|socket| Some(socket.id()) != except)
-            .filter(|socket| socket.try_send(frame).accepted())
-            .count()
+        let mut taken = 0;
+        let mut to_flush = Vec::new();
+        for socket in state.subscribers.values() {
+            if Some(socket.id()) == except {
+                continue;
+            }
+            match socket.enqueue(frame) {
+                Enqueued::First => {
+                    taken += 1;
+                    to_flush.push(socket.clone());
+                }
+                Enqueued::Behind => taken += 1,
+                Enqueued::Refused(_) => {}
+            }
+        }
+        drop(state);
+        crate::connection::fanout::flush(to_flush);
+        taken
     }
 
     /// Whether a socket is subscribed to a channel.
