@@ -261,8 +261,16 @@ fn close_code(payload: &[u8]) -> Result<Option<u16>, ProtocolError> {
             "close frame with a one-byte payload",
         )),
         [high, low, reason @ ..] => {
+            let code = u16::from_be_bytes([*high, *low]);
+            // RFC 6455 §7.4: 1004–1006 and 1015 must never be sent; below 1000 and
+            // 1016–2999 are not assigned; 3000–4999 are for libraries and applications.
+            if !matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+                return Err(ProtocolError::Protocol(
+                    "close frame with a reserved or invalid code",
+                ));
+            }
             std::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
-            Ok(Some(u16::from_be_bytes([*high, *low])))
+            Ok(Some(code))
         }
     }
 }

@@ -248,6 +248,29 @@ fn close_frames() {
     );
     check_error(&frame(FIN | CLOSE, &[0x03]), 1002);
     check_error(&frame(FIN | CLOSE, &[0x03, 0xE8, 0xFF, 0x61]), 1007);
+    // Codes a peer may never send, or that nobody assigned.
+    for code in [
+        0u16,
+        999,
+        1004,
+        1005,
+        1006,
+        1015,
+        1016,
+        2999,
+        5000,
+        u16::MAX,
+    ] {
+        check_error(&frame(FIN | CLOSE, &code.to_be_bytes()), 1002);
+    }
+    for code in [1001u16, 1003, 1007, 1014, 3000, 4999] {
+        check(
+            LIMIT,
+            &frame(FIN | CLOSE, &code.to_be_bytes()),
+            &[Incoming::Close(Some(code))],
+            Ok(()),
+        );
+    }
 }
 
 #[test]
@@ -445,10 +468,14 @@ fn sent() -> impl Strategy<Value = Sent> {
     let ping = prop::collection::vec(any::<u8>(), 0..=125)
         .prop_map(|bytes| (Incoming::Ping(bytes.clone()), bytes));
     let pong = Just((Incoming::Pong, b"pong".to_vec()));
-    let close = (any::<u16>(), "[a-z ]{0,20}").prop_map(|(code, reason)| {
-        let payload = [&code.to_be_bytes()[..], reason.as_bytes()].concat();
-        (Incoming::Close(Some(code)), payload)
-    });
+    let close = (
+        prop_oneof![1000u16..=1003, 1007u16..=1014, 3000u16..=4999],
+        "[a-z ]{0,20}",
+    )
+        .prop_map(|(code, reason)| {
+            let payload = [&code.to_be_bytes()[..], reason.as_bytes()].concat();
+            (Incoming::Close(Some(code)), payload)
+        });
     let message = prop_oneof![4 => text, 2 => binary, 1 => ping, 1 => pong, 1 => close];
     let cuts = prop::collection::vec(any::<prop::sample::Index>(), 0..4);
     (message, cuts, any::<bool>(), any::<[u8; 4]>()).prop_map(
