@@ -15,12 +15,14 @@ METRICS = {
     "idle10k": [
         ("server bytes / idle subscribed connection", "server_bytes_per_connection", "lower"),
         ("RSS after disconnect vs start, %", "server_rss_after_vs_before_pct", "lower"),
+        ("anonymous RSS after disconnect vs start, %", "server_anon_after_vs_before_pct", "lower"),
         ("connect+subscribe / s (ramp-up)", "connect_subscribe_per_s", "higher"),
         ("connected", "connected", "higher"),
     ],
     "idle19k": [
         ("server bytes / idle subscribed connection", "server_bytes_per_connection", "lower"),
         ("RSS after disconnect vs start, %", "server_rss_after_vs_before_pct", "lower"),
+        ("anonymous RSS after disconnect vs start, %", "server_anon_after_vs_before_pct", "lower"),
         ("connected", "connected", "higher"),
     ],
     "fanout1k": [

@@ -1,5 +1,6 @@
 //! What the server process costs, read from /proc: resident memory (`VmRSS` in
-//! `/proc/PID/status`), CPU time (`utime + stime` in `/proc/PID/stat`, all threads, including
+//! `/proc/PID/status`, and its anonymous part `RssAnon`: heap and stacks without the
+//! binary's code pages, which a first run pages in once), CPU time (`utime + stime` in `/proc/PID/stat`, all threads, including
 //! ones that have exited) and open file descriptors (entries of `/proc/PID/fd`).
 //!
 //! The bench only reads these files; it never signals or stops the server. Without a
@@ -26,6 +27,8 @@ pub(crate) struct Sample {
     pub(crate) at: Instant,
     /// Resident set size in KiB.
     pub(crate) rss_kb: u64,
+    /// Its anonymous part in KiB (`None` on kernels before 4.5).
+    pub(crate) anon_kb: Option<u64>,
     /// User + system CPU time in clock ticks.
     pub(crate) cpu_ticks: u64,
     /// Open file descriptors.
@@ -49,16 +52,21 @@ impl Probe {
     pub(crate) fn sample(&self) -> Option<Sample> {
         let pid = self.pid?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let rss_kb = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        };
+        let rss_kb = field("VmRSS:")?;
+        let anon_kb = field("RssAnon:");
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let cpu_ticks = cpu_ticks_of(&stat)?;
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
         Some(Sample {
             at: Instant::now(),
             rss_kb,
+            anon_kb,
             cpu_ticks,
             fds,
         })
@@ -110,6 +118,9 @@ mod tests {
     fn samples_this_process() {
         let sample = Probe::this_process().sample().unwrap();
         assert!(sample.rss_kb > 0 && sample.fds > 0);
+        assert!(sample
+            .anon_kb
+            .is_some_and(|anon| anon > 0 && anon <= sample.rss_kb));
         assert!(Probe::new(None).sample().is_none());
     }
 }

@@ -80,12 +80,13 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
         _ => Value::Null,
     };
     let rss = |sample: Option<crate::probe::Sample>| sample.map(|s| s.rss_kb);
-    let returned_pct = match (before, after) {
-        (Some(before), Some(after)) => {
-            json!(((after.rss_kb as f64 / before.rss_kb as f64 - 1.0) * 1000.0).round() / 10.0)
+    let growth_pct = |low: Option<u64>, high: Option<u64>| match (low, high) {
+        (Some(low), Some(high)) if low > 0 => {
+            json!(((high as f64 / low as f64 - 1.0) * 1000.0).round() / 10.0)
         }
         _ => Value::Null,
     };
+    let anon = |sample: Option<crate::probe::Sample>| sample.and_then(|s| s.anon_kb);
     Ok(json!({
         "params": {
             "connections": args.connections,
@@ -105,7 +106,14 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
             "after_disconnect": rss(after),
         },
         "server_bytes_per_connection": per_connection(rss(before), rss(connected)),
-        "server_rss_after_vs_before_pct": returned_pct,
+        "server_rss_after_vs_before_pct": growth_pct(rss(before), rss(after)),
+        // Without the code pages a fresh process faults in on first use.
+        "server_rss_anon_kb": {
+            "before": anon(before),
+            "connected": anon(connected),
+            "after_disconnect": anon(after),
+        },
+        "server_anon_after_vs_before_pct": growth_pct(anon(before), anon(after)),
         "server_fds": {
             "before": before.map(|s| s.fds),
             "connected": connected.map(|s| s.fds),

@@ -249,7 +249,10 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
     let base_disconnects = base_tally.disconnects.load(Ordering::Relaxed);
     base.stop(Duration::from_secs(30)).await;
     let baseline_fds = before.map_or(0, |sample| sample.fds);
-    let after = super::wait_for_fds(&env.probe, baseline_fds, Duration::from_secs(30)).await;
+    super::wait_for_fds(&env.probe, baseline_fds, Duration::from_secs(30)).await;
+    // As in `idle`: give the server's allocator a moment to return freed memory.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = env.probe.sample();
 
     let warm: Vec<_> = samples
         .iter()
