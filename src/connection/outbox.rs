@@ -1,16 +1,17 @@
 //! A socket's outbound side, shared by its connection task and everyone who sends to it.
 //!
-//! `SocketHandle::try_send` never waits. On a plain TCP socket with nothing queued it writes
-//! the frame to the kernel itself (header and shared payload in one vectored write), so a
-//! fan-out to an idle subscriber costs one syscall and wakes no task. Only when the kernel
-//! buffer is full, or frames are already waiting, does the frame go into a bounded queue
-//! that the connection task flushes when the socket is writable; the queue holds shared
-//! payloads (reference counts, not copies) and is freed when it empties, so an idle socket
-//! owns no outbound memory. TLS sockets always queue: only their task may touch the TLS
-//! state.
+//! Sending never waits. A frame is first queued (a lock, a reference count, no syscall);
+//! whoever queues into an empty queue then flushes it straight to the kernel from its own
+//! thread (`flush_now`: the whole queue in one vectored write, headers built on the stack,
+//! payloads shared, never copied). `try_send` does both at once; a broadcast queues to every
+//! subscriber first and flushes afterwards (`connection::fanout`). Only what the kernel does
+//! not take is left to the connection task, woken to wait for writability. TLS sockets
+//! always leave the writing to their task: only it may touch the TLS state. The queue is
+//! bounded (a full one closes the socket as a slow consumer) and its slots are freed by the
+//! watchdog once empty, so an idle socket owns no outbound memory.
 //!
-//! Frames are never reordered or interleaved: every write, direct or from the task, happens
-//! under the queue's lock, and a direct write happens only when the queue is empty.
+//! Frames are never reordered or interleaved: every write, from a sender or from the task,
+//! happens under the queue's lock, front first.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -227,14 +228,18 @@ impl SocketHandle {
         if queue.sealed {
             return SendOutcome::Gone;
         }
-        let Some(tcp) = queue.direct.clone().filter(|_| queue.hold.is_none()) else {
+        // Taken out and put back rather than cloned: no reference-count traffic per flush.
+        let tcp = match queue.hold {
+            None => queue.direct.take(),
+            Some(_) => None,
+        };
+        let Some(tcp) = tcp else {
             drop(queue);
             self.0.task.wake();
             return SendOutcome::Queued;
         };
         while !queue.frames.is_empty() {
-            let result = queue.write_some(|slices| tcp.try_write_vectored(slices));
-            match result {
+            match queue.write_some(|slices| tcp.try_write_vectored(slices)) {
                 Ok(0) => break,
                 Ok(n) => queue.advance(n),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
@@ -247,6 +252,7 @@ impl SocketHandle {
                 }
             }
         }
+        queue.direct = Some(tcp);
         if queue.frames.is_empty() {
             return SendOutcome::Sent;
         }
@@ -376,13 +382,19 @@ impl SocketHandle {
         }
     }
 
-    /// Frees the queue's slots if it is empty. Called by the watchdog rather than after
-    /// every flush, so a socket receiving a steady stream does not allocate and free its
-    /// slots once per frame, and an idle socket still ends up owning no queue memory.
-    pub(crate) fn trim(&self) {
+    /// The watchdog's look at the queue, under one lock: frees the slots of an empty queue
+    /// and says since when queued bytes have waited for the socket, if they do. Freeing
+    /// here rather than after every flush means a socket receiving a steady stream does not
+    /// allocate and free its slots once per frame, while an idle one still ends up owning
+    /// no queue memory.
+    pub(crate) fn tidy(&self) -> Option<u64> {
         let mut queue = self.lock();
         if queue.frames.is_empty() && queue.frames.capacity() > 0 {
             queue.frames = VecDeque::new();
+        }
+        match queue.stalled_since {
+            0 => None,
+            at => Some(at),
         }
     }
 
@@ -416,14 +428,6 @@ impl SocketHandle {
     /// Records that a ping went out at `now_ms`.
     pub(crate) fn set_ping_sent(&self, now_ms: u64) {
         self.0.ping_sent.store(now_ms.max(1), Ordering::Relaxed);
-    }
-
-    /// Since when queued bytes have waited for the socket, if they do.
-    pub(crate) fn stalled_since(&self) -> Option<u64> {
-        match self.lock().stalled_since {
-            0 => None,
-            at => Some(at),
-        }
     }
 
     /// When the socket was opened.

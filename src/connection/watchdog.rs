@@ -68,12 +68,9 @@ fn check(
     authorize_within: Option<u64>,
     ping: &Frame,
 ) {
-    socket.trim();
+    let stalled_since = socket.tidy();
     let since = |at: u64| now.saturating_sub(at);
-    if socket
-        .stalled_since()
-        .is_some_and(|at| since(at) >= limits.pong)
-    {
+    if stalled_since.is_some_and(|at| since(at) >= limits.pong) {
         // A client that takes no bytes for as long as we wait for a pong is as dead as one
         // that does not answer a ping.
         socket.request_close(CloseRequest::Stalled);

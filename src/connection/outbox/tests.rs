@@ -260,7 +260,7 @@ async fn try_send_on_an_idle_plain_socket_writes_directly() {
             assert_eq!(queue.written, 0);
             assert_eq!(queue.stalled_since, 0);
         }
-        assert_eq!(handle.stalled_since(), None);
+        assert_eq!(stalled_since(&handle), None);
         assert_eq!(client.text().await, text.as_bytes());
     }
     assert_eq!(handle.requested_close(), None);
@@ -335,7 +335,7 @@ async fn a_client_that_does_not_read_is_queued_then_a_slow_consumer_and_flushes_
         SendOutcome::SlowConsumer
     );
     assert_eq!(queued_len(&handle), CAPACITY);
-    assert!(handle.stalled_since().is_some());
+    assert!(stalled_since(&handle).is_some());
 
     // The task flushes while the client reads: every accepted frame arrives once, in order,
     // whole.
@@ -354,7 +354,7 @@ async fn a_client_that_does_not_read_is_queued_then_a_slow_consumer_and_flushes_
     }
     assert_eq!(queued_len(&handle), 0);
     assert_eq!(handle.lock().written, 0);
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
     // Nothing refused slipped through, and nothing came twice: the next frame is a marker.
     assert_eq!(handle.try_send(&Frame::from("end")), SendOutcome::Sent);
     assert_eq!(client.text().await, b"end");
@@ -381,7 +381,7 @@ async fn a_frame_cut_by_a_full_kernel_buffer_is_completed_before_the_next() {
         );
         assert!(queue.written < 10 + big.len());
     }
-    assert!(handle.stalled_since().is_some());
+    assert!(stalled_since(&handle).is_some());
     for seq in 1..=3 {
         assert_eq!(handle.try_send(&frame(seq, 50)), SendOutcome::Queued);
     }
@@ -397,7 +397,7 @@ async fn a_frame_cut_by_a_full_kernel_buffer_is_completed_before_the_next() {
         assert_eq!(*opcode, Opcode::Text);
         assert_eq!(got, payload(seq, 50).as_bytes());
     }
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
 }
 
 #[tokio::test]
@@ -434,7 +434,7 @@ async fn more_frames_than_one_vectored_write_carries_flush_in_order() {
     }
     // The slots stay until the watchdog's trim; then an idle socket keeps no queue memory.
     assert!(handle.lock().frames.capacity() > 0);
-    handle.trim();
+    handle.tidy();
     assert_eq!(handle.lock().frames.capacity(), 0);
 }
 
@@ -444,7 +444,7 @@ async fn poll_flush_of_an_empty_queue_is_ready() {
     let mut io = SocketIo::Tcp(server.clone());
     let handle = handle_for(&server, 4);
     flush(&handle, &mut io).await.unwrap();
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
     assert_eq!(handle.lock().frames.capacity(), 0);
 }
 
@@ -455,10 +455,10 @@ async fn stalled_since_is_set_while_bytes_wait_and_cleared_once_they_are_written
     let (server, mut client) = pair(true).await;
     let mut io = SocketIo::Tcp(server.clone());
     let handle = handle_for(&server, 64);
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
     assert_eq!(handle.try_send(&frame(0, 20)), SendOutcome::Sent);
     assert_eq!(
-        handle.stalled_since(),
+        stalled_since(&handle),
         None,
         "a direct write leaves nothing waiting"
     );
@@ -467,7 +467,7 @@ async fn stalled_since_is_set_while_bytes_wait_and_cleared_once_they_are_written
     let mut next = 1;
     send_until_queued(&handle, &mut next);
     let after = clock::now_ms();
-    let since = handle.stalled_since().expect("bytes wait");
+    let since = stalled_since(&handle).expect("bytes wait");
     assert!(
         (before..=after).contains(&since),
         "{before} <= {since} <= {after}"
@@ -479,11 +479,11 @@ async fn stalled_since_is_set_while_bytes_wait_and_cleared_once_they_are_written
     let waker = std::task::Waker::from(counter);
     let polled = handle.poll_flush(&mut Context::from_waker(&waker), &mut io);
     assert!(polled.is_pending(), "{polled:?}");
-    let still = handle.stalled_since().expect("bytes still wait");
+    let still = stalled_since(&handle).expect("bytes still wait");
     assert!(still >= since);
     assert_eq!(handle.try_send(&frame(next, 20)), SendOutcome::Queued);
     next += 1;
-    assert!(handle.stalled_since().is_some());
+    assert!(stalled_since(&handle).is_some());
 
     let (flushed, frames) = tokio::join!(
         flush(&handle, &mut io),
@@ -491,7 +491,7 @@ async fn stalled_since_is_set_while_bytes_wait_and_cleared_once_they_are_written
     );
     flushed.unwrap();
     assert_eq!(frames.len(), next);
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
 }
 
 // 4. hold / release.
@@ -831,7 +831,7 @@ async fn a_detached_handle_queues_in_order_up_to_its_capacity() {
     // Emptied, it takes frames again.
     assert_eq!(handle.try_send(&Frame::from("five")), SendOutcome::Queued);
     assert_eq!(handle.take_queued(), ["five"]);
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
 }
 
 #[test]
@@ -1001,7 +1001,7 @@ async fn concurrent_senders_and_the_flushing_task_never_tear_or_reorder_frames()
     assert_eq!(sent + queued, SENDERS * PER_SENDER);
     assert!(queued > 0, "the small buffers made some frames wait");
     assert_eq!(queued_len(&handle), 0);
-    assert_eq!(handle.stalled_since(), None);
+    assert_eq!(stalled_since(&handle), None);
     assert!(!flusher.is_finished(), "the connection stayed up");
     flusher.abort();
     client.expect_nothing().await;
@@ -1040,4 +1040,31 @@ fn queued_payloads_are_shared_not_copied() {
     assert_eq!(queued, [frame.as_bytes().to_vec()]);
     let taken = handle.take_queued();
     assert_eq!(taken[0].as_ptr(), frame.as_bytes().as_ptr());
+}
+
+/// Since when queued bytes wait (the field the watchdog reads through `tidy`).
+fn stalled_since(handle: &SocketHandle) -> Option<u64> {
+    match handle.lock().stalled_since {
+        0 => None,
+        at => Some(at),
+    }
+}
+
+#[tokio::test]
+async fn flush_now_during_a_hold_leaves_the_frames_and_the_direct_path_in_place() {
+    let (server, mut client) = pair(false).await;
+    let handle = handle_for(&server, 4);
+    handle.hold();
+    assert_eq!(handle.enqueue(&Frame::from("held")), Enqueued::Behind);
+    // A fan-out chunk may still try to flush a socket its task is holding.
+    assert_eq!(handle.flush_now(), SendOutcome::Queued);
+    assert_eq!(queued_len(&handle), 1);
+    handle.release(vec![(Opcode::Text, Bytes::from_static(b"reply"))]);
+    assert_eq!(
+        handle.flush_now(),
+        SendOutcome::Sent,
+        "still writes directly"
+    );
+    assert_eq!(client.text().await, b"reply");
+    assert_eq!(client.text().await, b"held");
 }
