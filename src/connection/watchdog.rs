@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::clock;
-use super::outbox::{CloseRequest, Frame, SocketHandle};
+use super::outbox::{CloseRequest, Enqueued, Frame, SocketHandle};
 use crate::context::Context;
 use crate::protocol::messages;
 
@@ -51,7 +51,15 @@ fn check_all(ctx: &Context, ping: &Frame) {
             .find_by_id(registry.app_id())
             .and_then(|app| app.authorized_connections_timeout)
             .map(millis);
-        registry.for_each_socket(|socket| check(socket, now, &limits, authorize_within, ping));
+        // Pings are only queued during the walk, which holds a shard lock; they are written
+        // after it, like a broadcast.
+        let mut to_flush = Vec::new();
+        registry.for_each_socket(|socket| {
+            if check(socket, now, &limits, authorize_within, ping) {
+                to_flush.push(socket.clone());
+            }
+        });
+        super::fanout::flush(to_flush);
         registry.shrink_if_sparse();
     }
 }
@@ -61,13 +69,16 @@ struct Limits {
     pong: u64,
 }
 
+/// Checks one socket; `true` when a ping was queued into its empty queue and must be
+/// flushed.
 fn check(
     socket: &SocketHandle,
     now: u64,
     limits: &Limits,
     authorize_within: Option<u64>,
     ping: &Frame,
-) {
+) -> bool {
+    let mut flush = false;
     let stalled_since = socket.tidy();
     let since = |at: u64| now.saturating_sub(at);
     if stalled_since.is_some_and(|at| since(at) >= limits.pong) {
@@ -80,13 +91,14 @@ fn check(
         }
     } else if since(socket.last_seen()) >= limits.activity {
         socket.set_ping_sent(now);
-        socket.try_send(ping);
+        flush = socket.enqueue(ping) == Enqueued::First;
     }
     if authorize_within.is_some_and(|within| since(socket.opened_at()) >= within)
         && !socket.is_authorized()
     {
         socket.request_close(CloseRequest::Unauthorized);
     }
+    flush
 }
 
 fn millis(duration: Duration) -> u64 {
