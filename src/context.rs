@@ -11,7 +11,8 @@ use crate::adapter::Cluster;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
 use crate::console::hints::Hints;
-use crate::console::Tap;
+use crate::console::{Tap, Throttle};
+use crate::http_body::BodyBudget;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 use crate::registry::{Registry, SocketIdGenerator};
@@ -33,6 +34,8 @@ pub struct Context {
     pub cluster: Cluster,
     /// Diagnostic events for open console streams.
     pub console_tap: Tap,
+    /// Wrong console tokens per source address.
+    pub console_throttle: Throttle,
     /// Broken-pipeline hints.
     pub hints: Hints,
     /// Prometheus metrics; a no-op unless enabled (`server.rs` replaces it).
@@ -41,6 +44,8 @@ pub struct Context {
     pub rate_limits: RateLimits,
     /// Native TLS, when a certificate is configured (`server.rs` sets it).
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// Request body bytes in flight, server-wide (`request_body_budget_kb`).
+    pub body_budget: BodyBudget,
     /// Cancelled when sockets must close with 4200 (shutdown).
     pub close_sockets: CancellationToken,
     /// Every socket task, so shutdown can wait until their close frames are out.
@@ -56,6 +61,7 @@ impl Context {
         webhooks: Webhooks,
         cluster: Cluster,
     ) -> Context {
+        let body_budget = BodyBudget::new(config.request_body_budget_bytes);
         Context {
             config,
             apps,
@@ -65,9 +71,11 @@ impl Context {
             cluster,
             console_tap: Tap::default(),
             hints: Hints::default(),
+            console_throttle: Throttle::default(),
             metrics: Metrics::disabled(),
             rate_limits: RateLimits::default(),
             tls: None,
+            body_budget,
             close_sockets: CancellationToken::new(),
             socket_tasks: TaskTracker::new(),
             draining: AtomicBool::new(false),

@@ -35,6 +35,7 @@ pub mod context;
 pub mod doctor;
 pub mod effects;
 pub mod http_api;
+pub mod http_body;
 pub mod metrics;
 pub mod protocol;
 pub mod rate_limit;

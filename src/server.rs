@@ -408,6 +408,12 @@ async fn spawn_metrics(
     let bound = listener
         .local_addr()
         .context("reading the metrics address")?;
-    tokio::spawn(crate::metrics::exporter::run(listener, ctx.clone(), stop));
+    let http = http_builder(&ctx.config);
+    tokio::spawn(crate::metrics::exporter::run(
+        listener,
+        ctx.clone(),
+        http,
+        stop,
+    ));
     Ok(Some(bound))
 }

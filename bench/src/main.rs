@@ -14,7 +14,7 @@
 //! - `publisher`: signed HTTP API publishes over a keep-alive connection.
 //! - `probe`: a process's RSS, CPU time and open descriptors from /proc.
 //! - `histogram`: a lock-free latency histogram.
-//! - `scenario`: `idle`, `fanout`, `http`, `churn`, `presence`, `soak`.
+//! - `scenario`: `idle`, `fanout`, `http`, `churn`, `presence`, `soak`, `unheard`.
 //! - `smoke`: every scenario, tiny, against a server it starts.
 
 mod client;
@@ -33,7 +33,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use probe::Probe;
-use scenario::{churn, fanout, http, idle, presence, soak, Env};
+use scenario::{churn, fanout, http, idle, presence, soak, unheard, Env};
 use target::Target;
 
 /// Load generator for Pusher-compatible servers; prints one JSON line per run.
@@ -114,6 +114,13 @@ enum Command {
         #[command(flatten)]
         args: soak::Args,
     },
+    /// Publishes to channels nobody hears while anonymous sockets hold many channels
+    Unheard {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: unheard::Args,
+    },
     /// Start a sockwave binary and run every scenario briefly (for the test suite)
     Smoke(smoke::Args),
 }
@@ -161,6 +168,9 @@ async fn run(command: Command, nofile: u64) -> anyhow::Result<()> {
         }),
         Command::Soak { common, args } => ("soak", common.clone(), {
             soak::run(&env(&common)?, &args).await
+        }),
+        Command::Unheard { common, args } => ("unheard", common.clone(), {
+            unheard::run(&env(&common)?, &args).await
         }),
     };
     let mut line = result?;

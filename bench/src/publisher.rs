@@ -60,12 +60,27 @@ impl Publisher {
         data: &str,
     ) -> anyhow::Result<()> {
         let body = json!({ "name": name, "channel": channel, "data": data }).to_string();
+        self.send(&body).await
+    }
+
+    /// Publishes one event to several channels (at most the app's `max_channels_per_event`).
+    pub(crate) async fn publish_to_many(
+        &mut self,
+        channels: &[String],
+        name: &str,
+        data: &str,
+    ) -> anyhow::Result<()> {
+        let body = json!({ "name": name, "channels": channels, "data": data }).to_string();
+        self.send(&body).await
+    }
+
+    async fn send(&mut self, body: &str) -> anyhow::Result<()> {
         for attempt in 0..2 {
             let sender = match &mut self.sender {
                 Some(sender) if sender.is_ready() => sender,
                 _ => self.sender.insert(self.connect().await?),
             };
-            let request = signed_request(&self.target, &body)?;
+            let request = signed_request(&self.target, body)?;
             match sender.send_request(request).await {
                 Ok(response) => {
                     let status = response.status();

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::probe::Probe;
-use crate::scenario::{churn, fanout, http, idle, presence, soak, Env};
+use crate::scenario::{churn, fanout, http, idle, presence, soak, unheard, Env};
 use crate::target::Target;
 
 /// Flags of `smoke`.
@@ -120,6 +120,14 @@ async fn run_all(env: &Env) -> anyhow::Result<()> {
         sample_every: 0.5,
     };
     record("soak", soak::run(env, &soak_args).await);
+    let unheard_args = unheard::Args {
+        channels: 400,
+        targets: 100,
+        publishes: 5,
+        concurrency: 2,
+        duration: 20.0,
+    };
+    record("unheard", unheard::run(env, &unheard_args).await);
     if failures.is_empty() {
         Ok(())
     } else {

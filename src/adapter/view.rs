@@ -85,6 +85,9 @@ struct NodeState {
 pub struct ClusterView {
     self_id: String,
     nodes: HashMap<String, NodeState>,
+    /// Channels with subscribers anywhere in the cluster, per app: kept from the occupied /
+    /// vacated transitions so counting them never walks every channel under the lock.
+    occupied: HashMap<String, usize>,
 }
 
 impl ClusterView {
@@ -95,6 +98,7 @@ impl ClusterView {
         ClusterView {
             self_id: self_id.to_string(),
             nodes,
+            occupied: HashMap::new(),
         }
     }
 
@@ -148,7 +152,9 @@ impl ClusterView {
             Change::UserOffline { user_id } => state.users.retain(|u| *u != user_id),
         }
         let after = self.summary(app, before.key.clone());
-        diff(app, &before, &after, self)
+        let transitions = diff(app, &before, &after, self);
+        self.tally(&transitions);
+        transitions
     }
 
     /// Replaces everything `node` holds with a snapshot.
@@ -248,6 +254,11 @@ impl ClusterView {
     /// Subscribers of a channel across the cluster.
     pub fn subscription_count(&self, app: &str, channel: &str) -> usize {
         self.apps(app).filter_map(|a| a.channels.get(channel)).sum()
+    }
+
+    /// How many channels have subscribers anywhere in the cluster; constant time.
+    pub fn channel_count(&self, app: &str) -> usize {
+        self.occupied.get(app).copied().unwrap_or(0)
     }
 
     /// Occupied channels with a name starting with `prefix`: name → total subscribers.
@@ -391,7 +402,28 @@ impl ClusterView {
             let after = self.summary(app, key.clone());
             transitions.extend(diff(app, &before, &after, self));
         }
+        self.tally(&transitions);
         transitions
+    }
+
+    /// Keeps the per-app count of occupied channels in step with the transitions.
+    fn tally(&mut self, transitions: &[Transition]) {
+        for transition in transitions {
+            match transition {
+                Transition::ChannelOccupied { app, .. } => {
+                    *self.occupied.entry(app.clone()).or_default() += 1;
+                }
+                Transition::ChannelVacated { app, .. } => {
+                    if let Some(count) = self.occupied.get_mut(app) {
+                        *count = count.saturating_sub(1);
+                        if *count == 0 {
+                            self.occupied.remove(app);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     fn summary(&self, app: &str, key: Key) -> Summary {
@@ -592,6 +624,7 @@ mod tests {
         );
         assert_eq!(view.subscription_count("app", "news"), 5);
         assert_eq!(view.channels("app", ""), vec![("news".to_string(), 5)]);
+        assert_eq!(view.channel_count("app"), 1);
         assert_eq!(
             names(&view.apply("a", "app", count(0), now)),
             ["count news 3"]
@@ -620,6 +653,7 @@ mod tests {
         );
         let gone = names(&view.remove_node("b"));
         assert!(gone.contains(&"vacated news".to_string()), "{gone:?}");
+        assert_eq!(view.channel_count("app"), 0);
         assert!(gone.contains(&"removed 7".to_string()), "{gone:?}");
         assert_eq!(view.remote_connections("app"), 0);
         assert_eq!(view.node_ids(), vec!["a".to_string()]);

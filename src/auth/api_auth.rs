@@ -2,6 +2,12 @@
 //! `../shared/PROTOCOL.md` §8.2): key, version, timestamp window, `body_md5` and the HMAC over
 //! `METHOD\npath\nsorted_lowercased_query`.
 //!
+//! The check runs in two steps so a server can refuse a request before reading its body:
+//! `verify_head` checks everything the signature covers — the query includes `body_md5` —
+//! and `BodyCheck::verify` then compares the body with the signed hash. Parameter names are
+//! interpreted in the lower-cased form that was signed (`canonical_query`), so changing a
+//! name's case in a captured request cannot change what the request means.
+//!
 //! Pure: the caller passes the decoded query parameters, the body and the current time.
 
 use std::time::Duration;
@@ -9,6 +15,22 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 
 use super::signature;
+
+/// A request's head as the verifier sees it: everything but the body.
+#[derive(Debug, Clone)]
+pub struct ApiRequestHead<'a> {
+    /// Upper-case HTTP method.
+    pub method: &'a str,
+    /// Path as the SDK signs it: `/apps/{id}/...`, without any deployment prefix.
+    pub path: &'a str,
+    /// The path as received, when it differs from `path` (a deployment prefix was stripped).
+    /// Some SDKs sign the prefixed path; both are accepted.
+    pub received_path: Option<&'a str>,
+    /// Query parameters in canonical form (`canonical_query`).
+    pub query: &'a [(String, String)],
+    /// Whether a body follows (a non-zero `Content-Length`, or a chunked body).
+    pub has_body: bool,
+}
 
 /// A request as the verifier sees it.
 #[derive(Debug, Clone)]
@@ -20,7 +42,7 @@ pub struct ApiRequest<'a> {
     /// The path as received, when it differs from `path` (a deployment prefix was stripped).
     /// Some SDKs sign the prefixed path; both are accepted.
     pub received_path: Option<&'a str>,
-    /// Query parameters, percent-decoded, in received order.
+    /// Query parameters in canonical form (`canonical_query`).
     pub query: &'a [(String, String)],
     /// The raw body.
     pub body: &'a [u8],
@@ -83,6 +105,9 @@ pub enum ApiAuthError {
         /// The MD5 of the body received.
         actual: String,
     },
+    /// A parameter appears twice (names compared as signed, lower-cased).
+    #[error("query parameter '{0}' appears more than once: send each parameter once")]
+    DuplicateParam(String),
     /// The signature does not match.
     #[error("signature mismatch: check the secret for app '{app_id}' (expected HMAC-SHA256 of \"{string_to_sign}\")")]
     BadSignature {
@@ -115,20 +140,73 @@ pub fn string_to_sign(method: &str, path: &str, query: &[(String, String)]) -> S
     format!("{method}\n{path}\n{query_string}")
 }
 
+/// The query as the signature sees it: parameter names lower-cased, values as sent. A name
+/// that appears twice is refused: the signature sorts the pairs, so which of the two a server
+/// would read is not something the signer decided.
+pub fn canonical_query(
+    query: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, ApiAuthError> {
+    let mut canonical: Vec<(String, String)> = Vec::with_capacity(query.len());
+    for (name, value) in query {
+        let name = name.to_ascii_lowercase();
+        if canonical.iter().any(|(seen, _)| *seen == name) {
+            return Err(ApiAuthError::DuplicateParam(
+                name.chars().take(40).collect(),
+            ));
+        }
+        canonical.push((name, value));
+    }
+    Ok(canonical)
+}
+
 fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
     query
         .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
 }
 
-/// Verifies a signed request. `now_unix` is the server time in seconds.
-pub fn verify_request(
-    request: &ApiRequest<'_>,
+/// What is left to check once the head verified: the body against the signed `body_md5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyCheck {
+    md5: Option<String>,
+}
+
+impl BodyCheck {
+    /// Whether a body may follow at all: without a signed `body_md5` only an empty one may.
+    pub fn allows_body(&self) -> bool {
+        self.md5.is_some()
+    }
+
+    /// Compares the body with the signed hash.
+    pub fn verify(&self, body: &[u8]) -> Result<(), ApiAuthError> {
+        match &self.md5 {
+            Some(given) => {
+                let actual = body_md5(body);
+                if given.eq_ignore_ascii_case(&actual) {
+                    Ok(())
+                } else {
+                    Err(ApiAuthError::BodyMd5Mismatch {
+                        given: given.chars().take(40).collect(),
+                        actual,
+                    })
+                }
+            }
+            None if body.is_empty() => Ok(()),
+            None => Err(ApiAuthError::BodyMd5Missing),
+        }
+    }
+}
+
+/// Verifies everything a signature covers without the body: key, version, timestamp window
+/// and the HMAC over the query (which carries `body_md5`). `now_unix` is the server time in
+/// seconds. The body is checked afterwards with the returned `BodyCheck`.
+pub fn verify_head(
+    head: &ApiRequestHead<'_>,
     credentials: &ApiCredentials<'_>,
     now_unix: i64,
-) -> Result<(), ApiAuthError> {
-    let query = request.query;
+) -> Result<BodyCheck, ApiAuthError> {
+    let query = head.query;
     let key = param(query, "auth_key").ok_or(ApiAuthError::MissingParam("auth_key"))?;
     if key != credentials.key {
         return Err(ApiAuthError::WrongKey {
@@ -155,37 +233,47 @@ pub fn verify_request(
             window,
         });
     }
-    match param(query, "body_md5") {
-        Some(given) => {
-            let actual = body_md5(request.body);
-            if !given.eq_ignore_ascii_case(&actual) {
-                return Err(ApiAuthError::BodyMd5Mismatch {
-                    given: given.chars().take(40).collect(),
-                    actual,
-                });
-            }
-        }
-        None if !request.body.is_empty() => return Err(ApiAuthError::BodyMd5Missing),
-        None => {}
+    let body_check = BodyCheck {
+        md5: param(query, "body_md5").map(str::to_string),
+    };
+    if head.has_body && !body_check.allows_body() {
+        return Err(ApiAuthError::BodyMd5Missing);
     }
-    let signed = string_to_sign(request.method, request.path, query);
+    let signed = string_to_sign(head.method, head.path, query);
     if signature::verify(credentials.secret, signed.as_bytes(), signature_hex) {
-        return Ok(());
+        return Ok(body_check);
     }
-    if let Some(received_path) = request.received_path {
-        let signed_with_prefix = string_to_sign(request.method, received_path, query);
+    if let Some(received_path) = head.received_path {
+        let signed_with_prefix = string_to_sign(head.method, received_path, query);
         if signature::verify(
             credentials.secret,
             signed_with_prefix.as_bytes(),
             signature_hex,
         ) {
-            return Ok(());
+            return Ok(body_check);
         }
     }
     Err(ApiAuthError::BadSignature {
         app_id: credentials.app_id.to_string(),
         string_to_sign: signed.replace('\n', "\\n"),
     })
+}
+
+/// Verifies a whole signed request: the head, then the body. `now_unix` is the server time
+/// in seconds.
+pub fn verify_request(
+    request: &ApiRequest<'_>,
+    credentials: &ApiCredentials<'_>,
+    now_unix: i64,
+) -> Result<(), ApiAuthError> {
+    let head = ApiRequestHead {
+        method: request.method,
+        path: request.path,
+        received_path: request.received_path,
+        query: request.query,
+        has_body: !request.body.is_empty(),
+    };
+    verify_head(&head, credentials, now_unix)?.verify(request.body)
 }
 
 #[cfg(test)]
@@ -308,6 +396,48 @@ mod tests {
         let mut version = doc_query();
         version[2].1 = "2.0".into();
         check(&version, BODY, NOW, Err("auth_version '2.0'"));
+    }
+
+    #[test]
+    fn names_are_read_as_signed() {
+        let sent = query(&[("FILTER_BY_PREFIX", "news"), ("Auth_Key", "k")]);
+        assert_eq!(
+            canonical_query(sent),
+            Ok(query(&[("filter_by_prefix", "news"), ("auth_key", "k")]))
+        );
+        let twice = query(&[("filter_by_prefix", "a"), ("FILTER_BY_PREFIX", "b")]);
+        assert_eq!(
+            canonical_query(twice),
+            Err(ApiAuthError::DuplicateParam("filter_by_prefix".into()))
+        );
+    }
+
+    #[test]
+    fn the_head_is_verified_before_the_body() {
+        let q = doc_query();
+        let head = |has_body| ApiRequestHead {
+            method: "POST",
+            path: "/apps/3/events",
+            received_path: None,
+            query: &q,
+            has_body,
+        };
+        let body_check = verify_head(&head(true), &creds(), NOW).unwrap();
+        assert_eq!(body_check.verify(BODY.as_bytes()), Ok(()));
+        assert!(matches!(
+            body_check.verify(b"changed"),
+            Err(ApiAuthError::BodyMd5Mismatch { .. })
+        ));
+        // A body announced without a signed hash is refused before it is read.
+        let no_md5: Vec<_> = q.iter().filter(|(k, _)| k != "body_md5").cloned().collect();
+        let head = ApiRequestHead {
+            query: &no_md5,
+            ..head(true)
+        };
+        assert_eq!(
+            verify_head(&head, &creds(), NOW),
+            Err(ApiAuthError::BodyMd5Missing)
+        );
     }
 
     #[test]

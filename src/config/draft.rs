@@ -93,6 +93,8 @@ pub(crate) enum ServerSetting {
     SocketQueueCapacity(usize),
     MaxWsMessageBytes(usize),
     MaxRequestBodyBytes(usize),
+    RequestBodyTimeout(Duration),
+    RequestBodyBudgetBytes(usize),
     HandshakeTimeout(Duration),
     MaxHeaderBytes(usize),
     MaxWsMessagesPerSecond(u32),
@@ -138,6 +140,8 @@ impl ServerSetting {
             ServerSetting::SocketQueueCapacity(_) => "socket_queue_capacity",
             ServerSetting::MaxWsMessageBytes(_) => "max_ws_message_kb",
             ServerSetting::MaxRequestBodyBytes(_) => "max_request_body_kb",
+            ServerSetting::RequestBodyTimeout(_) => "request_body_timeout",
+            ServerSetting::RequestBodyBudgetBytes(_) => "request_body_budget_kb",
             ServerSetting::HandshakeTimeout(_) => "handshake_timeout",
             ServerSetting::MaxHeaderBytes(_) => "max_header_kb",
             ServerSetting::MaxWsMessagesPerSecond(_) => "max_ws_messages_per_second",
@@ -181,6 +185,10 @@ impl ServerSetting {
             ServerSetting::SocketQueueCapacity(n_frames) => server.socket_queue_capacity = n_frames,
             ServerSetting::MaxWsMessageBytes(n_bytes) => server.max_ws_message_bytes = n_bytes,
             ServerSetting::MaxRequestBodyBytes(n_bytes) => server.max_request_body_bytes = n_bytes,
+            ServerSetting::RequestBodyTimeout(timeout) => server.request_body_timeout = timeout,
+            ServerSetting::RequestBodyBudgetBytes(n_bytes) => {
+                server.request_body_budget_bytes = n_bytes
+            }
             ServerSetting::HandshakeTimeout(timeout) => server.handshake_timeout = timeout,
             ServerSetting::MaxHeaderBytes(n_bytes) => server.max_header_bytes = n_bytes,
             ServerSetting::MaxWsMessagesPerSecond(rate) => server.max_ws_messages_per_second = rate,

@@ -73,6 +73,12 @@ const SOCKWAVE_VARS: &[(&str, Parse)] = &[
     ("SOCKWAVE_MAX_REQUEST_BODY_KB", |v| {
         Ok(server(ServerSetting::MaxRequestBodyBytes(kb(v)?)))
     }),
+    ("SOCKWAVE_REQUEST_BODY_TIMEOUT", |v| {
+        Ok(server(ServerSetting::RequestBodyTimeout(seconds(v)?)))
+    }),
+    ("SOCKWAVE_REQUEST_BODY_BUDGET_KB", |v| {
+        Ok(server(ServerSetting::RequestBodyBudgetBytes(kb(v)?)))
+    }),
     ("SOCKWAVE_HANDSHAKE_TIMEOUT", |v| {
         Ok(server(ServerSetting::HandshakeTimeout(seconds(v)?)))
     }),

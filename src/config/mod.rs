@@ -82,6 +82,12 @@ pub struct ServerConfig {
     pub max_ws_message_bytes: usize,
     /// Largest HTTP API request body accepted, in bytes; checked before the body is read.
     pub max_request_body_bytes: usize,
+    /// Time a request body may take from its first byte to its last (it must also keep a
+    /// minimum rate, see `http_body`).
+    pub request_body_timeout: Duration,
+    /// Request body bytes the whole server holds at once (being read or handled); past it
+    /// requests get 503 with `Retry-After` before their body is read.
+    pub request_body_budget_bytes: usize,
     /// Time from TCP accept to a complete HTTP request head (also the idle limit of a
     /// keep-alive HTTP connection between requests); a slower client is disconnected.
     pub handshake_timeout: Duration,
@@ -142,6 +148,8 @@ impl Default for ServerConfig {
             socket_queue_capacity: 512,
             max_ws_message_bytes: 256 * 1024,
             max_request_body_bytes: 2 * 1024 * 1024,
+            request_body_timeout: Duration::from_secs(10),
+            request_body_budget_bytes: 8 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 32 * 1024,
             max_ws_messages_per_second: 100,

@@ -29,6 +29,8 @@ const SERVER_KEYS: &[&str] = &[
     "socket_queue_capacity",
     "max_ws_message_kb",
     "max_request_body_kb",
+    "request_body_timeout",
+    "request_body_budget_kb",
     "handshake_timeout",
     "max_header_kb",
     "max_ws_messages_per_second",
@@ -133,6 +135,8 @@ struct RawServer {
     socket_queue_capacity: Option<usize>,
     max_ws_message_kb: Option<f64>,
     max_request_body_kb: Option<f64>,
+    request_body_timeout: Option<u64>,
+    request_body_budget_kb: Option<f64>,
     handshake_timeout: Option<u64>,
     max_header_kb: Option<f64>,
     max_ws_messages_per_second: Option<u32>,
@@ -350,6 +354,16 @@ fn server_settings(server: RawServer, path: &Path) -> Result<Vec<ServerSetting>,
             Some(n) => Some(ServerSetting::MaxRequestBodyBytes(kb(
                 n,
                 "max_request_body_kb",
+            )?)),
+            None => None,
+        },
+        server
+            .request_body_timeout
+            .map(|n| ServerSetting::RequestBodyTimeout(secs(n))),
+        match server.request_body_budget_kb {
+            Some(n) => Some(ServerSetting::RequestBodyBudgetBytes(kb(
+                n,
+                "request_body_budget_kb",
             )?)),
             None => None,
         },

@@ -72,6 +72,11 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
             "max_request_body_kb",
             kilobytes(server.max_request_body_bytes),
         ),
+        ("request_body_timeout", seconds(server.request_body_timeout)),
+        (
+            "request_body_budget_kb",
+            kilobytes(server.request_body_budget_bytes),
+        ),
         ("handshake_timeout", seconds(server.handshake_timeout)),
         ("max_header_kb", kilobytes(server.max_header_bytes)),
         (
@@ -290,7 +295,7 @@ pub(crate) fn render(config: &Config, origins: &Origins) -> String {
 /// often carry credentials.
 fn webhook_values(target: &WebhookTarget) -> Vec<(&'static str, toml::Value)> {
     let mut values = vec![
-        ("url", text(&target.url)),
+        ("url", text(target.url.shown())),
         (
             "event_types",
             toml::Value::Array(

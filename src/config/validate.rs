@@ -88,6 +88,7 @@ fn check_hostile_client_limits(draft: &Draft) -> Result<(), ConfigError> {
         ("shutdown_grace_period", server.shutdown_grace_period),
         ("auth_timestamp_window", server.auth_timestamp_window),
         ("handshake_timeout", server.handshake_timeout),
+        ("request_body_timeout", server.request_body_timeout),
         ("cache_ttl", server.cache_ttl),
         ("webhook_batch_window_ms", webhooks.batch_window),
         ("webhook_leave_delay_ms", webhooks.leave_delay),
@@ -160,7 +161,7 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
         ));
     }
     let webhooks = &server.webhooks;
-    let at_least_one: [(&str, u64, String); 9] = [
+    let at_least_one: [(&str, u64, String); 11] = [
         (
             "pong_timeout",
             server.pong_timeout.as_secs(),
@@ -184,6 +185,16 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
         (
             "max_request_body_kb",
             server.max_request_body_bytes as u64,
+            "bytes".into(),
+        ),
+        (
+            "request_body_timeout",
+            server.request_body_timeout.as_secs(),
+            "seconds".into(),
+        ),
+        (
+            "request_body_budget_kb",
+            server.request_body_budget_bytes as u64,
             "bytes".into(),
         ),
         ("cache_ttl", server.cache_ttl.as_secs(), "seconds".into()),
@@ -210,6 +221,20 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
         }
     }
     check_hostile_client_limits(draft)?;
+    if server.request_body_budget_bytes < server.max_request_body_bytes {
+        let reason = format!(
+            "must be at least max_request_body_kb ({}), or no request of the largest allowed size could ever be read",
+            server.max_request_body_bytes / 1024
+        );
+        let value = format!("{}", server.request_body_budget_bytes as f64 / 1024.0);
+        return Err(invalid(
+            draft,
+            &field("request_body_budget_kb"),
+            value,
+            &reason,
+        ));
+    }
+    check_console(draft)?;
     for origin in &server.cors_allowed_origins {
         let plausible = origin == "*" || origin.contains("://");
         if !plausible || origin.contains(char::is_whitespace) || origin.ends_with('/') {
@@ -229,6 +254,31 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// Shortest console token accepted: the token opens every app's event stream and publishes
+/// into private channels, so it must not be guessable.
+const MIN_CONSOLE_TOKEN_CHARS: usize = 16;
+
+/// A console token that is set must be long enough; an empty one would open the console to
+/// everybody.
+fn check_console(draft: &Draft) -> Result<(), ConfigError> {
+    let Some(token) = &draft.config.server.console.token else {
+        return Ok(());
+    };
+    let n_chars = token.chars().count();
+    if n_chars >= MIN_CONSOLE_TOKEN_CHARS && !token.chars().any(char::is_whitespace) {
+        return Ok(());
+    }
+    let reason = format!(
+        "must be at least {MIN_CONSOLE_TOKEN_CHARS} characters without spaces (it opens every app's console); generate one with: openssl rand -hex 24"
+    );
+    Err(invalid(
+        draft,
+        &server_field("console.token"),
+        format!("({n_chars} characters)"),
+        &reason,
+    ))
 }
 
 /// `""` or `/a/b`: a leading slash is added, trailing slashes removed.

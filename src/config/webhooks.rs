@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::draft::Origin;
 use super::error::{closest, ConfigError};
-use crate::webhooks::{ChannelFilter, EventType, WebhookTarget, RESERVED_HEADERS};
+use crate::webhooks::{ChannelFilter, EventType, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
 
 /// Keys of one webhook; must match `RawWebhook`.
 pub(crate) const WEBHOOK_KEYS: &[&str] = &[
@@ -136,7 +136,9 @@ fn target(
     let url = raw.url.ok_or_else(|| ConfigError::Missing {
         origin: origin_of("url"),
     })?;
-    check_url(&url).map_err(|reason| invalid("url", format!("'{url}'"), reason.to_string()))?;
+    let url = WebhookUrl::new(url);
+    check_url(url.as_str())
+        .map_err(|reason| invalid("url", format!("'{url}'"), reason.to_string()))?;
 
     let names = raw.event_types.ok_or_else(|| ConfigError::Missing {
         origin: origin_of("event_types"),

@@ -230,11 +230,18 @@ impl Session {
                     Err((refusal, message)) => return vec![self.refuse(name, refusal, message)],
                 }
             }
-            // Signed in and no channel_data: the member is the signed-in user, as Pusher does.
-            (ChannelKind::Presence, None, Some(user)) => Some(MemberData {
-                user_id: user.id.clone(),
-                user_info: user.user_info.clone(),
-            }),
+            // Signed in and no channel_data: the member is the signed-in user, as Pusher does,
+            // under the same limits as a member from channel_data.
+            (ChannelKind::Presence, None, Some(user)) => {
+                let member = MemberData {
+                    user_id: user.id.clone(),
+                    user_info: user.user_info.clone(),
+                };
+                match check_member(member, self.app.limits.max_presence_member_size_bytes) {
+                    Ok(member) => Some(member),
+                    Err((refusal, message)) => return vec![self.refuse(name, refusal, message)],
+                }
+            }
             _ => None,
         };
         let joining_user = member.as_ref().map(|member| member.user_id.clone());
@@ -286,11 +293,17 @@ impl Session {
             self.socket.set_authorized();
         }
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, channel = name, "subscribed");
-        self.ctx.console_tap.emit(
-            &self.app.id,
-            "subscribed",
-            || serde_json::json!({"socket_id": self.socket_id, "channel": name}),
-        );
+        // A public channel's name is whatever an anonymous client chose.
+        let fields = || serde_json::json!({"socket_id": self.socket_id, "channel": name});
+        if kind.needs_auth() {
+            self.ctx
+                .console_tap
+                .emit(&self.app.id, "subscribed", fields);
+        } else {
+            self.ctx
+                .console_tap
+                .emit_client_supplied(&self.app.id, "subscribed", fields);
+        }
         let mut replies = vec![succeeded];
         if channel.is_cache() {
             replies.push(match self.registry.cache.get(name, Instant::now()) {
@@ -334,7 +347,7 @@ impl Session {
             Refusal::InvalidChannel => SubscriptionFailure::InvalidChannel,
             Refusal::LimitReached => SubscriptionFailure::LimitReached,
         });
-        self.ctx.console_tap.emit(&self.app.id, "subscription_failed", || {
+        self.ctx.console_tap.emit_client_supplied(&self.app.id, "subscription_failed", || {
             serde_json::json!({"socket_id": self.socket_id, "channel": channel, "reason": message})
         });
         match self.ctx.config.subscription_error_mode {
@@ -571,13 +584,26 @@ fn parse_member(
             ))
         }
     };
-    if user_id.chars().count() > MAX_USER_ID_LENGTH {
+    let member = MemberData {
+        user_id,
+        user_info: data.user_info,
+    };
+    check_member(member, max_info_bytes)
+}
+
+/// The limits every presence member is held to, whether it came from `channel_data` or from
+/// the socket's sign-in: the id's length and the size of `user_info`.
+fn check_member(
+    member: MemberData,
+    max_info_bytes: usize,
+) -> Result<MemberData, (Refusal, String)> {
+    if member.user_id.chars().count() > MAX_USER_ID_LENGTH {
         return Err((
             Refusal::LimitReached,
             format!("user_id is longer than {MAX_USER_ID_LENGTH} characters"),
         ));
     }
-    if let Some(info) = &data.user_info {
+    if let Some(info) = &member.user_info {
         if info.get().len() > max_info_bytes {
             return Err((
                 Refusal::LimitReached,
@@ -588,10 +614,7 @@ fn parse_member(
             ));
         }
     }
-    Ok(MemberData {
-        user_id,
-        user_info: data.user_info,
-    })
+    Ok(member)
 }
 
 #[cfg(test)]

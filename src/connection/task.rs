@@ -32,7 +32,9 @@ enum Ending {
     ClientClosed(Option<u16>),
     /// The server closes with a Pusher code (a `pusher:error` frame goes first).
     Pusher(ErrorCode, String),
-    /// The server closes with a plain WebSocket code (e.g. 1009 message too big).
+    /// The client broke the WebSocket protocol (1002, 1007) or sent a message over the limit
+    /// (1009): the server closes with that code and drops the TCP connection at once, without
+    /// waiting for a close reply a misbehaving client may never send (RFC 6455 §7.1.7).
     WebSocket(u16, String),
 }
 
@@ -143,12 +145,13 @@ pub(super) fn start(
         socket_id = %socket_id, app_id = %app.id, client = ?meta.client, version = ?meta.version,
         origin = ?meta.origin, "connection opened"
     );
-    ctx.console_tap.emit(&app.id, "connection_opened", || {
-        serde_json::json!({
-            "socket_id": socket_id.to_string(), "client": meta.client,
-            "version": meta.version, "origin": meta.origin,
-        })
-    });
+    ctx.console_tap
+        .emit_client_supplied(&app.id, "connection_opened", || {
+            serde_json::json!({
+                "socket_id": socket_id.to_string(), "client": meta.client,
+                "version": meta.version, "origin": meta.origin,
+            })
+        });
     let session = Session::new(ctx.clone(), app, registry, socket.clone());
     metrics.connection_opened();
     let established = messages::connection_established(
@@ -338,8 +341,9 @@ fn requested_ending(ctx: &Context, session: &Session, request: CloseRequest) -> 
     Ending::Pusher(code, message)
 }
 
-/// Sends the `pusher:error` frame (for Pusher codes) and the close frame, then waits briefly
-/// for the client's close reply so the code reaches it before the TCP connection ends.
+/// Sends the `pusher:error` frame (for Pusher codes) and the close frame. For a Pusher code
+/// it then waits briefly for the client's close reply, so the code reaches pusher-js before
+/// the TCP connection ends; after a protocol error it ends the connection at once.
 async fn close(pump: &mut Pump, socket: &SocketHandle, ending: Ending) {
     let slow = matches!(
         socket.requested_close(),
@@ -362,7 +366,7 @@ async fn close(pump: &mut Pump, socket: &SocketHandle, ending: Ending) {
         }
         Ending::WebSocket(code, message) => (
             vec![(Opcode::Close, Bytes::from(close_payload(code, &message)))],
-            true,
+            false,
         ),
     };
     // A slow consumer's unread frames are dropped so that its close code gets through.

@@ -8,12 +8,14 @@ use std::time::Duration;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
+use crate::adapter::view::ClusterView;
 use crate::context::Context;
 
 /// How often the same hint may repeat for the same channel.
 const REPEAT_AFTER: Duration = Duration::from_secs(60);
 
-/// Prefixes Laravel and pusher-js add or expect; a name without them is the "base" name.
+/// Prefixes Laravel and pusher-js add or expect, longest first; a name without them is the
+/// "base" name.
 const PREFIXES: [&str; 7] = [
     "private-encrypted-cache-",
     "private-encrypted-",
@@ -24,16 +26,54 @@ const PREFIXES: [&str; 7] = [
     "cache-",
 ];
 
-/// The name with channel-kind prefixes and a leading dot removed, lower-cased.
-pub fn base_name(channel: &str) -> String {
-    let mut name = channel;
-    for prefix in PREFIXES {
-        if let Some(rest) = name.strip_prefix(prefix) {
-            name = rest;
-            break;
+/// Most hint records kept; past it the oldest are forgotten (they only suppress repeats).
+const MAX_WARNED: usize = 10_000;
+
+/// The name with its channel-kind prefix and leading dots removed, case kept.
+fn strip(channel: &str) -> &str {
+    let rest = PREFIXES
+        .iter()
+        .find_map(|prefix| channel.strip_prefix(prefix))
+        .unwrap_or(channel);
+    rest.trim_start_matches('.')
+}
+
+/// The names a channel is commonly confused with: the same base name under every prefix,
+/// with and without one leading dot, as written and lower-cased. At most 32 names, so the
+/// lookup costs the same however many channels the app has (it is done on the publish
+/// path, under the cluster view lock).
+pub fn near_names(channel: &str) -> Vec<String> {
+    let base = strip(channel);
+    let lower = base.to_ascii_lowercase();
+    let bases: &[&str] = if lower == base {
+        &[base]
+    } else {
+        &[base, &lower]
+    };
+    let mut names = Vec::with_capacity(bases.len() * (PREFIXES.len() + 1) * 2);
+    for base in bases {
+        for prefix in std::iter::once("").chain(PREFIXES) {
+            for dot in ["", "."] {
+                let name = format!("{prefix}{dot}{base}");
+                if name != channel && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
         }
     }
-    name.trim_start_matches('.').to_ascii_lowercase()
+    names
+}
+
+/// The most-listened channel, other than `channel`, among its near names; `(name, subscribers)`.
+pub fn listened_near(view: &ClusterView, app_id: &str, channel: &str) -> Option<(String, usize)> {
+    near_names(channel)
+        .into_iter()
+        .map(|name| {
+            let count = view.subscription_count(app_id, &name);
+            (name, count)
+        })
+        .filter(|(_, count)| *count > 0)
+        .max_by_key(|(_, count)| *count)
 }
 
 /// Remembers publish times and which hints were given recently.
@@ -46,7 +86,12 @@ pub struct Hints {
 impl Hints {
     /// Records a publish to an app.
     pub fn note_publish(&self, app_id: &str, now: Instant) {
-        self.last_publish.insert(app_id.to_string(), now);
+        match self.last_publish.get_mut(app_id) {
+            Some(mut at) => *at = now,
+            None => {
+                self.last_publish.insert(app_id.to_string(), now);
+            }
+        }
     }
 
     fn due(&self, app_id: &str, key: &str, now: Instant, every: Duration) -> bool {
@@ -58,31 +103,26 @@ impl Hints {
         {
             return false;
         }
+        if self.warned.len() >= MAX_WARNED {
+            self.warned
+                .retain(|_, at| now.duration_since(*at) < REPEAT_AFTER);
+        }
         self.warned.insert(key, now);
         true
     }
 
-    /// After a publish that reached nobody in the cluster: is somebody listening on a
-    /// near-identical name?
-    pub fn check_unheard(
+    /// After a publish that reached nobody in the cluster while `listened` (from
+    /// `listened_near`) has subscribers: warns in the log and the console, at most once a
+    /// minute per channel.
+    pub fn report_unheard(
         &self,
         ctx: &Context,
         app_id: &str,
         channel: &str,
         event: &str,
+        (listened, subscribers): (String, usize),
         now: Instant,
     ) {
-        let base = base_name(channel);
-        let near: Vec<(String, usize)> = ctx
-            .cluster
-            .lock()
-            .channels(app_id, "")
-            .into_iter()
-            .filter(|(name, count)| *count > 0 && name != channel && base_name(name) == base)
-            .collect();
-        let Some((listened, subscribers)) = near.into_iter().max_by_key(|(_, count)| *count) else {
-            return;
-        };
         if !self.due(app_id, channel, now, REPEAT_AFTER) {
             return;
         }
@@ -125,17 +165,45 @@ impl Hints {
 
 #[cfg(test)]
 mod tests {
-    use super::base_name;
+    use super::*;
 
     #[test]
-    fn near_identical_names_share_a_base() {
+    fn near_names_cover_prefixes_dots_and_case() {
+        let near = near_names("dashboard-stats");
+        for name in [
+            "private-dashboard-stats",
+            ".dashboard-stats",
+            "presence-dashboard-stats",
+            "private-encrypted-cache-dashboard-stats",
+        ] {
+            assert!(near.contains(&name.to_string()), "{name} in {near:?}");
+        }
+        assert!(!near.contains(&"dashboard-stats".to_string()));
+        assert!(near_names("private-Orders").contains(&"orders".to_string()));
+        assert!(near_names("..room.1").contains(&"presence-room.1".to_string()));
+        assert!(near_names("Private-X").len() <= 32);
+        assert!(!near_names("private-a").contains(&"private-b".to_string()));
+    }
+
+    #[test]
+    fn the_most_listened_near_channel_is_named() {
+        let now = Instant::now();
+        let mut view = ClusterView::new("a");
+        let count = |channel: &str, n| crate::adapter::wire::Change::Count {
+            channel: channel.into(),
+            count: n,
+        };
+        view.apply("a", "app", count("private-stats", 3), now);
+        view.apply("a", "app", count("stats", 1), now);
+        view.apply("a", "app", count("other", 9), now);
         assert_eq!(
-            base_name("private-dashboard-stats"),
-            base_name("dashboard-stats")
+            listened_near(&view, "app", "stats"),
+            Some(("private-stats".to_string(), 3))
         );
-        assert_eq!(base_name("presence-room.1"), base_name("room.1"));
-        assert_eq!(base_name(".orders"), base_name("orders"));
-        assert_eq!(base_name("private-encrypted-cache-x"), "x");
-        assert_ne!(base_name("private-a"), base_name("private-b"));
+        assert_eq!(
+            listened_near(&view, "app", "presence-stats"),
+            Some(("private-stats".to_string(), 3))
+        );
+        assert_eq!(listened_near(&view, "app", "nothing"), None);
     }
 }

@@ -3,33 +3,47 @@
 //! publish path.
 //!
 //! Access needs the admin token from the configuration, or the app's own secret (that app
-//! only). The stream never slows the server: see `tap`.
+//! only), in the `Authorization` header (see `access`). The page is locked down with a
+//! Content-Security-Policy that allows only its own script and style, and may not be framed.
+//! The stream never slows the server: see `tap`.
 
+mod access;
 pub mod hints;
 mod stream;
 pub mod tap;
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
+    RETRY_AFTER, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::app::App;
-use crate::auth::signature::constant_time_eq;
+use crate::connection::Peer;
 use crate::context::Context;
+use crate::http_api::error::body_status;
 use crate::http_api::events;
+use crate::http_body::{self, BodyLimits};
+pub use access::Throttle;
 pub use tap::Tap;
 
-/// The page, embedded so the console works offline and needs no files next to the binary.
+/// The page, its script and its style, embedded so the console works offline and needs no
+/// files next to the binary. `{assets}` in the page becomes the relative path to the assets.
 const PAGE: &str = include_str!("page.html");
+const SCRIPT: &str = include_str!("console.js");
+const STYLE: &str = include_str!("console.css");
 /// Largest event-creator request accepted.
 const MAX_PUBLISH_BODY: usize = 256 * 1024;
+/// Only the page's own files, no inline code, no framing, no form posts elsewhere.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Console settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,7 +57,7 @@ pub struct ConsoleSettings {
 /// A response body that may stream (the event stream) or not (everything else).
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// Handles `/console`, `/console/stream` and `/console/publish`.
+/// Handles `/console`, its assets, `/console/stream` and `/console/publish`.
 pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Body> {
     let settings = &ctx.config.console;
     if !settings.enabled {
@@ -52,99 +66,94 @@ pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -
             "the console is disabled: set [console] enabled = true (SOCKWAVE_CONSOLE_ENABLED=true)",
         );
     }
+    let address = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
     match (request.method(), path) {
-        (&Method::GET, "/console" | "/console/") => {
-            let mut response = Response::new(full(PAGE.into()));
-            let headers = response.headers_mut();
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            headers.insert("cache-control", HeaderValue::from_static("no-store"));
-            response
-        }
+        (&Method::GET, "/console") => page("console/"),
+        (&Method::GET, "/console/") => page(""),
+        (&Method::GET, "/console/console.js") => asset(SCRIPT, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/console/console.css") => asset(STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/console/stream") => {
-            let query: Vec<(String, String)> =
-                form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-                    .into_owned()
-                    .collect();
-            let param = |name: &str| {
-                query
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.as_str())
-            };
-            match authorize(&ctx, param("app_id"), param("token")) {
+            let query = query_of(&request);
+            if param(&query, "token").is_some() {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "the token must not be in the URL (proxy logs and browser history keep URLs): send it as 'Authorization: Bearer <token>'",
+                );
+            }
+            let token = access::bearer(request.headers());
+            match access::authorize(&ctx, address, param(&query, "app_id"), token) {
                 Ok(app) => stream::open(ctx.clone(), app),
-                Err(response) => *response,
+                Err(denied) => refusal(denied),
             }
         }
-        (&Method::POST, "/console/publish") => publish(ctx, request).await,
+        (&Method::POST, "/console/publish") => publish(ctx, request, address).await,
         _ => error(StatusCode::NOT_FOUND, "no such console route"),
     }
 }
 
-/// Checks the token against the admin token and the app's secret, in constant time.
-fn authorize(
-    ctx: &Context,
-    app_id: Option<&str>,
-    token: Option<&str>,
-) -> Result<Arc<App>, Box<Response<Body>>> {
-    let app_id = app_id
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| Box::new(error(StatusCode::BAD_REQUEST, "app_id is required")))?;
-    let app = ctx.apps.find_by_id(app_id).ok_or_else(|| {
-        Box::new(error(
-            StatusCode::NOT_FOUND,
-            &format!("app '{app_id}' does not exist on this server"),
-        ))
-    })?;
-    let token = token.unwrap_or("").as_bytes();
-    let admin = ctx
-        .config
-        .console
-        .token
-        .as_deref()
-        .is_some_and(|t| constant_time_eq(t.as_bytes(), token));
-    if admin || constant_time_eq(app.secret.as_bytes(), token) {
-        Ok(app)
-    } else {
-        Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "wrong token: use the console token from the configuration, or the app's secret",
-        )))
-    }
+fn page(assets: &str) -> Response<Body> {
+    let mut response = asset(
+        &PAGE.replace("{assets}", assets),
+        "text/html; charset=utf-8",
+    );
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
-/// The event creator: publishes `{app_id, channel, event, data}` through the normal path.
-async fn publish(ctx: Arc<Context>, request: Request<Incoming>) -> Response<Body> {
-    let token = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let body = match Limited::new(request.into_body(), MAX_PUBLISH_BODY)
+fn asset(text: &str, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(full(Bytes::from(text.to_string())));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn query_of(request: &Request<Incoming>) -> Vec<(String, String)> {
+    form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
         .collect()
-        .await
+}
+
+fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The event creator: publishes `{channel, event, data}` to `?app_id=` through the normal
+/// path. The token is checked before the body is read, and the body is read under the same
+/// deadline and budget as the API's.
+async fn publish(
+    ctx: Arc<Context>,
+    request: Request<Incoming>,
+    address: Option<IpAddr>,
+) -> Response<Body> {
+    let query = query_of(&request);
+    let token = access::bearer(request.headers());
+    let app = match access::authorize(&ctx, address, param(&query, "app_id"), token) {
+        Ok(app) => app,
+        Err(denied) => return refusal(denied),
+    };
+    let limits = BodyLimits {
+        max_bytes: MAX_PUBLISH_BODY,
+        timeout: ctx.config.request_body_timeout,
+    };
+    let declared = http_body::declared_length(request.headers());
+    let body = match http_body::read(request.into_body(), declared, &limits, &ctx.body_budget).await
     {
-        Ok(body) => body.to_bytes(),
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large",
-            )
-        }
+        Ok(body) => body,
+        Err(err) => return error(body_status(&err), &err.to_string()),
     };
     let Ok(input) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
-            "the body must be JSON: {app_id, channel, event, data}",
+            "the body must be JSON: {channel, event, data}",
         );
-    };
-    let app = match authorize(&ctx, input["app_id"].as_str(), token.as_deref()) {
-        Ok(app) => app,
-        Err(response) => return *response,
     };
     let event_json =
         json!({"name": input["event"], "channel": input["channel"], "data": input["data"]});
@@ -156,6 +165,16 @@ async fn publish(ctx: Arc<Context>, request: Request<Incoming>) -> Response<Body
     let reached = events::publish(&ctx, &registry, &event);
     tracing::info!(app_id = %app.id, event = %event.name, reached, "console published a test event");
     json_response(StatusCode::OK, json!({ "reached": reached }))
+}
+
+fn refusal(denied: access::Denied) -> Response<Body> {
+    let mut response = error(denied.status, &denied.message);
+    if let Some(seconds) = denied.retry_after_secs {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn full(bytes: Bytes) -> Body {

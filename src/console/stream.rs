@@ -78,7 +78,7 @@ async fn pump(ctx: Arc<Context>, app: Arc<App>, sender: mpsc::Sender<Bytes>) {
                     "app_id": app.id,
                     "connections": ctx.registry.app(&app.id).connection_count()
                         + ctx.cluster.lock().remote_connections(&app.id),
-                    "channels": ctx.cluster.lock().channels(&app.id, "").len(),
+                    "channels": ctx.cluster.lock().channel_count(&app.id),
                     "messages_per_second": messages.saturating_sub(last_messages),
                     "not_shown": not_shown,
                 });

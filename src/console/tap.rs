@@ -53,6 +53,23 @@ impl Tap {
     /// Sends an event of `kind` to the app's open streams; `fields` is only called when
     /// somebody listens.
     pub fn emit(&self, app_id: &str, kind: &str, fields: impl FnOnce() -> Value) {
+        self.send(app_id, kind, false, fields);
+    }
+
+    /// Like `emit`, for an event whose text a client the server did not authenticate wrote
+    /// (a stranger's subscribe, a refused API call): the page marks it `client_supplied`, so
+    /// nobody can pass off a convincing fake row as the server's.
+    pub fn emit_client_supplied(&self, app_id: &str, kind: &str, fields: impl FnOnce() -> Value) {
+        self.send(app_id, kind, true, fields);
+    }
+
+    fn send(
+        &self,
+        app_id: &str,
+        kind: &str,
+        client_supplied: bool,
+        fields: impl FnOnce() -> Value,
+    ) {
         if !self.active() {
             return;
         }
@@ -63,6 +80,9 @@ impl Tap {
         object.insert("kind".into(), kind.into());
         object.insert("time_ms".into(), now_ms().into());
         object.insert("app_id".into(), app_id.into());
+        if client_supplied {
+            object.insert("client_supplied".into(), true.into());
+        }
         let event = TapEvent {
             app_id: app_id.to_string(),
             json: Value::Object(object).to_string(),
@@ -127,6 +147,9 @@ mod tests {
             ),
             (Some("subscribed"), Some("c"), "a")
         );
+        tap.emit_client_supplied("a", "subscription_failed", || serde_json::json!({}));
+        let json: Value = serde_json::from_str(&rx.try_recv().unwrap().json).unwrap();
+        assert_eq!(json["client_supplied"], true);
         tap.count_messages("a", 3);
         assert_eq!(tap.messages("a"), 3);
     }

@@ -7,6 +7,7 @@ use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use crate::auth::ApiAuthError;
+use crate::http_body::BodyError;
 use crate::rate_limit::Decision;
 
 /// An HTTP API failure.
@@ -35,6 +36,9 @@ pub enum ApiError {
     /// The body or an event's data is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body was not read: too large, too slow, or the server's body budget is spent.
+    #[error(transparent)]
+    Body(#[from] BodyError),
     /// The app spent its backend events or read requests for this second.
     #[error("{message}")]
     RateLimited {
@@ -51,9 +55,11 @@ impl ApiError {
         match self {
             ApiError::RouteNotFound { .. } | ApiError::AppNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::AppDisabled(_) => StatusCode::FORBIDDEN,
+            ApiError::Auth(ApiAuthError::DuplicateParam(_)) => StatusCode::BAD_REQUEST,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Body(err) => body_status(err),
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -64,9 +70,15 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => "route_not_found",
             ApiError::AppNotFound(_) => "app_not_found",
             ApiError::AppDisabled(_) => "app_disabled",
+            ApiError::Auth(ApiAuthError::DuplicateParam(_)) => "bad_request",
             ApiError::Auth(_) => "auth",
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::PayloadTooLarge(_) | ApiError::Body(BodyError::TooLarge { .. }) => {
+                "payload_too_large"
+            }
+            ApiError::Body(BodyError::TooSlow { .. }) => "body_too_slow",
+            ApiError::Body(BodyError::Busy { .. }) => "body_budget",
+            ApiError::Body(BodyError::Broken(_)) => "bad_request",
             ApiError::RateLimited { .. } => "rate_limited",
         }
     }
@@ -76,12 +88,30 @@ impl ApiError {
         let status = self.status();
         let body = serde_json::json!({"error": self.to_string(), "code": status.as_u16()});
         let mut response = super::json_response(status, body.to_string());
-        if let ApiError::RateLimited { decision, .. } = &self {
-            super::limits::add_headers(&mut response, decision);
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(decision.retry_after_secs()));
+        match &self {
+            ApiError::RateLimited { decision, .. } => {
+                super::limits::add_headers(&mut response, decision);
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(decision.retry_after_secs()));
+            }
+            ApiError::Body(BodyError::Busy { .. }) => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         response
+    }
+}
+
+/// The status for a body that was not read; shared with the console.
+pub(crate) fn body_status(err: &BodyError) -> StatusCode {
+    match err {
+        BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
+        BodyError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        BodyError::Broken(_) => StatusCode::BAD_REQUEST,
     }
 }

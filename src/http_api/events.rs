@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use super::error::ApiError;
 use crate::adapter::wire::{CacheEntry, NodeMessage};
 use crate::app::AppLimits;
+use crate::console::hints;
 use crate::context::Context;
 use crate::protocol::channel::SERVER_TO_USER_PREFIX;
 use crate::protocol::{messages, ChannelKind, ChannelName};
@@ -229,14 +230,24 @@ pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
     ctx.console_tap.count_messages(app, reached);
     if reached == 0 {
         // Nobody here heard it: worth a hint if nobody in the cluster did, but a
-        // near-identical channel has listeners.
-        for target in &event.channels {
-            if let Target::Channel(channel) = target {
-                if ctx.cluster.lock().subscription_count(app, channel.as_str()) == 0 {
-                    ctx.hints
-                        .check_unheard(ctx, app, channel.as_str(), &event.name, now);
-                }
-            }
+        // near-identical channel has listeners. Constant work per target channel, whatever
+        // the number of channels; the warnings are written after the view lock is released.
+        let unheard: Vec<(&str, (String, usize))> = {
+            let view = ctx.cluster.lock();
+            event
+                .channels
+                .iter()
+                .filter_map(|target| match target {
+                    Target::Channel(channel) => Some(channel.as_str()),
+                    Target::User(_) => None,
+                })
+                .filter(|channel| view.subscription_count(app, channel) == 0)
+                .filter_map(|channel| Some((channel, hints::listened_near(&view, app, channel)?)))
+                .collect()
+        };
+        for (channel, listened) in unheard {
+            ctx.hints
+                .report_unheard(ctx, app, channel, &event.name, listened, now);
         }
     }
     ctx.console_tap.emit(app, "publish", || {

@@ -64,7 +64,7 @@ pub async fn handle(
                     .strip_prefix("/apps/")
                     .and_then(|rest| rest.split('/').next())
                 {
-                    ctx.console_tap.emit(app_id, "publish_rejected", || {
+                    ctx.console_tap.emit_client_supplied(app_id, "publish_rejected", || {
                         json!({"status": err.status().as_u16(), "reason": err.to_string(), "path": shorten(path)})
                     });
                 }

@@ -1,33 +1,34 @@
-//! Turning an incoming request into a verified one: app lookup, body read under a size cap,
-//! query decoding and the Pusher signature check.
+//! Turning an incoming request into a verified one: app lookup, the Pusher signature over
+//! the head (the query signs `body_md5`), and only then the body, read under the limits of
+//! `http_body` and compared with the signed hash. A request without a valid signature is
+//! refused before a single byte of its body is read.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::CONTENT_LENGTH;
 use hyper::Request;
 
 use super::error::ApiError;
 use crate::app::App;
-use crate::auth::{verify_request, ApiCredentials, ApiRequest};
+use crate::auth::api_auth::{canonical_query, verify_head, ApiRequestHead};
+use crate::auth::ApiCredentials;
 use crate::context::Context;
+use crate::http_body::{self, Body, BodyLimits};
 
-/// A request whose app exists and is enabled, and whose signature checked out.
+/// A request whose app exists and is enabled, and whose signature and body checked out.
 #[derive(Debug)]
-pub struct Verified {
+pub struct Verified<'a> {
     /// The app in the path.
     pub app: Arc<App>,
-    /// Decoded query parameters.
+    /// Query parameters, names lower-cased as they were signed.
     pub query: Vec<(String, String)>,
-    /// The raw body.
-    pub body: Bytes,
+    /// The body; it counts against the server's body budget until dropped.
+    pub body: Body<'a>,
 }
 
-impl Verified {
-    /// A query parameter by (case-sensitive) name.
+impl Verified<'_> {
+    /// A query parameter by its (lower-case) name.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
@@ -37,13 +38,13 @@ impl Verified {
 }
 
 /// Reads and verifies a request for `app_id`. `signed_path` is the path without the
-/// deployment prefix; `received_path` the path as it arrived.
-pub async fn verify(
-    ctx: &Context,
+/// deployment prefix.
+pub async fn verify<'a>(
+    ctx: &'a Context,
     request: Request<Incoming>,
     app_id: &str,
     signed_path: &str,
-) -> Result<Verified, ApiError> {
+) -> Result<Verified<'a>, ApiError> {
     let app = ctx
         .apps
         .find_by_id(app_id)
@@ -53,59 +54,33 @@ pub async fn verify(
     }
     let method = request.method().as_str().to_ascii_uppercase();
     let received_path = request.uri().path().to_string();
-    let query: Vec<(String, String)> =
+    let query = canonical_query(
         form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
             .into_owned()
-            .collect();
-    let body = read_body(ctx, request).await?;
+            .collect(),
+    )?;
+    let declared = http_body::declared_length(request.headers());
     let credentials = ApiCredentials {
         app_id: &app.id,
         key: &app.key,
         secret: &app.secret,
         timestamp_window: ctx.config.auth_timestamp_window,
     };
-    let api_request = ApiRequest {
+    let head = ApiRequestHead {
         method: &method,
         path: signed_path,
         received_path: (received_path != signed_path).then_some(received_path.as_str()),
         query: &query,
-        body: &body,
+        has_body: declared != Some(0),
     };
-    verify_request(&api_request, &credentials, unix_now())?;
+    let body_check = verify_head(&head, &credentials, unix_now())?;
+    let limits = BodyLimits {
+        max_bytes: ctx.config.max_request_body_bytes,
+        timeout: ctx.config.request_body_timeout,
+    };
+    let body = http_body::read(request.into_body(), declared, &limits, &ctx.body_budget).await?;
+    body_check.verify(&body)?;
     Ok(Verified { app, query, body })
-}
-
-/// Reads the body, refusing it before buffering when `Content-Length` is over the cap, and
-/// while reading when a chunked body grows past it.
-async fn read_body(ctx: &Context, request: Request<Incoming>) -> Result<Bytes, ApiError> {
-    let max = ctx.config.max_request_body_bytes;
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "request body is larger than the server limit of {max} bytes"
-        ))
-    };
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
-        return Err(too_large());
-    }
-    let collected = Limited::new(request.into_body(), max)
-        .collect()
-        .await
-        .map_err(|err| {
-            if err
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                too_large()
-            } else {
-                ApiError::BadRequest(format!("could not read the request body: {err}"))
-            }
-        })?;
-    Ok(collected.to_bytes())
 }
 
 fn unix_now() -> i64 {

@@ -20,7 +20,7 @@ pub fn deliveries(ctx: &Context, app: &App) -> Value {
             let event_types: Vec<&str> =
                 target.event_types.iter().map(|kind| kind.name()).collect();
             json!({
-                "url": target.url,
+                "url": target.url.shown(),
                 "event_types": event_types,
                 "filter": {
                     "channel_name_starts_with": target.filter.starts_with,

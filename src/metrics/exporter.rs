@@ -19,8 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
 
-/// Serves scrapes until `stop` is cancelled.
-pub async fn run(listener: TcpListener, ctx: Arc<Context>, stop: CancellationToken) {
+/// Serves scrapes until `stop` is cancelled. `http` carries the main port's limits (head
+/// timeout, which also ends idle keep-alive connections, and head size), so an idle or
+/// trickling client cannot hold this listener's connections either.
+pub async fn run(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    http: http1::Builder,
+    stop: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
@@ -32,12 +39,13 @@ pub async fn run(listener: TcpListener, ctx: Arc<Context>, stop: CancellationTok
         };
         let ctx = ctx.clone();
         let stop = stop.clone();
+        let http = http.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let ctx = ctx.clone();
                 async move { Ok::<_, Infallible>(answer(&ctx, &request)) }
             });
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let connection = http.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}

@@ -81,7 +81,7 @@ pub(crate) async fn deliver(shared: Arc<Shared>, sender: Arc<Sender>, batch: Bat
             };
             match record_id {
                 None => {
-                    let mut record = Record::new(time_ms, &target.url, names.clone());
+                    let mut record = Record::new(time_ms, target.url.shown(), names.clone());
                     update(&mut record);
                     record_id = Some(shared.log.insert(&app.id, record));
                 }
@@ -135,7 +135,7 @@ async fn attempt(
         .acquire()
         .await
         .expect("the semaphore is never closed");
-    let mut request = sender.client.post(&target.url);
+    let mut request = sender.client.post(target.url.as_str());
     for (name, value) in &target.headers {
         request = request.header(name.as_str(), value.as_str());
     }

@@ -38,7 +38,7 @@ pub use counters::CounterSnapshot;
 use counters::{Counter, Counters};
 pub use event::{EventType, WebhookEvent};
 use log::DeliveryLog;
-pub use target::{ChannelFilter, WebhookTarget, RESERVED_HEADERS};
+pub use target::{ChannelFilter, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
 use worker::Command;
 
 /// Most requests in flight at once, over all apps and targets. Each lane has at most one,
@@ -202,7 +202,7 @@ impl Webhooks {
                     mpsc::error::TrySendError::Full(_) => "the webhook queue is full",
                     mpsc::error::TrySendError::Closed(_) => "the webhook worker has stopped",
                 };
-                let url = first.url.clone();
+                let url = first.url.shown().to_string();
                 if let Command::Emit(item) = err.into_inner() {
                     self.shared.report_drop(&app.id, &url, &item.event, reason);
                 }

@@ -10,11 +10,70 @@ use super::event::{EventType, WebhookEvent};
 /// (lowercase; header names are case-insensitive).
 pub const RESERVED_HEADERS: [&str; 3] = ["content-type", "x-pusher-key", "x-pusher-signature"];
 
+/// A webhook URL. Credentials in it (`https://user:password@host/…`) are for the request
+/// only: `Display` and `Debug` mask them, so the URL can go into logs, the delivery log, the
+/// console and `config check` without leaking them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    full: String,
+    shown: String,
+}
+
+impl WebhookUrl {
+    /// Wraps an absolute URL (validated by `config`).
+    pub fn new(url: impl Into<String>) -> WebhookUrl {
+        let full = url.into();
+        let shown = masked(&full);
+        WebhookUrl { full, shown }
+    }
+
+    /// The URL to send to, credentials included. Never log this.
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The URL with any password (or a user name standing alone, often a token) replaced
+    /// by `****`.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl std::fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.shown)
+    }
+}
+
+fn masked(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return url.to_string();
+    };
+    let hidden = if parsed.password().is_some() {
+        parsed.set_password(Some("****")).is_ok()
+    } else if !parsed.username().is_empty() {
+        parsed.set_username("****").is_ok()
+    } else {
+        return url.to_string();
+    };
+    if hidden {
+        parsed.to_string()
+    } else {
+        "(a URL with credentials that cannot be shown)".to_string()
+    }
+}
+
 /// One webhook of an app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookTarget {
     /// An absolute `http://` or `https://` URL.
-    pub url: String,
+    pub url: WebhookUrl,
     /// The event kinds sent to this URL.
     pub event_types: Vec<EventType>,
     /// Only events on channels whose names match are sent.
@@ -70,9 +129,24 @@ impl WebhookTarget {
 mod tests {
     use super::*;
 
+    #[test]
+    fn credentials_never_show() {
+        let url = WebhookUrl::new("https://hooks:s3cret-pass@example.com/in?x=1");
+        assert_eq!(url.as_str(), "https://hooks:s3cret-pass@example.com/in?x=1");
+        assert_eq!(url.to_string(), "https://hooks:****@example.com/in?x=1");
+        assert_eq!(
+            format!("{url:?}"),
+            "\"https://hooks:****@example.com/in?x=1\""
+        );
+        let token = WebhookUrl::new("https://tok3n@example.com/in");
+        assert_eq!(token.shown(), "https://****@example.com/in");
+        let plain = WebhookUrl::new("http://127.0.0.1:8080/hook");
+        assert_eq!(plain.shown(), "http://127.0.0.1:8080/hook");
+    }
+
     fn target(types: &[EventType], starts: Option<&str>, ends: Option<&str>) -> WebhookTarget {
         WebhookTarget {
-            url: "http://127.0.0.1/hook".into(),
+            url: WebhookUrl::new("http://127.0.0.1/hook"),
             event_types: types.to_vec(),
             filter: ChannelFilter {
                 starts_with: starts.map(String::from),

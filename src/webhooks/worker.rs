@@ -167,7 +167,7 @@ impl Worker {
             {
                 self.shared.report_drop(
                     &item.app.id,
-                    &target.url,
+                    target.url.shown(),
                     &event,
                     "the target's backlog is full",
                 );

@@ -30,8 +30,9 @@ async fn open_stream(
             .await
             .unwrap();
     tokio::spawn(connection);
-    let request = hyper::Request::get(format!("/console/stream?app_id={APP_ID}&token={token}"))
+    let request = hyper::Request::get(format!("/console/stream?app_id={APP_ID}"))
         .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {token}"))
         .body(Full::new(Bytes::new()))
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
@@ -92,6 +93,19 @@ async fn the_stream_needs_a_token() {
     assert_eq!(open_stream(server.local_addr(), "wrong").await.0, 401);
     // The app's own secret opens that app's stream.
     assert_eq!(open_stream(server.local_addr(), SECRET).await.0, 200);
+    // A credential in the URL is refused, whatever it is.
+    let (status, body) = raw_request(
+        server.local_addr(),
+        "GET",
+        &format!("/console/stream?app_id={APP_ID}&token={TOKEN}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("Authorization"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -106,10 +120,13 @@ async fn the_stream_shows_connections_subscriptions_publishes_and_failures() {
     let opened = next_of_kind(&mut events, "connection_opened").await;
     assert_eq!(opened["socket_id"], client.socket_id.as_str());
     assert_eq!(opened["client"], "js");
+    assert_eq!(opened["client_supplied"], true, "{opened}");
     client.subscribe("news", None, None).await;
+    let subscribed = next_of_kind(&mut events, "subscribed").await;
+    assert_eq!(subscribed["channel"], "news");
     assert_eq!(
-        next_of_kind(&mut events, "subscribed").await["channel"],
-        "news"
+        subscribed["client_supplied"], true,
+        "a public channel's name is the client's"
     );
     client
         .subscribe("private-x", Some(format!("{KEY}:00")), None)
@@ -122,10 +139,16 @@ async fn the_stream_shows_connections_subscriptions_publishes_and_failures() {
             .contains("invalid signature"),
         "{failed}"
     );
+    assert_eq!(failed["client_supplied"], true, "{failed}");
 
     publish(addr, "news", "stats.updated", r#"{"cpu":1}"#, None).await;
     let published = next_of_kind(&mut events, "publish").await;
     assert_eq!(published["channels"], json!(["news"]));
+    assert_eq!(
+        published.get("client_supplied"),
+        None,
+        "a signed publish is the backend's"
+    );
     assert_eq!(
         (published["event"].as_str(), published["reached"].as_u64()),
         (Some("stats.updated"), Some(1))
@@ -138,10 +161,9 @@ async fn the_stream_shows_connections_subscriptions_publishes_and_failures() {
     );
     wrong.secret = "nope".into();
     wrong.send(addr).await;
-    assert_eq!(
-        next_of_kind(&mut events, "publish_rejected").await["status"],
-        401
-    );
+    let rejected = next_of_kind(&mut events, "publish_rejected").await;
+    assert_eq!(rejected["status"], 401);
+    assert_eq!(rejected["client_supplied"], true, "{rejected}");
 
     drop(client);
     next_of_kind(&mut events, "connection_closed").await;
@@ -159,9 +181,8 @@ async fn the_event_creator_publishes() {
             .await
             .unwrap();
     tokio::spawn(connection);
-    let body =
-        json!({"app_id": APP_ID, "channel": "news", "event": "test", "data": "{}"}).to_string();
-    let request = hyper::Request::post("/console/publish")
+    let body = json!({"channel": "news", "event": "test", "data": "{}"}).to_string();
+    let request = hyper::Request::post(format!("/console/publish?app_id={APP_ID}"))
         .header("host", addr.to_string())
         .header("authorization", format!("Bearer {TOKEN}"))
         .body(Full::new(Bytes::from(body)))

@@ -8,14 +8,14 @@ use serde_json::{json, Value};
 use sockwave::app::App;
 use sockwave::auth::signature::verify;
 use sockwave::config::Config;
-use sockwave::webhooks::{ChannelFilter, EventType, WebhookTarget};
+use sockwave::webhooks::{ChannelFilter, EventType, WebhookTarget, WebhookUrl};
 
 use crate::support::*;
 use crate::webhook_receiver::{Receiver, Reply};
 
 fn target(url: String, types: &[EventType]) -> WebhookTarget {
     WebhookTarget {
-        url,
+        url: WebhookUrl::new(url),
         event_types: types.to_vec(),
         filter: ChannelFilter::default(),
         headers: vec![("X-Custom".into(), "custom-value".into())],

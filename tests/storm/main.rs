@@ -11,6 +11,7 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+#[path = "../common/process.rs"]
 mod process;
 mod slow_readers;
 mod storm;

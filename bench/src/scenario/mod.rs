@@ -12,6 +12,7 @@ pub(crate) mod http;
 pub(crate) mod idle;
 pub(crate) mod presence;
 pub(crate) mod soak;
+pub(crate) mod unheard;
 
 use std::future::Future;
 use std::sync::Arc;

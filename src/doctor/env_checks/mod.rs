@@ -123,18 +123,50 @@ pub fn run(
     (checks, target)
 }
 
-/// A value fit to print: secrets (and Laravel's encryption key) are masked.
+/// A value fit to print. The doctor reads a whole `.env` — database URLs and payment keys
+/// included — so a value is hidden unless its name says it is harmless: hosts, ports,
+/// schemes, drivers, connection names, clusters and paths, Pusher's and Reverb's public app id
+/// and key, and `APP_URL`/`APP_ENV`/`APP_DEBUG`.
 fn shown(key: &str, value: &str) -> String {
-    let upper = key.to_ascii_uppercase();
-    let secret = ["SECRET", "PASSWORD", "PASSWD", "TOKEN", "PRIVATE"]
-        .iter()
-        .any(|word| upper.contains(word))
-        || upper == "APP_KEY";
-    if secret {
-        "***".to_string()
-    } else {
+    if is_harmless(key) {
         value.to_string()
+    } else {
+        "***".to_string()
     }
+}
+
+fn is_harmless(key: &str) -> bool {
+    const SECRET_WORDS: [&str; 6] = [
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "PRIVATE",
+        "CREDENTIAL",
+    ];
+    const HARMLESS_SUFFIXES: [&str; 10] = [
+        "_HOST",
+        "_PORT",
+        "_SCHEME",
+        "_DRIVER",
+        "_CONNECTION",
+        "_CLUSTER",
+        "_PATH",
+        "_FORCE_TLS",
+        "_USE_TLS",
+        "_ENCRYPTED",
+    ];
+    const HARMLESS_KEYS: [&str; 3] = ["APP_URL", "APP_ENV", "APP_DEBUG"];
+    let upper = key.to_ascii_uppercase();
+    if SECRET_WORDS.iter().any(|word| upper.contains(word)) {
+        return false;
+    }
+    let broadcaster = upper.contains("PUSHER_") || upper.contains("REVERB_");
+    HARMLESS_KEYS.contains(&upper.as_str())
+        || HARMLESS_SUFFIXES
+            .iter()
+            .any(|suffix| upper.ends_with(suffix))
+        || (broadcaster && (upper.ends_with("_APP_ID") || upper.ends_with("_APP_KEY")))
 }
 
 /// `A`, `A and B`, `A, B and C`.
@@ -182,6 +214,11 @@ mod tests {
         assert_eq!(shown("PUSHER_APP_SECRET", "s"), "***");
         assert_eq!(shown("APP_KEY", "base64:x"), "***");
         assert_eq!(shown("PUSHER_APP_KEY", "k"), "k");
+        assert_eq!(shown("BROADCAST_DRIVER", "log"), "log");
+        assert_eq!(shown("VITE_PUSHER_HOST", "localhost"), "localhost");
+        assert_eq!(shown("DATABASE_URL", "postgres://u:p@h/db"), "***");
+        assert_eq!(shown("STRIPE_API_KEY", "sk_live_1"), "***");
+        assert_eq!(shown("ALGOLIA_APP_KEY", "k"), "***");
         let items = ["A".to_string(), "B".to_string(), "C".to_string()];
         assert_eq!(join_and(&items), "A, B and C");
     }
