@@ -139,6 +139,14 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     }
 }
 
+/// Refuses a body whose declared length is over the cap, before anything else is looked at.
+pub fn check_declared(declared: Option<u64>, max_bytes: usize) -> Result<(), BodyError> {
+    match declared {
+        Some(length) if length > max_bytes as u64 => Err(BodyError::TooLarge { max: max_bytes }),
+        _ => Ok(()),
+    }
+}
+
 /// The deadline for the next chunk: the whole-body deadline, or sooner when the bytes so far
 /// are below the minimum rate.
 fn next_deadline(started: Instant, received: usize, limits: &BodyLimits) -> Instant {
@@ -177,8 +185,8 @@ pub async fn read<'a>(
 ) -> Result<Body<'a>, BodyError> {
     let max = limits.max_bytes;
     let mut reservation = Reservation { budget, n_bytes: 0 };
+    check_declared(declared, max)?;
     let declared = match declared {
-        Some(length) if length > max as u64 => return Err(BodyError::TooLarge { max }),
         Some(0) => {
             return Ok(Body {
                 bytes: Bytes::new(),

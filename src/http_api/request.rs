@@ -59,7 +59,10 @@ pub async fn verify<'a>(
             .into_owned()
             .collect(),
     )?;
+    // A body over the cap is refused from its declared length alone: the clearest answer,
+    // and it needs no signature check.
     let declared = http_body::declared_length(request.headers());
+    http_body::check_declared(declared, ctx.config.max_request_body_bytes)?;
     let credentials = ApiCredentials {
         app_id: &app.id,
         key: &app.key,
