@@ -29,6 +29,10 @@ use crate::target::Target;
 
 /// Channels one socket may hold (the server's limit).
 const PER_SOCKET: u64 = 1000;
+/// Subscribes a socket sends at once, then per second: under the server's default message
+/// budget (a burst of 500, then 100 per second), so no holder is cut off.
+const SUBSCRIBE_BURST: u64 = 450;
+const SUBSCRIBES_PER_SECOND: f64 = 90.0;
 
 /// Flags of `unheard`.
 #[derive(Debug, Clone, ClapArgs)]
@@ -62,7 +66,12 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
         let per_socket = PER_SOCKET.min(args.channels - socket_index * PER_SOCKET);
         async move {
             let mut client = PusherClient::connect(&target).await?;
+            let paced_from = Instant::now();
             for n in 0..per_socket {
+                if n >= SUBSCRIBE_BURST {
+                    let due = (n - SUBSCRIBE_BURST) as f64 / SUBSCRIBES_PER_SECOND;
+                    tokio::time::sleep_until(paced_from + Duration::from_secs_f64(due)).await;
+                }
                 let channel = format!("unheard-held-{socket_index}-{n}");
                 client.subscribe(&channel, None, None, &tally).await?;
             }
