@@ -11,11 +11,11 @@ use tokio::time::Instant;
 
 use crate::adapter::view::{ClusterView, Transition};
 use crate::context::Context;
-use crate::protocol::channel::kind_of;
-use crate::protocol::messages::{self, WatchlistEvent};
-use crate::protocol::ChannelKind;
 use crate::registry::{AppRegistry, CountUpdate, Frame, SocketHandle, SocketId};
 use crate::webhooks::WebhookEvent;
+use sockwave_protocol::channel::kind_of;
+use sockwave_protocol::messages::{self, WatchlistEvent};
+use sockwave_protocol::ChannelKind;
 
 /// Acts on transitions. `joiner` is the local socket whose join caused them, which must not
 /// receive its own `member_added`.

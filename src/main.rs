@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sockwave::config::{self, CliOverrides, Config, ConfigError};
-use sockwave::doctor::DoctorArgs;
+use sockwave_doctor::DoctorArgs;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc instead of the system allocator: glibc keeps the memory of departed sockets, so
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             }
             Err(err) => config_failure(&err),
         },
-        Some(Command::Doctor(args)) => sockwave::doctor::run(&args),
+        Some(Command::Doctor(args)) => sockwave_doctor::run(&args),
         None => match config::load(&cli.overrides, &env) {
             Ok(config) => serve(config),
             Err(err) => config_failure(&err),

@@ -17,8 +17,8 @@ use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use sockwave::auth::api_auth::{body_md5, string_to_sign};
-use sockwave::auth::signature::sign;
+use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
+use sockwave_protocol::auth::signature::sign;
 
 use crate::target::Target;
 
@@ -146,13 +146,13 @@ mod tests {
         let uri = request.uri().to_string();
         assert!(uri.starts_with("/apps/7/events?auth_key=k&"), "{uri}");
         let pairs: Vec<(String, String)> = form_pairs(request.uri().query().unwrap());
-        let credentials = sockwave::auth::api_auth::ApiCredentials {
+        let credentials = sockwave_protocol::auth::api_auth::ApiCredentials {
             app_id: "7",
             key: "k",
             secret: "s",
             timestamp_window: std::time::Duration::from_secs(600),
         };
-        let api_request = sockwave::auth::api_auth::ApiRequest {
+        let api_request = sockwave_protocol::auth::api_auth::ApiRequest {
             method: "POST",
             path: "/apps/7/events",
             received_path: None,
@@ -163,7 +163,10 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        assert!(sockwave::auth::api_auth::verify_request(&api_request, &credentials, now).is_ok());
+        assert!(
+            sockwave_protocol::auth::api_auth::verify_request(&api_request, &credentials, now)
+                .is_ok()
+        );
     }
 
     fn form_pairs(query: &str) -> Vec<(String, String)> {

@@ -18,21 +18,21 @@ use std::time::Duration;
 use serde_json::Value;
 use sockwave::adapter::Cluster;
 use sockwave::app::{App, StaticAppStore};
-use sockwave::auth::api_auth::{body_md5, string_to_sign};
-use sockwave::auth::signature::sign;
-use sockwave::auth::{
-    channel_string_to_sign, user_string_to_sign, verify_request, ApiCredentials, ApiRequest,
-};
 use sockwave::config::{from_text, FileFormat, ServerConfig};
 use sockwave::connection::session::Session;
 use sockwave::connection::ClientMeta;
 use sockwave::context::Context;
 use sockwave::http_api::events::{parse_batch, parse_event};
-use sockwave::protocol::channel::kind_of;
-use sockwave::protocol::{parse_client_message, ChannelName};
 use sockwave::registry::{SocketHandle, SocketId};
 use sockwave::webhooks::{WebhookSettings, Webhooks};
-use sockwave::websocket::{Decoder, Incoming, ProtocolError};
+use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
+use sockwave_protocol::auth::signature::sign;
+use sockwave_protocol::auth::{
+    channel_string_to_sign, user_string_to_sign, verify_request, ApiCredentials, ApiRequest,
+};
+use sockwave_protocol::channel::kind_of;
+use sockwave_protocol::websocket::{Decoder, Incoming, ProtocolError};
+use sockwave_protocol::{parse_client_message, ChannelName};
 
 const APP_ID: &str = "fuzz-app";
 const KEY: &str = "fuzz-key";

@@ -1,7 +1,7 @@
 //! What a connection request says before any frame is exchanged: the `protocol`, `client`
 //! and `version` query parameters, checked as Pusher does.
 
-use crate::protocol::{ErrorCode, SUPPORTED_PROTOCOLS};
+use sockwave_protocol::{ErrorCode, SUPPORTED_PROTOCOLS};
 
 /// The client's self-description from the connection URL and headers, for logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

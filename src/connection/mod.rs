@@ -30,14 +30,14 @@ use hyper::header::{
     SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use hyper::{Request, Response, StatusCode};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use sockwave_protocol::websocket::accept_key;
 
 use crate::app::App;
 use crate::context::Context;
 use crate::metrics::Limit;
-use crate::protocol::ErrorCode;
 use crate::rate_limit::IpRefusal;
 pub use handshake::ClientMeta;
+use sockwave_protocol::ErrorCode;
 
 /// Answers a WebSocket upgrade request on `/app/{key}` and spawns the connection task.
 /// App and protocol problems are reported over the WebSocket (pusher-js only understands
@@ -73,7 +73,7 @@ pub fn upgrade(
         Some(Ok(slot)) => Some(slot),
         Some(Err(refusal)) => return ip_refused(&ctx, peer, refusal),
     };
-    let accept = derive_accept_key(client_key.as_bytes());
+    let accept = accept_key(client_key.as_bytes());
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
     let meta = ClientMeta::parse(request.uri().query(), origin);
     let admission = admit(&ctx, app_key, &meta);

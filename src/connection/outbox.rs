@@ -27,11 +27,9 @@ use super::clock;
 use super::io::SocketIo;
 use crate::metrics::AppMetrics;
 use crate::registry::SocketId;
-use crate::websocket::{header, Header, Opcode};
+use sockwave_protocol::websocket::{header, Header, Opcode};
 
-/// A serialised text frame, shared by every recipient of a broadcast (cloning is a reference
-/// count increment, not a copy).
-pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+pub use sockwave_protocol::Frame;
 
 /// Most frames one vectored write carries.
 const MAX_FRAMES_PER_WRITE: usize = 32;
@@ -200,9 +198,7 @@ impl SocketHandle {
             return Enqueued::Refused(SendOutcome::SlowConsumer);
         }
         let first = queue.frames.is_empty();
-        queue
-            .frames
-            .push_back((Opcode::Text, Bytes::from(frame.clone())));
+        queue.frames.push_back((Opcode::Text, frame.bytes()));
         let held = queue.hold.is_some();
         drop(queue);
         self.0.metrics.ws_sent(1, frame.len());

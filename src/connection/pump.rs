@@ -14,7 +14,7 @@ use tokio_util::either::Either;
 
 use super::io::SocketIo;
 use super::outbox::{CloseRequest, SocketHandle};
-use crate::websocket::{Decoder, Incoming, ProtocolError};
+use sockwave_protocol::websocket::{Decoder, Incoming, ProtocolError};
 
 /// Bytes one read takes at most. Client frames are small; a bigger message takes several
 /// reads, bounded overall by the decoder's message limit.

@@ -14,18 +14,18 @@ use tokio::time::{Duration, Instant};
 
 use crate::adapter::wire::{Change, NodeMessage};
 use crate::app::App;
-use crate::auth::{channel_string_to_sign, user_string_to_sign, verify_token};
 use crate::config::SubscriptionErrorMode;
 use crate::context::Context;
 use crate::effects;
 use crate::metrics::{AppMetrics, Limit, SubscriptionFailure};
-use crate::protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
-use crate::protocol::messages::{self, WatchlistEvent};
-use crate::protocol::{
-    parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError,
-};
 use crate::registry::{AppRegistry, Frame, MemberData, SocketHandle};
 use crate::webhooks::WebhookEvent;
+use sockwave_protocol::auth::{channel_string_to_sign, user_string_to_sign, verify_token};
+use sockwave_protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
+use sockwave_protocol::messages::{self, WatchlistEvent};
+use sockwave_protocol::{
+    parse_client_message, ChannelKind, ChannelName, ClientMessage, ErrorCode, ParseError,
+};
 
 use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
 

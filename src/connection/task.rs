@@ -16,10 +16,10 @@ use super::ClientMeta;
 use crate::app::App;
 use crate::context::Context;
 use crate::metrics::{AppMetrics, Limit};
-use crate::protocol::{messages, ErrorCode, ParseError};
 use crate::rate_limit::IpSlot;
 use crate::registry::SocketHandle;
-use crate::websocket::{close_payload, Incoming, Opcode};
+use sockwave_protocol::websocket::{close_payload, Incoming, Opcode};
+use sockwave_protocol::{messages, ErrorCode, ParseError};
 
 /// How long a close (error frame, close frame, the client's close reply) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::clock;
 use super::outbox::{CloseRequest, Enqueued, Frame, SocketHandle};
 use crate::context::Context;
-use crate::protocol::messages;
+use sockwave_protocol::messages;
 
 /// Runs until `stop`.
 pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {

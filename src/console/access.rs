@@ -17,8 +17,8 @@ use hyper::{HeaderMap, StatusCode};
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::auth::signature::constant_time_eq;
 use crate::context::Context;
+use sockwave_protocol::auth::signature::constant_time_eq;
 
 /// Wrong tokens an address may send per window before it is refused outright.
 const MAX_FAILURES: u32 = 5;

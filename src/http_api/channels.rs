@@ -9,8 +9,8 @@ use super::error::ApiError;
 use super::events::InfoRequest;
 use crate::adapter::wire::NodeMessage;
 use crate::context::Context;
-use crate::protocol::channel::kind_of;
-use crate::protocol::ChannelKind;
+use sockwave_protocol::channel::kind_of;
+use sockwave_protocol::ChannelKind;
 
 /// Logs, once per query, that cluster-wide numbers come from the last known state.
 fn flag_stale(ctx: &Context) {
@@ -72,7 +72,7 @@ pub fn show(
         )));
     }
     let is_cache =
-        crate::protocol::ChannelName::parse(channel, usize::MAX).is_ok_and(|c| c.is_cache());
+        sockwave_protocol::ChannelName::parse(channel, usize::MAX).is_ok_and(|c| c.is_cache());
     if info.cache && !is_cache {
         return Err(ApiError::BadRequest(format!(
             "info=cache is only available for cache channels, '{channel}' is not one"

@@ -6,9 +6,9 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use crate::auth::ApiAuthError;
 use crate::http_body::BodyError;
 use crate::rate_limit::Decision;
+use sockwave_protocol::auth::ApiAuthError;
 
 /// An HTTP API failure.
 #[derive(Debug, thiserror::Error)]

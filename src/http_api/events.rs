@@ -10,9 +10,9 @@ use crate::adapter::wire::{CacheEntry, NodeMessage};
 use crate::app::AppLimits;
 use crate::console::hints;
 use crate::context::Context;
-use crate::protocol::channel::SERVER_TO_USER_PREFIX;
-use crate::protocol::{messages, ChannelKind, ChannelName};
 use crate::registry::{AppRegistry, Frame, SocketId};
+use sockwave_protocol::channel::SERVER_TO_USER_PREFIX;
+use sockwave_protocol::{messages, ChannelKind, ChannelName};
 
 /// Which channel attributes the publisher asked for with `info`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -11,10 +11,10 @@ use hyper::Request;
 
 use super::error::ApiError;
 use crate::app::App;
-use crate::auth::api_auth::{canonical_query, verify_head, ApiRequestHead};
-use crate::auth::ApiCredentials;
 use crate::context::Context;
 use crate::http_body::{self, Body, BodyLimits};
+use sockwave_protocol::auth::api_auth::{canonical_query, verify_head, ApiRequestHead};
+use sockwave_protocol::auth::ApiCredentials;
 
 /// A request whose app exists and is enabled, and whose signature and body checked out.
 #[derive(Debug)]

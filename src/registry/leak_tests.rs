@@ -146,7 +146,7 @@ impl Harness {
             return;
         };
         let name = ChannelName::parse(CHANNELS[channel], 200).expect("valid test channel");
-        let is_presence = name.kind() == crate::protocol::ChannelKind::Presence;
+        let is_presence = name.kind() == sockwave_protocol::ChannelKind::Presence;
         let members_before = self.presence_users(channel);
         let member = is_presence.then(|| MemberData {
             user_id: user_id(user),

@@ -12,7 +12,7 @@
 
 pub mod cache;
 pub mod presence;
-pub mod socket;
+pub mod socket_ids;
 pub mod users;
 
 #[cfg(test)]
@@ -28,10 +28,11 @@ use tokio::time::{Duration, Instant};
 pub use crate::connection::outbox::{CloseRequest, Enqueued, Frame, SendOutcome, SocketHandle};
 pub use cache::{CachedEvent, ChannelCache};
 pub use presence::{MemberData, Presence};
-pub use socket::{SocketId, SocketIdGenerator};
+pub use socket_ids::SocketIdGenerator;
+pub use sockwave_protocol::SocketId;
 pub use users::Users;
 
-use crate::protocol::ChannelName;
+use sockwave_protocol::ChannelName;
 
 /// All apps' node-local state.
 #[derive(Debug, Default)]

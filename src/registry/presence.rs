@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use super::socket::SocketId;
+use sockwave_protocol::SocketId;
 
 /// A member as a socket's `channel_data` (or sign-in) describes it.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::socket::SocketIdGenerator;
+    use crate::registry::SocketIdGenerator;
 
     #[test]
     fn first_and_last_socket_of_a_user() {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use dashmap::DashMap;
 
-use super::socket::SocketId;
 use super::{Frame, SocketHandle};
+use sockwave_protocol::SocketId;
 
 /// Users and watchers of one app.
 #[derive(Debug, Default)]
@@ -117,7 +117,7 @@ impl Users {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::socket::SocketIdGenerator;
+    use crate::registry::SocketIdGenerator;
 
     #[test]
     fn online_transitions_and_watchers() {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::event::WebhookEvent;
-use crate::auth::signature::sign;
+use sockwave_protocol::auth::signature::sign;
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -39,7 +39,7 @@ pub(crate) fn signed_body(secret: &str, time_ms: u64, events: &[WebhookEvent]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::signature::verify;
+    use sockwave_protocol::auth::signature::verify;
 
     #[test]
     fn body_shape_and_signature() {

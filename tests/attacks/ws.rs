@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use sockwave::auth::signature::sign;
+use sockwave_protocol::auth::signature::sign;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::process::{KEY, SECRET};

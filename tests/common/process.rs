@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sockwave::auth::api_auth::{body_md5, string_to_sign};
-use sockwave::auth::signature::sign;
+use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
+use sockwave_protocol::auth::signature::sign;
 
 pub const APP_ID: &str = "storm-app";
 pub const KEY: &str = "storm-key";

@@ -1,6 +1,6 @@
 //! Live diagnoses against a real server on `127.0.0.1:0`, with a `.env` written for its port.
 
-use sockwave::doctor::check::Status::{Fail, Pass, Skip};
+use sockwave_doctor::check::Status::{Fail, Pass, Skip};
 
 use crate::support::{args, expect, laravel_env, run, start_server, with_status, TempEnv};
 

@@ -1,7 +1,7 @@
 //! Address fixtures: where Laravel publishes and where the browser connects, keys, cluster,
 //! schemes and ports. Each test asserts the exact diagnosis and fix.
 
-use sockwave::doctor::check::Status::{Fail, Pass, Warn};
+use sockwave_doctor::check::Status::{Fail, Pass, Warn};
 
 use crate::support::{expect, offline};
 

@@ -1,7 +1,7 @@
 //! Laravel-side fixtures: syntax, duplicates, the broadcast connection, credentials. Each
 //! test asserts the exact diagnosis and fix.
 
-use sockwave::doctor::check::Status::{Fail, Pass, Warn};
+use sockwave_doctor::check::Status::{Fail, Pass, Warn};
 
 use crate::support::{expect, offline, with_status};
 

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sockwave::config::Config;
-use sockwave::doctor::check::{Report, Status};
-use sockwave::doctor::{diagnose, DoctorArgs};
 use sockwave::server::Server;
+use sockwave_doctor::check::{Report, Status};
+use sockwave_doctor::{diagnose, DoctorArgs};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -171,7 +171,7 @@ async fn a_client_that_stops_reading_is_closed_even_when_no_more_messages_come()
     let mut stalled = stalled;
     stalled.subscribe("feed", None, None).await;
     let registry = server.context().registry.app(APP_ID);
-    let frame = sockwave::registry::Frame::from(sockwave::protocol::messages::channel_event(
+    let frame = sockwave::registry::Frame::from(sockwave_protocol::messages::channel_event(
         "e",
         "feed",
         &"x".repeat(64 * 1024),

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sockwave::auth::signature::sign;
+use sockwave_protocol::auth::signature::sign;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;

@@ -158,7 +158,7 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_receiving() {
     fast.subscribe("feed", None, None).await;
     let registry = server.context().registry.app(APP_ID);
     // The slow client stops reading; its kernel buffers fill, then its queue.
-    let frame = sockwave::registry::Frame::from(sockwave::protocol::messages::channel_event(
+    let frame = sockwave::registry::Frame::from(sockwave_protocol::messages::channel_event(
         "e",
         "feed",
         &"x".repeat(64 * 1024),

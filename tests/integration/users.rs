@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sockwave::auth::signature::sign;
+use sockwave_protocol::auth::signature::sign;
 
 use crate::support::*;
 

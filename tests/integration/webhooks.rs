@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sockwave::app::App;
-use sockwave::auth::signature::verify;
 use sockwave::config::Config;
 use sockwave::webhooks::{ChannelFilter, EventType, WebhookTarget, WebhookUrl};
+use sockwave_protocol::auth::signature::verify;
 
 use crate::support::*;
 use crate::webhook_receiver::{Receiver, Reply};

@@ -113,8 +113,8 @@ async fn never_reading_clients_are_cut_off_with_bounded_memory() {
 
 /// Subscribers of `feed`, from the HTTP API.
 async fn subscribers(addr: std::net::SocketAddr) -> u64 {
-    use sockwave::auth::api_auth::string_to_sign;
-    use sockwave::auth::signature::sign;
+    use sockwave_protocol::auth::api_auth::string_to_sign;
+    use sockwave_protocol::auth::signature::sign;
     let path = format!("/apps/{APP_ID}/channels/feed");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

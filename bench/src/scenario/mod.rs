@@ -122,12 +122,12 @@ pub(crate) async fn connect_presence(
 ) -> anyhow::Result<PusherClient> {
     let mut client = PusherClient::connect(target).await?;
     let channel_data = json!({ "user_id": user_id, "user_info": { "name": "bench" } }).to_string();
-    let signed = sockwave::auth::channel_auth::channel_string_to_sign(
+    let signed = sockwave_protocol::auth::channel_auth::channel_string_to_sign(
         client.socket_id(),
         channel,
         Some(&channel_data),
     );
-    let signature = sockwave::auth::signature::sign(&target.secret, signed.as_bytes());
+    let signature = sockwave_protocol::auth::signature::sign(&target.secret, signed.as_bytes());
     let auth = format!("{}:{signature}", target.key);
     client
         .subscribe(channel, Some(&auth), Some(&channel_data), tally)

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::timeout;
 
 use crate::registry::SocketIdGenerator;
-use crate::websocket::close_payload;
+use sockwave_protocol::websocket::close_payload;
 
 /// The longest any single wait may take before the test fails instead of hanging.
 const WAIT: Duration = Duration::from_secs(20);

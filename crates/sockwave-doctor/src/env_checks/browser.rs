@@ -7,8 +7,8 @@
 
 use super::server::Credentials;
 use super::{browser_address, Env, Family};
-use crate::doctor::check::Check;
-use crate::doctor::endpoint::Endpoint;
+use crate::check::Check;
+use crate::endpoint::Endpoint;
 
 /// The browser side as far as `.env` tells it.
 pub(super) struct Browser {

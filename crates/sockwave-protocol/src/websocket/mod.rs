@@ -9,11 +9,14 @@
 //! - `encode`: the 2–10 header bytes of an unmasked server frame; the payload is written
 //!   from the shared frame itself (vectored write), so fan-out never copies it.
 //!
-//! Pure: no I/O, no clock, no tokio. The upgrade handshake (the `Sec-WebSocket-Accept` key)
-//! stays in `connection`.
+//! - `accept`: the upgrade handshake's `Sec-WebSocket-Accept` value.
+//!
+//! Pure: no I/O, no clock, no tokio.
 
+pub mod accept;
 pub mod decode;
 pub mod encode;
 
+pub use accept::accept_key;
 pub use decode::{Decoder, Incoming, ProtocolError};
 pub use encode::{close_payload, header, Header, Opcode};

@@ -3,8 +3,8 @@
 //! port 443) when a variable is missing.
 
 use super::{host_shape_problem, join_and, Env, Family};
-use crate::doctor::check::Check;
-use crate::doctor::endpoint::{Endpoint, Scheme};
+use crate::check::Check;
+use crate::endpoint::{Endpoint, Scheme};
 
 /// The credentials as Laravel has them.
 #[derive(Debug, Clone, Default)]

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use super::{join_and, shown, Env, Family};
-use crate::doctor::check::Check;
-use crate::doctor::dotenv::EnvFile;
-use crate::doctor::project::{DefaultConnection, ProjectHints};
-use crate::doctor::resolve::{self, Resolved};
+use crate::check::Check;
+use crate::dotenv::EnvFile;
+use crate::project::{DefaultConnection, ProjectHints};
+use crate::resolve::{self, Resolved};
 
 const CONNECTION: &str = "BROADCAST_CONNECTION";
 const DRIVER: &str = "BROADCAST_DRIVER";

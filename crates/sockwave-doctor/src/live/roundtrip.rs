@@ -9,9 +9,9 @@ use tokio::time::Instant;
 use super::api::Api;
 use super::refusal;
 use super::socket::{Socket, SocketError};
-use crate::auth::signature::sign;
-use crate::doctor::check::Check;
-use crate::doctor::target::Target;
+use crate::check::Check;
+use crate::target::Target;
+use sockwave_protocol::auth::signature::sign;
 
 const DELIVERY: &str = "event delivery";
 const PRIVATE: &str = "private channel auth";

@@ -14,7 +14,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{self, CertificateError, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use crate::doctor::endpoint::{Endpoint, Scheme};
+use crate::endpoint::{Endpoint, Scheme};
 
 /// A byte stream, plain or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

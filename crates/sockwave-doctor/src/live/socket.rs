@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::transport::{self, Stream, TransportError};
-use crate::doctor::endpoint::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// Why the socket could not do what was asked.
 #[derive(Debug, thiserror::Error)]

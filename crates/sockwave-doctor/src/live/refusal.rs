@@ -4,7 +4,7 @@
 //! status decides the rest.
 
 use super::api::Reply;
-use crate::doctor::target::VarNames;
+use crate::target::VarNames;
 
 /// How sockwave, Soketi, Reverb and Sockudo say "no such app" in a 404.
 const APP_MISSING: [&str; 4] = [

@@ -139,7 +139,7 @@ fn expand(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doctor::dotenv::parse;
+    use crate::dotenv::parse;
 
     fn check(text: &str, key: &str, laravel_value: &str, vite_value: &str) {
         let file = parse(text);

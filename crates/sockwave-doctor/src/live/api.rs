@@ -5,9 +5,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::auth::api_auth::{body_md5, string_to_sign};
-use crate::auth::signature::sign;
-use crate::doctor::endpoint::Endpoint;
+use crate::endpoint::Endpoint;
+use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
+use sockwave_protocol::auth::signature::sign;
 
 /// An answer from the API.
 #[derive(Debug, Clone, PartialEq, Eq)]

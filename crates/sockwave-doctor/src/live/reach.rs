@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::transport::{self, TransportError};
-use crate::doctor::check::Check;
-use crate::doctor::endpoint::{Endpoint, Scheme};
+use crate::check::Check;
+use crate::endpoint::{Endpoint, Scheme};
 
 /// Why an address does not answer HTTP.
 #[derive(Debug, thiserror::Error)]

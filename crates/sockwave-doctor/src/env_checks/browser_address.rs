@@ -5,8 +5,8 @@
 
 use super::browser::REBUILD;
 use super::{host_shape_problem, Env, Family};
-use crate::doctor::check::Check;
-use crate::doctor::endpoint::{is_loopback_host, Endpoint, Scheme};
+use crate::check::Check;
+use crate::endpoint::{is_loopback_host, Endpoint, Scheme};
 
 /// The browser's address, pushing `browser address` and `browser scheme/port` checks.
 pub(super) fn check(
