@@ -3,7 +3,9 @@
 //! which only the node owning the channel sends, so each fires once per cluster.
 //!
 //! Called with the cluster view locked (so transitions act in the order they were decided);
-//! everything here is synchronous: `try_send` to sockets, enqueue to webhooks.
+//! everything here is synchronous and writes nothing: frames are queued into the `Flushes`
+//! batch `apply` returns, which the caller flushes after releasing the lock, and webhooks
+//! are enqueued.
 
 use std::sync::Arc;
 
@@ -11,20 +13,22 @@ use tokio::time::Instant;
 
 use crate::adapter::view::{ClusterView, Transition};
 use crate::context::Context;
-use crate::registry::{AppRegistry, CountUpdate, Frame, SocketHandle, SocketId};
+use crate::outbox::{Flushes, Frame, SocketHandle};
+use crate::registry::{AppRegistry, CountUpdate, SocketId};
 use crate::webhooks::WebhookEvent;
 use sockwave_protocol::channel::kind_of;
 use sockwave_protocol::messages::{self, WatchlistEvent};
 use sockwave_protocol::ChannelKind;
 
 /// Acts on transitions. `joiner` is the local socket whose join caused them, which must not
-/// receive its own `member_added`.
+/// receive its own `member_added`. Returns the sockets to flush once the view is unlocked.
 pub fn apply(
     ctx: &Arc<Context>,
     view: &ClusterView,
     transitions: Vec<Transition>,
     joiner: Option<SocketId>,
-) {
+) -> Flushes {
+    let mut flushes = Flushes::new();
     for transition in transitions {
         let app_id = match &transition {
             Transition::ChannelOccupied { app, .. }
@@ -60,6 +64,7 @@ pub fn apply(
                         &channel,
                         total,
                         view.owns(&app_id, &channel),
+                        &mut flushes,
                     );
                 }
             }
@@ -74,7 +79,7 @@ pub fn apply(
                     serde_json::value::RawValue::from_string(text.to_string()).ok()
                 });
                 let frame = messages::member_added(&channel, &user_id, info.as_deref());
-                registry.broadcast(&channel, &Frame::from(frame), joiner);
+                registry.broadcast(&channel, &Frame::from(frame), joiner, &mut flushes);
                 if view.owns(&app_id, &channel) {
                     ctx.webhooks
                         .emit(&app, WebhookEvent::MemberAdded { channel, user_id });
@@ -84,28 +89,31 @@ pub fn apply(
                 channel, user_id, ..
             } => {
                 let frame = messages::member_removed(&channel, &user_id);
-                registry.broadcast(&channel, &Frame::from(frame), None);
+                registry.broadcast(&channel, &Frame::from(frame), None, &mut flushes);
                 if view.owns(&app_id, &channel) {
                     ctx.webhooks
                         .emit(&app, WebhookEvent::MemberRemoved { channel, user_id });
                 }
             }
             Transition::UserOnline { user_id, .. } => {
-                notify_watchers(&registry, &user_id, "online")
+                notify_watchers(&registry, &user_id, "online", &mut flushes)
             }
             Transition::UserOffline { user_id, .. } => {
-                notify_watchers(&registry, &user_id, "offline")
+                notify_watchers(&registry, &user_id, "offline", &mut flushes)
             }
         }
     }
+    flushes
 }
 
-fn notify_watchers(registry: &AppRegistry, user_id: &str, status: &str) {
+fn notify_watchers(registry: &AppRegistry, user_id: &str, status: &str, flushes: &mut Flushes) {
     let frame = messages::watchlist_events(&[WatchlistEvent {
         name: status,
         user_ids: vec![user_id],
     }]);
-    registry.users.notify_watchers(user_id, &Frame::from(frame));
+    registry
+        .users
+        .notify_watchers(user_id, &Frame::from(frame), flushes);
 }
 
 /// Sends `pusher_internal:subscription_count` now, or once after the throttle (above 100
@@ -116,36 +124,42 @@ fn announce_count(
     channel: &str,
     total: usize,
     owner: bool,
+    flushes: &mut Flushes,
 ) {
     match registry.note_count_change(channel, total, Instant::now()) {
-        CountUpdate::SendNow => send_count(ctx, registry, channel, total, owner),
+        CountUpdate::SendNow => send_count(ctx, registry, channel, total, owner, flushes),
         CountUpdate::SendAt(at) => {
             let ctx = ctx.clone();
             let registry = registry.clone();
             let channel = channel.to_string();
             tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
+                let mut flushes = Flushes::new();
                 let view = ctx.cluster.lock();
                 if registry.take_pending_count(&channel, Instant::now()) {
                     let app_id = registry.app_id();
                     let total = view.subscription_count(app_id, &channel);
-                    send_count(
-                        &ctx,
-                        &registry,
-                        &channel,
-                        total,
-                        view.owns(app_id, &channel),
-                    );
+                    let owner = view.owns(app_id, &channel);
+                    send_count(&ctx, &registry, &channel, total, owner, &mut flushes);
                 }
+                drop(view);
+                flushes.flush();
             });
         }
         CountUpdate::Nothing => {}
     }
 }
 
-fn send_count(ctx: &Context, registry: &AppRegistry, channel: &str, total: usize, owner: bool) {
+fn send_count(
+    ctx: &Context,
+    registry: &AppRegistry,
+    channel: &str,
+    total: usize,
+    owner: bool,
+    flushes: &mut Flushes,
+) {
     let frame = Frame::from(messages::subscription_count(channel, total));
-    registry.broadcast(channel, &frame, None);
+    registry.broadcast(channel, &frame, None, flushes);
     if owner {
         if let Some(app) = ctx.apps.find_by_id(registry.app_id()) {
             ctx.webhooks.emit(
@@ -166,7 +180,7 @@ pub fn terminate_local(registry: &AppRegistry, user_id: &str) -> usize {
     sockets.sort_by_key(SocketHandle::id);
     sockets.dedup_by_key(|socket| socket.id());
     for socket in &sockets {
-        socket.request_close(crate::registry::CloseRequest::Terminated);
+        socket.request_close(crate::outbox::CloseRequest::Terminated);
     }
     sockets.len()
 }

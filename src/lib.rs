@@ -33,6 +33,7 @@ pub mod effects;
 pub mod http_api;
 pub mod http_body;
 pub mod metrics;
+pub mod outbox;
 pub mod rate_limit;
 pub mod registry;
 pub mod server;

@@ -127,7 +127,7 @@ impl Server {
         self.ctx.close_sockets.cancel();
         for registry in self.ctx.registry.apps() {
             registry.for_each_socket(|socket| {
-                socket.request_close(crate::registry::CloseRequest::Shutdown);
+                socket.request_close(crate::outbox::CloseRequest::Shutdown);
             });
         }
         // Wait until every socket task has sent its close, while /ready still answers 503.

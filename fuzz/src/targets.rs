@@ -23,7 +23,7 @@ use sockwave::connection::session::Session;
 use sockwave::connection::ClientMeta;
 use sockwave::context::Context;
 use sockwave::http_api::events::{parse_batch, parse_event};
-use sockwave::registry::{SocketHandle, SocketId};
+use sockwave::outbox::SocketHandle;
 use sockwave::webhooks::{WebhookSettings, Webhooks};
 use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
 use sockwave_protocol::auth::signature::sign;
@@ -32,6 +32,7 @@ use sockwave_protocol::auth::{
 };
 use sockwave_protocol::channel::kind_of;
 use sockwave_protocol::websocket::{Decoder, Incoming, ProtocolError};
+use sockwave_protocol::SocketId;
 use sockwave_protocol::{parse_client_message, ChannelName};
 
 const APP_ID: &str = "fuzz-app";

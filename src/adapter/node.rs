@@ -17,7 +17,8 @@ use super::transport::{TransportEvent, TransportHandle};
 use super::view::{ClusterView, Transition};
 use super::wire::{decode, encode, AppSnapshot, Change, NodeMessage};
 use crate::context::Context;
-use crate::registry::{Frame, SocketId};
+use crate::outbox::{ban_writes, Flushes, Frame, WriteBan};
+use crate::registry::SocketId;
 
 /// Which engine connects the nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,26 @@ impl Default for ClusterSettings {
             node_timeout: Duration::from_secs(10),
             ready_requires_engine: false,
         }
+    }
+}
+
+/// The locked cluster view. While it lives, this thread may not write to a socket.
+pub struct ViewGuard<'a> {
+    guard: MutexGuard<'a, ClusterView>,
+    _ban: WriteBan,
+}
+
+impl std::ops::Deref for ViewGuard<'_> {
+    type Target = ClusterView;
+
+    fn deref(&self) -> &ClusterView {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for ViewGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ClusterView {
+        &mut self.guard
     }
 }
 
@@ -163,10 +184,17 @@ impl Cluster {
     }
 
     /// Locks the view. Hold it only for synchronous work; take it before any registry lock.
-    pub fn lock(&self) -> MutexGuard<'_, ClusterView> {
-        self.view
+    /// Nothing may write to a socket while it is held (debug builds check): queue frames into
+    /// a `Flushes` batch and flush it after dropping the guard.
+    pub fn lock(&self) -> ViewGuard<'_> {
+        let guard = self
+            .view
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ViewGuard {
+            guard,
+            _ban: ban_writes(),
+        }
     }
 
     /// Builds and sends a message only when other nodes may exist, so hot paths in a cluster
@@ -304,10 +332,17 @@ fn send_snapshot(ctx: &Context) {
 
 fn expire_dead_nodes(ctx: &Arc<Context>, timeout: Duration) {
     let mut view = ctx.cluster.lock();
+    let mut flushes = Flushes::new();
+    let mut expired = Vec::new();
     for node in view.dead_nodes(Instant::now(), timeout) {
-        tracing::warn!(node = %node, timeout_secs = timeout.as_secs(), "cluster node silent: removing its connections and presence members");
         let transitions = view.remove_node(&node);
-        crate::effects::apply(ctx, &view, transitions, None);
+        flushes.append(crate::effects::apply(ctx, &view, transitions, None));
+        expired.push(node);
+    }
+    drop(view);
+    flushes.flush();
+    for node in expired {
+        tracing::warn!(node = %node, timeout_secs = timeout.as_secs(), "cluster node silent: removed its connections and presence members");
     }
 }
 
@@ -346,12 +381,16 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
         NodeMessage::Snapshot { apps } => {
             let mut view = ctx.cluster.lock();
             let transitions = view.apply_snapshot(&node, apps, now);
-            crate::effects::apply(ctx, &view, transitions, None);
+            let flushes = crate::effects::apply(ctx, &view, transitions, None);
+            drop(view);
+            flushes.flush();
         }
         NodeMessage::Goodbye => {
             let mut view = ctx.cluster.lock();
             let transitions = view.remove_node(&node);
-            crate::effects::apply(ctx, &view, transitions, None);
+            let flushes = crate::effects::apply(ctx, &view, transitions, None);
+            drop(view);
+            flushes.flush();
         }
         NodeMessage::Delta { app, changes } => {
             let mut view = ctx.cluster.lock();
@@ -359,7 +398,9 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             for change in changes {
                 transitions.extend(view.apply(&node, &app, change, now));
             }
-            crate::effects::apply(ctx, &view, transitions, None);
+            let flushes = crate::effects::apply(ctx, &view, transitions, None);
+            drop(view);
+            flushes.flush();
         }
         NodeMessage::Broadcast {
             app,
@@ -376,20 +417,39 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
                     .put(&channel, &cache.event, &cache.data, ttl, now);
             }
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
-            registry.broadcast(&channel, &Frame::from(frame), except);
+            let mut flushes = Flushes::new();
+            registry.broadcast(&channel, &Frame::from(frame), except, &mut flushes);
+            flushes.flush();
         }
         NodeMessage::ToUser {
             app,
             user_id,
             frame,
         } => {
+            let mut flushes = Flushes::new();
             ctx.registry
                 .app(&app)
                 .users
-                .send_to_user(&user_id, &Frame::from(frame));
+                .send_to_user(&user_id, &Frame::from(frame), &mut flushes);
+            flushes.flush();
         }
         NodeMessage::Terminate { app, user_id } => {
             crate::effects::terminate_local(&ctx.registry.app(&app), &user_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_banned_exactly_while_the_view_is_locked() {
+        let cluster = Cluster::local();
+        let view = cluster.lock();
+        let banned = std::panic::catch_unwind(crate::outbox::fanout::assert_writes_allowed);
+        drop(view);
+        assert_eq!(banned.is_err(), cfg!(debug_assertions));
+        crate::outbox::fanout::assert_writes_allowed();
     }
 }

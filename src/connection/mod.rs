@@ -7,12 +7,8 @@
 //! server-wide `watchdog` and the shutdown sequence. Other code reaches the socket only
 //! through its `SocketHandle`.
 
-pub mod clock;
-pub mod fanout;
 pub mod handshake;
-pub mod io;
 pub mod message_rate;
-pub mod outbox;
 pub mod pump;
 pub mod session;
 mod task;

@@ -12,8 +12,8 @@ use std::task::{Context, Poll};
 use hyper_util::rt::TokioIo;
 use tokio_util::either::Either;
 
-use super::io::SocketIo;
-use super::outbox::{CloseRequest, SocketHandle};
+use crate::outbox::stream::SocketIo;
+use crate::outbox::{CloseRequest, SocketHandle};
 use sockwave_protocol::websocket::{Decoder, Incoming, ProtocolError};
 
 /// Bytes one read takes at most. Client frames are small; a bigger message takes several

@@ -18,7 +18,8 @@ use crate::config::SubscriptionErrorMode;
 use crate::context::Context;
 use crate::effects;
 use crate::metrics::{AppMetrics, Limit, SubscriptionFailure};
-use crate::registry::{AppRegistry, Frame, MemberData, SocketHandle};
+use crate::outbox::{Flushes, Frame, SocketHandle};
+use crate::registry::{AppRegistry, MemberData};
 use crate::webhooks::WebhookEvent;
 use sockwave_protocol::auth::{channel_string_to_sign, user_string_to_sign, verify_token};
 use sockwave_protocol::channel::{kind_of, SERVER_TO_USER_PREFIX};
@@ -263,6 +264,7 @@ impl Session {
             }
         }
         let subscribed = self.registry.subscribe(&channel, &self.socket, member);
+        let mut flushes = Flushes::new();
         if !subscribed.already_subscribed {
             let mut changes = vec![Change::Count {
                 channel: name.to_string(),
@@ -278,7 +280,7 @@ impl Session {
                 });
             }
             let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
-            effects::apply(&self.ctx, &view, transitions, Some(self.socket.id()));
+            flushes = effects::apply(&self.ctx, &view, transitions, Some(self.socket.id()));
             // A repeated subscribe keeps the membership the socket first joined with.
             self.channels.insert(name.to_string(), joining_user);
         }
@@ -289,6 +291,7 @@ impl Session {
             messages::subscription_succeeded(name)
         };
         drop(view);
+        flushes.flush();
         if kind.needs_auth() {
             self.socket.set_authorized();
         }
@@ -383,7 +386,9 @@ impl Session {
             });
         }
         let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
-        effects::apply(&self.ctx, &view, transitions, None);
+        let flushes = effects::apply(&self.ctx, &view, transitions, None);
+        drop(view);
+        flushes.flush();
     }
 
     /// Leaves every channel and signs out; called once when the socket closes.
@@ -402,7 +407,9 @@ impl Session {
                 let changes = vec![Change::UserOffline { user_id: user.id }];
                 let transitions =
                     cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
-                effects::apply(&self.ctx, &view, transitions, None);
+                let flushes = effects::apply(&self.ctx, &view, transitions, None);
+                drop(view);
+                flushes.flush();
             }
         }
     }
@@ -469,14 +476,16 @@ impl Session {
                 .collect();
             replies.push(messages::watchlist_events(&events));
         }
+        let mut flushes = Flushes::new();
         if self.registry.users.sign_in(&user.id, &self.socket) {
             let changes = vec![Change::UserOnline {
                 user_id: user.id.clone(),
             }];
             let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
-            effects::apply(&self.ctx, &view, transitions, None);
+            flushes = effects::apply(&self.ctx, &view, transitions, None);
         }
         drop(view);
+        flushes.flush();
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, user_id = %user.id, "signed in");
         self.user = Some(user);
         replies
@@ -534,9 +543,14 @@ impl Session {
             except: Some(self.socket_id.clone()),
             cache: None,
         });
-        let reached = self
-            .registry
-            .broadcast(channel, &Frame::from(frame), Some(self.socket.id()));
+        let mut flushes = Flushes::new();
+        let reached = self.registry.broadcast(
+            channel,
+            &Frame::from(frame),
+            Some(self.socket.id()),
+            &mut flushes,
+        );
+        flushes.flush();
         self.ctx.console_tap.count_messages(&self.app.id, reached);
         self.ctx.console_tap.emit(&self.app.id, "client_event", || {
             serde_json::json!({

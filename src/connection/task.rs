@@ -7,17 +7,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::time::{Duration, Instant};
 
-use super::clock;
 use super::message_rate::MessageRate;
-use super::outbox::CloseRequest;
 use super::pump::{Event, Pump};
 use super::session::Session;
 use super::ClientMeta;
 use crate::app::App;
 use crate::context::Context;
 use crate::metrics::{AppMetrics, Limit};
+use crate::outbox::clock;
+use crate::outbox::CloseRequest;
+use crate::outbox::SocketHandle;
 use crate::rate_limit::IpSlot;
-use crate::registry::SocketHandle;
 use sockwave_protocol::websocket::{close_payload, Incoming, Opcode};
 use sockwave_protocol::{messages, ErrorCode, ParseError};
 

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::clock;
-use super::outbox::{CloseRequest, Enqueued, Frame, SocketHandle};
 use crate::context::Context;
+use crate::outbox::clock;
+use crate::outbox::{CloseRequest, Enqueued, Frame, SocketHandle};
 use sockwave_protocol::messages;
 
 /// Runs until `stop`.
@@ -59,7 +59,7 @@ fn check_all(ctx: &Context, ping: &Frame) {
                 to_flush.push(socket.clone());
             }
         });
-        super::fanout::flush(to_flush);
+        crate::outbox::fanout::flush(to_flush);
         registry.shrink_if_sparse();
     }
 }

@@ -10,7 +10,8 @@ use crate::adapter::wire::{CacheEntry, NodeMessage};
 use crate::app::AppLimits;
 use crate::console::hints;
 use crate::context::Context;
-use crate::registry::{AppRegistry, Frame, SocketId};
+use crate::outbox::{Flushes, Frame};
+use crate::registry::{AppRegistry, SocketId};
 use sockwave_protocol::channel::SERVER_TO_USER_PREFIX;
 use sockwave_protocol::{messages, ChannelKind, ChannelName};
 
@@ -273,7 +274,8 @@ pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
 fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
     let cache_ttl = ctx.config.cache_ttl;
     let app = registry.app_id();
-    event
+    let mut flushes = Flushes::new();
+    let reached = event
         .channels
         .iter()
         .map(|target| {
@@ -301,7 +303,12 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
                             ttl_secs: cache_ttl.as_secs(),
                         }),
                     });
-                    registry.broadcast(&channel_name, &Frame::from(text), event.except)
+                    registry.broadcast(
+                        &channel_name,
+                        &Frame::from(text),
+                        event.except,
+                        &mut flushes,
+                    )
                 }
                 Target::User(user_id) => {
                     ctx.cluster.send_with(|| NodeMessage::ToUser {
@@ -309,11 +316,15 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
                         user_id: user_id.clone(),
                         frame: text.clone(),
                     });
-                    registry.users.send_to_user(user_id, &Frame::from(text))
+                    registry
+                        .users
+                        .send_to_user(user_id, &Frame::from(text), &mut flushes)
                 }
             }
         })
-        .sum()
+        .sum();
+    flushes.flush();
+    reached
 }
 
 /// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without; the

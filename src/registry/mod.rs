@@ -25,7 +25,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::time::{Duration, Instant};
 
-pub use crate::connection::outbox::{CloseRequest, Enqueued, Frame, SendOutcome, SocketHandle};
+use crate::outbox::{Flushes, Frame, SocketHandle};
 pub use cache::{CachedEvent, ChannelCache};
 pub use presence::{MemberData, Presence};
 pub use socket_ids::SocketIdGenerator;
@@ -283,32 +283,26 @@ impl AppRegistry {
         }
     }
 
-    /// Sends `frame` to every subscriber of `channel` except `except`; returns how many
-    /// sockets took it. Slow consumers are asked to close instead. Under the shard's read
-    /// lock the frame is only queued; the writes happen after the lock is released
-    /// (`connection::fanout`), so subscribing to this shard never waits for syscalls.
-    pub fn broadcast(&self, channel: &str, frame: &Frame, except: Option<SocketId>) -> usize {
+    /// Queues `frame` for every subscriber of `channel` except `except` into `flushes`;
+    /// returns how many sockets took it. Slow consumers are asked to close instead. Nothing is
+    /// written here: the caller flushes once it holds no lock (`outbox::fanout`), so
+    /// subscribing to this shard never waits for syscalls.
+    pub fn broadcast(
+        &self,
+        channel: &str,
+        frame: &Frame,
+        except: Option<SocketId>,
+        flushes: &mut Flushes,
+    ) -> usize {
         let Some(state) = self.channels.get(channel) else {
             return 0;
         };
-        let mut taken = 0;
-        let mut to_flush = Vec::new();
-        for socket in state.subscribers.values() {
-            if Some(socket.id()) == except {
-                continue;
-            }
-            match socket.enqueue(frame) {
-                Enqueued::First => {
-                    taken += 1;
-                    to_flush.push(socket.clone());
-                }
-                Enqueued::Behind => taken += 1,
-                Enqueued::Refused(_) => {}
-            }
-        }
-        drop(state);
-        crate::connection::fanout::flush(to_flush);
-        taken
+        state
+            .subscribers
+            .values()
+            .filter(|socket| Some(socket.id()) != except)
+            .filter(|socket| flushes.send(socket, frame))
+            .count()
     }
 
     /// Whether a socket is subscribed to a channel.
@@ -457,10 +451,13 @@ mod tests {
         let ch = channel("news");
         app.subscribe(&ch, &a, None);
         app.subscribe(&ch, &b, None);
-        assert_eq!(app.broadcast("news", &Frame::from("hi"), Some(a.id())), 1);
+        let mut flushes = Flushes::new();
+        let frame = Frame::from("hi");
+        assert_eq!(app.broadcast("news", &frame, Some(a.id()), &mut flushes), 1);
+        assert_eq!(app.broadcast("nobody", &frame, None, &mut flushes), 0);
+        flushes.flush();
         assert!(ra.take_queued().is_empty());
         assert_eq!(rb.take_queued(), ["hi"]);
-        assert_eq!(app.broadcast("nobody", &Frame::from("hi"), None), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use dashmap::DashMap;
 
-use super::{Frame, SocketHandle};
+use crate::outbox::{Flushes, Frame, SocketHandle};
 use sockwave_protocol::SocketId;
 
 /// Users and watchers of one app.
@@ -52,12 +52,13 @@ impl Users {
         self.signed_in.get(user_id).is_some_and(|s| !s.is_empty())
     }
 
-    /// Queues `frame` for every socket signed in as `user_id`; returns how many.
-    pub fn send_to_user(&self, user_id: &str, frame: &Frame) -> usize {
+    /// Queues `frame` for every socket signed in as `user_id` into `flushes`; returns how
+    /// many took it.
+    pub fn send_to_user(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
         self.signed_in.get(user_id).map_or(0, |sockets| {
             sockets
                 .values()
-                .filter(|socket| socket.try_send(frame).accepted())
+                .filter(|socket| flushes.send(socket, frame))
                 .count()
         })
     }
@@ -98,12 +99,12 @@ impl Users {
         }
     }
 
-    /// Queues `frame` for every socket watching `user_id`.
-    pub fn notify_watchers(&self, user_id: &str, frame: &Frame) -> usize {
+    /// Queues `frame` for every socket watching `user_id` into `flushes`.
+    pub fn notify_watchers(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
         self.watchers.get(user_id).map_or(0, |watchers| {
             watchers
                 .values()
-                .filter(|socket| socket.try_send(frame).accepted())
+                .filter(|socket| flushes.send(socket, frame))
                 .count()
         })
     }
@@ -130,12 +131,17 @@ mod tests {
         assert!(users.sign_in("42", &tab1));
         assert!(!users.sign_in("42", &tab2));
         assert!(users.is_online("42"));
-        assert_eq!(users.send_to_user("42", &Frame::from("x")), 2);
+        let mut flushes = Flushes::new();
+        assert_eq!(users.send_to_user("42", &Frame::from("x"), &mut flushes), 2);
         assert!(!users.sign_out("42", tab1.id()));
         assert!(users.sign_out("42", tab2.id()));
         assert!(!users.sign_out("42", tab2.id()));
         assert_eq!(users.n_online(), 0);
-        assert_eq!(users.notify_watchers("42", &Frame::from("offline")), 1);
+        assert_eq!(
+            users.notify_watchers("42", &Frame::from("offline"), &mut flushes),
+            1
+        );
+        flushes.flush();
         assert_eq!(watcher.take_queued(), ["offline"]);
         users.unwatch(watcher.id(), &["42".to_string()]);
         assert_eq!(users.n_watched(), 0);

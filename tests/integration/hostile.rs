@@ -171,14 +171,16 @@ async fn a_client_that_stops_reading_is_closed_even_when_no_more_messages_come()
     let mut stalled = stalled;
     stalled.subscribe("feed", None, None).await;
     let registry = server.context().registry.app(APP_ID);
-    let frame = sockwave::registry::Frame::from(sockwave_protocol::messages::channel_event(
+    let frame = sockwave_protocol::Frame::from(sockwave_protocol::messages::channel_event(
         "e",
         "feed",
         &"x".repeat(64 * 1024),
     ));
     // Enough to fill both kernel buffers of a loopback connection many times over.
     for _ in 0..600 {
-        registry.broadcast("feed", &frame, None);
+        let mut flushes = sockwave::outbox::Flushes::new();
+        registry.broadcast("feed", &frame, None, &mut flushes);
+        flushes.flush();
     }
     let started = Instant::now();
     while registry.connection_count() > 0 {

@@ -158,14 +158,16 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_receiving() {
     fast.subscribe("feed", None, None).await;
     let registry = server.context().registry.app(APP_ID);
     // The slow client stops reading; its kernel buffers fill, then its queue.
-    let frame = sockwave::registry::Frame::from(sockwave_protocol::messages::channel_event(
+    let frame = sockwave_protocol::Frame::from(sockwave_protocol::messages::channel_event(
         "e",
         "feed",
         &"x".repeat(64 * 1024),
     ));
     let mut received = 0;
     for _ in 0..400 {
-        registry.broadcast("feed", &frame, None);
+        let mut flushes = sockwave::outbox::Flushes::new();
+        registry.broadcast("feed", &frame, None, &mut flushes);
+        flushes.flush();
         fast.expect_event("e").await;
         received += 1;
         if !registry.is_subscribed("feed", slow_id(&slow)) {

@@ -4,7 +4,7 @@
 //! whoever queues into an empty queue then flushes it straight to the kernel from its own
 //! thread (`flush_now`: the whole queue in one vectored write, headers built on the stack,
 //! payloads shared, never copied). `try_send` does both at once; a broadcast queues to every
-//! subscriber first and flushes afterwards (`connection::fanout`). Only what the kernel does
+//! subscriber into a `Flushes` batch and flushes it once no lock is held (`fanout`). Only what the kernel does
 //! not take is left to the connection task, woken to wait for writability. TLS sockets
 //! always leave the writing to their task: only it may touch the TLS state. The queue is
 //! bounded (a full one closes the socket as a slow consumer) and its slots are freed by the
@@ -23,12 +23,16 @@ use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use tokio::net::TcpStream;
 
-use super::clock;
-use super::io::SocketIo;
+use self::stream::SocketIo;
 use crate::metrics::AppMetrics;
-use crate::registry::SocketId;
 use sockwave_protocol::websocket::{header, Header, Opcode};
+use sockwave_protocol::SocketId;
 
+pub mod clock;
+pub mod fanout;
+pub mod stream;
+
+pub use fanout::{ban_writes, Flushes, WriteBan};
 pub use sockwave_protocol::Frame;
 
 /// Most frames one vectored write carries.
@@ -186,7 +190,7 @@ impl SocketHandle {
 
     /// Queues a text frame without writing it. `First` means the queue was empty and the
     /// caller must call `flush_now` (a fan-out queues to every subscriber first, then
-    /// flushes them in parallel; see `connection::fanout`).
+    /// flushes them in parallel; see `fanout`).
     pub fn enqueue(&self, frame: &Frame) -> Enqueued {
         let mut queue = self.lock();
         if queue.sealed {
@@ -449,6 +453,7 @@ impl Queue {
         &self,
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        fanout::assert_writes_allowed();
         let mut headers = [None::<Header>; MAX_FRAMES_PER_WRITE];
         for (slot, (opcode, payload)) in headers.iter_mut().zip(&self.frames) {
             *slot = Some(header(*opcode, payload.len()));

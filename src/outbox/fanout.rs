@@ -1,0 +1,131 @@
+//! Writing one frame to many sockets, in two phases, and never under a lock.
+//!
+//! A sender first queues the frame for every recipient (a lock and a reference count each,
+//! no syscall) into a `Flushes` batch, which remembers the sockets whose queue it found empty;
+//! once the sender holds no lock it calls `Flushes::flush`. Small batches flush inline; large
+//! ones are cut into chunks spawned as tasks, so both worker threads write at once and the
+//! last subscriber hears the event about half as late. Under saturation the chunk tasks run
+//! behind the publishes: later frames find the queues non-empty, are not flushed again, and
+//! go out together with the earlier ones in one vectored write per socket. So a burst costs
+//! one syscall per socket, not one per frame, while an isolated event still goes out at once.
+//!
+//! Subscribes, sign-ins and queries all wait on the cluster view lock, so nothing may write
+//! to a socket while holding it: `ban_writes` marks the thread for as long as the lock is
+//! held, and in debug builds a write during a ban panics (`assert_writes_allowed`).
+
+use super::{Enqueued, Frame, SocketHandle};
+
+/// Up to this many sockets are flushed by the caller itself.
+const INLINE: usize = 64;
+/// Sockets per spawned flush task.
+const CHUNK: usize = 128;
+
+/// Frames queued for sockets that still have to be flushed. Call `flush` once no lock is
+/// held; dropping a batch that still holds sockets is a bug (debug builds panic), since their
+/// frames would wait for the next write.
+#[derive(Debug, Default)]
+#[must_use = "call flush() once no lock is held"]
+pub struct Flushes {
+    sockets: Vec<SocketHandle>,
+}
+
+impl Flushes {
+    /// An empty batch.
+    pub fn new() -> Flushes {
+        Flushes::default()
+    }
+
+    /// Queues `frame` for `socket`; `true` when the socket took it (it will be written unless
+    /// the connection breaks), `false` when the socket is gone or was just found too slow.
+    pub fn send(&mut self, socket: &SocketHandle, frame: &Frame) -> bool {
+        match socket.enqueue(frame) {
+            Enqueued::First => {
+                self.sockets.push(socket.clone());
+                true
+            }
+            Enqueued::Behind => true,
+            Enqueued::Refused(_) => false,
+        }
+    }
+
+    /// Takes over another batch's sockets.
+    pub fn append(&mut self, mut other: Flushes) {
+        self.sockets.append(&mut other.sockets);
+    }
+
+    /// Writes what was queued, from this thread or spawned chunks.
+    pub fn flush(mut self) {
+        flush(std::mem::take(&mut self.sockets));
+    }
+}
+
+impl Drop for Flushes {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.sockets.is_empty() || std::thread::panicking(),
+            "frames were queued for {} socket(s) and never flushed",
+            self.sockets.len()
+        );
+    }
+}
+
+/// Flushes sockets whose queue just went from empty to non-empty.
+pub fn flush(sockets: Vec<SocketHandle>) {
+    if sockets.len() <= INLINE || tokio::runtime::Handle::try_current().is_err() {
+        for socket in &sockets {
+            socket.flush_now();
+        }
+        return;
+    }
+    let mut sockets = sockets.into_iter();
+    loop {
+        let chunk: Vec<SocketHandle> = sockets.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for socket in &chunk {
+                socket.flush_now();
+            }
+        });
+    }
+}
+
+#[cfg(debug_assertions)]
+thread_local! {
+    static BANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// While alive, this thread must not write to a socket (checked in debug builds). Held
+/// together with the cluster view lock; not `Send`, like the lock's guard.
+#[derive(Debug)]
+pub struct WriteBan {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// Bans socket writes on this thread until the returned guard is dropped.
+pub fn ban_writes() -> WriteBan {
+    #[cfg(debug_assertions)]
+    BANS.with(|bans| bans.set(bans.get() + 1));
+    WriteBan {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+impl Drop for WriteBan {
+    fn drop(&mut self) {
+        #[cfg(debug_assertions)]
+        BANS.with(|bans| bans.set(bans.get() - 1));
+    }
+}
+
+/// Panics in debug builds when this thread holds a `WriteBan`: every socket write checks it.
+pub(crate) fn assert_writes_allowed() {
+    #[cfg(debug_assertions)]
+    BANS.with(|bans| {
+        assert!(
+            bans.get() == 0,
+            "a socket write while the cluster view lock is held: queue into a Flushes batch under the lock and flush it after"
+        );
+    });
+}
