@@ -361,7 +361,7 @@ impl Operations {
         // Limits are shared when the nodes already share a Redis; otherwise each node counts
         // its own requests.
         let api: Arc<dyn RateLimiter> = match &config.cluster.driver {
-            crate::adapter::Driver::Redis { url } => Arc::new(
+            crate::config::Driver::Redis { url } => Arc::new(
                 RedisLimiter::new(url, &config.cluster.prefix)
                     .context("setting up Redis rate limits")?,
             ),

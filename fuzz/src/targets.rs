@@ -18,13 +18,14 @@ use std::time::Duration;
 use serde_json::Value;
 use sockwave::adapter::Cluster;
 use sockwave::app::{App, StaticAppStore};
+use sockwave::config::WebhookSettings;
 use sockwave::config::{from_text, FileFormat, ServerConfig};
 use sockwave::connection::session::Session;
 use sockwave::connection::ClientMeta;
 use sockwave::context::Context;
 use sockwave::http_api::events::{parse_batch, parse_event};
 use sockwave::outbox::SocketHandle;
-use sockwave::webhooks::{WebhookSettings, Webhooks};
+use sockwave::webhooks::Webhooks;
 use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
 use sockwave_protocol::auth::signature::sign;
 use sockwave_protocol::auth::{

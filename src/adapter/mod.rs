@@ -22,4 +22,4 @@ pub mod transport;
 pub mod view;
 pub mod wire;
 
-pub use node::{Cluster, ClusterSettings, Driver};
+pub use node::Cluster;

@@ -16,54 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::transport::{TransportEvent, TransportHandle};
 use super::view::{ClusterView, Transition};
 use super::wire::{decode, encode, AppSnapshot, Change, NodeMessage};
+use crate::config::{ClusterSettings, Driver};
 use crate::context::Context;
 use crate::outbox::{ban_writes, Flushes, Frame, WriteBan};
 use crate::registry::SocketId;
-
-/// Which engine connects the nodes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Driver {
-    /// One node, no services.
-    Local,
-    /// Redis pub/sub at this URL (`redis://[:password@]host:port[/db]`).
-    Redis {
-        /// Connection URL.
-        url: String,
-    },
-    /// NATS servers (`nats://host:port`).
-    Nats {
-        /// Server URLs.
-        servers: Vec<String>,
-    },
-}
-
-/// Cluster settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterSettings {
-    /// The engine.
-    pub driver: Driver,
-    /// Prefix of the Redis channel / NATS subject, so deployments sharing an engine stay apart.
-    pub prefix: String,
-    /// How often a node announces itself.
-    pub heartbeat_interval: Duration,
-    /// Silence after which a node counts as dead and its members are removed.
-    pub node_timeout: Duration,
-    /// Whether `/ready` answers 503 while the engine is unreachable (off by default: the
-    /// node still serves its own sockets, which is usually better than no node at all).
-    pub ready_requires_engine: bool,
-}
-
-impl Default for ClusterSettings {
-    fn default() -> Self {
-        ClusterSettings {
-            driver: Driver::Local,
-            prefix: "sockwave".to_string(),
-            heartbeat_interval: Duration::from_secs(2),
-            node_timeout: Duration::from_secs(10),
-            ready_requires_engine: false,
-        }
-    }
-}
 
 /// The locked cluster view. While it lives, this thread may not write to a socket.
 pub struct ViewGuard<'a> {

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::webhooks::WebhookTarget;
+mod webhook;
+
+pub use webhook::{ChannelFilter, EventType, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
 
 /// One application: credentials, feature switches and limits. Its `Debug` output never
 /// shows the secret, so a stray `?app` in a log line or a panic message cannot leak it.

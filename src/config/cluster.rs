@@ -15,8 +15,8 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 
 use super::draft::{Origin, Origins};
 use super::error::ConfigError;
+use super::settings::{ClusterSettings, Driver};
 use super::show::mask_secret;
-use crate::adapter::{ClusterSettings, Driver};
 
 /// The Redis address when nothing says otherwise (Soketi's default too).
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";

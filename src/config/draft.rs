@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::cluster::{ClusterDraft, ClusterSetting};
 use super::{Config, ServerConfig, SubscriptionErrorMode};
 use crate::app::App;
-use crate::webhooks::WebhookTarget;
+use crate::app::WebhookTarget;
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

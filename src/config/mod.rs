@@ -16,11 +16,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::adapter::ClusterSettings;
 use crate::app::App;
-use crate::console::ConsoleSettings;
-use crate::metrics::MetricsSettings;
-use crate::webhooks::WebhookSettings;
 
 mod cli;
 mod cluster;
@@ -29,6 +25,7 @@ mod env;
 mod error;
 mod load;
 mod raw;
+mod settings;
 mod show;
 mod soketi;
 mod validate;
@@ -38,6 +35,7 @@ pub use cli::CliOverrides;
 pub use draft::Origin;
 pub use error::ConfigError;
 pub use load::{check, from_text, load, FileFormat};
+pub use settings::{ClusterSettings, ConsoleSettings, Driver, MetricsSettings, WebhookSettings};
 
 /// The whole, validated server configuration.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use super::cluster::{cluster_field, mask_url};
 use super::draft::{app_field, server_field, Origins};
+use super::settings::Driver;
 use super::{Config, SubscriptionErrorMode};
-use crate::adapter::Driver;
-use crate::webhooks::WebhookTarget;
+use crate::app::WebhookTarget;
 
 /// Column where origin comments start, so they line up.
 const COMMENT_COLUMN: usize = 40;

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::draft::Origin;
 use super::error::{closest, ConfigError};
-use crate::webhooks::{ChannelFilter, EventType, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
+use crate::app::{ChannelFilter, EventType, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
 
 /// Keys of one webhook; must match `RawWebhook`.
 pub(crate) const WEBHOOK_KEYS: &[&str] = &[

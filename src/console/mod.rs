@@ -45,15 +45,6 @@ const MAX_PUBLISH_BODY: usize = 256 * 1024;
 /// Only the page's own files, no inline code, no framing, no form posts elsewhere.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Console settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConsoleSettings {
-    /// Whether `/console` is served at all.
-    pub enabled: bool,
-    /// Admin token giving access to every app; without it, only app secrets open the console.
-    pub token: Option<String>,
-}
-
 /// A response body that may stream (the event stream) or not (everything else).
 pub type Body = BoxBody<Bytes, Infallible>;
 

@@ -27,30 +27,6 @@ use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterV
 
 use names::Spec;
 
-/// Whether and where metrics are served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsSettings {
-    /// Serve `/metrics` (off by default).
-    pub enabled: bool,
-    /// Address the metrics listener binds; loopback by default so metrics are not public.
-    pub host: String,
-    /// Port of the metrics listener (Soketi's 9601 by default); 0 picks a free port.
-    pub port: u16,
-    /// Prefix of every metric name (`soketi_` keeps Soketi dashboards working).
-    pub prefix: String,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        MetricsSettings {
-            enabled: false,
-            host: "127.0.0.1".to_string(),
-            port: 9601,
-            prefix: "sockwave_".to_string(),
-        }
-    }
-}
-
 /// The recording handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Metrics {

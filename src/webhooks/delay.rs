@@ -10,8 +10,8 @@ use std::collections::{HashMap, VecDeque};
 
 use tokio::time::{Duration, Instant};
 
-use super::event::EventType;
 use super::Queued;
+use crate::app::EventType;
 
 /// What a held event is waiting for: the same app, channel and (for members) user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

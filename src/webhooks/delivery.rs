@@ -18,9 +18,9 @@ use super::counters::Counter;
 use super::log::{Outcome, Record};
 use super::retry::{self, Attempt};
 use super::sign::signed_body;
-use super::target::WebhookTarget;
 use super::Shared;
 use crate::app::App;
+use crate::app::WebhookTarget;
 
 /// The request header carrying the app key.
 pub(crate) const KEY_HEADER: &str = "X-Pusher-Key";

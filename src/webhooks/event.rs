@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 
+use crate::app::EventType;
+
 /// One webhook event, serialised exactly as it appears in a request's `events` array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
@@ -62,71 +64,6 @@ pub enum WebhookEvent {
         /// Sockets subscribed on this node.
         subscription_count: usize,
     },
-}
-
-/// The kind of a webhook event, as named in a target's `event_types`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    /// `channel_occupied`
-    ChannelOccupied,
-    /// `channel_vacated`
-    ChannelVacated,
-    /// `member_added`
-    MemberAdded,
-    /// `member_removed`
-    MemberRemoved,
-    /// `client_event`
-    ClientEvent,
-    /// `cache_miss`
-    CacheMiss,
-    /// `subscription_count`
-    SubscriptionCount,
-}
-
-impl EventType {
-    /// Every event type, in the order the docs list them.
-    pub const ALL: [EventType; 7] = [
-        EventType::ChannelOccupied,
-        EventType::ChannelVacated,
-        EventType::MemberAdded,
-        EventType::MemberRemoved,
-        EventType::ClientEvent,
-        EventType::CacheMiss,
-        EventType::SubscriptionCount,
-    ];
-
-    /// The name used in configuration and in the event's `name` field.
-    pub fn name(self) -> &'static str {
-        match self {
-            EventType::ChannelOccupied => "channel_occupied",
-            EventType::ChannelVacated => "channel_vacated",
-            EventType::MemberAdded => "member_added",
-            EventType::MemberRemoved => "member_removed",
-            EventType::ClientEvent => "client_event",
-            EventType::CacheMiss => "cache_miss",
-            EventType::SubscriptionCount => "subscription_count",
-        }
-    }
-
-    /// The type with this name, if any.
-    pub fn parse(name: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-
-    /// The event that undoes this one when it follows within the leave delay: a held
-    /// `channel_vacated` is cancelled by `channel_occupied`, `member_removed` by
-    /// `member_added`.
-    pub fn cancels(self) -> Option<EventType> {
-        match self {
-            EventType::ChannelOccupied => Some(EventType::ChannelVacated),
-            EventType::MemberAdded => Some(EventType::MemberRemoved),
-            EventType::ChannelVacated
-            | EventType::MemberRemoved
-            | EventType::ClientEvent
-            | EventType::CacheMiss
-            | EventType::SubscriptionCount => None,
-        }
-    }
 }
 
 impl WebhookEvent {

@@ -23,7 +23,6 @@ mod event;
 mod log;
 mod retry;
 mod sign;
-mod target;
 mod worker;
 
 use std::sync::{Arc, Mutex};
@@ -34,11 +33,11 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::{Duration, Instant};
 
 use crate::app::App;
+use crate::config::WebhookSettings;
 pub use counters::CounterSnapshot;
 use counters::{Counter, Counters};
-pub use event::{EventType, WebhookEvent};
+pub use event::WebhookEvent;
 use log::DeliveryLog;
-pub use target::{ChannelFilter, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
 use worker::Command;
 
 /// Most requests in flight at once, over all apps and targets. Each lane has at most one,
@@ -47,39 +46,6 @@ const MAX_CONCURRENT_REQUESTS: usize = 64;
 
 /// How often a full queue is reported in the log, at most.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Server-wide webhook settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookSettings {
-    /// How long events for one target are collected before a request goes out.
-    pub batch_window: Duration,
-    /// Most events in one request.
-    pub batch_max_events: usize,
-    /// How long `channel_vacated` and `member_removed` are held; zero sends them at once.
-    pub leave_delay: Duration,
-    /// How long a failing request is retried, counted from when its oldest event happened.
-    pub retry_budget: Duration,
-    /// Timeout of one request attempt, connection included.
-    pub request_timeout: Duration,
-    /// Events the queue holds (and each target's backlog) before new ones are dropped.
-    pub queue_capacity: usize,
-    /// Recent requests kept per app for the delivery log.
-    pub delivery_log_size: usize,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        WebhookSettings {
-            batch_window: Duration::from_millis(50),
-            batch_max_events: 100,
-            leave_delay: Duration::from_secs(3),
-            retry_budget: Duration::from_secs(300),
-            request_timeout: Duration::from_secs(10),
-            queue_capacity: 10_000,
-            delivery_log_size: 100,
-        }
-    }
-}
 
 /// Why webhooks could not start.
 #[derive(Debug, Error)]
@@ -187,7 +153,12 @@ impl Webhooks {
     /// Queues `event` for the app's interested targets. Never blocks and never fails: when
     /// the queue is full the event is dropped, counted and logged.
     pub fn emit(&self, app: &Arc<App>, event: WebhookEvent) {
-        let Some(first) = app.webhooks.iter().find(|target| target.concerns(&event)) else {
+        let (kind, channel) = (event.kind(), event.channel());
+        let Some(first) = app
+            .webhooks
+            .iter()
+            .find(|target| target.concerns(kind, channel))
+        else {
             return;
         };
         let item = Queued {

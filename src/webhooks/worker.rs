@@ -19,8 +19,9 @@ use super::counters::Counter;
 use super::dedupe::{CacheMissDedupe, CACHE_MISS_WINDOW};
 use super::delay::LeaveHold;
 use super::delivery::{deliver, Sender};
-use super::event::EventType;
-use super::{Queued, Shared, WebhookSettings};
+use super::{Queued, Shared};
+use crate::app::EventType;
+use crate::config::WebhookSettings;
 
 /// Most commands handled before the worker looks at its timers again, so a flood of
 /// events cannot starve the batches that are due.
@@ -157,7 +158,7 @@ impl Worker {
             return;
         }
         for (index, target) in item.app.webhooks.iter().enumerate() {
-            if !target.wants(event) {
+            if !target.wants(event.kind(), event.channel()) {
                 continue;
             }
             let lane = (item.app.id.clone(), index);

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sockwave::adapter::{ClusterSettings, Driver};
+use sockwave::config::{ClusterSettings, Driver};
 use sockwave::server::Server;
 
 use crate::support::*;

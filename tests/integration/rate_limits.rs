@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use sockwave::adapter::{ClusterSettings, Driver};
+use sockwave::config::{ClusterSettings, Driver};
 use sockwave::server::Server;
 use tokio_tungstenite::tungstenite;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sockwave::app::App;
+use sockwave::app::{ChannelFilter, EventType, WebhookTarget, WebhookUrl};
 use sockwave::config::Config;
-use sockwave::webhooks::{ChannelFilter, EventType, WebhookTarget, WebhookUrl};
 use sockwave_protocol::auth::signature::verify;
 
 use crate::support::*;

@@ -15,7 +15,6 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::timeout;
 
-use crate::registry::SocketIdGenerator;
 use sockwave_protocol::websocket::close_payload;
 
 /// The longest any single wait may take before the test fails instead of hanging.
@@ -25,7 +24,8 @@ const WAIT: Duration = Duration::from_secs(20);
 const SMALL_BUFFER: usize = 4096;
 
 fn socket_id() -> SocketId {
-    SocketIdGenerator::default().next_id()
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    SocketId::new(1, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 async fn within<F: Future>(what: &str, future: F) -> F::Output {

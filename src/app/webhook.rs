@@ -1,10 +1,9 @@
-//! `WebhookTarget`: one configured webhook of an app — where to send, which events, which
-//! channels, and extra headers — and the matching rules.
+//! Where an app's webhooks go: `WebhookTarget` (URL, event kinds, channel filter, extra
+//! headers), the `EventType`s a target names, and `WebhookUrl`, which never shows the
+//! credentials a URL may carry.
 //!
-//! Targets are built and validated by `config` (URL scheme, event names, header names);
-//! this module trusts them and only answers "does this target want this event?".
-
-use super::event::{EventType, WebhookEvent};
+//! Configuration data of the app, built and validated by `config`; the `webhooks` module
+//! builds, batches, signs and sends the events.
 
 /// Headers every webhook request carries, which a target's extra headers may not replace
 /// (lowercase; header names are case-insensitive).
@@ -106,22 +105,86 @@ impl ChannelFilter {
 }
 
 impl WebhookTarget {
-    /// Whether this target receives `event`.
-    pub fn wants(&self, event: &WebhookEvent) -> bool {
-        self.event_types.contains(&event.kind()) && self.filter.matches(event.channel())
+    /// Whether this target receives events of `kind` on `channel`.
+    pub fn wants(&self, kind: EventType, channel: &str) -> bool {
+        self.event_types.contains(&kind) && self.filter.matches(channel)
     }
 
-    /// Whether `event` must reach the delivery worker for this target: either the target
-    /// wants it, or it may cancel a held event the target wants. A target that subscribes
-    /// only to `channel_vacated` still needs `channel_occupied` to see that a reload
-    /// cancelled the vacate.
-    pub fn concerns(&self, event: &WebhookEvent) -> bool {
-        let kind = event.kind();
+    /// Whether an event of `kind` on `channel` must reach the delivery worker for this
+    /// target: either the target wants it, or it may cancel a held event the target wants. A
+    /// target that subscribes only to `channel_vacated` still needs `channel_occupied` to see
+    /// that a reload cancelled the vacate.
+    pub fn concerns(&self, kind: EventType, channel: &str) -> bool {
         let wanted = self.event_types.contains(&kind)
             || kind
                 .cancels()
                 .is_some_and(|cancelled| self.event_types.contains(&cancelled));
-        wanted && self.filter.matches(event.channel())
+        wanted && self.filter.matches(channel)
+    }
+}
+
+/// The kind of a webhook event, as named in a target's `event_types`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// `channel_occupied`
+    ChannelOccupied,
+    /// `channel_vacated`
+    ChannelVacated,
+    /// `member_added`
+    MemberAdded,
+    /// `member_removed`
+    MemberRemoved,
+    /// `client_event`
+    ClientEvent,
+    /// `cache_miss`
+    CacheMiss,
+    /// `subscription_count`
+    SubscriptionCount,
+}
+
+impl EventType {
+    /// Every event type, in the order the docs list them.
+    pub const ALL: [EventType; 7] = [
+        EventType::ChannelOccupied,
+        EventType::ChannelVacated,
+        EventType::MemberAdded,
+        EventType::MemberRemoved,
+        EventType::ClientEvent,
+        EventType::CacheMiss,
+        EventType::SubscriptionCount,
+    ];
+
+    /// The name used in configuration and in the event's `name` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::ChannelOccupied => "channel_occupied",
+            EventType::ChannelVacated => "channel_vacated",
+            EventType::MemberAdded => "member_added",
+            EventType::MemberRemoved => "member_removed",
+            EventType::ClientEvent => "client_event",
+            EventType::CacheMiss => "cache_miss",
+            EventType::SubscriptionCount => "subscription_count",
+        }
+    }
+
+    /// The type with this name, if any.
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The event that undoes this one when it follows within the leave delay: a held
+    /// `channel_vacated` is cancelled by `channel_occupied`, `member_removed` by
+    /// `member_added`.
+    pub fn cancels(self) -> Option<EventType> {
+        match self {
+            EventType::ChannelOccupied => Some(EventType::ChannelVacated),
+            EventType::MemberAdded => Some(EventType::MemberRemoved),
+            EventType::ChannelVacated
+            | EventType::MemberRemoved
+            | EventType::ClientEvent
+            | EventType::CacheMiss
+            | EventType::SubscriptionCount => None,
+        }
     }
 }
 
@@ -156,38 +219,32 @@ mod tests {
         }
     }
 
-    fn occupied(channel: &str) -> WebhookEvent {
-        WebhookEvent::ChannelOccupied {
-            channel: channel.into(),
-        }
-    }
-
     #[test]
     fn filters_by_prefix_and_suffix() {
         let both = target(&[EventType::ChannelOccupied], Some("beta-"), Some("-app"));
         let check = |channel: &str, expected: bool| {
-            assert_eq!(both.wants(&occupied(channel)), expected, "{channel}");
+            assert_eq!(
+                both.wants(EventType::ChannelOccupied, channel),
+                expected,
+                "{channel}"
+            );
         };
         check("beta-chat-app", true);
         check("beta-chat", false);
         check("chat-app", false);
         check("chat-room", false);
         let none = target(&[EventType::ChannelOccupied], None, None);
-        assert!(none.wants(&occupied("anything")));
+        assert!(none.wants(EventType::ChannelOccupied, "anything"));
     }
 
     #[test]
     fn event_types_and_cancellers() {
         let vacated_only = target(&[EventType::ChannelVacated], None, None);
-        assert!(!vacated_only.wants(&occupied("c")));
-        assert!(vacated_only.concerns(&occupied("c")));
+        assert!(!vacated_only.wants(EventType::ChannelOccupied, "c"));
+        assert!(vacated_only.concerns(EventType::ChannelOccupied, "c"));
         let removed_only = target(&[EventType::MemberRemoved], Some("presence-"), None);
-        let added = |channel: &str| WebhookEvent::MemberAdded {
-            channel: channel.into(),
-            user_id: "u".into(),
-        };
-        assert!(removed_only.concerns(&added("presence-a")));
-        assert!(!removed_only.concerns(&added("private-a")));
-        assert!(!removed_only.concerns(&occupied("presence-a")));
+        assert!(removed_only.concerns(EventType::MemberAdded, "presence-a"));
+        assert!(!removed_only.concerns(EventType::MemberAdded, "private-a"));
+        assert!(!removed_only.concerns(EventType::ChannelOccupied, "presence-a"));
     }
 }
