@@ -10,12 +10,12 @@ use tokio_util::task::TaskTracker;
 use crate::adapter::Cluster;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
-use crate::console::hints::Hints;
-use crate::console::{Tap, Throttle};
-use crate::http_body::BodyBudget;
+use crate::hints::Hints;
+use crate::http::body::BodyBudget;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 use crate::registry::{Registry, SocketIdGenerator};
+use crate::tap::Tap;
 use crate::webhooks::Webhooks;
 
 /// Shared server state.
@@ -34,8 +34,6 @@ pub struct Context {
     pub cluster: Cluster,
     /// Diagnostic events for open console streams.
     pub console_tap: Tap,
-    /// Wrong console tokens per source address.
-    pub console_throttle: Throttle,
     /// Broken-pipeline hints.
     pub hints: Hints,
     /// Prometheus metrics; a no-op unless enabled (`server.rs` replaces it).
@@ -71,7 +69,6 @@ impl Context {
             cluster,
             console_tap: Tap::default(),
             hints: Hints::default(),
-            console_throttle: Throttle::default(),
             metrics: Metrics::disabled(),
             rate_limits: RateLimits::default(),
             tls: None,

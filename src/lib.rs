@@ -5,23 +5,29 @@
 //! # Layout
 //!
 //! The wire format, signatures and WebSocket framing are the `sockwave-protocol` crate (pure,
-//! no runtime); `sockwave doctor` is the `sockwave-doctor` crate.
+//! no runtime); `sockwave doctor` is the `sockwave-doctor` crate. The modules here, from the
+//! bottom layer up (`ARCHITECTURE.md` draws the layers; `tests/architecture.rs` enforces them):
 //!
-//! - `config`: files, environment and flags into a validated `Config`.
-//! - `app`: the `App` model and the `AppStore` lookup.
-//! - `registry`: node-local sockets, channels and presence; synchronous.
+//! - `app`: the `App` model, its webhook targets and the `AppStore` lookup.
+//! - `config`: files, environment and flags into a validated `Config`; every feature's
+//!   settings type.
+//! - `metrics`, `rate_limit`, `tls`: Prometheus metrics, rate limits, native TLS.
+//! - `http`: the client's address and bounded request-body reading, for every endpoint.
+//! - `tap`: the console's feed of diagnostic events.
+//! - `outbox`: a socket's bounded outbound queue, direct writes and fan-out.
+//! - `registry`: node-local sockets, channels, presence and users; synchronous.
+//! - `adapter`: the cluster's transport, wire format and replicated view.
+//! - `webhooks`: batched, signed, retried webhook delivery.
+//! - `hints`: warnings for the usual broken pipelines.
+//! - `context`: the state every task shares.
+//! - `effects`: what cluster-level transitions do on this node (frames, webhooks).
+//! - `publish`: validating and publishing an event.
+//! - `peers`: applying other nodes' messages.
 //! - `connection`: one task per socket — upgrade, read, write, heartbeat, dispatch.
 //! - `http_api`: the Pusher HTTP API and health endpoints.
-//! - `webhooks`: webhook events, batching, signing and the delivery worker with retries.
-//! - `context`: the state every task shares.
-//! - `adapter`: the cluster — node-to-node messages, the replicated view, Redis/NATS.
-//! - `effects`: what cluster-level transitions do on this node (frames, webhooks).
-//! - `webhooks`: batched, signed, retried webhook delivery.
-//! - `console`: the live event console (`/console`) and broken-pipeline hints.
-//! - `metrics`: Prometheus metric names, recording handles and the exporter endpoint.
-//! - `rate_limit`: per-app API rate limits (local or shared through Redis), per-IP limits.
-//! - `tls`: certificate loading and reloading for native TLS.
-//! - `server`: the composition root, listener and graceful shutdown.
+//! - `console`: the live event console (`/console`).
+//! - `exporter`: `GET /metrics`.
+//! - `server`: the composition root, listeners and graceful shutdown.
 
 pub mod adapter;
 pub mod app;
@@ -30,12 +36,17 @@ pub mod connection;
 pub mod console;
 pub mod context;
 pub mod effects;
+pub mod exporter;
+pub mod hints;
+pub mod http;
 pub mod http_api;
-pub mod http_body;
 pub mod metrics;
 pub mod outbox;
+pub mod peers;
+pub mod publish;
 pub mod rate_limit;
 pub mod registry;
 pub mod server;
+pub mod tap;
 pub mod tls;
 pub mod webhooks;

@@ -62,11 +62,7 @@ impl Server {
         context.tls = operations.tls;
         let ctx = Arc::new(context);
         if let Some(events) = cluster_events {
-            tokio::spawn(crate::adapter::node::run(
-                ctx.clone(),
-                events,
-                stop_cluster.clone(),
-            ));
+            tokio::spawn(crate::peers::run(ctx.clone(), events, stop_cluster.clone()));
         }
         let stop_accepting = CancellationToken::new();
         let close_http = CancellationToken::new();
@@ -135,7 +131,7 @@ impl Server {
         let _ = tokio::time::timeout_at(deadline, self.ctx.socket_tasks.wait()).await;
         // The sockets' departures went out as deltas; the goodbye lets the other nodes drop
         // anything left at once. Stopping the transport flushes what is queued.
-        crate::adapter::node::say_goodbye(&self.ctx);
+        crate::peers::say_goodbye(&self.ctx);
         self.stop_cluster.cancel();
         self.stop_accepting.cancel();
         let _ = self.accept_loop.await;
@@ -196,7 +192,7 @@ async fn accept_loop(
                 return;
             };
             let service = service_fn(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(connection::Peer(peer));
+                request.extensions_mut().insert(crate::http::Peer(peer));
                 let ctx = ctx.clone();
                 async move { Ok::<_, Infallible>(dispatch(ctx, request).await) }
             });
@@ -268,14 +264,17 @@ async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
     }
 }
 
-/// Warns about apps with connected clients and no publishes (see `console::hints`).
+/// Warns about apps with connected clients and no publishes (see `hints`).
 async fn watch_idle_apps(ctx: Arc<Context>, after: std::time::Duration, stop: CancellationToken) {
     let started = Instant::now();
     let mut every = tokio::time::interval(std::time::Duration::from_secs(30).min(after));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            now = every.tick() => ctx.hints.check_idle(&ctx, started, after, now),
+            now = every.tick() => {
+                let sources = (&ctx.registry, &ctx.cluster, &ctx.console_tap);
+                ctx.hints.check_idle(sources, started, after, now);
+            }
         }
     }
 }
@@ -373,6 +372,7 @@ impl Operations {
                 config.ws_connections_per_ip,
                 config.ws_new_connections_per_ip_per_second,
             ),
+            console_failures: crate::rate_limit::FailureThrottle::default(),
         };
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => {
@@ -409,11 +409,6 @@ async fn spawn_metrics(
         .local_addr()
         .context("reading the metrics address")?;
     let http = http_builder(&ctx.config);
-    tokio::spawn(crate::metrics::exporter::run(
-        listener,
-        ctx.clone(),
-        http,
-        stop,
-    ));
+    tokio::spawn(crate::exporter::run(listener, ctx.clone(), http, stop));
     Ok(Some(bound))
 }

@@ -23,8 +23,8 @@ use sockwave::config::{from_text, FileFormat, ServerConfig};
 use sockwave::connection::session::Session;
 use sockwave::connection::ClientMeta;
 use sockwave::context::Context;
-use sockwave::http_api::events::{parse_batch, parse_event};
 use sockwave::outbox::SocketHandle;
+use sockwave::publish::{parse_batch, parse_event};
 use sockwave::webhooks::Webhooks;
 use sockwave_protocol::auth::api_auth::{body_md5, string_to_sign};
 use sockwave_protocol::auth::signature::sign;
@@ -318,7 +318,7 @@ pub fn node_message(data: &[u8]) {
     let world = node_world();
     let _entered = world.runtime.enter();
     let ctx = &world.ctx;
-    sockwave::adapter::node::handle(ctx, data);
+    sockwave::peers::handle(ctx, data);
     let mut view = ctx.cluster.lock();
     let self_id = view.self_id().to_string();
     for node in view.node_ids() {

@@ -81,7 +81,7 @@ pub struct ServerConfig {
     /// Largest HTTP API request body accepted, in bytes; checked before the body is read.
     pub max_request_body_bytes: usize,
     /// Time a request body may take from its first byte to its last (it must also keep a
-    /// minimum rate, see `http_body`).
+    /// minimum rate, see `http::body`).
     pub request_body_timeout: Duration,
     /// Request body bytes the whole server holds at once (being read or handled); past it
     /// requests get 503 with `Retry-After` before their body is read.

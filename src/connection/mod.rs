@@ -30,6 +30,7 @@ use sockwave_protocol::websocket::accept_key;
 
 use crate::app::App;
 use crate::context::Context;
+use crate::http::Peer;
 use crate::metrics::Limit;
 use crate::rate_limit::IpRefusal;
 pub use handshake::ClientMeta;
@@ -105,10 +106,6 @@ pub fn upgrade(
     );
     response
 }
-
-/// The client's address, put into the request's extensions by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
 
 /// A per-IP limit refused the upgrade: 429 before any task is spawned, so a flood of
 /// connections from one address costs as little as possible.

@@ -2,16 +2,14 @@
 //! own secret (that app only), sent in the `Authorization: Bearer` header — never in a URL,
 //! where proxy access logs and browser history would keep it — and compared in constant time.
 //!
-//! Wrong tokens are throttled per source address: after `MAX_FAILURES` within `WINDOW`, every
-//! attempt from that address is refused with 429 until the window ends, right token or not,
-//! so guessing costs a window per handful of tries. Behind a reverse proxy every client shares
-//! the proxy's address; the console is an operator's tool, so that is an acceptable price.
+//! Wrong tokens are throttled per source address (`rate_limit::FailureThrottle`): after a
+//! handful within a minute, every attempt from that address is refused with 429 until the
+//! minute ends, right token or not. Behind a reverse proxy every client shares the proxy's
+//! address; the console is an operator's tool, so that is an acceptable price.
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use dashmap::DashMap;
 use hyper::header::AUTHORIZATION;
 use hyper::{HeaderMap, StatusCode};
 use tokio::time::Instant;
@@ -19,13 +17,6 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::context::Context;
 use sockwave_protocol::auth::signature::constant_time_eq;
-
-/// Wrong tokens an address may send per window before it is refused outright.
-const MAX_FAILURES: u32 = 5;
-/// How long an address's failures count.
-const WINDOW: Duration = Duration::from_secs(60);
-/// Addresses remembered at most; past it, windows that ended are forgotten first.
-const MAX_ADDRESSES: usize = 10_000;
 
 /// A refusal: the status and the message for the JSON body, and for 429 the seconds to wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,35 +39,6 @@ impl Denied {
     }
 }
 
-/// Failed attempts per source address.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    failures: DashMap<IpAddr, (Instant, u32)>,
-}
-
-impl Throttle {
-    /// `Some(seconds left)` when the address used up its failures for the current window.
-    fn blocked(&self, address: IpAddr, now: Instant) -> Option<u64> {
-        let entry = self.failures.get(&address)?;
-        let (started, n_failures) = *entry;
-        let ends = started + WINDOW;
-        (n_failures >= MAX_FAILURES && now < ends)
-            .then(|| ends.duration_since(now).as_secs().max(1))
-    }
-
-    fn fail(&self, address: IpAddr, now: Instant) {
-        if self.failures.len() >= MAX_ADDRESSES {
-            self.failures
-                .retain(|_, (started, _)| now.duration_since(*started) < WINDOW);
-        }
-        let mut entry = self.failures.entry(address).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
-}
-
 /// The bearer token of a request, if any.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -92,7 +54,7 @@ pub(super) fn authorize(
     app_id: Option<&str>,
     token: Option<&str>,
 ) -> Result<Arc<App>, Denied> {
-    let throttle = &ctx.console_throttle;
+    let throttle = &ctx.rate_limits.console_failures;
     let now = Instant::now();
     if let Some(retry_after) = address.and_then(|a| throttle.blocked(a, now)) {
         return Err(Denied {
@@ -135,26 +97,4 @@ pub(super) fn authorize(
             ),
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_address_is_refused_after_its_failures_until_the_window_ends() {
-        let throttle = Throttle::default();
-        let address: IpAddr = [127, 0, 0, 9].into();
-        let other: IpAddr = [127, 0, 0, 10].into();
-        let now = Instant::now();
-        for _ in 0..MAX_FAILURES {
-            assert_eq!(throttle.blocked(address, now), None);
-            throttle.fail(address, now);
-        }
-        assert_eq!(throttle.blocked(address, now), Some(WINDOW.as_secs()));
-        assert_eq!(throttle.blocked(other, now), None);
-        assert_eq!(throttle.blocked(address, now + WINDOW), None);
-        throttle.fail(address, now + WINDOW);
-        assert_eq!(throttle.blocked(address, now + WINDOW), None);
-    }
 }

@@ -8,9 +8,7 @@
 //! The stream never slows the server: see `tap`.
 
 mod access;
-pub mod hints;
 mod stream;
-pub mod tap;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -27,13 +25,10 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::connection::Peer;
 use crate::context::Context;
-use crate::http_api::error::body_status;
-use crate::http_api::events;
-use crate::http_body::{self, BodyLimits};
-pub use access::Throttle;
-pub use tap::Tap;
+use crate::http::body::{self, BodyLimits};
+use crate::http::Peer;
+use crate::publish::{self, EventError};
 
 /// The page, its script and its style, embedded so the console works offline and needs no
 /// files next to the binary. `{assets}` in the page becomes the relative path to the assets.
@@ -134,11 +129,10 @@ async fn publish(
         max_bytes: MAX_PUBLISH_BODY,
         timeout: ctx.config.request_body_timeout,
     };
-    let declared = http_body::declared_length(request.headers());
-    let body = match http_body::read(request.into_body(), declared, &limits, &ctx.body_budget).await
-    {
+    let declared = body::declared_length(request.headers());
+    let body = match body::read(request.into_body(), declared, &limits, &ctx.body_budget).await {
         Ok(body) => body,
-        Err(err) => return error(body_status(&err), &err.to_string()),
+        Err(err) => return error(err.status(), &err.to_string()),
     };
     let Ok(input) = serde_json::from_slice::<Value>(&body) else {
         return error(
@@ -148,12 +142,17 @@ async fn publish(
     };
     let event_json =
         json!({"name": input["event"], "channel": input["channel"], "data": input["data"]});
-    let event = match events::parse_event(&event_json, &app.limits, false) {
+    let event = match publish::parse_event(&event_json, &app.limits, false) {
         Ok(event) => event,
-        Err(err) => return error(err.status(), &err.to_string()),
+        Err(err @ EventError::Invalid(_)) => {
+            return error(StatusCode::BAD_REQUEST, &err.to_string())
+        }
+        Err(err @ EventError::TooLarge(_)) => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string())
+        }
     };
     let registry = ctx.registry.app(&app.id);
-    let reached = events::publish(&ctx, &registry, &event);
+    let reached = publish::publish(&ctx, &registry, &event);
     tracing::info!(app_id = %app.id, event = %event.name, reached, "console published a test event");
     json_response(StatusCode::OK, json!({ "reached": reached }))
 }

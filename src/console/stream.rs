@@ -12,10 +12,10 @@ use hyper::Response;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use super::tap::now_ms;
 use super::Body;
 use crate::app::App;
 use crate::context::Context;
+use crate::tap::now_ms;
 
 /// Chunks queued for the page before the stream counts them as not shown.
 const STREAM_CAPACITY: usize = 256;

@@ -6,9 +6,9 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::events::InfoRequest;
 use crate::adapter::wire::NodeMessage;
 use crate::context::Context;
+use crate::publish::InfoRequest;
 use sockwave_protocol::channel::kind_of;
 use sockwave_protocol::ChannelKind;
 

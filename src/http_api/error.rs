@@ -6,7 +6,8 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use crate::http_body::BodyError;
+use crate::http::BodyError;
+use crate::publish::EventError;
 use crate::rate_limit::Decision;
 use sockwave_protocol::auth::ApiAuthError;
 
@@ -39,6 +40,9 @@ pub enum ApiError {
     /// The body was not read: too large, too slow, or the server's body budget is spent.
     #[error(transparent)]
     Body(#[from] BodyError),
+    /// An event was malformed or over a limit.
+    #[error(transparent)]
+    Event(#[from] EventError),
     /// The app spent its backend events or read requests for this second.
     #[error("{message}")]
     RateLimited {
@@ -59,7 +63,9 @@ impl ApiError {
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Body(err) => body_status(err),
+            ApiError::Body(err) => err.status(),
+            ApiError::Event(EventError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Event(EventError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -78,7 +84,10 @@ impl ApiError {
             }
             ApiError::Body(BodyError::TooSlow { .. }) => "body_too_slow",
             ApiError::Body(BodyError::Busy { .. }) => "body_budget",
-            ApiError::Body(BodyError::Broken(_)) => "bad_request",
+            ApiError::Body(BodyError::Broken(_)) | ApiError::Event(EventError::Invalid(_)) => {
+                "bad_request"
+            }
+            ApiError::Event(EventError::TooLarge(_)) => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
         }
     }
@@ -103,15 +112,5 @@ impl ApiError {
             _ => {}
         }
         response
-    }
-}
-
-/// The status for a body that was not read; shared with the console.
-pub(crate) fn body_status(err: &BodyError) -> StatusCode {
-    match err {
-        BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        BodyError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
-        BodyError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        BodyError::Broken(_) => StatusCode::BAD_REQUEST,
     }
 }

@@ -4,7 +4,6 @@
 
 pub mod channels;
 pub mod error;
-pub mod events;
 mod limits;
 pub mod request;
 pub mod webhook_log;
@@ -26,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::context::Context;
 use crate::metrics::Limit;
+use crate::publish;
 pub use error::ApiError;
 
 /// Answers one HTTP request. `path` is the request path with the deployment prefix removed.
@@ -145,28 +145,28 @@ async fn route(
     let body = match endpoint {
         Endpoint::Publish => {
             let event =
-                events::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
+                publish::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
             let cost = event.channels.len();
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
-            let reached = events::publish(ctx, registry, &event);
+            let reached = publish::publish(ctx, registry, &event);
             ctx.metrics
                 .app(app_id)
                 .publish_enqueued(received_at.elapsed());
             tracing::debug!(app_id = %verified.app.id, event = %event.name, channels = event.channels.len(), reached, "published");
-            match events::channel_attributes(ctx, app_id, &event) {
+            match publish::channel_attributes(ctx, app_id, &event) {
                 Some(channels) => json!({ "channels": channels }),
                 None => json!({}),
             }
         }
         Endpoint::PublishBatch => {
-            let batch = events::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
+            let batch = publish::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
             let cost = batch.iter().map(|event| event.channels.len()).sum();
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let attributes: Vec<Option<Value>> = batch
                 .iter()
                 .map(|event| {
-                    events::publish(ctx, registry, event);
-                    events::channel_attributes(ctx, app_id, event)
+                    publish::publish(ctx, registry, event);
+                    publish::channel_attributes(ctx, app_id, event)
                 })
                 .collect();
             if attributes.iter().any(Option::is_some) {

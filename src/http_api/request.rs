@@ -1,6 +1,6 @@
 //! Turning an incoming request into a verified one: app lookup, the Pusher signature over
 //! the head (the query signs `body_md5`), and only then the body, read under the limits of
-//! `http_body` and compared with the signed hash. A request without a valid signature is
+//! `http::body` and compared with the signed hash. A request without a valid signature is
 //! refused before a single byte of its body is read.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use hyper::Request;
 use super::error::ApiError;
 use crate::app::App;
 use crate::context::Context;
-use crate::http_body::{self, Body, BodyLimits};
+use crate::http::body::{self, Body, BodyLimits};
 use sockwave_protocol::auth::api_auth::{canonical_query, verify_head, ApiRequestHead};
 use sockwave_protocol::auth::ApiCredentials;
 
@@ -61,8 +61,8 @@ pub async fn verify<'a>(
     )?;
     // A body over the cap is refused from its declared length alone: the clearest answer,
     // and it needs no signature check.
-    let declared = http_body::declared_length(request.headers());
-    http_body::check_declared(declared, ctx.config.max_request_body_bytes)?;
+    let declared = body::declared_length(request.headers());
+    body::check_declared(declared, ctx.config.max_request_body_bytes)?;
     let credentials = ApiCredentials {
         app_id: &app.id,
         key: &app.key,
@@ -81,7 +81,7 @@ pub async fn verify<'a>(
         max_bytes: ctx.config.max_request_body_bytes,
         timeout: ctx.config.request_body_timeout,
     };
-    let body = http_body::read(request.into_body(), declared, &limits, &ctx.body_budget).await?;
+    let body = body::read(request.into_body(), declared, &limits, &ctx.body_budget).await?;
     body_check.verify(&body)?;
     Ok(Verified { app, query, body })
 }

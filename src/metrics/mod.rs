@@ -14,9 +14,10 @@
 //! Metric names live in `names`; the HTTP listener in `exporter`. This module does not decide
 //! whether metrics are enabled (that is `server.rs`, from the config).
 
-pub mod exporter;
 pub mod names;
 mod scrape;
+
+pub use scrape::{AdapterReadings, AppReadings, Readings, WebhookReadings};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

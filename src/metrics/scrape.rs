@@ -7,7 +7,61 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registr
 
 use super::names::{self, Spec};
 use super::Metrics;
-use crate::context::Context;
+
+/// What a scrape reads from the rest of the server; the exporter gathers it, so metrics
+/// depend on nothing above them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readings {
+    /// One entry per app with state on this node.
+    pub apps: Vec<AppReadings>,
+    /// Webhook events accepted, dropped, delivered and failed, and retries, so far.
+    pub webhooks: WebhookReadings,
+    /// Cluster messages sent and received, payloads dropped and undecodable, so far.
+    pub adapter: AdapterReadings,
+    /// Whether the cluster engine is reachable.
+    pub engine_up: bool,
+}
+
+/// One app's gauges on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppReadings {
+    /// The app.
+    pub app_id: String,
+    /// Connected sockets.
+    pub connections: u64,
+    /// Channels with subscribers.
+    pub channels: usize,
+    /// Presence members.
+    pub presence_members: usize,
+}
+
+/// The webhook sender's counters (monotonic).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookReadings {
+    /// Events accepted into the queue.
+    pub accepted: u64,
+    /// Events dropped (queue or backlog full).
+    pub dropped: u64,
+    /// Events delivered.
+    pub delivered: u64,
+    /// Events given up on.
+    pub failed: u64,
+    /// Request retries.
+    pub retries: u64,
+}
+
+/// The cluster adapter's counters (monotonic).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AdapterReadings {
+    /// Messages sent to other nodes.
+    pub sent: u64,
+    /// Messages received from other nodes.
+    pub received: u64,
+    /// Payloads the transport dropped.
+    pub dropped: u64,
+    /// Payloads that could not be decoded.
+    pub undecodable: u64,
+}
 
 /// The families refreshed on every scrape.
 pub(super) struct Gauges {
@@ -50,18 +104,18 @@ impl Gauges {
         })
     }
 
-    fn refresh(&self, ctx: &Context) {
-        for app in ctx.registry.apps() {
-            let labels = [app.app_id()];
+    fn refresh(&self, readings: &Readings) {
+        for app in &readings.apps {
+            let labels = [app.app_id.as_str()];
             let set = |vec: &IntGaugeVec, value: usize| {
                 vec.with_label_values(&labels)
                     .set(i64::try_from(value).unwrap_or(i64::MAX));
             };
-            set(&self.connected, app.connection_count() as usize);
-            set(&self.channels, app.channel_count());
-            set(&self.presence_members, app.presence_member_count());
+            set(&self.connected, app.connections as usize);
+            set(&self.channels, app.channels);
+            set(&self.presence_members, app.presence_members);
         }
-        let webhooks = ctx.webhooks.counters();
+        let webhooks = readings.webhooks;
         for (outcome, value) in [
             ("accepted", webhooks.accepted),
             ("dropped", webhooks.dropped),
@@ -71,7 +125,7 @@ impl Gauges {
             catch_up(&self.webhook_events.with_label_values(&[outcome]), value);
         }
         catch_up(&self.webhook_retries, webhooks.retries);
-        let adapter = ctx.cluster.message_counts();
+        let adapter = readings.adapter;
         catch_up(
             &self.adapter_messages.with_label_values(&["sent"]),
             adapter.sent,
@@ -88,8 +142,7 @@ impl Gauges {
             &self.adapter_errors.with_label_values(&["undecodable"]),
             adapter.undecodable,
         );
-        self.adapter_engine_up
-            .set(i64::from(ctx.cluster.engine_up()));
+        self.adapter_engine_up.set(i64::from(readings.engine_up));
     }
 }
 
@@ -102,16 +155,16 @@ fn catch_up(counter: &IntCounter, value: u64) {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition of every metric, refreshed from `ctx`; `None` when
-    /// metrics are off.
-    pub fn render(&self, ctx: &Context) -> Option<String> {
+    /// The Prometheus text exposition of every metric, with the scrape-time ones refreshed
+    /// from `readings`; `None` when metrics are off.
+    pub fn render(&self, readings: &Readings) -> Option<String> {
         let inner = self.inner.as_ref()?;
         // One scrape at a time, so two refreshes cannot interleave their updates.
         let gauges = inner
             .scrape
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        gauges.refresh(ctx);
+        gauges.refresh(readings);
         let families = inner.registry.gather();
         drop(gauges);
         let mut text = String::new();

@@ -1,5 +1,5 @@
-//! Rate limits: per-app backend events and read requests per second (HTTP API), and per
-//! client address WebSocket connection limits.
+//! Rate limits: per-app backend events and read requests per second (HTTP API), per client
+//! address WebSocket connection limits, and failed console logins per address.
 //!
 //! Limits are fixed one-second windows: a key may spend `limit` points per window; a request
 //! costs its points (`POST /events` costs one per channel, as in Soketi). The `RateLimiter`
@@ -10,6 +10,7 @@
 //! This module decides; it does not build HTTP responses (`http_api` does) nor close sockets.
 //! Per-socket client-event limits stay in `connection::session`, which owns the socket.
 
+mod failures;
 mod ip;
 mod local;
 mod redis;
@@ -19,6 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use failures::FailureThrottle;
 pub use ip::{IpLimits, IpRefusal, IpSlot};
 pub use local::LocalLimiter;
 pub use redis::RedisLimiter;
@@ -64,6 +66,8 @@ pub struct RateLimits {
     pub api: Arc<dyn RateLimiter>,
     /// Per client address WebSocket connection limits (always node-local).
     pub ip: IpLimits,
+    /// Wrong console tokens per client address (always node-local).
+    pub console_failures: FailureThrottle,
 }
 
 impl Default for RateLimits {
@@ -72,6 +76,7 @@ impl Default for RateLimits {
         RateLimits {
             api: Arc::new(LocalLimiter::default()),
             ip: IpLimits::new(None, None),
+            console_failures: FailureThrottle::default(),
         }
     }
 }

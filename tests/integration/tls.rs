@@ -290,10 +290,7 @@ fn publish_in_process(server: &Server, channel: &str, event: &str) {
     let ctx = server.context();
     let value = serde_json::json!({"name": event, "channel": channel, "data": "x"});
     let app = ctx.apps.find_by_id(APP_ID).unwrap();
-    let event = sockwave::http_api::events::parse_event(&value, &app.limits, false).unwrap();
+    let event = sockwave::publish::parse_event(&value, &app.limits, false).unwrap();
     let registry = ctx.registry.app(APP_ID);
-    assert_eq!(
-        sockwave::http_api::events::publish(ctx, &registry, &event),
-        1
-    );
+    assert_eq!(sockwave::publish::publish(ctx, &registry, &event), 1);
 }

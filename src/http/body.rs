@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use hyper::HeaderMap;
+use hyper::{HeaderMap, StatusCode};
 use tokio::time::{Duration, Instant};
 
 /// A body slower than this on average (after `RATE_GRACE`) is cut off: a trickle is an
@@ -66,6 +66,18 @@ pub enum BodyError {
     /// The connection failed while the body was read.
     #[error("could not read the request body: {0}")]
     Broken(String),
+}
+
+impl BodyError {
+    /// The HTTP status this refusal is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
+            BodyError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            BodyError::Broken(_) => StatusCode::BAD_REQUEST,
+        }
+    }
 }
 
 /// The server-wide budget of body bytes being read or held.

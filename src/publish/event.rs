@@ -1,19 +1,23 @@
-//! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`: validate every event against
-//! the app's limits first, then publish — a batch with one bad event publishes nothing.
+//! An event as a backend publishes it (`POST /apps/{id}/events`, one item of
+//! `batch_events`, the console's event creator): parsed and validated against the app's
+//! limits before anything is published, so a batch with one bad event publishes nothing.
 
 use serde_json::{Map, Value};
 
-use tokio::time::Instant;
-
-use super::error::ApiError;
-use crate::adapter::wire::{CacheEntry, NodeMessage};
 use crate::app::AppLimits;
-use crate::console::hints;
-use crate::context::Context;
-use crate::outbox::{Flushes, Frame};
-use crate::registry::{AppRegistry, SocketId};
 use sockwave_protocol::channel::SERVER_TO_USER_PREFIX;
-use sockwave_protocol::{messages, ChannelKind, ChannelName};
+use sockwave_protocol::{ChannelName, SocketId};
+
+/// Why an event was refused; the HTTP API answers 400 or 413.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Malformed, or over a count or length limit.
+    #[error("{0}")]
+    Invalid(String),
+    /// The event's data is over the app's payload limit.
+    #[error("{0}")]
+    TooLarge(String),
+}
 
 /// Which channel attributes the publisher asked for with `info`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,7 +32,7 @@ pub struct InfoRequest {
 
 impl InfoRequest {
     /// Parses a comma-separated `info` value.
-    pub fn parse(info: Option<&str>) -> Result<InfoRequest, ApiError> {
+    pub fn parse(info: Option<&str>) -> Result<InfoRequest, EventError> {
         let mut request = InfoRequest::default();
         for attribute in info
             .unwrap_or("")
@@ -41,7 +45,7 @@ impl InfoRequest {
                 "subscription_count" => request.subscription_count = true,
                 "cache" => request.cache = true,
                 other => {
-                    return Err(ApiError::BadRequest(format!(
+                    return Err(EventError::Invalid(format!(
                         "unknown info attribute '{}': use user_count, subscription_count or cache",
                         other.chars().take(40).collect::<String>()
                     )))
@@ -51,7 +55,7 @@ impl InfoRequest {
         Ok(request)
     }
 
-    fn any(self) -> bool {
+    pub(crate) fn any(self) -> bool {
         self.user_count || self.subscription_count
     }
 }
@@ -66,17 +70,17 @@ pub enum Target {
 }
 
 impl Target {
-    fn parse(name: &str, limits: &AppLimits) -> Result<Target, ApiError> {
+    fn parse(name: &str, limits: &AppLimits) -> Result<Target, EventError> {
         if let Some(user_id) = name.strip_prefix(SERVER_TO_USER_PREFIX) {
             // The user id follows the channel-name rules; check it as a name of its own.
             ChannelName::parse(user_id, limits.max_channel_name_length).map_err(|err| {
-                ApiError::BadRequest(format!("invalid user id in '{name}': {err}"))
+                EventError::Invalid(format!("invalid user id in '{name}': {err}"))
             })?;
             return Ok(Target::User(user_id.to_string()));
         }
         ChannelName::parse(name, limits.max_channel_name_length)
             .map(Target::Channel)
-            .map_err(|err| ApiError::BadRequest(err.to_string()))
+            .map_err(|err| EventError::Invalid(err.to_string()))
     }
 
     /// The channel name as subscribers see it.
@@ -104,8 +108,12 @@ pub struct Event {
 }
 
 /// Validates one event object. `batch_item` selects the batch rules (one `channel`).
-pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Result<Event, ApiError> {
-    let bad = |message: String| Err(ApiError::BadRequest(message));
+pub fn parse_event(
+    value: &Value,
+    limits: &AppLimits,
+    batch_item: bool,
+) -> Result<Event, EventError> {
+    let bad = |message: String| Err(EventError::Invalid(message));
     let Some(object) = value.as_object() else {
         return bad("the event must be a JSON object with name, data and channel(s)".into());
     };
@@ -131,7 +139,7 @@ pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Resul
         _ => return bad("expected data to be a string".into()),
     };
     if data.len() > limits.max_event_payload_bytes {
-        return Err(ApiError::PayloadTooLarge(format!(
+        return Err(EventError::TooLarge(format!(
             "event data is {} bytes, the limit for this app is {} bytes",
             data.len(),
             limits.max_event_payload_bytes
@@ -152,7 +160,7 @@ pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Resul
     let except = match object.get("socket_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(id.parse::<SocketId>().map_err(|()| {
-            ApiError::BadRequest(format!(
+            EventError::Invalid(format!(
                 "socket_id '{}' is not a valid socket id (digits.digits)",
                 id.chars().take(40).collect::<String>()
             ))
@@ -176,8 +184,8 @@ pub fn parse_event(value: &Value, limits: &AppLimits, batch_item: bool) -> Resul
     })
 }
 
-fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<String>, ApiError> {
-    let bad = |message: &str| Err(ApiError::BadRequest(message.to_string()));
+fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<String>, EventError> {
+    let bad = |message: &str| Err(EventError::Invalid(message.to_string()));
     match (object.get("channels"), object.get("channel")) {
         (Some(Value::Array(list)), None) if !batch_item => {
             if list.is_empty() {
@@ -186,7 +194,7 @@ fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<St
             list.iter()
                 .map(|item| match item {
                     Value::String(name) => Ok(name.clone()),
-                    _ => Err(ApiError::BadRequest(
+                    _ => Err(EventError::Invalid(
                         "expected channels to be an array of strings".into(),
                     )),
                 })
@@ -200,14 +208,14 @@ fn channel_names(object: &Map<String, Value>, batch_item: bool) -> Result<Vec<St
 }
 
 /// Validates a whole `batch_events` body.
-pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiError> {
+pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, EventError> {
     let Some(batch) = body.get("batch").and_then(Value::as_array) else {
-        return Err(ApiError::BadRequest(
+        return Err(EventError::Invalid(
             "expected batch to be an array of events".into(),
         ));
     };
     if batch.len() > limits.max_batch_size {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EventError::Invalid(format!(
             "a batch may hold at most {} events, this one holds {}",
             limits.max_batch_size,
             batch.len()
@@ -217,143 +225,6 @@ pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, ApiEr
         .iter()
         .map(|item| parse_event(item, limits, true))
         .collect()
-}
-
-/// Queues the event for every subscriber of its channels (and every socket of its users) on
-/// this node, and hands it to the other nodes; returns how many local sockets it reached. Each
-/// channel's frame is serialised once and shared by its subscribers and the cluster message.
-/// Cache channels keep the event for `cache_ttl` on every node.
-pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
-    let reached = fan_out(ctx, registry, event);
-    let app = registry.app_id();
-    let now = Instant::now();
-    ctx.hints.note_publish(app, now);
-    ctx.console_tap.count_messages(app, reached);
-    if reached == 0 {
-        // Nobody here heard it: worth a hint if nobody in the cluster did, but a
-        // near-identical channel has listeners. Constant work per target channel, whatever
-        // the number of channels; the warnings are written after the view lock is released.
-        let unheard: Vec<(&str, (String, usize))> = {
-            let view = ctx.cluster.lock();
-            event
-                .channels
-                .iter()
-                .filter_map(|target| match target {
-                    Target::Channel(channel) => Some(channel.as_str()),
-                    Target::User(_) => None,
-                })
-                .filter(|channel| view.subscription_count(app, channel) == 0)
-                .filter_map(|channel| Some((channel, hints::listened_near(&view, app, channel)?)))
-                .collect()
-        };
-        for (channel, listened) in unheard {
-            ctx.hints
-                .report_unheard(ctx, app, channel, &event.name, listened, now);
-        }
-    }
-    ctx.console_tap.emit(app, "publish", || {
-        let channels: Vec<String> = event.channels.iter().map(Target::channel_name).collect();
-        let view = ctx.cluster.lock();
-        let cluster_subscribers: usize = event
-            .channels
-            .iter()
-            .filter_map(|t| match t {
-                Target::Channel(c) => Some(view.subscription_count(app, c.as_str())),
-                Target::User(_) => None,
-            })
-            .sum();
-        serde_json::json!({
-            "channels": channels, "event": event.name, "size": event.data.len(), "reached": reached,
-            "cluster_subscribers": cluster_subscribers,
-            "excluded_socket_id": event.except.map(|id| id.to_string()),
-        })
-    });
-    reached
-}
-
-fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
-    let cache_ttl = ctx.config.cache_ttl;
-    let app = registry.app_id();
-    let mut flushes = Flushes::new();
-    let reached = event
-        .channels
-        .iter()
-        .map(|target| {
-            let channel_name = target.channel_name();
-            let text = messages::channel_event(&event.name, &channel_name, &event.data);
-            match target {
-                Target::Channel(channel) => {
-                    if channel.is_cache() {
-                        registry.cache.put(
-                            &channel_name,
-                            &event.name,
-                            &event.data,
-                            cache_ttl,
-                            Instant::now(),
-                        );
-                    }
-                    ctx.cluster.send_with(|| NodeMessage::Broadcast {
-                        app: app.to_string(),
-                        channel: channel_name.clone(),
-                        frame: text.clone(),
-                        except: event.except.map(|id| id.to_string()),
-                        cache: channel.is_cache().then(|| CacheEntry {
-                            event: event.name.clone(),
-                            data: event.data.clone(),
-                            ttl_secs: cache_ttl.as_secs(),
-                        }),
-                    });
-                    registry.broadcast(
-                        &channel_name,
-                        &Frame::from(text),
-                        event.except,
-                        &mut flushes,
-                    )
-                }
-                Target::User(user_id) => {
-                    ctx.cluster.send_with(|| NodeMessage::ToUser {
-                        app: app.to_string(),
-                        user_id: user_id.clone(),
-                        frame: text.clone(),
-                    });
-                    registry
-                        .users
-                        .send_to_user(user_id, &Frame::from(text), &mut flushes)
-                }
-            }
-        })
-        .sum();
-    flushes.flush();
-    reached
-}
-
-/// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without; the
-/// counts are the cluster's.
-pub fn channel_attributes(ctx: &Context, app_id: &str, event: &Event) -> Option<Value> {
-    if !event.info.any() {
-        return None;
-    }
-    let view = ctx.cluster.lock();
-    let mut channels = Map::new();
-    for target in &event.channels {
-        let Target::Channel(channel) = target else {
-            continue;
-        };
-        let mut attributes = Map::new();
-        if channel.kind() == ChannelKind::Presence {
-            if event.info.user_count {
-                attributes.insert(
-                    "user_count".into(),
-                    view.user_count(app_id, channel.as_str()).into(),
-                );
-            }
-        } else if event.info.subscription_count {
-            let subscriptions = view.subscription_count(app_id, channel.as_str());
-            attributes.insert("subscription_count".into(), subscriptions.into());
-        }
-        channels.insert(channel.as_str().to_string(), Value::Object(attributes));
-    }
-    Some(Value::Object(channels))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use dashmap::DashMap;
 use tokio::time::Instant;
 
 use crate::adapter::view::ClusterView;
-use crate::context::Context;
+use crate::adapter::Cluster;
+use crate::registry::Registry;
+use crate::tap::Tap;
 
 /// How often the same hint may repeat for the same channel.
 const REPEAT_AFTER: Duration = Duration::from_secs(60);
@@ -116,7 +118,7 @@ impl Hints {
     /// minute per channel.
     pub fn report_unheard(
         &self,
-        ctx: &Context,
+        tap: &Tap,
         app_id: &str,
         channel: &str,
         event: &str,
@@ -130,7 +132,7 @@ impl Hints {
             "event '{event}' was published to '{channel}', which has no subscribers, while {subscribers} socket(s) listen on '{listened}': check the channel name on both sides (PrivateChannel/PresenceChannel add the 'private-'/'presence-' prefix)"
         );
         tracing::warn!(app_id, channel, listened = %listened, "{message}");
-        ctx.console_tap.emit(
+        tap.emit(
             app_id,
             "warning",
             || serde_json::json!({ "message": message }),
@@ -138,10 +140,15 @@ impl Hints {
     }
 
     /// Periodic check: apps with connected clients and no publish for `after`.
-    pub fn check_idle(&self, ctx: &Context, started: Instant, after: Duration, now: Instant) {
-        for app_id in ctx.registry.connection_counts().into_keys() {
-            let connections = ctx.registry.app(&app_id).connection_count()
-                + ctx.cluster.lock().remote_connections(&app_id);
+    pub fn check_idle(
+        &self,
+        (registry, cluster, tap): (&Registry, &Cluster, &Tap),
+        started: Instant,
+        after: Duration,
+        now: Instant,
+    ) {
+        for (app_id, local) in registry.connection_counts() {
+            let connections = local + cluster.lock().remote_connections(&app_id);
             if connections == 0 {
                 continue;
             }
@@ -154,7 +161,7 @@ impl Hints {
                 "app '{app_id}' has {connections} connected client(s) but received no HTTP publish for {minutes} minute(s): is the backend broadcasting? Check BROADCAST_CONNECTION/BROADCAST_DRIVER (not log or null), the queue worker, and the backend's PUSHER_HOST/PORT (sockwave doctor --env .env)"
             );
             tracing::warn!(app_id = %app_id, connections, minutes, "{message}");
-            ctx.console_tap.emit(
+            tap.emit(
                 &app_id,
                 "warning",
                 || serde_json::json!({ "message": message }),

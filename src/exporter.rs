@@ -1,5 +1,7 @@
 //! The Prometheus endpoint: `GET /metrics` on its own listener (default `127.0.0.1:9601`),
 //! apart from the public WebSocket/API port so it is never exposed through the same proxy.
+//! Each scrape reads the registry's gauges and the webhook and cluster counters from the
+//! context and hands them to `metrics` to render.
 //!
 //! `server.rs` binds the listener and starts this loop only when metrics are enabled.
 
@@ -18,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
+use crate::metrics::{AdapterReadings, AppReadings, Readings, WebhookReadings};
 
 /// Serves scrapes until `stop` is cancelled. `http` carries the main port's limits (head
 /// timeout, which also ends idle keep-alive connections, and head size), so an idle or
@@ -57,7 +60,7 @@ pub async fn run(
 
 fn answer(ctx: &Context, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/metrics") => match ctx.metrics.render(ctx) {
+        (&Method::GET, "/metrics") => match ctx.metrics.render(&readings(ctx)) {
             Some(text) => (StatusCode::OK, "text/plain; version=0.0.4", text),
             None => (
                 StatusCode::NOT_FOUND,
@@ -78,4 +81,38 @@ fn answer(ctx: &Context, request: &Request<Incoming>) -> Response<Full<Bytes>> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// What this scrape reports, read from the registry, the webhook sender and the cluster.
+fn readings(ctx: &Context) -> Readings {
+    let apps = ctx
+        .registry
+        .apps()
+        .iter()
+        .map(|app| AppReadings {
+            app_id: app.app_id().to_string(),
+            connections: app.connection_count(),
+            channels: app.channel_count(),
+            presence_members: app.presence_member_count(),
+        })
+        .collect();
+    let webhooks = ctx.webhooks.counters();
+    let adapter = ctx.cluster.message_counts();
+    Readings {
+        apps,
+        webhooks: WebhookReadings {
+            accepted: webhooks.accepted,
+            dropped: webhooks.dropped,
+            delivered: webhooks.delivered,
+            failed: webhooks.failed,
+            retries: webhooks.retries,
+        },
+        adapter: AdapterReadings {
+            sent: adapter.sent,
+            received: adapter.received,
+            dropped: adapter.dropped,
+            undecodable: adapter.undecodable,
+        },
+        engine_up: ctx.cluster.engine_up(),
+    }
 }
