@@ -88,7 +88,7 @@ fn referenced_modules(code: &str, path: &[String]) -> BTreeSet<String> {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect()
     };
-    let mut add_group = |after: &str, found: &mut BTreeSet<String>| {
+    let add_group = |after: &str, found: &mut BTreeSet<String>| {
         if let Some(group) = after.strip_prefix('{') {
             let inner = group.split('}').next().unwrap_or("");
             for item in inner.split(',') {
