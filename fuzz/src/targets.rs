@@ -378,7 +378,7 @@ fn decode_reads<'a>(reads: impl Iterator<Item = &'a [u8]>) -> Decoded {
     for message in &messages {
         let len = match message {
             Incoming::Text(text) => text.len(),
-            Incoming::Binary(len) => *len,
+            Incoming::Binary(payload) => payload.len(),
             Incoming::Ping(payload) => payload.len(),
             Incoming::Pong | Incoming::Close(_) => 0,
         };

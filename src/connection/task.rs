@@ -280,8 +280,8 @@ fn handle(
                 metrics.ws_received(text.len());
                 session.handle_text(&text)
             }
-            Incoming::Binary(len) => {
-                metrics.ws_received(len);
+            Incoming::Binary(payload) => {
+                metrics.ws_received(payload.len());
                 vec![session.parse_error(&ParseError::Binary)]
             }
             Incoming::Ping(payload) => {

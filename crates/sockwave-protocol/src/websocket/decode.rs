@@ -14,8 +14,8 @@ use super::encode::Opcode;
 pub enum Incoming {
     /// A text message (checked to be UTF-8).
     Text(String),
-    /// A binary message; only its length matters to a Pusher server.
-    Binary(usize),
+    /// A binary message (a Pusher server only refuses it; the echo harness returns it).
+    Binary(Vec<u8>),
     /// A ping; the reply is a pong with this payload.
     Ping(Vec<u8>),
     /// A pong (an answer to a ping nobody here sent, or a heartbeat).
@@ -246,7 +246,7 @@ impl Decoder {
 
 fn complete(opcode: Opcode, payload: Vec<u8>) -> Result<Incoming, ProtocolError> {
     if opcode == Opcode::Binary {
-        return Ok(Incoming::Binary(payload.len()));
+        return Ok(Incoming::Binary(payload));
     }
     String::from_utf8(payload)
         .map(Incoming::Text)
