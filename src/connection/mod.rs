@@ -8,6 +8,7 @@
 //! through its `SocketHandle`.
 
 pub mod handshake;
+mod member;
 pub mod message_rate;
 pub mod pump;
 pub mod session;

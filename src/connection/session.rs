@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 
+use super::member::{check_member, parse_member, Refusal};
+use super::message_rate::MessageRate;
 use crate::adapter::wire::{Change, NodeMessage};
 use crate::app::App;
 use crate::config::SubscriptionErrorMode;
@@ -30,58 +31,9 @@ use sockwave_protocol::{
 
 use super::user_data::{parse_user_data, SignedInUser, MAX_WATCHLIST};
 
-/// Longest presence user id accepted (Pusher's limit).
-const MAX_USER_ID_LENGTH: usize = 128;
 /// Most channels one socket may be subscribed to at once. Every subscription costs server
 /// memory, and the message rate limit alone would let one socket collect channels for hours.
 pub const MAX_CHANNELS_PER_SOCKET: usize = 1000;
-
-/// Why a subscription was refused; decides the `type` and `status` Soketi-style errors carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    /// Bad or missing signature, missing channel_data.
-    Auth,
-    /// The channel name is invalid or reserved.
-    InvalidChannel,
-    /// Presence channel full or member data too large.
-    LimitReached,
-}
-
-impl Refusal {
-    fn error_type(self) -> &'static str {
-        match self {
-            Refusal::Auth => "AuthError",
-            Refusal::InvalidChannel => "InvalidChannel",
-            Refusal::LimitReached => "LimitReached",
-        }
-    }
-
-    fn status(self) -> u16 {
-        match self {
-            Refusal::Auth => 401,
-            Refusal::InvalidChannel => 4009,
-            Refusal::LimitReached => 4100,
-        }
-    }
-}
-
-/// Counts client events in the current one-second window.
-#[derive(Debug)]
-struct RateWindow {
-    started: Instant,
-    count: u32,
-}
-
-impl RateWindow {
-    fn allow(&mut self, now: Instant, per_second: u32) -> bool {
-        if now.duration_since(self.started) >= Duration::from_secs(1) {
-            self.started = now;
-            self.count = 0;
-        }
-        self.count += 1;
-        self.count <= per_second
-    }
-}
 
 /// Per-socket protocol state.
 pub struct Session {
@@ -92,7 +44,8 @@ pub struct Session {
     socket_id: String,
     /// Subscribed channels, with the presence user id the socket joined as.
     channels: HashMap<String, Option<String>>,
-    client_events: RateWindow,
+    /// The app's client-event rate for this socket; `None` when the app sets no limit.
+    client_events: Option<MessageRate>,
     /// The user this socket signed in as.
     user: Option<SignedInUser>,
     /// This app's metrics, resolved once per socket.
@@ -107,6 +60,11 @@ impl Session {
         registry: Arc<AppRegistry>,
         socket: SocketHandle,
     ) -> Session {
+        // A bucket of one second's worth: at most `per_second` events in any second.
+        let client_events = app
+            .limits
+            .max_client_events_per_second
+            .map(|per_second| MessageRate::new(per_second, per_second, Instant::now()));
         Session {
             socket_id: socket.id().to_string(),
             metrics: ctx.metrics.app(&app.id),
@@ -115,10 +73,7 @@ impl Session {
             registry,
             socket,
             channels: HashMap::new(),
-            client_events: RateWindow {
-                started: Instant::now(),
-                count: 0,
-            },
+            client_events,
             user: None,
         }
     }
@@ -527,9 +482,10 @@ impl Session {
                 data.get().len()
             ));
         }
-        if let Some(per_second) = self.app.limits.max_client_events_per_second {
-            if !self.client_events.allow(Instant::now(), per_second) {
+        if let Some(rate) = &mut self.client_events {
+            if !rate.allow(Instant::now()) {
                 self.metrics.rate_limited(Limit::ClientEvents);
+                let per_second = self.app.limits.max_client_events_per_second.unwrap_or(0);
                 return refuse(format!(
                     "client event rate limit exceeded: at most {per_second} per second per connection"
                 ));
@@ -569,107 +525,5 @@ impl Session {
             self.ctx.webhooks.emit(&self.app, webhook);
         }
         None
-    }
-}
-
-/// Parses presence `channel_data`: `user_id` (string or number) and optional `user_info`.
-fn parse_member(
-    channel_data: &str,
-    max_info_bytes: usize,
-) -> Result<MemberData, (Refusal, String)> {
-    #[derive(Deserialize)]
-    struct ChannelData {
-        user_id: Option<serde_json::Value>,
-        user_info: Option<Box<RawValue>>,
-    }
-    let data: ChannelData = serde_json::from_str(channel_data).map_err(|err| {
-        (
-            Refusal::Auth,
-            format!("channel_data is not a JSON object: {err}"),
-        )
-    })?;
-    let user_id = match data.user_id {
-        Some(serde_json::Value::String(id)) if !id.is_empty() => id,
-        Some(serde_json::Value::Number(id)) => id.to_string(),
-        _ => {
-            return Err((
-                Refusal::Auth,
-                "channel_data must contain a non-empty user_id (string or number)".to_string(),
-            ))
-        }
-    };
-    let member = MemberData {
-        user_id,
-        user_info: data.user_info,
-    };
-    check_member(member, max_info_bytes)
-}
-
-/// The limits every presence member is held to, whether it came from `channel_data` or from
-/// the socket's sign-in: the id's length and the size of `user_info`.
-fn check_member(
-    member: MemberData,
-    max_info_bytes: usize,
-) -> Result<MemberData, (Refusal, String)> {
-    if member.user_id.chars().count() > MAX_USER_ID_LENGTH {
-        return Err((
-            Refusal::LimitReached,
-            format!("user_id is longer than {MAX_USER_ID_LENGTH} characters"),
-        ));
-    }
-    if let Some(info) = &member.user_info {
-        if info.get().len() > max_info_bytes {
-            return Err((
-                Refusal::LimitReached,
-                format!(
-                    "user_info is {} bytes, the limit for a presence member is {max_info_bytes}",
-                    info.get().len()
-                ),
-            ));
-        }
-    }
-    Ok(member)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(channel_data: &str, expected: Result<&str, &str>) {
-        match (parse_member(channel_data, 20), expected) {
-            (Ok(member), Ok(id)) => assert_eq!(member.user_id, id),
-            (Err((_, message)), Err(want)) => assert!(message.contains(want), "{message}"),
-            (got, want) => panic!("{channel_data}: got {got:?}, want {want:?}"),
-        }
-    }
-
-    #[test]
-    fn member_data() {
-        check(r#"{"user_id":42}"#, Ok("42"));
-        check(r#"{"user_id":"ann","user_info":{"a":1}}"#, Ok("ann"));
-        check(r#"{"user_id":""}"#, Err("non-empty user_id"));
-        check(r#"{"user_info":{}}"#, Err("non-empty user_id"));
-        check(r#"{"user_id":true}"#, Err("non-empty user_id"));
-        check("nope", Err("not a JSON object"));
-        check(
-            r#"{"user_id":1,"user_info":{"name":"a very long name"}}"#,
-            Err("limit for a presence member is 20"),
-        );
-        check(
-            &format!(r#"{{"user_id":"{}"}}"#, "x".repeat(129)),
-            Err("longer than 128"),
-        );
-    }
-
-    #[test]
-    fn rate_window() {
-        let start = Instant::now();
-        let mut window = RateWindow {
-            started: start,
-            count: 0,
-        };
-        assert!((0..10).all(|_| window.allow(start, 10)));
-        assert!(!window.allow(start, 10));
-        assert!(window.allow(start + Duration::from_secs(1), 10));
     }
 }
