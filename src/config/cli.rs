@@ -1,14 +1,17 @@
 //! Command-line flags that override the file and the environment.
 //!
 //! The binary flattens [`CliOverrides`] into its own parser, so subcommands accept the same
-//! flags. This module only declares the flags and turns them into settings.
+//! flags. This module only declares the flags; which setting each one sets is the settings
+//! table's `flag`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
-use super::draft::{AppSetting, Draft, Origin, Override, ServerSetting};
+use super::draft::{Draft, Origin};
+use super::error::ConfigError;
+use super::table::SETTINGS;
+use super::value::Source;
 
 /// Flags with the highest precedence. App flags change the first app.
 #[derive(Debug, Clone, Default, Args)]
@@ -56,65 +59,42 @@ pub struct CliOverrides {
 }
 
 impl CliOverrides {
-    /// Writes every given flag into the draft.
-    pub(crate) fn apply(&self, draft: &mut Draft) {
-        use AppSetting as App;
-        use Override::{FirstApp, Server};
-        use ServerSetting as Srv;
-
-        let secs = Duration::from_secs;
-        let mut set = |flag: &'static str, setting: Option<Override>| {
-            if let Some(setting) = setting {
-                draft.apply(setting, Origin::Flag { flag });
-            }
-        };
-        set(
-            "host",
-            self.host.clone().map(|host| Server(Srv::Host(host))),
-        );
-        set("port", self.port.map(|port| Server(Srv::Port(port))));
-        let path_prefix = self.path_prefix.clone();
-        set(
-            "path-prefix",
-            path_prefix.map(|prefix| Server(Srv::PathPrefix(prefix))),
-        );
-        set("debug", self.debug.then_some(Server(Srv::Debug(true))));
-        let activity_timeout = self.activity_timeout.map(secs);
-        set(
-            "activity-timeout",
-            activity_timeout.map(|t| Server(Srv::ActivityTimeout(t))),
-        );
-        let grace_period = self.shutdown_grace_period.map(secs);
-        set(
-            "shutdown-grace-period",
-            grace_period.map(|t| Server(Srv::ShutdownGracePeriod(t))),
-        );
-        set(
-            "app-id",
-            self.app_id.clone().map(|id| FirstApp(App::Id(id))),
-        );
-        set(
-            "app-key",
-            self.app_key.clone().map(|key| FirstApp(App::Key(key))),
-        );
-        set(
-            "app-secret",
-            self.app_secret
-                .clone()
-                .map(|secret| FirstApp(App::Secret(secret))),
-        );
-        set(
-            "tls-cert",
-            self.tls_cert.clone().map(|path| Server(Srv::TlsCert(path))),
-        );
-        set(
-            "tls-key",
-            self.tls_key.clone().map(|path| Server(Srv::TlsKey(path))),
-        );
-        let client_messages = FirstApp(App::EnableClientMessages(true));
-        set(
-            "enable-client-messages",
-            self.enable_client_messages.then_some(client_messages),
-        );
+    /// Writes every given flag into the draft, through the settings table.
+    pub(crate) fn apply(&self, draft: &mut Draft) -> Result<(), ConfigError> {
+        let text = |value: &Option<String>| value.clone();
+        let path = |value: &Option<PathBuf>| value.as_ref().map(|p| p.display().to_string());
+        let given: [(&'static str, Option<String>); 12] = [
+            ("host", text(&self.host)),
+            ("port", self.port.map(|port| port.to_string())),
+            ("path-prefix", text(&self.path_prefix)),
+            ("debug", self.debug.then(|| "true".to_string())),
+            (
+                "activity-timeout",
+                self.activity_timeout.map(|s| s.to_string()),
+            ),
+            (
+                "shutdown-grace-period",
+                self.shutdown_grace_period.map(|s| s.to_string()),
+            ),
+            ("app-id", text(&self.app_id)),
+            ("app-key", text(&self.app_key)),
+            ("app-secret", text(&self.app_secret)),
+            (
+                "enable-client-messages",
+                self.enable_client_messages.then(|| "true".to_string()),
+            ),
+            ("tls-cert", path(&self.tls_cert)),
+            ("tls-key", path(&self.tls_key)),
+        ];
+        for (flag, value) in given {
+            let Some(value) = value else { continue };
+            let setting = SETTINGS
+                .iter()
+                .find(|setting| setting.flag == Some(flag))
+                .expect("every flag is in the settings table");
+            let raw = serde_json::Value::String(value);
+            draft.assign(setting, 0, &raw, Source::Text, Origin::Flag { flag })?;
+        }
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 
 use super::draft::{Origin, Origins};
 use super::error::ConfigError;
@@ -22,24 +22,6 @@ use super::show::mask_secret;
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
 /// The NATS address when nothing says otherwise (Soketi's default too).
 pub(crate) const DEFAULT_NATS_SERVER: &str = "nats://127.0.0.1:4222";
-
-/// Keys of the TOML `[cluster]` table; must match `raw::RawCluster`.
-pub(crate) const CLUSTER_KEYS: &[&str] = &[
-    "driver",
-    "redis_url",
-    "nats_servers",
-    "prefix",
-    "heartbeat_interval",
-    "node_timeout",
-    "ready_requires_engine",
-];
-
-/// Userinfo characters that must be escaped: everything but RFC 3986's unreserved ones.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// The engine, before its address is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,8 +288,8 @@ impl ClusterDraft {
                     .nats_servers
                     .iter()
                     .map(|server| match &credentials {
-                        Some(userinfo) if userinfo_of(server).is_none() => {
-                            embed_userinfo(server, userinfo)
+                        Some((user, password)) if userinfo_of(server).is_none() => {
+                            with_userinfo(server, user, password.as_deref())
                         }
                         _ => server.clone(),
                     })
@@ -344,11 +326,6 @@ impl RedisPart {
 
 fn secs(duration: Duration) -> String {
     format!("{}", duration.as_secs_f64())
-}
-
-/// Seconds, fractions allowed; `None` for a negative, infinite or absurd number.
-pub(crate) fn seconds(n: f64) -> Option<Duration> {
-    Duration::try_from_secs_f64(n).ok()
 }
 
 /// Replaces one part of a Redis URL (values are percent-encoded as needed).
@@ -430,13 +407,12 @@ fn check_nats_servers(servers: &[String]) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// The percent-encoded userinfo for Soketi's NATS user/password or token, if any.
+/// Soketi's NATS user and password, or token (a user alone), if any.
 fn nats_userinfo(
     user: Option<(String, Origin)>,
     password: Option<String>,
     token: Option<(String, Origin)>,
-) -> Result<Option<String>, ConfigError> {
-    let encode = |text: &str| utf8_percent_encode(text, USERINFO).to_string();
+) -> Result<Option<(String, Option<String>)>, ConfigError> {
     match (user, token) {
         (Some((_, origin)), Some(_)) => Err(ConfigError::Invalid {
             origin,
@@ -444,53 +420,46 @@ fn nats_userinfo(
             reason: "set either a NATS token or a user and password, not both".to_string(),
         }),
         (Some((user, origin)), None) => match password {
-            Some(password) => Ok(Some(format!("{}:{}", encode(&user), encode(&password)))),
+            Some(password) => Ok(Some((user, Some(password)))),
             None => Err(ConfigError::Invalid {
                 origin,
                 value: format!("'{user}'"),
                 reason: "a NATS user needs a password".to_string(),
             }),
         },
-        (None, Some((token, _))) => Ok(Some(encode(&token))),
+        (None, Some((token, _))) => Ok(Some((token, None))),
         (None, None) => Ok(None),
     }
 }
 
-/// Splits `scheme://[userinfo@]rest` into (scheme with `://`, userinfo, rest).
-fn split_url(url: &str) -> Option<(&str, Option<&str>, &str)> {
-    let start = url.find("://")? + 3;
-    let (scheme, after) = url.split_at(start);
-    let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    match after[..authority_end].rfind('@') {
-        Some(at) => Some((scheme, Some(&after[..at]), &after[at + 1..])),
-        None => Some((scheme, None, after)),
-    }
+/// The user and password a URL carries, decoded; `None` without a user.
+fn userinfo_of(url: &str) -> Option<(String, Option<String>)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let decoded = |text: &str| percent_decode_str(text).decode_utf8_lossy().into_owned();
+    (!parsed.username().is_empty() || parsed.password().is_some())
+        .then(|| (decoded(parsed.username()), parsed.password().map(decoded)))
 }
 
-fn userinfo_of(url: &str) -> Option<&str> {
-    split_url(url).and_then(|(_, userinfo, _)| userinfo)
-}
-
-fn embed_userinfo(url: &str, userinfo: &str) -> String {
-    match split_url(url) {
-        Some((scheme, _, rest)) => format!("{scheme}{userinfo}@{rest}"),
-        None => url.to_string(),
-    }
-}
-
-/// The URL with its password masked (at most a quarter of the decoded secret shows); with `user_is_secret` (NATS, where a user alone is a
-/// token) a user without a password is masked too.
-pub(crate) fn mask_url(url: &str, user_is_secret: bool) -> String {
-    let Some((scheme, Some(userinfo), rest)) = split_url(url) else {
+/// The URL with this user and password (percent-encoded as needed).
+fn with_userinfo(url: &str, user: &str, password: Option<&str>) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
         return url.to_string();
     };
-    let decoded = |text: &str| percent_decode_str(text).decode_utf8_lossy().into_owned();
-    let masked = match userinfo.split_once(':') {
-        Some((user, password)) => format!("{user}:{}", mask_secret(&decoded(password))),
-        None if user_is_secret => mask_secret(&decoded(userinfo)),
-        None => userinfo.to_string(),
-    };
-    format!("{scheme}{masked}@{rest}")
+    match parsed.set_username(user).and(parsed.set_password(password)) {
+        Ok(()) => parsed.to_string(),
+        Err(()) => url.to_string(),
+    }
+}
+
+/// The URL with its password masked (at most a quarter of the decoded secret shows); with
+/// `user_is_secret` (NATS, where a user alone is a token) a user without a password is
+/// masked too.
+pub(crate) fn mask_url(url: &str, user_is_secret: bool) -> String {
+    match userinfo_of(url) {
+        Some((user, Some(password))) => with_userinfo(url, &user, Some(&mask_secret(&password))),
+        Some((user, None)) if user_is_secret => with_userinfo(url, &mask_secret(&user), None),
+        _ => url.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -606,7 +575,7 @@ mod tests {
         check_toml_err("[cluster]\nprefix = ''", "invalid value '' for 'cluster.prefix' in /c.toml: must be non-empty, without whitespace, '*' or '>'");
         check_toml_err("[cluster]\nnode_timeout = 4", "invalid value 4 for 'cluster.node_timeout' in /c.toml: must be more than twice heartbeat_interval (2 s), or one lost heartbeat would count a live node as dead");
         check_toml_err("[cluster]\nheartbeat_interval = 0", "invalid value 0 for 'cluster.heartbeat_interval' in /c.toml: must be more than 0 seconds");
-        check_toml_err("[cluster]\nheartbeat_interval = -1", "invalid value -1 for 'cluster.heartbeat_interval' in /c.toml: expected a non-negative number of seconds");
+        check_toml_err("[cluster]\nheartbeat_interval = -1", "invalid value -1 for 'cluster.heartbeat_interval' in /c.toml: expected seconds, fractions allowed (e.g. 2 or 0.5)");
         // A bad address is fine while its engine is not chosen.
         check_toml("[cluster]\nredis_url = 'nope'", "driver = \"local\"");
     }

@@ -3,275 +3,39 @@
 //!
 //! The environment arrives as a map, so this module never reads the process environment
 //! and its tests stay pure. Names are applied from lowest to highest precedence (`PUSHER_`,
-//! then `SOKETI_`, then `SOCKWAVE_`), each group in name order. An unknown `SOCKWAVE_*` or
-//! `SOKETI_*` name is an error with a suggestion: a typo must not be ignored silently.
+//! then `SOKETI_`, then `SOCKWAVE_`), each group in name order. A `SOCKWAVE_*` name is the
+//! settings table's (`SOCKWAVE_{KEY}`, `SOCKWAVE_APP_{KEY}` for the first app, ...). An
+//! unknown `SOCKWAVE_*` or `SOKETI_*` name is an error with a suggestion: a typo must not be
+//! ignored silently.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use super::cluster::{self as cluster_config, ClusterSetting, DriverKind};
-use super::draft::{AppSetting, Draft, Origin, Override, ServerSetting};
+use serde_json::Value as Json;
+
+use super::draft::{Draft, Origin};
 use super::error::{closest, ConfigError};
 use super::soketi;
+use super::table::{self, Access, SETTINGS};
+use super::value::Source;
 use super::webhooks;
-use super::SubscriptionErrorMode;
 
 /// The variable naming the config file, like `--config`.
 pub(crate) const CONFIG_VAR: &str = "SOCKWAVE_CONFIG";
 
-/// The first app's webhooks as a JSON array, in the shape `[[apps.webhooks]]` uses.
-const WEBHOOKS_VAR: &str = "SOCKWAVE_APP_WEBHOOKS";
-
 const SOKETI_PREFIX: &str = "SOKETI_";
-
-type Parse = fn(&str) -> Result<Override, String>;
-
-type AppSettingFrom = fn(String) -> AppSetting;
-
-/// sockwave's variables and how each value is read. Server settings mirror `[server]` keys,
-/// app settings mirror `[[apps]]` keys and apply to the first app.
-const SOCKWAVE_VARS: &[(&str, Parse)] = &[
-    ("SOCKWAVE_HOST", |v| {
-        Ok(server(ServerSetting::Host(v.to_string())))
-    }),
-    ("SOCKWAVE_PORT", |v| {
-        Ok(server(ServerSetting::Port(port(v)?)))
-    }),
-    ("SOCKWAVE_PATH_PREFIX", |v| {
-        Ok(server(ServerSetting::PathPrefix(v.to_string())))
-    }),
-    ("SOCKWAVE_DEBUG", |v| {
-        Ok(server(ServerSetting::Debug(boolean(v)?)))
-    }),
-    ("SOCKWAVE_ACTIVITY_TIMEOUT", |v| {
-        Ok(server(ServerSetting::ActivityTimeout(seconds(v)?)))
-    }),
-    ("SOCKWAVE_PONG_TIMEOUT", |v| {
-        Ok(server(ServerSetting::PongTimeout(seconds(v)?)))
-    }),
-    ("SOCKWAVE_SHUTDOWN_GRACE_PERIOD", |v| {
-        Ok(server(ServerSetting::ShutdownGracePeriod(seconds(v)?)))
-    }),
-    ("SOCKWAVE_AUTH_TIMESTAMP_WINDOW", |v| {
-        Ok(server(ServerSetting::AuthTimestampWindow(seconds(v)?)))
-    }),
-    ("SOCKWAVE_CORS_ALLOWED_ORIGINS", |v| {
-        let origins = v
-            .split(',')
-            .map(str::trim)
-            .filter(|origin| !origin.is_empty());
-        Ok(server(ServerSetting::CorsAllowedOrigins(
-            origins.map(String::from).collect(),
-        )))
-    }),
-    ("SOCKWAVE_SOCKET_QUEUE_CAPACITY", |v| {
-        Ok(server(ServerSetting::SocketQueueCapacity(whole(v)?)))
-    }),
-    ("SOCKWAVE_MAX_WS_MESSAGE_KB", |v| {
-        Ok(server(ServerSetting::MaxWsMessageBytes(kb(v)?)))
-    }),
-    ("SOCKWAVE_MAX_REQUEST_BODY_KB", |v| {
-        Ok(server(ServerSetting::MaxRequestBodyBytes(kb(v)?)))
-    }),
-    ("SOCKWAVE_REQUEST_BODY_TIMEOUT", |v| {
-        Ok(server(ServerSetting::RequestBodyTimeout(seconds(v)?)))
-    }),
-    ("SOCKWAVE_REQUEST_BODY_BUDGET_KB", |v| {
-        Ok(server(ServerSetting::RequestBodyBudgetBytes(kb(v)?)))
-    }),
-    ("SOCKWAVE_HANDSHAKE_TIMEOUT", |v| {
-        Ok(server(ServerSetting::HandshakeTimeout(seconds(v)?)))
-    }),
-    ("SOCKWAVE_MAX_HEADER_KB", |v| {
-        Ok(server(ServerSetting::MaxHeaderBytes(kb(v)?)))
-    }),
-    ("SOCKWAVE_MAX_WS_MESSAGES_PER_SECOND", |v| {
-        Ok(server(ServerSetting::MaxWsMessagesPerSecond(whole(v)?)))
-    }),
-    ("SOCKWAVE_WS_MESSAGE_BURST", |v| {
-        Ok(server(ServerSetting::WsMessageBurst(whole(v)?)))
-    }),
-    ("SOCKWAVE_SUBSCRIPTION_ERROR_MODE", |v| {
-        let mode = match v.trim().to_ascii_lowercase().as_str() {
-            "soketi" => SubscriptionErrorMode::Soketi,
-            "pusher" => SubscriptionErrorMode::Pusher,
-            _ => return Err("expected \"soketi\" or \"pusher\"".to_string()),
-        };
-        Ok(server(ServerSetting::SubscriptionErrorMode(mode)))
-    }),
-    ("SOCKWAVE_CACHE_TTL", |v| {
-        Ok(server(ServerSetting::CacheTtl(seconds(v)?)))
-    }),
-    ("SOCKWAVE_CONSOLE_ENABLED", |v| {
-        Ok(server(ServerSetting::ConsoleEnabled(boolean(v)?)))
-    }),
-    ("SOCKWAVE_CONSOLE_TOKEN", |v| {
-        Ok(server(ServerSetting::ConsoleToken(v.to_string())))
-    }),
-    ("SOCKWAVE_IDLE_APP_WARNING", |v| {
-        let after = seconds(v)?;
-        Ok(server(ServerSetting::IdleAppWarning(
-            (!after.is_zero()).then_some(after),
-        )))
-    }),
-    ("SOCKWAVE_WEBHOOK_BATCH_WINDOW_MS", |v| {
-        Ok(server(ServerSetting::WebhookBatchWindow(millis(v)?)))
-    }),
-    ("SOCKWAVE_WEBHOOK_BATCH_MAX_EVENTS", |v| {
-        Ok(server(ServerSetting::WebhookBatchMaxEvents(whole(v)?)))
-    }),
-    ("SOCKWAVE_WEBHOOK_LEAVE_DELAY_MS", |v| {
-        Ok(server(ServerSetting::WebhookLeaveDelay(millis(v)?)))
-    }),
-    ("SOCKWAVE_WEBHOOK_RETRY_BUDGET", |v| {
-        Ok(server(ServerSetting::WebhookRetryBudget(seconds(v)?)))
-    }),
-    ("SOCKWAVE_WEBHOOK_REQUEST_TIMEOUT", |v| {
-        Ok(server(ServerSetting::WebhookRequestTimeout(seconds(v)?)))
-    }),
-    ("SOCKWAVE_WEBHOOK_QUEUE_CAPACITY", |v| {
-        Ok(server(ServerSetting::WebhookQueueCapacity(whole(v)?)))
-    }),
-    ("SOCKWAVE_WEBHOOK_DELIVERY_LOG_SIZE", |v| {
-        Ok(server(ServerSetting::WebhookDeliveryLogSize(whole(v)?)))
-    }),
-    ("SOCKWAVE_METRICS_ENABLED", |v| {
-        Ok(server(ServerSetting::MetricsEnabled(boolean(v)?)))
-    }),
-    ("SOCKWAVE_METRICS_HOST", |v| {
-        Ok(server(ServerSetting::MetricsHost(v.trim().to_string())))
-    }),
-    ("SOCKWAVE_METRICS_PORT", |v| {
-        Ok(server(ServerSetting::MetricsPort(port(v)?)))
-    }),
-    ("SOCKWAVE_METRICS_PREFIX", |v| {
-        Ok(server(ServerSetting::MetricsPrefix(v.trim().to_string())))
-    }),
-    ("SOCKWAVE_TLS_CERT", |v| {
-        Ok(server(ServerSetting::TlsCert(v.trim().into())))
-    }),
-    ("SOCKWAVE_TLS_KEY", |v| {
-        Ok(server(ServerSetting::TlsKey(v.trim().into())))
-    }),
-    ("SOCKWAVE_WS_CONNECTIONS_PER_IP", |v| {
-        Ok(server(ServerSetting::WsConnectionsPerIp(limit(v)?)))
-    }),
-    ("SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND", |v| {
-        Ok(server(ServerSetting::WsNewConnectionsPerIpPerSecond(
-            limit(v)?,
-        )))
-    }),
-    ("SOCKWAVE_CLUSTER_DRIVER", |v| {
-        let driver = DriverKind::parse(v).ok_or("expected \"local\", \"redis\" or \"nats\"")?;
-        Ok(cluster(ClusterSetting::Driver(driver)))
-    }),
-    ("SOCKWAVE_CLUSTER_REDIS_URL", |v| {
-        Ok(cluster(ClusterSetting::RedisUrl(v.trim().to_string())))
-    }),
-    ("SOCKWAVE_CLUSTER_NATS_SERVERS", |v| {
-        let servers = v.split(',').map(str::trim).filter(|s| !s.is_empty());
-        Ok(cluster(ClusterSetting::NatsServers(
-            servers.map(String::from).collect(),
-        )))
-    }),
-    ("SOCKWAVE_CLUSTER_PREFIX", |v| {
-        Ok(cluster(ClusterSetting::Prefix(v.to_string())))
-    }),
-    ("SOCKWAVE_CLUSTER_HEARTBEAT_INTERVAL", |v| {
-        Ok(cluster(ClusterSetting::HeartbeatInterval(
-            fractional_seconds(v)?,
-        )))
-    }),
-    ("SOCKWAVE_CLUSTER_NODE_TIMEOUT", |v| {
-        Ok(cluster(ClusterSetting::NodeTimeout(fractional_seconds(v)?)))
-    }),
-    ("SOCKWAVE_CLUSTER_READY_REQUIRES_ENGINE", |v| {
-        Ok(cluster(ClusterSetting::ReadyRequiresEngine(boolean(v)?)))
-    }),
-    ("SOCKWAVE_APP_ID", |v| {
-        Ok(app(AppSetting::Id(v.to_string())))
-    }),
-    ("SOCKWAVE_APP_KEY", |v| {
-        Ok(app(AppSetting::Key(v.to_string())))
-    }),
-    ("SOCKWAVE_APP_SECRET", |v| {
-        Ok(app(AppSetting::Secret(v.to_string())))
-    }),
-    ("SOCKWAVE_APP_ENABLED", |v| {
-        Ok(app(AppSetting::Enabled(boolean(v)?)))
-    }),
-    ("SOCKWAVE_APP_ENABLE_CLIENT_MESSAGES", |v| {
-        Ok(app(AppSetting::EnableClientMessages(boolean(v)?)))
-    }),
-    ("SOCKWAVE_APP_ENABLE_USER_AUTHENTICATION", |v| {
-        Ok(app(AppSetting::EnableUserAuthentication(boolean(v)?)))
-    }),
-    ("SOCKWAVE_APP_ENABLE_SUBSCRIPTION_COUNT", |v| {
-        Ok(app(AppSetting::EnableSubscriptionCount(boolean(v)?)))
-    }),
-    ("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", |v| {
-        // "off" lets the environment undo a timeout set in the file.
-        let timeout = match v.trim() {
-            "off" => None,
-            secs => Some(seconds(secs).map_err(|_| "expected whole seconds, or \"off\"")?),
-        };
-        Ok(app(AppSetting::AuthorizedConnectionsTimeout(timeout)))
-    }),
-    ("SOCKWAVE_APP_MAX_CONNECTIONS", |v| {
-        Ok(app(AppSetting::MaxConnections(limit(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_CLIENT_EVENTS_PER_SECOND", |v| {
-        Ok(app(AppSetting::MaxClientEventsPerSecond(limit(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_BACKEND_EVENTS_PER_SECOND", |v| {
-        Ok(app(AppSetting::MaxBackendEventsPerSecond(limit(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_READ_REQUESTS_PER_SECOND", |v| {
-        Ok(app(AppSetting::MaxReadRequestsPerSecond(limit(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_EVENT_PAYLOAD_KB", |v| {
-        Ok(app(AppSetting::MaxEventPayloadBytes(kb(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_CHANNELS_PER_EVENT", |v| {
-        Ok(app(AppSetting::MaxChannelsPerEvent(whole(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_BATCH_SIZE", |v| {
-        Ok(app(AppSetting::MaxBatchSize(whole(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_EVENT_NAME_LENGTH", |v| {
-        Ok(app(AppSetting::MaxEventNameLength(whole(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_CHANNEL_NAME_LENGTH", |v| {
-        Ok(app(AppSetting::MaxChannelNameLength(whole(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_PRESENCE_MEMBERS", |v| {
-        Ok(app(AppSetting::MaxPresenceMembers(whole(v)?)))
-    }),
-    ("SOCKWAVE_APP_MAX_PRESENCE_MEMBER_SIZE_KB", |v| {
-        Ok(app(AppSetting::MaxPresenceMemberSizeBytes(kb(v)?)))
-    }),
-];
-
-/// Laravel's `.env` names for the credentials its broadcaster signs with. Its other
-/// `PUSHER_*` names (host, port, scheme, cluster) configure the client side only.
-const PUSHER_VARS: &[(&str, AppSettingFrom)] = &[
-    ("PUSHER_APP_ID", AppSetting::Id),
-    ("PUSHER_APP_KEY", AppSetting::Key),
-    ("PUSHER_APP_SECRET", AppSetting::Secret),
-];
 
 /// Applies every recognised variable, lowest precedence first.
 pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<(), ConfigError> {
     let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
     names.sort_unstable();
 
-    for (name, setting) in PUSHER_VARS {
-        // Laravel's `.env` template ships these empty; an empty one is not a value.
-        if let Some(value) = env.get(*name).filter(|value| !value.is_empty()) {
-            draft.apply(
-                Override::FirstApp(setting(value.clone())),
-                Origin::env(name),
-            );
+    // Laravel's `.env` names for the credentials its broadcaster signs with; its template
+    // ships them empty, and an empty one is not a value.
+    for setting in SETTINGS {
+        let Some(var) = setting.laravel else { continue };
+        if let Some(value) = env.get(var).filter(|value| !value.is_empty()) {
+            let raw = Json::String(value.clone());
+            draft.assign(setting, 0, &raw, Source::Text, Origin::env(var))?;
         }
     }
 
@@ -291,30 +55,24 @@ pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<
         if *name == CONFIG_VAR || is_harness_var(name) {
             continue;
         }
-        if *name == WEBHOOKS_VAR {
-            let origin = Origin::env(name);
-            let value = serde_json::Value::String(env[*name].clone());
-            let targets = webhooks::from_json(&value, &origin)?;
-            draft.apply(Override::FirstApp(AppSetting::Webhooks(targets)), origin);
-            continue;
-        }
-        let Some((_, parse)) = SOCKWAVE_VARS.iter().find(|(var, _)| var == name) else {
-            let known = SOCKWAVE_VARS
-                .iter()
-                .map(|(var, _)| *var)
-                .chain([CONFIG_VAR, WEBHOOKS_VAR]);
+        let Some(setting) = table::by_env(name) else {
+            let known: Vec<String> = SETTINGS.iter().map(|s| s.env_var()).collect();
+            let known = known.iter().map(String::as_str).chain([CONFIG_VAR]);
             return Err(ConfigError::UnknownEnv {
                 var: name.to_string(),
                 suggestion: closest(name, known),
             });
         };
-        let value = &env[*name];
-        let setting = parse(value).map_err(|reason| ConfigError::Invalid {
-            origin: Origin::env(name),
-            value: format!("'{value}'"),
-            reason,
-        })?;
-        draft.apply(setting, Origin::env(name));
+        let origin = Origin::env(name);
+        let raw = Json::String(env[*name].clone());
+        if matches!(setting.access, Access::Webhooks) {
+            let targets = webhooks::from_json(&raw, &origin)?;
+            draft.set_webhooks(0, targets, origin);
+        } else {
+            // Validation refuses an empty app list, naming what emptied it, so a first-app
+            // variable with no app to change is left to it.
+            draft.assign(setting, 0, &raw, Source::Text, origin)?;
+        }
     }
     Ok(())
 }
@@ -324,81 +82,6 @@ pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<
 fn is_harness_var(name: &str) -> bool {
     name == "SOCKWAVE_BIN" || name.starts_with("SOCKWAVE_TEST_")
 }
-
-fn server(setting: ServerSetting) -> Override {
-    Override::Server(setting)
-}
-
-fn app(setting: AppSetting) -> Override {
-    Override::FirstApp(setting)
-}
-
-fn cluster(setting: ClusterSetting) -> Override {
-    Override::Cluster(setting)
-}
-
-fn whole<T: std::str::FromStr>(value: &str) -> Result<T, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| "expected a whole number, 0 or more".to_string())
-}
-
-fn port(value: &str) -> Result<u16, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| "expected a port number (0-65535)".to_string())
-}
-
-fn seconds(value: &str) -> Result<Duration, String> {
-    whole(value)
-        .map(Duration::from_secs)
-        .map_err(|_| "expected whole seconds".to_string())
-}
-
-/// Seconds with an optional fraction (`2`, `0.2`).
-fn fractional_seconds(value: &str) -> Result<Duration, String> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(cluster_config::seconds)
-        .ok_or_else(|| "expected seconds, fractions allowed (e.g. 2 or 0.5)".to_string())
-}
-
-fn millis(value: &str) -> Result<Duration, String> {
-    whole(value)
-        .map(Duration::from_millis)
-        .map_err(|_| "expected whole milliseconds".to_string())
-}
-
-fn boolean(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".to_string()),
-    }
-}
-
-fn kb(value: &str) -> Result<usize, String> {
-    match value.trim().parse::<f64>() {
-        Ok(kb) if kb.is_finite() && kb >= 0.0 => Ok((kb * 1024.0) as usize),
-        _ => Err("expected a number of kilobytes".to_string()),
-    }
-}
-
-/// A count, or `unlimited` (`-1` too, as Soketi writes it).
-fn limit<T: std::str::FromStr>(value: &str) -> Result<Option<T>, String> {
-    match value.trim() {
-        "unlimited" | "-1" => Ok(None),
-        count => count
-            .parse()
-            .map(Some)
-            .map_err(|_| "expected a whole number, or \"unlimited\"".to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::load::testing;
@@ -539,7 +222,7 @@ mod tests {
         );
         check_err(
             &[("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", "0")],
-            "invalid value 0 for SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT: must be at least 1 second (leave it out to turn the check off)",
+            "invalid value 0 for SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT: must be at least 1 (seconds; leave it out, or write \"off\", to turn it off)",
         );
         check_err(
             &[("SOCKWAVE_APP_AUTHORIZED_CONNECTIONS_TIMEOUT", "soon")],
@@ -721,7 +404,7 @@ mod tests {
         );
         check_err(
             &[("SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND", "0")],
-            "invalid value 0 for SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND: must be at least 1 (omit it or use \"unlimited\" for no limit)",
+            "invalid value 0 for SOCKWAVE_WS_NEW_CONNECTIONS_PER_IP_PER_SECOND: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)",
         );
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::cli::CliOverrides;
 use super::draft::{Draft, Origin, Origins};
 use super::error::ConfigError;
-use super::{env, raw, show, soketi, validate, Config};
+use super::{env, show, soketi, toml_file, validate, Config};
 
 /// Builds the validated configuration from the config file (if any), the environment and
 /// the flags, in increasing precedence.
@@ -21,7 +21,7 @@ pub fn load(cli: &CliOverrides, env: &HashMap<String, String>) -> Result<Config,
 /// secrets masked, and each value that is not a default annotated with where it came from.
 pub fn check(cli: &CliOverrides, env: &HashMap<String, String>) -> Result<String, ConfigError> {
     let (config, origins) = load_with(cli, env, read_file)?;
-    Ok(show::render(&config, &origins))
+    Ok(show::render_config(&config, &origins))
 }
 
 /// The format of a configuration file's text.
@@ -38,7 +38,7 @@ pub enum FileFormat {
 pub fn from_text(format: FileFormat, text: &str) -> Result<Config, ConfigError> {
     let mut draft = Draft::new();
     match format {
-        FileFormat::Toml => raw::apply_file(&mut draft, Path::new("sockwave.toml"), text)?,
+        FileFormat::Toml => toml_file::apply_file(&mut draft, Path::new("sockwave.toml"), text)?,
         FileFormat::SoketiJson => soketi::apply_file(&mut draft, Path::new("soketi.json"), text)?,
     }
     validate::finish(draft).map(|(config, _)| config)
@@ -65,11 +65,11 @@ pub(crate) fn load_with(
         {
             soketi::apply_file(&mut draft, &path, &text)?;
         } else {
-            raw::apply_file(&mut draft, &path, &text)?;
+            toml_file::apply_file(&mut draft, &path, &text)?;
         }
     }
     env::apply(&mut draft, env)?;
-    cli.apply(&mut draft);
+    cli.apply(&mut draft)?;
     validate::finish(draft)
 }
 
@@ -140,7 +140,7 @@ pub(crate) mod testing {
         files: &[(&str, &str)],
     ) -> Result<String, String> {
         match load(args, env, files) {
-            Ok((config, origins)) => Ok(super::show::render(&config, &origins)),
+            Ok((config, origins)) => Ok(super::show::render_config(&config, &origins)),
             Err(err) => {
                 let mut message = err.to_string();
                 let mut source = std::error::Error::source(&err);
@@ -358,7 +358,7 @@ mod tests {
             "",
             &[("SOCKWAVE_SOCKET_QUEUE_CAPACITY", "0")],
             &[],
-            "invalid value 0 for SOCKWAVE_SOCKET_QUEUE_CAPACITY: must be at least 1 (frames)",
+            "invalid value 0 for SOCKWAVE_SOCKET_QUEUE_CAPACITY: must be at least 1",
         );
         check_err(
             "",

@@ -2,16 +2,16 @@
 //!
 //! Sources, in increasing precedence: a config file (TOML, or a Soketi-style JSON file),
 //! environment variables (sockwave's own, Soketi's and Laravel's `PUSHER_APP_*` names), and
-//! CLI flags. Raw values are parsed into serde structs first (`raw`), then checked and turned
-//! into `Config` (`validate`). This module never opens sockets or talks to services.
+//! CLI flags. This module never opens sockets or talks to services.
 //!
-//! Layout: `raw` reads sockwave TOML, `soketi` reads Soketi's JSON file and `SOKETI_*`
-//! variables, `env` the environment, `cli` the flags; each writes typed settings into a
-//! `draft` that remembers where every value came from. `validate` turns the draft into a
-//! `Config`, `show` renders it for `sockwave config check`, and `load` runs the sequence.
-//! `webhooks` reads and checks webhook targets, a shape every source shares; `cluster` does
-//! the same for the `[cluster]` settings (engine, addresses, heartbeats).
-//! See `docs/configuration.md` for every setting.
+//! Layout: `table` declares every setting once (key, kind, bounds, Soketi names, flag, doc)
+//! and `value` reads and writes the kinds. `toml_file` reads sockwave TOML, `soketi` Soketi's
+//! JSON file and `SOKETI_*` variables, `env` the environment, `cli` the flags; each hands raw
+//! values to the `draft`, which stores them through the table and remembers where every value
+//! came from. `validate` turns the draft into a `Config`, `show` renders it for
+//! `sockwave config check`, `docs` writes the tables of `docs/configuration.md`, and `load`
+//! runs the sequence. `webhooks` reads webhook targets, a shape every source shares;
+//! `cluster` assembles and checks the engine address from its parts.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,15 +20,19 @@ use crate::app::App;
 
 mod cli;
 mod cluster;
+#[cfg(test)]
+mod docs;
 mod draft;
 mod env;
 mod error;
 mod load;
-mod raw;
 mod settings;
 mod show;
 mod soketi;
+mod table;
+mod toml_file;
 mod validate;
+mod value;
 mod webhooks;
 
 pub use cli::CliOverrides;

@@ -1,24 +1,28 @@
 //! Turning the merged draft into a `Config` the server can trust.
 //!
 //! Checks run on the final values, after every source has spoken, and each error names the
-//! source of the offending value. Nothing is clamped or replaced: a bad value is an error.
+//! source of the offending value. Bounds come from the settings table; what involves more than
+//! one setting, or the shape of a text, is checked here. Nothing is clamped or replaced: a bad
+//! value is an error.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use super::draft::{app_field, server_field, Draft, Origins};
+use super::draft::{Draft, Origins};
 use super::error::ConfigError;
+use super::table::{Access, Scope, SETTINGS};
+use super::value::display;
 use super::Config;
 use crate::app::App;
 
-/// Longest accepted `activity_timeout`, in seconds.
-const MAX_ACTIVITY_TIMEOUT_SECS: u64 = 3600;
+/// Shortest console token accepted: the token opens every app's event stream and publishes
+/// into private channels, so it must not be guessable.
+const MIN_CONSOLE_TOKEN_CHARS: usize = 16;
 
 /// Validates the draft and returns the configuration with the origin of each set value.
 pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError> {
-    draft.apply_app_defaults();
+    draft.apply_app_defaults()?;
+    check_bounds(&draft)?;
     check_server(&mut draft)?;
-    check_operations(&draft)?;
     let cluster = std::mem::take(&mut draft.cluster);
     draft.config.server.cluster = cluster.finish(&mut draft.origins)?;
     if draft.config.apps.is_empty() {
@@ -48,89 +52,24 @@ fn invalid(draft: &Draft, field: &str, value: String, reason: &str) -> ConfigErr
     }
 }
 
-/// Longest accepted duration of any timer setting.
-const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-
-fn secs_text(duration: Duration) -> String {
-    duration.as_secs().to_string()
-}
-
-/// Smallest `max_header_kb`: hyper's read buffer never goes below 8 KiB, and browsers'
-/// upgrade requests with a few cookies already take several kilobytes.
-const MIN_HEADER_BYTES: usize = 8 * 1024;
-
-/// The limits that protect the server from slow and malicious clients: none may be zero,
-/// because zero would turn the protection into a refusal of every client.
-fn check_hostile_client_limits(draft: &Draft) -> Result<(), ConfigError> {
-    let server = &draft.config.server;
-    let field = |key: &str| server_field(key);
-    if server.handshake_timeout.is_zero() {
-        return Err(invalid(
-            draft,
-            &field("handshake_timeout"),
-            "0".to_string(),
-            "must be at least 1 (seconds)",
-        ));
-    }
-    if server.max_header_bytes < MIN_HEADER_BYTES {
-        return Err(invalid(
-            draft,
-            &field("max_header_kb"),
-            format!("{}", server.max_header_bytes as f64 / 1024.0),
-            "must be at least 8 (kilobytes)",
-        ));
-    }
-    // Timers add these to the clock, and `Instant + Duration` panics on overflow: a typo of
-    // a few extra digits must stop the server at startup, not crash every connection later.
-    let webhooks = &server.webhooks;
-    let durations = [
-        ("pong_timeout", server.pong_timeout),
-        ("shutdown_grace_period", server.shutdown_grace_period),
-        ("auth_timestamp_window", server.auth_timestamp_window),
-        ("handshake_timeout", server.handshake_timeout),
-        ("request_body_timeout", server.request_body_timeout),
-        ("cache_ttl", server.cache_ttl),
-        ("webhook_batch_window_ms", webhooks.batch_window),
-        ("webhook_leave_delay_ms", webhooks.leave_delay),
-        ("webhook_retry_budget", webhooks.retry_budget),
-        ("webhook_request_timeout", webhooks.request_timeout),
-    ];
-    for (key, duration) in durations {
-        if duration > MAX_DURATION {
-            let reason = format!(
-                "must be at most {} seconds (a year)",
-                MAX_DURATION.as_secs()
-            );
-            return Err(invalid(draft, &field(key), secs_text(duration), &reason));
+/// Every setting's bounds, for the server and for each app.
+fn check_bounds(draft: &Draft) -> Result<(), ConfigError> {
+    for setting in SETTINGS {
+        if !matches!(setting.access, Access::Config(_)) {
+            continue;
         }
-    }
-    for (index, app) in draft.config.apps.iter().enumerate() {
-        if let Some(timeout) = app
-            .authorized_connections_timeout
-            .filter(|t| *t > MAX_DURATION)
-        {
-            let reason = format!(
-                "must be at most {} seconds (a year)",
-                MAX_DURATION.as_secs()
-            );
-            let key = app_field(index, "authorized_connections_timeout");
-            return Err(invalid(draft, &key, secs_text(timeout), &reason));
-        }
-    }
-    for (key, value) in [
-        (
-            "max_ws_messages_per_second",
-            server.max_ws_messages_per_second,
-        ),
-        ("ws_message_burst", server.ws_message_burst),
-    ] {
-        if value == 0 {
-            return Err(invalid(
-                draft,
-                &field(key),
-                "0".to_string(),
-                "must be at least 1 (messages)",
-            ));
+        let n_indexes = match setting.scope {
+            Scope::App => draft.config.apps.len(),
+            _ => 1,
+        };
+        for index in 0..n_indexes {
+            let Some(value) = setting.get(&draft.config, index) else {
+                continue;
+            };
+            if let Err(reason) = setting.check_bounds(&value) {
+                let shown = display(setting.kind, &value);
+                return Err(invalid(draft, &setting.field(index), shown, &reason));
+            }
         }
     }
     Ok(())
@@ -138,89 +77,23 @@ fn check_hostile_client_limits(draft: &Draft) -> Result<(), ConfigError> {
 
 fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
     let server = &draft.config.server;
-    let field = |key: &str| server_field(key);
-    let secs = |duration: Duration| duration.as_secs().to_string();
-
-    if server.host.trim().is_empty() || server.host.contains(char::is_whitespace) {
-        let value = format!("'{}'", server.host);
-        return Err(invalid(
-            draft,
-            &field("host"),
-            value,
-            "expected an IP address or host name",
-        ));
-    }
-    let activity = server.activity_timeout.as_secs();
-    if !(1..=MAX_ACTIVITY_TIMEOUT_SECS).contains(&activity) {
-        let reason = format!("must be between 1 and {MAX_ACTIVITY_TIMEOUT_SECS} seconds");
-        return Err(invalid(
-            draft,
-            &field("activity_timeout"),
-            secs(server.activity_timeout),
-            &reason,
-        ));
-    }
-    let webhooks = &server.webhooks;
-    let at_least_one: [(&str, u64, String); 11] = [
-        (
-            "pong_timeout",
-            server.pong_timeout.as_secs(),
-            "seconds".into(),
-        ),
-        (
-            "auth_timestamp_window",
-            server.auth_timestamp_window.as_secs(),
-            "seconds".into(),
-        ),
-        (
-            "socket_queue_capacity",
-            server.socket_queue_capacity as u64,
-            "frames".into(),
-        ),
-        (
-            "max_ws_message_kb",
-            server.max_ws_message_bytes as u64,
-            "bytes".into(),
-        ),
-        (
-            "max_request_body_kb",
-            server.max_request_body_bytes as u64,
-            "bytes".into(),
-        ),
-        (
-            "request_body_timeout",
-            server.request_body_timeout.as_secs(),
-            "seconds".into(),
-        ),
-        (
-            "request_body_budget_kb",
-            server.request_body_budget_bytes as u64,
-            "bytes".into(),
-        ),
-        ("cache_ttl", server.cache_ttl.as_secs(), "seconds".into()),
-        (
-            "webhook_batch_max_events",
-            webhooks.batch_max_events as u64,
-            "events".into(),
-        ),
-        (
-            "webhook_request_timeout",
-            webhooks.request_timeout.as_secs(),
-            "seconds".into(),
-        ),
-        (
-            "webhook_queue_capacity",
-            webhooks.queue_capacity as u64,
-            "events".into(),
-        ),
-    ];
-    for (key, value, unit) in at_least_one {
-        if value == 0 {
-            let reason = format!("must be at least 1 ({unit})");
-            return Err(invalid(draft, &field(key), "0".to_string(), &reason));
+    for (key, host) in [
+        ("server.host", &server.host),
+        ("server.metrics_host", &server.metrics.host),
+    ] {
+        if host.trim().is_empty() || host.contains(char::is_whitespace) {
+            let reason = "expected an IP address or host name";
+            return Err(invalid(draft, key, format!("'{host}'"), reason));
         }
     }
-    check_hostile_client_limits(draft)?;
+    for origin in &server.cors_allowed_origins {
+        let plausible = origin == "*" || origin.contains("://");
+        if !plausible || origin.contains(char::is_whitespace) || origin.ends_with('/') {
+            let reason = "expected \"*\" or an origin like \"https://example.com\"";
+            let field = "server.cors_allowed_origins";
+            return Err(invalid(draft, field, format!("'{origin}'"), reason));
+        }
+    }
     if server.request_body_budget_bytes < server.max_request_body_bytes {
         let reason = format!(
             "must be at least max_request_body_kb ({}), or no request of the largest allowed size could ever be read",
@@ -229,56 +102,53 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
         let value = format!("{}", server.request_body_budget_bytes as f64 / 1024.0);
         return Err(invalid(
             draft,
-            &field("request_body_budget_kb"),
+            "server.request_body_budget_kb",
             value,
             &reason,
         ));
     }
-    check_console(draft)?;
-    for origin in &server.cors_allowed_origins {
-        let plausible = origin == "*" || origin.contains("://");
-        if !plausible || origin.contains(char::is_whitespace) || origin.ends_with('/') {
-            return Err(invalid(
-                draft,
-                &field("cors_allowed_origins"),
-                format!("'{origin}'"),
-                "expected \"*\" or an origin like \"https://example.com\"",
-            ));
+    if let Some(token) = &server.console.token {
+        let n_chars = token.chars().count();
+        if n_chars < MIN_CONSOLE_TOKEN_CHARS || token.chars().any(char::is_whitespace) {
+            let reason = format!(
+                "must be at least {MIN_CONSOLE_TOKEN_CHARS} characters without spaces (it opens every app's console); generate one with: openssl rand -hex 24"
+            );
+            let value = format!("({n_chars} characters)");
+            return Err(invalid(draft, "console.token", value, &reason));
         }
+    }
+    let metrics = &server.metrics;
+    let prefix_ok = metrics.prefix.chars().enumerate().all(|(index, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (index > 0 && c.is_ascii_digit())
+    });
+    if !prefix_ok {
+        let value = format!("'{}'", metrics.prefix);
+        let reason = "a Prometheus name prefix uses letters, digits (not first), '_' and ':'";
+        return Err(invalid(draft, "server.metrics_prefix", value, reason));
+    }
+    if metrics.enabled && metrics.port != 0 && metrics.port == server.port {
+        let reason = "the metrics endpoint needs its own port, not the WebSocket/API port";
+        let value = metrics.port.to_string();
+        return Err(invalid(draft, "server.metrics_port", value, reason));
+    }
+    // The files themselves are read when the server starts, which names the file that failed.
+    if server.tls_cert.is_some() != server.tls_key.is_some() {
+        let (set, missing) = match server.tls_cert {
+            Some(_) => ("tls_cert", "tls_key"),
+            None => ("tls_key", "tls_cert"),
+        };
+        let reason = format!("TLS needs both a certificate and a key: {missing} is not set");
+        let field = format!("server.{set}");
+        return Err(invalid(draft, &field, "(a path)".to_string(), &reason));
     }
     match normalise_path_prefix(&server.path_prefix) {
         Ok(prefix) => draft.config.server.path_prefix = prefix,
         Err(reason) => {
             let value = format!("'{}'", server.path_prefix);
-            return Err(invalid(draft, &field("path_prefix"), value, reason));
+            return Err(invalid(draft, "server.path_prefix", value, reason));
         }
     }
     Ok(())
-}
-
-/// Shortest console token accepted: the token opens every app's event stream and publishes
-/// into private channels, so it must not be guessable.
-const MIN_CONSOLE_TOKEN_CHARS: usize = 16;
-
-/// A console token that is set must be long enough; an empty one would open the console to
-/// everybody.
-fn check_console(draft: &Draft) -> Result<(), ConfigError> {
-    let Some(token) = &draft.config.server.console.token else {
-        return Ok(());
-    };
-    let n_chars = token.chars().count();
-    if n_chars >= MIN_CONSOLE_TOKEN_CHARS && !token.chars().any(char::is_whitespace) {
-        return Ok(());
-    }
-    let reason = format!(
-        "must be at least {MIN_CONSOLE_TOKEN_CHARS} characters without spaces (it opens every app's console); generate one with: openssl rand -hex 24"
-    );
-    Err(invalid(
-        draft,
-        &server_field("console.token"),
-        format!("({n_chars} characters)"),
-        &reason,
-    ))
 }
 
 /// `""` or `/a/b`: a leading slash is added, trailing slashes removed.
@@ -303,7 +173,7 @@ pub(crate) fn normalise_path_prefix(prefix: &str) -> Result<String, &'static str
 }
 
 fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> {
-    let field = |key: &str| app_field(index, key);
+    let field = |key: &str| format!("apps[{index}].{key}");
     for (key, value) in [("id", &app.id), ("key", &app.key)] {
         let allowed = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
         if value.is_empty() || !value.chars().all(allowed) {
@@ -315,116 +185,9 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
         return Err(invalid(
             draft,
             &field("secret"),
-            "''".to_string(),
+            "''".into(),
             "must not be empty",
         ));
-    }
-    if app.authorized_connections_timeout == Some(Duration::ZERO) {
-        let reason = "must be at least 1 second (leave it out to turn the check off)";
-        let key = field("authorized_connections_timeout");
-        return Err(invalid(draft, &key, "0".to_string(), reason));
-    }
-    let limits = &app.limits;
-    let counts = [
-        ("max_connections", app.max_connections.unwrap_or(1)),
-        (
-            "max_client_events_per_second",
-            limits.max_client_events_per_second.map_or(1, u64::from),
-        ),
-        (
-            "max_backend_events_per_second",
-            limits.max_backend_events_per_second.map_or(1, u64::from),
-        ),
-        (
-            "max_read_requests_per_second",
-            limits.max_read_requests_per_second.map_or(1, u64::from),
-        ),
-        (
-            "max_event_payload_kb",
-            limits.max_event_payload_bytes as u64,
-        ),
-        (
-            "max_channels_per_event",
-            limits.max_channels_per_event as u64,
-        ),
-        ("max_batch_size", limits.max_batch_size as u64),
-        ("max_event_name_length", limits.max_event_name_length as u64),
-        (
-            "max_channel_name_length",
-            limits.max_channel_name_length as u64,
-        ),
-        ("max_presence_members", limits.max_presence_members as u64),
-        (
-            "max_presence_member_size_kb",
-            limits.max_presence_member_size_bytes as u64,
-        ),
-    ];
-    for (key, value) in counts {
-        if value == 0 {
-            // Zero would refuse everything; "unlimited" and `enabled = false` say what the
-            // operator probably meant, and sockwave does not guess between them.
-            let reason = match key {
-                "max_connections"
-                | "max_client_events_per_second"
-                | "max_backend_events_per_second"
-                | "max_read_requests_per_second" => {
-                    "must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)"
-                }
-                _ => "must be at least 1",
-            };
-            return Err(invalid(draft, &field(key), "0".to_string(), reason));
-        }
-    }
-    Ok(())
-}
-
-/// Metrics, TLS and per-IP limits.
-fn check_operations(draft: &Draft) -> Result<(), ConfigError> {
-    let server = &draft.config.server;
-    let field = |key: &str| server_field(key);
-    let metrics = &server.metrics;
-    let prefix_ok = metrics.prefix.chars().enumerate().all(|(index, c)| {
-        c.is_ascii_alphabetic() || c == '_' || c == ':' || (index > 0 && c.is_ascii_digit())
-    });
-    if !prefix_ok {
-        let value = format!("'{}'", metrics.prefix);
-        let reason = "a Prometheus name prefix uses letters, digits (not first), '_' and ':'";
-        return Err(invalid(draft, &field("metrics_prefix"), value, reason));
-    }
-    if metrics.host.trim().is_empty() || metrics.host.contains(char::is_whitespace) {
-        let value = format!("'{}'", metrics.host);
-        let reason = "expected an IP address or host name";
-        return Err(invalid(draft, &field("metrics_host"), value, reason));
-    }
-    if metrics.enabled && metrics.port != 0 && metrics.port == server.port {
-        let reason = "the metrics endpoint needs its own port, not the WebSocket/API port";
-        let value = metrics.port.to_string();
-        return Err(invalid(draft, &field("metrics_port"), value, reason));
-    }
-    match (&server.tls_cert, &server.tls_key) {
-        (Some(_), None) | (None, Some(_)) => {
-            let (set, missing) = if server.tls_cert.is_some() {
-                ("tls_cert", "tls_key")
-            } else {
-                ("tls_key", "tls_cert")
-            };
-            let reason = format!("TLS needs both a certificate and a key: {missing} is not set");
-            return Err(invalid(draft, &field(set), "(a path)".to_string(), &reason));
-        }
-        // The files are read when the server starts, which names the file that failed.
-        (Some(_), Some(_)) | (None, None) => {}
-    }
-    for (key, max) in [
-        ("ws_connections_per_ip", server.ws_connections_per_ip),
-        (
-            "ws_new_connections_per_ip_per_second",
-            server.ws_new_connections_per_ip_per_second,
-        ),
-    ] {
-        if max == Some(0) {
-            let reason = "must be at least 1 (omit it or use \"unlimited\" for no limit)";
-            return Err(invalid(draft, &field(key), "0".to_string(), reason));
-        }
     }
     Ok(())
 }
@@ -440,8 +203,8 @@ fn check_unique(
             return Err(ConfigError::DuplicateApp {
                 field: name,
                 value: value_of(app).clone(),
-                first: Box::new(draft.origin(&app_field(first, name))),
-                second: Box::new(draft.origin(&app_field(index, name))),
+                first: Box::new(draft.origin(&format!("apps[{first}].{name}"))),
+                second: Box::new(draft.origin(&format!("apps[{index}].{name}"))),
             });
         }
     }
@@ -512,7 +275,7 @@ mod tests {
             "",
             &[("SOCKWAVE_WS_MESSAGE_BURST", "0")],
             &[],
-            "invalid value 0 for SOCKWAVE_WS_MESSAGE_BURST: must be at least 1 (messages)",
+            "invalid value 0 for SOCKWAVE_WS_MESSAGE_BURST: must be at least 1",
         );
     }
 

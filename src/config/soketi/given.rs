@@ -5,7 +5,6 @@ use serde_json::Value;
 use super::names::Accepted;
 use crate::config::draft::Origin;
 use crate::config::error::ConfigError;
-use crate::config::raw::kilobytes;
 
 /// A JSON value and where it came from, with conversions that accept what Soketi accepts
 /// (numbers written as strings, `1`/`0` for booleans) and name the origin when they fail.
@@ -82,27 +81,9 @@ impl Given<'_> {
         }
     }
 
-    pub(super) fn count(&self) -> Result<usize, ConfigError> {
-        usize::try_from(self.whole()?).map_err(|_| self.invalid("too large"))
-    }
-
     pub(super) fn port(&self) -> Result<u16, ConfigError> {
         let port = self.whole().ok().and_then(|n| u16::try_from(n).ok());
         port.ok_or_else(|| self.invalid("expected a port number (0-65535)"))
-    }
-
-    /// `-1` means unlimited.
-    pub(super) fn limit(&self) -> Result<Option<u64>, ConfigError> {
-        if self.number()? == -1.0 {
-            return Ok(None);
-        }
-        self.whole()
-            .map(Some)
-            .map_err(|_| self.invalid("expected a whole number, or -1 for unlimited"))
-    }
-
-    pub(super) fn kilobytes(&self) -> Result<usize, ConfigError> {
-        kilobytes(self.number()?, || self.origin.clone())
     }
 
     pub(super) fn expect(&self, accepted: Accepted) -> Result<(), ConfigError> {

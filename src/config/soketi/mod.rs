@@ -3,20 +3,21 @@
 //! Both speak Soketi's option names (`port`, `eventLimits.maxPayloadInKb`,
 //! `appManager.array.apps.0.key`, ...), so both go through [`apply_option`]. A file may nest
 //! objects or use dotted keys; the two are equivalent here. Every Soketi option is either
-//! mapped to a sockwave setting, accepted only with the value that matches sockwave's
-//! behaviour (`queue.driver = "sync"`), inert because it only tunes something that value
-//! turns off (`queue.redis.*`), or unknown. Nothing is ignored silently. The adapter and its
-//! Redis connection (`adapter.*`, `database.redis.*`) are mapped in `adapter`.
+//! mapped to a sockwave setting (the settings table names Soketi's options and app fields),
+//! accepted only with the value that matches sockwave's behaviour (`queue.driver = "sync"`),
+//! inert because it only tunes something that value turns off (`queue.redis.*`), or unknown.
+//! Nothing is ignored silently. The adapter and its Redis connection (`adapter.*`,
+//! `database.redis.*`) are mapped in `adapter`.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::draft::{AppSetting, Draft, Origin, ServerSetting};
+use super::draft::{Draft, Origin};
 use super::error::{closest, ConfigError};
-use super::raw::kilobytes;
+use super::table::{Access, Scope, Setting, SETTINGS};
+use super::value::{Kind, Source};
 use super::webhooks;
 
 mod adapter;
@@ -25,7 +26,7 @@ mod names;
 
 use given::Given;
 pub(crate) use names::ENV_OPTIONS;
-use names::{APPS, APP_FIELDS, FIXED, INERT, MAPPED};
+use names::{APPS, FIXED, INERT};
 
 /// Reads a Soketi JSON file's text into the draft, key by key in file order.
 pub(crate) fn apply_file(draft: &mut Draft, path: &Path, text: &str) -> Result<(), ConfigError> {
@@ -115,96 +116,46 @@ fn apply_option(
     {
         return apply_app_field(draft, rest, given);
     }
-    let server = match option {
-        APPS => {
-            let apps = parse_apps(given)?;
-            draft.replace_apps(apps, origin);
+    if option == APPS {
+        return apply_apps(draft, given);
+    }
+    let named = |setting: &&Setting| {
+        !matches!(setting.scope, Scope::App | Scope::Cluster) && setting.soketi.contains(&option)
+    };
+    if let Some(setting) = SETTINGS.iter().find(named) {
+        // Soketi's "no TLS" is an empty path.
+        if setting.kind == Kind::Path && value.as_str() == Some("") {
             return Ok(());
         }
-        "host" => ServerSetting::Host(given.text()?),
-        "port" => ServerSetting::Port(given.port()?),
-        "debug" => ServerSetting::Debug(given.flag()?),
-        "pathPrefix" => ServerSetting::PathPrefix(given.text()?),
-        "shutdownGracePeriod" => {
-            ServerSetting::ShutdownGracePeriod(Duration::from_millis(given.whole()?))
-        }
-        "httpApi.requestLimitInMb" => {
-            ServerSetting::MaxRequestBodyBytes(kilobytes(given.number()? * 1024.0, || {
-                origin.clone()
-            })?)
-        }
-        "cors.origin" => ServerSetting::CorsAllowedOrigins(given.texts()?),
-        "channelLimits.cacheTtl" => ServerSetting::CacheTtl(Duration::from_secs(given.whole()?)),
+        draft.assign(setting, 0, value, Source::Soketi(setting.unit), origin)?;
+        return Ok(());
+    }
+    // Soketi's server-wide limits are defaults for apps that do not set their own.
+    if let Some(setting) = SETTINGS.iter().find(|s| s.soketi_default == Some(option)) {
+        let value = Draft::read(setting, value, Source::Soketi(setting.unit), &origin)?;
+        draft.set_app_default(setting, value, origin);
+        return Ok(());
+    }
+    match option {
         // sockwave always batches (per app and target), so both values are accepted; when
         // Soketi's batching is off each request carries one event, which receivers of the
         // Pusher format handle as a batch of one anyway.
-        "webhooks.batching.enabled" => {
-            given.flag()?;
-            return Ok(());
-        }
-        "webhooks.batching.duration" => {
-            ServerSetting::WebhookBatchWindow(Duration::from_millis(given.whole()?))
-        }
-        "metrics.enabled" => ServerSetting::MetricsEnabled(given.flag()?),
-        "metrics.host" => ServerSetting::MetricsHost(given.text()?),
-        "metrics.port" => ServerSetting::MetricsPort(given.port()?),
-        "metrics.prometheus.prefix" => ServerSetting::MetricsPrefix(given.text()?),
-        // Soketi's "no TLS" is an empty path.
-        "ssl.certPath" | "ssl.keyPath" => {
-            let path = given.text()?;
-            if path.is_empty() {
-                return Ok(());
-            }
-            if option == "ssl.certPath" {
-                ServerSetting::TlsCert(path.into())
-            } else {
-                ServerSetting::TlsKey(path.into())
-            }
-        }
+        "webhooks.batching.enabled" => given.flag().map(|_| ()),
         // Limits are shared through Redis whenever the adapter runs on Redis, so both values
         // describe something sockwave does; Soketi's `cluster` driver has no equivalent.
-        "rateLimiter.driver" => {
-            let driver = given.text()?;
-            if driver != "local" && driver != "redis" {
-                return Err(given.unsupported(Some("\"local\" or \"redis\"")));
+        "rateLimiter.driver" => match given.text()?.as_str() {
+            "local" | "redis" => Ok(()),
+            _ => Err(given.unsupported(Some("\"local\" or \"redis\""))),
+        },
+        _ => match adapter::cluster_option(option, given)? {
+            adapter::Outcome::Set(setting) => {
+                draft.cluster.apply(setting, origin, &mut draft.origins);
+                Ok(())
             }
-            return Ok(());
-        }
-        _ => {
-            match adapter::cluster_option(option, given)? {
-                adapter::Outcome::Set(setting) => {
-                    draft.set_cluster(setting, origin);
-                    return Ok(());
-                }
-                adapter::Outcome::Nothing => return Ok(()),
-                adapter::Outcome::NotMine => {}
-            }
-            if let Some(setting) = server_wide_app_limit(option, given)? {
-                draft.set_app_default(setting, origin);
-                return Ok(());
-            }
-            return check_unmapped(option, given);
-        }
-    };
-    draft.set_server(server, origin);
-    Ok(())
-}
-
-/// Soketi's server-wide limits, which are defaults for apps that do not set their own.
-fn server_wide_app_limit(
-    option: &str,
-    given: Given<'_>,
-) -> Result<Option<AppSetting>, ConfigError> {
-    Ok(Some(match option {
-        "presence.maxMembersPerChannel" => AppSetting::MaxPresenceMembers(given.count()?),
-        "presence.maxMemberSizeInKb" => AppSetting::MaxPresenceMemberSizeBytes(given.kilobytes()?),
-        "channelLimits.maxNameLength" => AppSetting::MaxChannelNameLength(given.count()?),
-        "eventLimits.maxChannelsAtOnce" => AppSetting::MaxChannelsPerEvent(given.count()?),
-        "eventLimits.maxNameLength" => AppSetting::MaxEventNameLength(given.count()?),
-        "eventLimits.maxPayloadInKb" => AppSetting::MaxEventPayloadBytes(given.kilobytes()?),
-        "eventLimits.maxBatchSize" => AppSetting::MaxBatchSize(given.count()?),
-        _ => return Ok(None),
-    }))
+            adapter::Outcome::Nothing => Ok(()),
+            adapter::Outcome::NotMine => check_unmapped(option, given),
+        },
+    }
 }
 
 /// Options without a sockwave setting: pinned, inert or unknown.
@@ -221,12 +172,18 @@ fn check_unmapped(option: &str, given: Given<'_>) -> Result<(), ConfigError> {
     if INERT.iter().any(|prefix| under(prefix)) {
         return Ok(());
     }
-    let known = MAPPED
+    let mapped = SETTINGS
         .iter()
-        .chain(FIXED.iter().map(|(name, _)| name))
-        .chain(INERT)
-        .chain(adapter::OPTIONS);
-    Err(unknown(given.origin, option, known.copied()))
+        .filter(|s| s.scope != Scope::App)
+        .flat_map(|s| s.soketi.iter().copied())
+        .chain(SETTINGS.iter().filter_map(|s| s.soketi_default));
+    let specials = [APPS, "webhooks.batching.enabled", "rateLimiter.driver"];
+    let known = mapped
+        .chain(specials)
+        .chain(FIXED.iter().map(|(name, _)| *name))
+        .chain(INERT.iter().copied())
+        .chain(adapter::OPTIONS.iter().copied());
+    Err(unknown(given.origin, option, known))
 }
 
 fn unknown<'a>(
@@ -248,6 +205,41 @@ fn unknown<'a>(
     }
 }
 
+/// The app setting a Soketi app field names.
+fn app_setting(field: &str) -> Option<&'static Setting> {
+    SETTINGS
+        .iter()
+        .find(|s| s.scope == Scope::App && s.soketi.contains(&field))
+}
+
+/// Sets one field of app `index`; `Ok(false)` when there is no such app.
+fn set_app_field(
+    draft: &mut Draft,
+    index: usize,
+    field: &str,
+    given: Given<'_>,
+) -> Result<bool, ConfigError> {
+    let Some(setting) = app_setting(field) else {
+        let known = SETTINGS
+            .iter()
+            .filter(|s| s.scope == Scope::App)
+            .flat_map(|s| s.soketi.iter().copied());
+        return Err(unknown(given.origin, field, known));
+    };
+    // Soketi treats null and "" as "not set" for app fields. Credentials are kept so an
+    // empty one is refused by validation instead of falling back to a public default.
+    let blank = given.value.is_null() || given.value.as_str() == Some("");
+    if blank && !matches!(field, "id" | "key" | "secret") {
+        return Ok(index < draft.config.apps.len());
+    }
+    if matches!(setting.access, Access::Webhooks) {
+        let targets = webhooks::from_json(given.value, given.origin)?;
+        return Ok(draft.set_webhooks(index, targets, given.origin.clone()));
+    }
+    let source = Source::Soketi(setting.unit);
+    draft.assign(setting, index, given.value, source, given.origin.clone())
+}
+
 /// `appManager.array.apps.<index>.<field>`: one field of an existing app.
 fn apply_app_field(draft: &mut Draft, rest: &str, given: Given<'_>) -> Result<(), ConfigError> {
     let Some((index, field)) = rest.split_once('.') else {
@@ -256,11 +248,8 @@ fn apply_app_field(draft: &mut Draft, rest: &str, given: Given<'_>) -> Result<()
     let Ok(index) = index.parse::<usize>() else {
         return Err(given.invalid(&format!("expected '{APPS}.<number>.<field>'")));
     };
-    let Some(setting) = app_setting(field, given)? else {
-        return Ok(());
-    };
     let n_apps = draft.config.apps.len();
-    if draft.set_app(index, setting, given.origin.clone()) {
+    if set_app_field(draft, index, field, given)? {
         Ok(())
     } else {
         Err(given.invalid(&format!(
@@ -269,92 +258,44 @@ fn apply_app_field(draft: &mut Draft, rest: &str, given: Given<'_>) -> Result<()
     }
 }
 
-fn parse_apps(given: Given<'_>) -> Result<Vec<Vec<(AppSetting, Origin)>>, ConfigError> {
+/// `appManager.array.apps`: replaces every app.
+fn apply_apps(draft: &mut Draft, given: Given<'_>) -> Result<(), ConfigError> {
     let Value::Array(items) = given.value else {
         return Err(given.invalid("expected an array of app objects"));
     };
-    let mut apps = Vec::with_capacity(items.len());
+    let field_origin = |index: usize, field: &str| match given.origin {
+        Origin::File { path, key } => Origin::file(path, format!("{key}.{index}.{field}")),
+        other => other.clone(),
+    };
     for (index, item) in items.iter().enumerate() {
         let Value::Object(fields) = item else {
             return Err(given.invalid(&format!("app number {index} is not an object")));
         };
-        let field_origin = |field: &str| match given.origin {
-            Origin::File { path, key } => Origin::file(path, format!("{key}.{index}.{field}")),
-            other => other.clone(),
-        };
-        let mut settings = Vec::new();
-        for (field, value) in fields {
-            let origin = field_origin(field);
-            if let Some(setting) = app_setting(
+        if let Some(required) = ["id", "key", "secret"]
+            .into_iter()
+            .find(|field| !fields.contains_key(*field))
+        {
+            return Err(ConfigError::Missing {
+                origin: field_origin(index, required),
+            });
+        }
+    }
+    draft.replace_apps(items.len(), given.origin.clone());
+    for (index, item) in items.iter().enumerate() {
+        for (field, value) in item.as_object().into_iter().flatten() {
+            let origin = field_origin(index, field);
+            set_app_field(
+                draft,
+                index,
                 field,
                 Given {
                     value,
                     origin: &origin,
                 },
-            )? {
-                settings.push((setting, origin));
-            }
+            )?;
         }
-        for required in ["id", "key", "secret"] {
-            if !settings
-                .iter()
-                .any(|(setting, _)| setting.key() == required)
-            {
-                return Err(ConfigError::Missing {
-                    origin: field_origin(required),
-                });
-            }
-        }
-        apps.push(settings);
     }
-    Ok(apps)
-}
-
-/// One field of a Soketi app; `None` when the value changes nothing.
-fn app_setting(field: &str, given: Given<'_>) -> Result<Option<AppSetting>, ConfigError> {
-    // Soketi treats null and "" as "not set" for app fields. Credentials are kept so an
-    // empty one is refused by validation instead of falling back to a public default.
-    let blank = given.value.is_null() || given.value.as_str() == Some("");
-    if blank && !matches!(field, "id" | "key" | "secret") {
-        return Ok(None);
-    }
-    let setting = match field {
-        "id" => AppSetting::Id(given.text()?),
-        "key" => AppSetting::Key(given.text()?),
-        "secret" => AppSetting::Secret(given.text()?),
-        "enabled" => AppSetting::Enabled(given.flag()?),
-        "enableClientMessages" => AppSetting::EnableClientMessages(given.flag()?),
-        "enableUserAuthentication" => AppSetting::EnableUserAuthentication(given.flag()?),
-        "maxConnections" => AppSetting::MaxConnections(given.limit()?),
-        "maxClientEventsPerSecond" => {
-            let max = match given.limit()? {
-                Some(n) => Some(u32::try_from(n).map_err(|_| given.invalid("too large"))?),
-                None => None,
-            };
-            AppSetting::MaxClientEventsPerSecond(max)
-        }
-        "maxBackendEventsPerSecond" | "maxReadRequestsPerSecond" => {
-            let max = match given.limit()? {
-                Some(n) => Some(u32::try_from(n).map_err(|_| given.invalid("too large"))?),
-                None => None,
-            };
-            if field == "maxBackendEventsPerSecond" {
-                AppSetting::MaxBackendEventsPerSecond(max)
-            } else {
-                AppSetting::MaxReadRequestsPerSecond(max)
-            }
-        }
-        "webhooks" => AppSetting::Webhooks(webhooks::from_json(given.value, given.origin)?),
-        "maxPresenceMembersPerChannel" => AppSetting::MaxPresenceMembers(given.count()?),
-        "maxPresenceMemberSizeInKb" => AppSetting::MaxPresenceMemberSizeBytes(given.kilobytes()?),
-        "maxChannelNameLength" => AppSetting::MaxChannelNameLength(given.count()?),
-        "maxEventChannelsAtOnce" => AppSetting::MaxChannelsPerEvent(given.count()?),
-        "maxEventNameLength" => AppSetting::MaxEventNameLength(given.count()?),
-        "maxEventPayloadInKb" => AppSetting::MaxEventPayloadBytes(given.kilobytes()?),
-        "maxEventBatchSize" => AppSetting::MaxBatchSize(given.count()?),
-        _ => return Err(unknown(given.origin, field, APP_FIELDS.iter().copied())),
-    };
-    Ok(Some(setting))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -601,14 +542,14 @@ mod tests {
         );
         check_err(r#"{"appManager.array.apps.3.id": "x"}"#, "invalid value \"x\" for 'appManager.array.apps.3.id' in /s.json: there is no app number 3 to change (1 defined; set 'appManager.array.apps' to define more)");
         check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": 0}"#), "invalid value 0 for 'appManager.array.apps.0.maxConnections' in /s.json: must be at least 1 (omit it or use \"unlimited\" / -1 for no limit)");
-        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": -5}"#), "invalid value -5 for 'appManager.array.apps.0.maxConnections' in /s.json: expected a whole number, or -1 for unlimited");
+        check_err(&with_apps(r#"{"id": "a", "key": "k", "secret": "s", "maxConnections": -5}"#), "invalid value -5 for 'appManager.array.apps.0.maxConnections' in /s.json: expected a whole number, or \"unlimited\" (-1)");
         check_err(
             r#"{"port": "six"}"#,
-            "invalid value \"six\" for 'port' in /s.json: expected a port number (0-65535)",
+            "invalid value 'six' for 'port' in /s.json: expected a port number (0-65535)",
         );
         check_err(
             r#"{"debug": "maybe"}"#,
-            "invalid value \"maybe\" for 'debug' in /s.json: expected true or false",
+            "invalid value 'maybe' for 'debug' in /s.json: expected true or false",
         );
         check_err(
             r#"{"appManager.array.apps": []}"#,

@@ -135,35 +135,6 @@ pub(crate) const ENV_OPTIONS: &[(&str, &str)] = &[
     ("WEBHOOKS_BATCHING_DURATION", "webhooks.batching.duration"),
 ];
 
-/// Options mapped to sockwave settings, for suggestions; `apply_option` handles each one.
-pub(super) const MAPPED: &[&str] = &[
-    "appManager.array.apps",
-    "channelLimits.cacheTtl",
-    "channelLimits.maxNameLength",
-    "cors.origin",
-    "debug",
-    "eventLimits.maxBatchSize",
-    "eventLimits.maxChannelsAtOnce",
-    "eventLimits.maxNameLength",
-    "eventLimits.maxPayloadInKb",
-    "host",
-    "httpApi.requestLimitInMb",
-    "metrics.enabled",
-    "metrics.host",
-    "metrics.port",
-    "metrics.prometheus.prefix",
-    "rateLimiter.driver",
-    "ssl.certPath",
-    "ssl.keyPath",
-    "pathPrefix",
-    "port",
-    "presence.maxMemberSizeInKb",
-    "presence.maxMembersPerChannel",
-    "shutdownGracePeriod",
-    "webhooks.batching.duration",
-    "webhooks.batching.enabled",
-];
-
 /// A value sockwave's behaviour matches, or none yet.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Accepted {
@@ -220,28 +191,6 @@ pub(super) const INERT: &[&str] = &[
     "ssl.caPath",
     // sockwave retries by time (webhook_retry_budget), not by count.
     "webhooks.maxRetries",
-];
-
-/// Fields of an app in `appManager.array.apps`.
-pub(super) const APP_FIELDS: &[&str] = &[
-    "id",
-    "key",
-    "secret",
-    "enabled",
-    "enableClientMessages",
-    "enableUserAuthentication",
-    "maxConnections",
-    "maxBackendEventsPerSecond",
-    "maxClientEventsPerSecond",
-    "maxReadRequestsPerSecond",
-    "webhooks",
-    "maxPresenceMembersPerChannel",
-    "maxPresenceMemberSizeInKb",
-    "maxChannelNameLength",
-    "maxEventChannelsAtOnce",
-    "maxEventNameLength",
-    "maxEventPayloadInKb",
-    "maxEventBatchSize",
 ];
 
 pub(super) const APPS: &str = "appManager.array.apps";
