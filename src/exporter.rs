@@ -90,7 +90,7 @@ fn readings(ctx: &Context) -> Readings {
         .apps()
         .iter()
         .map(|app| AppReadings {
-            app_id: app.app_id().to_string(),
+            app_id: app.app_id().clone(),
             connections: app.connection_count(),
             channels: app.channel_count(),
             presence_members: app.presence_member_count(),

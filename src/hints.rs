@@ -3,6 +3,7 @@
 //! missing `private-` prefix or a stray dot), and connected clients with no publishes for a
 //! long time (the backend is probably not broadcasting).
 
+use sockwave_protocol::AppId;
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -67,7 +68,7 @@ pub fn near_names(channel: &str) -> Vec<String> {
 }
 
 /// The most-listened channel, other than `channel`, among its near names; `(name, subscribers)`.
-pub fn listened_near(view: &ClusterView, app_id: &str, channel: &str) -> Option<(String, usize)> {
+pub fn listened_near(view: &ClusterView, app_id: &AppId, channel: &str) -> Option<(String, usize)> {
     near_names(channel)
         .into_iter()
         .map(|name| {
@@ -81,23 +82,23 @@ pub fn listened_near(view: &ClusterView, app_id: &str, channel: &str) -> Option<
 /// Remembers publish times and which hints were given recently.
 #[derive(Debug, Default)]
 pub struct Hints {
-    last_publish: DashMap<String, Instant>,
-    warned: DashMap<(String, String), Instant>,
+    last_publish: DashMap<AppId, Instant>,
+    warned: DashMap<(AppId, String), Instant>,
 }
 
 impl Hints {
     /// Records a publish to an app.
-    pub fn note_publish(&self, app_id: &str, now: Instant) {
+    pub fn note_publish(&self, app_id: &AppId, now: Instant) {
         match self.last_publish.get_mut(app_id) {
             Some(mut at) => *at = now,
             None => {
-                self.last_publish.insert(app_id.to_string(), now);
+                self.last_publish.insert(app_id.clone(), now);
             }
         }
     }
 
-    fn due(&self, app_id: &str, key: &str, now: Instant, every: Duration) -> bool {
-        let key = (app_id.to_string(), key.to_string());
+    fn due(&self, app_id: &AppId, key: &str, now: Instant, every: Duration) -> bool {
+        let key = (app_id.clone(), key.to_string());
         if self
             .warned
             .get(&key)
@@ -119,7 +120,7 @@ impl Hints {
     pub fn report_unheard(
         &self,
         tap: &Tap,
-        app_id: &str,
+        app_id: &AppId,
         channel: &str,
         event: &str,
         (listened, subscribers): (String, usize),
@@ -131,7 +132,7 @@ impl Hints {
         let message = format!(
             "event '{event}' was published to '{channel}', which has no subscribers, while {subscribers} socket(s) listen on '{listened}': check the channel name on both sides (PrivateChannel/PresenceChannel add the 'private-'/'presence-' prefix)"
         );
-        tracing::warn!(app_id, channel, listened = %listened, "{message}");
+        tracing::warn!(app_id = %app_id, channel, listened = %listened, "{message}");
         tap.emit(
             app_id,
             "warning",
@@ -200,17 +201,17 @@ mod tests {
             channel: channel.into(),
             count: n,
         };
-        view.apply("a", "app", count("private-stats", 3), now);
-        view.apply("a", "app", count("stats", 1), now);
-        view.apply("a", "app", count("other", 9), now);
+        view.apply("a", &AppId::from("app"), count("private-stats", 3), now);
+        view.apply("a", &AppId::from("app"), count("stats", 1), now);
+        view.apply("a", &AppId::from("app"), count("other", 9), now);
         assert_eq!(
-            listened_near(&view, "app", "stats"),
+            listened_near(&view, &AppId::from("app"), "stats"),
             Some(("private-stats".to_string(), 3))
         );
         assert_eq!(
-            listened_near(&view, "app", "presence-stats"),
+            listened_near(&view, &AppId::from("app"), "presence-stats"),
             Some(("private-stats".to_string(), 3))
         );
-        assert_eq!(listened_near(&view, "app", "nothing"), None);
+        assert_eq!(listened_near(&view, &AppId::from("app"), "nothing"), None);
     }
 }

@@ -6,6 +6,7 @@
 //! It sits above `Context` (it acts on the registry and through `effects`); the `adapter`
 //! below it only carries bytes and keeps the view.
 
+use sockwave_protocol::AppId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -80,7 +81,7 @@ pub fn say_goodbye(ctx: &Context) {
     ctx.cluster.send(&NodeMessage::Goodbye);
 }
 
-fn connections(ctx: &Context) -> HashMap<String, u64> {
+fn connections(ctx: &Context) -> HashMap<AppId, u64> {
     ctx.registry.connection_counts()
 }
 
@@ -89,7 +90,7 @@ fn connections(ctx: &Context) -> HashMap<String, u64> {
 /// nodes before a snapshot that does not contain it, and be undone there.
 fn send_snapshot(ctx: &Context) {
     let view = ctx.cluster.lock();
-    let mut apps: HashMap<String, AppSnapshot> = view.own_snapshot();
+    let mut apps: HashMap<AppId, AppSnapshot> = view.own_snapshot();
     for (app, count) in connections(ctx) {
         apps.entry(app).or_default().connections = count;
     }

@@ -5,6 +5,7 @@
 //! keep up loses the oldest events and is told how many it missed; the server never waits
 //! for a console.
 
+use sockwave_protocol::AppId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +21,7 @@ const TAP_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct TapEvent {
     /// The app it belongs to (streams only see their app).
-    pub app_id: String,
+    pub app_id: AppId,
     /// The JSON object sent to the page.
     pub json: String,
 }
@@ -31,7 +32,7 @@ pub struct Tap {
     sender: broadcast::Sender<Arc<TapEvent>>,
     /// Frames queued to sockets per app, for the messages-per-second counter; only counted
     /// while a console listens.
-    messages: DashMap<String, AtomicU64>,
+    messages: DashMap<AppId, AtomicU64>,
 }
 
 impl Default for Tap {
@@ -52,20 +53,20 @@ impl Tap {
 
     /// Sends an event of `kind` to the app's open streams; `fields` is only called when
     /// somebody listens.
-    pub fn emit(&self, app_id: &str, kind: &str, fields: impl FnOnce() -> Value) {
+    pub fn emit(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
         self.send(app_id, kind, false, fields);
     }
 
     /// Like `emit`, for an event whose text a client the server did not authenticate wrote
     /// (a stranger's subscribe, a refused API call): the page marks it `client_supplied`, so
     /// nobody can pass off a convincing fake row as the server's.
-    pub fn emit_client_supplied(&self, app_id: &str, kind: &str, fields: impl FnOnce() -> Value) {
+    pub fn emit_client_supplied(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
         self.send(app_id, kind, true, fields);
     }
 
     fn send(
         &self,
-        app_id: &str,
+        app_id: &AppId,
         kind: &str,
         client_supplied: bool,
         fields: impl FnOnce() -> Value,
@@ -79,12 +80,12 @@ impl Tap {
         };
         object.insert("kind".into(), kind.into());
         object.insert("time_ms".into(), now_ms().into());
-        object.insert("app_id".into(), app_id.into());
+        object.insert("app_id".into(), app_id.as_str().into());
         if client_supplied {
             object.insert("client_supplied".into(), true.into());
         }
         let event = TapEvent {
-            app_id: app_id.to_string(),
+            app_id: app_id.clone(),
             json: Value::Object(object).to_string(),
         };
         // No receiver between the check and the send is fine: the event had no audience.
@@ -92,7 +93,7 @@ impl Tap {
     }
 
     /// Counts frames queued to an app's sockets (publishes, client events).
-    pub fn count_messages(&self, app_id: &str, n: usize) {
+    pub fn count_messages(&self, app_id: &AppId, n: usize) {
         if n == 0 || !self.active() {
             return;
         }
@@ -101,13 +102,13 @@ impl Tap {
             return;
         }
         self.messages
-            .entry(app_id.to_string())
+            .entry(app_id.clone())
             .or_default()
             .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Total frames counted for an app so far.
-    pub fn messages(&self, app_id: &str) -> u64 {
+    pub fn messages(&self, app_id: &AppId) -> u64 {
         self.messages
             .get(app_id)
             .map_or(0, |c| c.load(Ordering::Relaxed))
@@ -134,9 +135,13 @@ mod tests {
     #[test]
     fn events_are_built_only_for_listeners() {
         let tap = Tap::default();
-        tap.emit("a", "x", || panic!("nobody listens"));
+        tap.emit(&AppId::from("a"), "x", || panic!("nobody listens"));
         let mut rx = tap.subscribe();
-        tap.emit("a", "subscribed", || serde_json::json!({"channel": "c"}));
+        tap.emit(
+            &AppId::from("a"),
+            "subscribed",
+            || serde_json::json!({"channel": "c"}),
+        );
         let event = rx.try_recv().unwrap();
         let json: Value = serde_json::from_str(&event.json).unwrap();
         assert_eq!(
@@ -147,11 +152,13 @@ mod tests {
             ),
             (Some("subscribed"), Some("c"), "a")
         );
-        tap.emit_client_supplied("a", "subscription_failed", || serde_json::json!({}));
+        tap.emit_client_supplied(&AppId::from("a"), "subscription_failed", || {
+            serde_json::json!({})
+        });
         let json: Value = serde_json::from_str(&rx.try_recv().unwrap().json).unwrap();
         assert_eq!(json["client_supplied"], true);
-        tap.count_messages("a", 3);
-        assert_eq!(tap.messages("a"), 3);
+        tap.count_messages(&AppId::from("a"), 3);
+        assert_eq!(tap.messages(&AppId::from("a")), 3);
     }
 
     #[test]
@@ -159,7 +166,7 @@ mod tests {
         let tap = Tap::default();
         let mut rx = tap.subscribe();
         for _ in 0..TAP_CAPACITY + 5 {
-            tap.emit("a", "x", || Value::Null);
+            tap.emit(&AppId::from("a"), "x", || Value::Null);
         }
         assert!(matches!(
             rx.try_recv(),

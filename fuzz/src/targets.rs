@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sockwave::adapter::Cluster;
-use sockwave::app::{App, StaticAppStore};
+use sockwave::app::{App, AppId, AppKey, StaticAppStore};
 use sockwave::config::WebhookSettings;
 use sockwave::config::{from_text, FileFormat, ServerConfig};
 use sockwave::connection::session::Session;
@@ -60,8 +60,8 @@ fn build_world() -> World {
         .build()
         .expect("a tokio runtime");
     let mut app = App::default_dev();
-    app.id = APP_ID.to_string();
-    app.key = KEY.to_string();
+    app.id = AppId::from(APP_ID);
+    app.key = AppKey::from(KEY);
     app.secret = SECRET.to_string();
     app.enable_client_messages = true;
     app.enable_subscription_count = true;
@@ -105,7 +105,7 @@ pub fn client_message(data: &[u8]) {
     let _entered = world.runtime.enter();
     let ctx = &world.ctx;
     let socket = SocketHandle::detached(ctx.socket_ids.next_id(), 64);
-    let registry = ctx.registry.app(APP_ID);
+    let registry = ctx.registry.app(&AppId::from(APP_ID));
     assert!(registry.try_add_socket(socket.clone(), None));
     let mut session = Session::new(
         ctx.clone(),
@@ -143,7 +143,7 @@ pub fn client_message(data: &[u8]) {
     );
     let view = ctx.cluster.lock();
     assert!(
-        view.channels(APP_ID, "").is_empty(),
+        view.channels(&AppId::from(APP_ID), "").is_empty(),
         "the cluster view kept channels of a socket that left"
     );
 }

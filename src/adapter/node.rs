@@ -5,6 +5,7 @@
 //! round; everything done under it is synchronous (map updates, frames queued, never
 //! written: `lock` bans socket writes while the guard lives).
 
+use sockwave_protocol::AppId;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -187,7 +188,7 @@ impl Cluster {
     pub fn apply_local(
         &self,
         view: &mut ClusterView,
-        app: &str,
+        app: &AppId,
         changes: Vec<Change>,
         now: Instant,
     ) -> Vec<Transition> {
@@ -199,7 +200,7 @@ impl Cluster {
             transitions.extend(view.apply(&self.node_id, app, change.clone(), now));
         }
         self.send(&NodeMessage::Delta {
-            app: app.to_string(),
+            app: app.clone(),
             changes,
         });
         transitions

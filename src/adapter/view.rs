@@ -6,6 +6,7 @@
 //! first socket in the cluster" is decided exactly once per node and `member_added` /
 //! `member_removed` reach every subscriber exactly once. Pure: callers pass the time.
 
+use sockwave_protocol::AppId;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tokio::time::{Duration, Instant};
@@ -18,21 +19,21 @@ pub enum Transition {
     /// The channel went from no subscribers anywhere to some.
     ChannelOccupied {
         /// App id.
-        app: String,
+        app: AppId,
         /// Channel.
         channel: String,
     },
     /// The channel's last subscriber anywhere left.
     ChannelVacated {
         /// App id.
-        app: String,
+        app: AppId,
         /// Channel.
         channel: String,
     },
     /// The cluster-wide subscriber count of a channel changed.
     CountChanged {
         /// App id.
-        app: String,
+        app: AppId,
         /// Channel.
         channel: String,
         /// The new total.
@@ -41,7 +42,7 @@ pub enum Transition {
     /// The user's first socket in the cluster joined the presence channel.
     MemberAdded {
         /// App id.
-        app: String,
+        app: AppId,
         /// Channel.
         channel: String,
         /// User id.
@@ -52,7 +53,7 @@ pub enum Transition {
     /// The user's last socket in the cluster left the presence channel.
     MemberRemoved {
         /// App id.
-        app: String,
+        app: AppId,
         /// Channel.
         channel: String,
         /// User id.
@@ -61,14 +62,14 @@ pub enum Transition {
     /// The user's first signed-in socket in the cluster.
     UserOnline {
         /// App id.
-        app: String,
+        app: AppId,
         /// User id.
         user_id: String,
     },
     /// The user's last signed-in socket in the cluster went away.
     UserOffline {
         /// App id.
-        app: String,
+        app: AppId,
         /// User id.
         user_id: String,
     },
@@ -77,7 +78,7 @@ pub enum Transition {
 #[derive(Debug, Default)]
 struct NodeState {
     last_seen: Option<Instant>,
-    apps: HashMap<String, AppSnapshot>,
+    apps: HashMap<AppId, AppSnapshot>,
 }
 
 /// Every node's state, keyed by node id.
@@ -87,7 +88,7 @@ pub struct ClusterView {
     nodes: HashMap<String, NodeState>,
     /// Channels with subscribers anywhere in the cluster, per app: kept from the occupied /
     /// vacated transitions so counting them never walks every channel under the lock.
-    occupied: HashMap<String, usize>,
+    occupied: HashMap<AppId, usize>,
 }
 
 impl ClusterView {
@@ -111,7 +112,7 @@ impl ClusterView {
     pub fn apply(
         &mut self,
         node: &str,
-        app: &str,
+        app: &AppId,
         change: Change,
         now: Instant,
     ) -> Vec<Transition> {
@@ -161,7 +162,7 @@ impl ClusterView {
     pub fn apply_snapshot(
         &mut self,
         node: &str,
-        apps: HashMap<String, AppSnapshot>,
+        apps: HashMap<AppId, AppSnapshot>,
         now: Instant,
     ) -> Vec<Transition> {
         self.touch(node, now);
@@ -173,7 +174,7 @@ impl ClusterView {
     pub fn heartbeat(
         &mut self,
         node: &str,
-        connections: HashMap<String, u64>,
+        connections: HashMap<AppId, u64>,
         now: Instant,
     ) -> bool {
         let new = !self.nodes.contains_key(node);
@@ -242,7 +243,7 @@ impl ClusterView {
     }
 
     /// Sockets connected to `app` on other nodes (as of their last heartbeat).
-    pub fn remote_connections(&self, app: &str) -> u64 {
+    pub fn remote_connections(&self, app: &AppId) -> u64 {
         self.nodes
             .iter()
             .filter(|(id, _)| **id != self.self_id)
@@ -252,17 +253,17 @@ impl ClusterView {
     }
 
     /// Subscribers of a channel across the cluster.
-    pub fn subscription_count(&self, app: &str, channel: &str) -> usize {
+    pub fn subscription_count(&self, app: &AppId, channel: &str) -> usize {
         self.apps(app).filter_map(|a| a.channels.get(channel)).sum()
     }
 
     /// How many channels have subscribers anywhere in the cluster; constant time.
-    pub fn channel_count(&self, app: &str) -> usize {
+    pub fn channel_count(&self, app: &AppId) -> usize {
         self.occupied.get(app).copied().unwrap_or(0)
     }
 
     /// Occupied channels with a name starting with `prefix`: name → total subscribers.
-    pub fn channels(&self, app: &str, prefix: &str) -> Vec<(String, usize)> {
+    pub fn channels(&self, app: &AppId, prefix: &str) -> Vec<(String, usize)> {
         let mut totals: HashMap<&str, usize> = HashMap::new();
         for state in self.apps(app) {
             for (name, count) in state.channels.iter().filter(|(n, _)| n.starts_with(prefix)) {
@@ -279,7 +280,7 @@ impl ClusterView {
 
     /// Distinct presence members of a channel across the cluster, sorted by id. When nodes
     /// hold different `user_info` for a user, the lowest node id's wins (deterministic).
-    pub fn members(&self, app: &str, channel: &str) -> Vec<(String, Option<serde_json::Value>)> {
+    pub fn members(&self, app: &AppId, channel: &str) -> Vec<(String, Option<serde_json::Value>)> {
         let mut node_ids: Vec<&String> = self.nodes.keys().collect();
         node_ids.sort();
         let mut members: HashMap<String, Option<serde_json::Value>> = HashMap::new();
@@ -303,7 +304,7 @@ impl ClusterView {
     }
 
     /// Whether a user is a member of a presence channel on any node.
-    pub fn has_member(&self, app: &str, channel: &str, user_id: &str) -> bool {
+    pub fn has_member(&self, app: &AppId, channel: &str, user_id: &str) -> bool {
         self.apps(app).any(|a| {
             a.presence
                 .get(channel)
@@ -312,7 +313,7 @@ impl ClusterView {
     }
 
     /// Number of distinct presence members of a channel across the cluster.
-    pub fn user_count(&self, app: &str, channel: &str) -> usize {
+    pub fn user_count(&self, app: &AppId, channel: &str) -> usize {
         let users: HashSet<&String> = self
             .apps(app)
             .filter_map(|a| a.presence.get(channel))
@@ -322,14 +323,14 @@ impl ClusterView {
     }
 
     /// Whether a user is signed in anywhere in the cluster.
-    pub fn is_online(&self, app: &str, user_id: &str) -> bool {
+    pub fn is_online(&self, app: &AppId, user_id: &str) -> bool {
         self.apps(app).any(|a| a.users.iter().any(|u| u == user_id))
     }
 
     /// Whether this node is the one that reports cluster-level events (webhooks) for a key:
     /// the live node with the highest hash of (node, key) — rendezvous hashing, so ownership
     /// moves only for the keys of a node that joins or leaves.
-    pub fn owns(&self, app: &str, channel: &str) -> bool {
+    pub fn owns(&self, app: &AppId, channel: &str) -> bool {
         let owner = self
             .nodes
             .keys()
@@ -339,7 +340,7 @@ impl ClusterView {
     }
 
     /// This node's own state, for a snapshot.
-    pub fn own_snapshot(&self) -> HashMap<String, AppSnapshot> {
+    pub fn own_snapshot(&self) -> HashMap<AppId, AppSnapshot> {
         self.nodes[&self.self_id].apps.clone()
     }
 
@@ -353,12 +354,12 @@ impl ClusterView {
         self.nodes.entry(node.to_string()).or_default().last_seen = Some(now);
     }
 
-    fn app_mut(&mut self, node: &str, app: &str) -> &mut AppSnapshot {
+    fn app_mut(&mut self, node: &str, app: &AppId) -> &mut AppSnapshot {
         self.nodes
             .entry(node.to_string())
             .or_default()
             .apps
-            .entry(app.to_string())
+            .entry(app.clone())
             .or_default()
     }
 
@@ -366,10 +367,10 @@ impl ClusterView {
     fn replace(
         &mut self,
         node: &str,
-        old: HashMap<String, AppSnapshot>,
-        new: HashMap<String, AppSnapshot>,
+        old: HashMap<AppId, AppSnapshot>,
+        new: HashMap<AppId, AppSnapshot>,
     ) -> Vec<Transition> {
-        let mut keys: BTreeSet<(String, Key)> = BTreeSet::new();
+        let mut keys: BTreeSet<(AppId, Key)> = BTreeSet::new();
         for (app, state) in old.iter().chain(new.iter()) {
             keys.extend(
                 state
@@ -426,7 +427,7 @@ impl ClusterView {
         }
     }
 
-    fn summary(&self, app: &str, key: Key) -> Summary {
+    fn summary(&self, app: &AppId, key: Key) -> Summary {
         let value = match &key {
             Key::Channel(channel) => self.subscription_count(app, channel),
             Key::Member(channel, user_id) => self
@@ -471,8 +472,8 @@ fn change_key(change: &Change) -> Key {
     }
 }
 
-fn diff(app: &str, before: &Summary, after: &Summary, view: &ClusterView) -> Vec<Transition> {
-    let app = app.to_string();
+fn diff(app: &AppId, before: &Summary, after: &Summary, view: &ClusterView) -> Vec<Transition> {
+    let app = app.clone();
     let (was, is) = (before.value, after.value);
     match &after.key {
         Key::Channel(channel) => {
@@ -531,7 +532,7 @@ fn diff(app: &str, before: &Summary, after: &Summary, view: &ClusterView) -> Vec
 }
 
 /// A stable 64-bit hash (FNV-1a), identical on every node and every build.
-fn rendezvous(node: &str, app: &str, channel: &str) -> u64 {
+fn rendezvous(node: &str, app: &AppId, channel: &str) -> u64 {
     let mut hash: u64 = 0xcbf29ce484222325;
     for byte in node
         .bytes()

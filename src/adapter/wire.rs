@@ -2,6 +2,7 @@
 //! cluster hop. Frames for sockets travel pre-serialised, so receiving nodes never rebuild
 //! them.
 
+use sockwave_protocol::AppId;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -28,21 +29,21 @@ pub enum NodeMessage {
     /// "I am alive": sent periodically with this node's connection count per app.
     Heartbeat {
         /// Connected sockets per app id.
-        connections: HashMap<String, u64>,
+        connections: HashMap<AppId, u64>,
     },
     /// A new node (or one back from an outage) asks everybody for a snapshot.
     Hello,
     /// The full local state of the sending node.
     Snapshot {
         /// Per app id.
-        apps: HashMap<String, AppSnapshot>,
+        apps: HashMap<AppId, AppSnapshot>,
     },
     /// The sending node shuts down: forget its state now instead of after the dead timeout.
     Goodbye,
     /// A frame for the subscribers of a channel on the receiving nodes.
     Broadcast {
         /// App id.
-        app: String,
+        app: AppId,
         /// Channel name.
         channel: String,
         /// The serialised frame.
@@ -57,7 +58,7 @@ pub enum NodeMessage {
     /// A frame for every socket signed in as a user.
     ToUser {
         /// App id.
-        app: String,
+        app: AppId,
         /// User id.
         user_id: String,
         /// The serialised frame.
@@ -66,14 +67,14 @@ pub enum NodeMessage {
     /// Close every socket of a user (signed in or presence member) with 4009.
     Terminate {
         /// App id.
-        app: String,
+        app: AppId,
         /// User id.
         user_id: String,
     },
     /// Node-local state changes, coalesced.
     Delta {
         /// App id.
-        app: String,
+        app: AppId,
         /// The changes, in the order they happened on the sender.
         changes: Vec<Change>,
     },

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 mod webhook;
 
+pub use sockwave_protocol::{AppId, AppKey};
+
 pub use webhook::{ChannelFilter, EventType, WebhookTarget, WebhookUrl, RESERVED_HEADERS};
 
 /// One application: credentials, feature switches and limits. Its `Debug` output never
@@ -17,9 +19,9 @@ pub use webhook::{ChannelFilter, EventType, WebhookTarget, WebhookUrl, RESERVED_
 #[derive(Clone, PartialEq)]
 pub struct App {
     /// Application id, as used in `/apps/{id}/...` HTTP API paths.
-    pub id: String,
+    pub id: AppId,
     /// Public key, as used in the WebSocket path `/app/{key}` and in signatures.
-    pub key: String,
+    pub key: AppKey,
     /// Secret used to sign and verify every HMAC.
     pub secret: String,
     /// A disabled app refuses connections (4003) and HTTP API calls (403).
@@ -100,8 +102,8 @@ impl App {
     /// The built-in development app (`app-id` / `app-key` / `app-secret`).
     pub fn default_dev() -> App {
         App {
-            id: "app-id".to_string(),
-            key: "app-key".to_string(),
+            id: AppId::from("app-id"),
+            key: AppKey::from("app-key"),
             secret: "app-secret".to_string(),
             enabled: true,
             enable_client_messages: false,
@@ -127,8 +129,8 @@ pub trait AppStore: Send + Sync {
 /// Apps held in memory, loaded once from configuration.
 #[derive(Debug, Default)]
 pub struct StaticAppStore {
-    by_id: HashMap<String, Arc<App>>,
-    by_key: HashMap<String, Arc<App>>,
+    by_id: HashMap<AppId, Arc<App>>,
+    by_key: HashMap<AppKey, Arc<App>>,
 }
 
 impl StaticAppStore {

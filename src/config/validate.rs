@@ -33,8 +33,8 @@ pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError>
     for (index, app) in draft.config.apps.iter().enumerate() {
         check_app(&draft, index, app)?;
     }
-    check_unique(&draft, "id", |app| &app.id)?;
-    check_unique(&draft, "key", |app| &app.key)?;
+    check_unique(&draft, "id", |app| app.id.as_str())?;
+    check_unique(&draft, "key", |app| app.key.as_str())?;
 
     let mut config = draft.config;
     config.uses_default_credentials = config
@@ -174,7 +174,7 @@ pub(crate) fn normalise_path_prefix(prefix: &str) -> Result<String, &'static str
 
 fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> {
     let field = |key: &str| format!("apps[{index}].{key}");
-    for (key, value) in [("id", &app.id), ("key", &app.key)] {
+    for (key, value) in [("id", app.id.as_str()), ("key", app.key.as_str())] {
         let allowed = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
         if value.is_empty() || !value.chars().all(allowed) {
             let reason = "must be non-empty and use only letters, digits, '_', '.' and '-'";
@@ -195,14 +195,14 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
 fn check_unique(
     draft: &Draft,
     name: &'static str,
-    value_of: impl Fn(&App) -> &String,
+    value_of: impl Fn(&App) -> &str,
 ) -> Result<(), ConfigError> {
-    let mut seen: HashMap<&String, usize> = HashMap::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for (index, app) in draft.config.apps.iter().enumerate() {
         if let Some(first) = seen.insert(value_of(app), index) {
             return Err(ConfigError::DuplicateApp {
                 field: name,
-                value: value_of(app).clone(),
+                value: value_of(app).to_string(),
                 first: Box::new(draft.origin(&format!("apps[{first}].{name}"))),
                 second: Box::new(draft.origin(&format!("apps[{index}].{name}"))),
             });

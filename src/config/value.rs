@@ -336,6 +336,26 @@ impl Field for String {
     }
 }
 
+/// App ids and keys are text fields.
+macro_rules! text_field {
+    ($($id:ty),+) => {$(
+        impl Field for $id {
+            fn put(&mut self, value: Value) -> Result<(), String> {
+                match value {
+                    Value::Text(text) => *self = <$id>::from(text),
+                    other => return Err(mismatch(&other)),
+                }
+                Ok(())
+            }
+            fn get(&self) -> Value {
+                Value::Text(self.to_string())
+            }
+        }
+    )+};
+}
+
+text_field!(crate::app::AppId, crate::app::AppKey);
+
 impl Field for Option<String> {
     fn put(&mut self, value: Value) -> Result<(), String> {
         let mut text = String::new();

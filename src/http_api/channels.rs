@@ -3,6 +3,7 @@
 //! and `terminate_connections`, carried out on every node.
 
 use serde_json::{json, Map, Value};
+use sockwave_protocol::AppId;
 use tokio::time::Instant;
 
 use super::error::ApiError;
@@ -24,7 +25,7 @@ fn flag_stale(ctx: &Context) {
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
 pub fn list(
     ctx: &Context,
-    app_id: &str,
+    app_id: &AppId,
     prefix: Option<&str>,
     info: Option<&str>,
 ) -> Result<Value, ApiError> {
@@ -60,7 +61,7 @@ pub fn list(
 /// `subscription_count` is always included (Soketi did so); `user_count` for presence.
 pub fn show(
     ctx: &Context,
-    app_id: &str,
+    app_id: &AppId,
     channel: &str,
     info: Option<&str>,
 ) -> Result<Value, ApiError> {
@@ -105,16 +106,16 @@ pub fn show(
 /// `POST /apps/{id}/users/{user_id}/terminate_connections`: closes every socket signed in as
 /// the user or joined to a presence channel as it, with 4009 so clients do not reconnect.
 /// Returns how many sockets closed on this node.
-pub fn terminate(ctx: &Context, app_id: &str, user_id: &str) -> usize {
+pub fn terminate(ctx: &Context, app_id: &AppId, user_id: &str) -> usize {
     ctx.cluster.send(&NodeMessage::Terminate {
-        app: app_id.to_string(),
+        app: app_id.clone(),
         user_id: user_id.to_string(),
     });
     crate::effects::terminate_local(&ctx.registry.app(app_id), user_id)
 }
 
 /// `GET /apps/{id}/channels/{name}/users`: distinct member ids of a presence channel.
-pub fn users(ctx: &Context, app_id: &str, channel: &str) -> Result<Value, ApiError> {
+pub fn users(ctx: &Context, app_id: &AppId, channel: &str) -> Result<Value, ApiError> {
     if kind_of(channel) != ChannelKind::Presence {
         return Err(ApiError::BadRequest(format!(
             "'{channel}' is not a presence channel: only presence channels have users"

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
+use sockwave_protocol::AppId;
 
 use crate::http::BodyError;
 use crate::publish::EventError;
@@ -27,7 +28,7 @@ pub enum ApiError {
     AppNotFound(String),
     /// The app is disabled.
     #[error("app '{0}' is disabled")]
-    AppDisabled(String),
+    AppDisabled(AppId),
     /// The request signature, key, timestamp or body hash was refused.
     #[error(transparent)]
     Auth(#[from] ApiAuthError),

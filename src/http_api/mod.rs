@@ -58,12 +58,9 @@ pub async fn handle(
             Ok(response) => response,
             Err(err) => {
                 tracing::warn!(%method, path = %shorten(path), status = err.status().as_u16(), reason = %err, "http request rejected");
-                ctx.metrics
-                    .http_rejected(known_app.as_deref(), err.reason());
-                if let Some(app_id) = path
-                    .strip_prefix("/apps/")
-                    .and_then(|rest| rest.split('/').next())
-                {
+                ctx.metrics.http_rejected(known_app.as_ref(), err.reason());
+                // Streams only see their own (existing) app, so made-up ids go nowhere.
+                if let Some(app_id) = &known_app {
                     ctx.console_tap.emit_client_supplied(app_id, "publish_rejected", || {
                         json!({"status": err.status().as_u16(), "reason": err.to_string(), "path": shorten(path)})
                     });
@@ -129,7 +126,7 @@ async fn route(
         _ => return Err(not_found()),
     };
     let verified = request::verify(ctx, request, app_id, path).await?;
-    let app_id = verified.app.id.as_str();
+    let app_id = &verified.app.id;
     let registry = ctx.registry.app(app_id);
     let registry = registry.as_ref();
     let read_limit = match endpoint {

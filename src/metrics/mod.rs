@@ -19,6 +19,7 @@ mod scrape;
 
 pub use scrape::{AdapterReadings, AppReadings, Readings, WebhookReadings};
 
+use sockwave_protocol::AppId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,7 +39,7 @@ pub struct Metrics {
 struct Inner {
     registry: prometheus::Registry,
     per_app: PerApp,
-    apps: DashMap<String, Arc<AppMetrics>>,
+    apps: DashMap<AppId, Arc<AppMetrics>>,
     scrape: Mutex<scrape::Gauges>,
 }
 
@@ -181,7 +182,7 @@ impl Metrics {
     }
 
     /// The pre-labelled counters of one app. Resolve once per socket or request and keep it.
-    pub fn app(&self, app_id: &str) -> Arc<AppMetrics> {
+    pub fn app(&self, app_id: &AppId) -> Arc<AppMetrics> {
         let Some(inner) = &self.inner else {
             return self.disabled_app.clone();
         };
@@ -190,19 +191,19 @@ impl Metrics {
         }
         inner
             .apps
-            .entry(app_id.to_string())
+            .entry(app_id.clone())
             .or_insert_with(|| Arc::new(AppMetrics::new(&inner.per_app, app_id)))
             .clone()
     }
 
     /// Counts a rejected HTTP API request; `app_id` is `None` when the app is unknown, so
     /// made-up ids cannot create series.
-    pub fn http_rejected(&self, app_id: Option<&str>, reason: &str) {
+    pub fn http_rejected(&self, app_id: Option<&AppId>, reason: &str) {
         if let Some(inner) = &self.inner {
             inner
                 .per_app
                 .http_rejections
-                .with_label_values(&[app_id.unwrap_or(""), reason])
+                .with_label_values(&[app_id.map_or("", AppId::as_str), reason])
                 .inc();
         }
     }
@@ -230,7 +231,7 @@ pub struct AppMetrics {
 }
 
 struct AppCounters {
-    app_id: String,
+    app_id: AppId,
     families: PerApp,
     new_connections: IntCounter,
     new_disconnections: IntCounter,
@@ -254,11 +255,11 @@ impl std::fmt::Debug for AppMetrics {
 }
 
 impl AppMetrics {
-    fn new(families: &PerApp, app_id: &str) -> AppMetrics {
+    fn new(families: &PerApp, app_id: &AppId) -> AppMetrics {
         let labels = [app_id];
         AppMetrics {
             counters: Some(AppCounters {
-                app_id: app_id.to_string(),
+                app_id: app_id.clone(),
                 new_connections: families.new_connections.with_label_values(&labels),
                 new_disconnections: families.new_disconnections.with_label_values(&labels),
                 socket_received_bytes: families.socket_received_bytes.with_label_values(&labels),

@@ -4,6 +4,7 @@
 //! is counted twice.
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use sockwave_protocol::AppId;
 
 use super::names::{self, Spec};
 use super::Metrics;
@@ -23,10 +24,10 @@ pub struct Readings {
 }
 
 /// One app's gauges on this node.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppReadings {
     /// The app.
-    pub app_id: String,
+    pub app_id: AppId,
     /// Connected sockets.
     pub connections: u64,
     /// Channels with subscribers.

@@ -6,6 +6,7 @@
 mod event;
 
 use serde_json::{Map, Value};
+use sockwave_protocol::AppId;
 use tokio::time::Instant;
 
 use crate::adapter::wire::{CacheEntry, NodeMessage};
@@ -91,7 +92,7 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
                         );
                     }
                     ctx.cluster.send_with(|| NodeMessage::Broadcast {
-                        app: app.to_string(),
+                        app: app.clone(),
                         channel: channel_name.clone(),
                         frame: text.clone(),
                         except: event.except.map(|id| id.to_string()),
@@ -110,7 +111,7 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
                 }
                 Target::User(user_id) => {
                     ctx.cluster.send_with(|| NodeMessage::ToUser {
-                        app: app.to_string(),
+                        app: app.clone(),
                         user_id: user_id.clone(),
                         frame: text.clone(),
                     });
@@ -127,7 +128,7 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
 
 /// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without; the
 /// counts are the cluster's.
-pub fn channel_attributes(ctx: &Context, app_id: &str, event: &Event) -> Option<Value> {
+pub fn channel_attributes(ctx: &Context, app_id: &AppId, event: &Event) -> Option<Value> {
     if !event.info.any() {
         return None;
     }

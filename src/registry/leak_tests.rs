@@ -85,7 +85,7 @@ fn user_id(user: usize) -> String {
 impl Harness {
     fn new() -> Harness {
         Harness {
-            app: AppRegistry::new("app"),
+            app: AppRegistry::new(&AppId::from("app")),
             ids: SocketIdGenerator::default(),
             sockets: (0..N_SOCKETS).map(|_| None).collect(),
         }

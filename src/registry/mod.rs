@@ -18,6 +18,7 @@ pub mod users;
 #[cfg(test)]
 mod leak_tests;
 
+use sockwave_protocol::AppId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,23 +38,23 @@ use sockwave_protocol::ChannelName;
 /// All apps' node-local state.
 #[derive(Debug, Default)]
 pub struct Registry {
-    apps: DashMap<String, Arc<AppRegistry>>,
+    apps: DashMap<AppId, Arc<AppRegistry>>,
 }
 
 impl Registry {
     /// The state of one app, created on first use.
-    pub fn app(&self, app_id: &str) -> Arc<AppRegistry> {
+    pub fn app(&self, app_id: &AppId) -> Arc<AppRegistry> {
         if let Some(app) = self.apps.get(app_id) {
             return app.clone();
         }
         self.apps
-            .entry(app_id.to_string())
+            .entry(app_id.clone())
             .or_insert_with(|| Arc::new(AppRegistry::new(app_id)))
             .clone()
     }
 
     /// Connected sockets per app on this node (for cluster heartbeats).
-    pub fn connection_counts(&self) -> HashMap<String, u64> {
+    pub fn connection_counts(&self) -> HashMap<AppId, u64> {
         self.apps
             .iter()
             .map(|app| (app.key().clone(), app.connection_count()))
@@ -66,7 +67,7 @@ impl Registry {
     }
 
     /// The state of one app, if any socket ever connected to it.
-    pub fn existing_app(&self, app_id: &str) -> Option<Arc<AppRegistry>> {
+    pub fn existing_app(&self, app_id: &AppId) -> Option<Arc<AppRegistry>> {
         self.apps.get(app_id).map(|app| app.clone())
     }
 
@@ -84,9 +85,9 @@ impl Registry {
 }
 
 /// One app's sockets and channels on this node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AppRegistry {
-    app_id: String,
+    app_id: AppId,
     sockets: DashMap<SocketId, SocketHandle>,
     n_sockets: AtomicU64,
     channels: DashMap<String, Channel>,
@@ -158,15 +159,19 @@ pub struct Unsubscribed {
 
 impl AppRegistry {
     /// An empty registry for one app.
-    pub fn new(app_id: &str) -> AppRegistry {
+    pub fn new(app_id: &AppId) -> AppRegistry {
         AppRegistry {
-            app_id: app_id.to_string(),
-            ..AppRegistry::default()
+            app_id: app_id.clone(),
+            sockets: DashMap::new(),
+            n_sockets: AtomicU64::new(0),
+            channels: DashMap::new(),
+            users: Users::default(),
+            cache: ChannelCache::default(),
         }
     }
 
     /// The app this registry belongs to.
-    pub fn app_id(&self) -> &str {
+    pub fn app_id(&self) -> &AppId {
         &self.app_id
     }
 
@@ -390,7 +395,7 @@ mod tests {
 
     #[test]
     fn subscription_counts_are_throttled_above_100() {
-        let app = AppRegistry::new("app");
+        let app = AppRegistry::new(&AppId::from("app"));
         let ids = SocketIdGenerator::default();
         let (s, _r) = socket(&ids);
         app.subscribe(&channel("big"), &s, None);
@@ -413,7 +418,7 @@ mod tests {
     #[test]
     fn connection_limit() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new("app");
+        let app = AppRegistry::new(&AppId::from("app"));
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         assert!(app.try_add_socket(a.clone(), Some(1)));
@@ -426,7 +431,7 @@ mod tests {
     #[test]
     fn local_counts_and_cleanup() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new("app");
+        let app = AppRegistry::new(&AppId::from("app"));
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("news");
@@ -445,7 +450,7 @@ mod tests {
     #[test]
     fn broadcast_skips_the_excluded_socket() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new("app");
+        let app = AppRegistry::new(&AppId::from("app"));
         let (a, ra) = socket(&ids);
         let (b, rb) = socket(&ids);
         let ch = channel("news");
@@ -463,7 +468,7 @@ mod tests {
     #[test]
     fn presence_first_and_last_local_socket() {
         let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new("app");
+        let app = AppRegistry::new(&AppId::from("app"));
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("presence-room");

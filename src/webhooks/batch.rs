@@ -7,6 +7,7 @@
 //! refuses more (the caller counts and logs the drop), so a dead receiver costs bounded
 //! memory. Pure state: the caller passes every instant.
 
+use sockwave_protocol::AppId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use super::event::WebhookEvent;
 use crate::app::App;
 
 /// A lane: an app id and the index of one of its webhook targets.
-pub(crate) type LaneKey = (String, usize);
+pub(crate) type LaneKey = (AppId, usize);
 
 /// Events ready to be sent in one request.
 #[derive(Debug)]
@@ -154,18 +155,18 @@ mod tests {
 
     fn app(id: &str) -> Arc<App> {
         let mut app = App::default_dev();
-        app.id = id.to_string();
+        app.id = AppId::from(id);
         Arc::new(app)
     }
 
     fn lane(app: &str) -> LaneKey {
-        (app.to_string(), 0)
+        (AppId::from(app), 0)
     }
 
     fn sizes(batches: &[Batch]) -> Vec<(String, usize)> {
         let mut sizes: Vec<(String, usize)> = batches
             .iter()
-            .map(|batch| (batch.app.id.clone(), batch.events.len()))
+            .map(|batch| (batch.app.id.to_string(), batch.events.len()))
             .collect();
         sizes.sort();
         sizes

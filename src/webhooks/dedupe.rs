@@ -4,6 +4,7 @@
 //!
 //! Pure state keyed by app and channel; the caller passes the instants.
 
+use sockwave_protocol::AppId;
 use std::collections::HashMap;
 
 use tokio::time::{Duration, Instant};
@@ -30,7 +31,7 @@ impl CacheMissDedupe {
     }
 
     /// Whether a `cache_miss` for this channel at `at` should be sent.
-    pub(crate) fn admit(&mut self, app_id: &str, channel: &str, at: Instant) -> bool {
+    pub(crate) fn admit(&mut self, app_id: &AppId, channel: &str, at: Instant) -> bool {
         let key = (app_id.to_string(), channel.to_string());
         if self
             .sent
@@ -56,10 +57,16 @@ mod tests {
     async fn one_miss_per_channel_per_window() {
         let mut dedupe = CacheMissDedupe::new(CACHE_MISS_WINDOW);
         let start = Instant::now();
-        assert!(dedupe.admit("a", "cache-x", start));
-        assert!(!dedupe.admit("a", "cache-x", start + Duration::from_secs(4)));
-        assert!(dedupe.admit("a", "cache-y", start), "another channel");
-        assert!(dedupe.admit("b", "cache-x", start), "another app");
-        assert!(dedupe.admit("a", "cache-x", start + CACHE_MISS_WINDOW));
+        assert!(dedupe.admit(&AppId::from("a"), "cache-x", start));
+        assert!(!dedupe.admit(&AppId::from("a"), "cache-x", start + Duration::from_secs(4)));
+        assert!(
+            dedupe.admit(&AppId::from("a"), "cache-y", start),
+            "another channel"
+        );
+        assert!(
+            dedupe.admit(&AppId::from("b"), "cache-x", start),
+            "another app"
+        );
+        assert!(dedupe.admit(&AppId::from("a"), "cache-x", start + CACHE_MISS_WINDOW));
     }
 }

@@ -6,6 +6,7 @@
 //! Pure state: the caller passes every instant, so tests drive it with paused time and the
 //! delivery worker decides when to look. Nothing here sends, sleeps or logs.
 
+use sockwave_protocol::AppId;
 use std::collections::{HashMap, VecDeque};
 
 use tokio::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use crate::app::EventType;
 /// What a held event is waiting for: the same app, channel and (for members) user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct HoldKey {
-    app_id: String,
+    app_id: AppId,
     channel: String,
     user_id: Option<String>,
 }

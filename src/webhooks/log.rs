@@ -6,6 +6,7 @@
 //! no guard crosses an `.await`. Writers are the delivery worker and its requests, plus
 //! `emit` only when the queue overflows; the hot path never takes this lock.
 
+use sockwave_protocol::AppId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -82,7 +83,7 @@ struct AppLog {
 pub(crate) struct DeliveryLog {
     size: usize,
     next_id: AtomicU64,
-    apps: Mutex<HashMap<String, AppLog>>,
+    apps: Mutex<HashMap<AppId, AppLog>>,
 }
 
 impl DeliveryLog {
@@ -95,7 +96,7 @@ impl DeliveryLog {
         }
     }
 
-    fn with_app<T>(&self, app_id: &str, f: impl FnOnce(&mut AppLog) -> T) -> T {
+    fn with_app<T>(&self, app_id: &AppId, f: impl FnOnce(&mut AppLog) -> T) -> T {
         // A poisoned lock only means a panic elsewhere mid-update of a statistic; the log
         // stays usable.
         let mut apps = self
@@ -103,13 +104,13 @@ impl DeliveryLog {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         if !apps.contains_key(app_id) {
-            apps.insert(app_id.to_string(), AppLog::default());
+            apps.insert(app_id.clone(), AppLog::default());
         }
         f(apps.get_mut(app_id).expect("inserted above"))
     }
 
     /// Adds a record; returns its id for later updates.
-    pub(crate) fn insert(&self, app_id: &str, mut record: Record) -> u64 {
+    pub(crate) fn insert(&self, app_id: &AppId, mut record: Record) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         record.id = id;
         let size = self.size;
@@ -118,7 +119,7 @@ impl DeliveryLog {
     }
 
     /// Changes a record, if it is still in the log.
-    pub(crate) fn update(&self, app_id: &str, id: u64, change: impl FnOnce(&mut Record)) {
+    pub(crate) fn update(&self, app_id: &AppId, id: u64, change: impl FnOnce(&mut Record)) {
         self.with_app(app_id, |log| {
             if let Some(record) = log.records.iter_mut().rev().find(|r| r.id == id) {
                 change(record);
@@ -130,7 +131,7 @@ impl DeliveryLog {
     /// same URL so an overflow does not flush the whole log.
     pub(crate) fn dropped(
         &self,
-        app_id: &str,
+        app_id: &AppId,
         url: &str,
         event: &'static str,
         reason: &str,
@@ -159,12 +160,12 @@ impl DeliveryLog {
     }
 
     /// Adds to one of an app's counters.
-    pub(crate) fn count(&self, app_id: &str, counter: Counter, n: u64) {
+    pub(crate) fn count(&self, app_id: &AppId, counter: Counter, n: u64) {
         self.with_app(app_id, |log| log.counters.add(counter, n));
     }
 
     /// The app's records, newest first, and its counters.
-    pub(crate) fn report(&self, app_id: &str) -> Value {
+    pub(crate) fn report(&self, app_id: &AppId) -> Value {
         self.with_app(app_id, |log| {
             let deliveries: Vec<&Record> = log.records.iter().rev().collect();
             json!({ "deliveries": deliveries, "counters": log.counters })
@@ -186,7 +187,7 @@ fn push_bounded(records: &mut VecDeque<Record>, record: Record, size: usize) {
 mod tests {
     use super::*;
 
-    fn outcomes(log: &DeliveryLog, app: &str) -> Vec<(String, Vec<String>)> {
+    fn outcomes(log: &DeliveryLog, app: &AppId) -> Vec<(String, Vec<String>)> {
         let report = log.report(app);
         report["deliveries"]
             .as_array()
@@ -205,42 +206,86 @@ mod tests {
     #[test]
     fn bounded_newest_first_and_updatable() {
         let log = DeliveryLog::new(2);
-        let first = log.insert("a", Record::new(1, "http://x", vec!["channel_occupied"]));
-        let second = log.insert("a", Record::new(2, "http://x", vec!["member_added"]));
-        log.update("a", second, |r| r.outcome = Outcome::Delivered);
-        log.insert("a", Record::new(3, "http://x", vec!["cache_miss"]));
-        log.update("a", first, |r| r.outcome = Outcome::Failed);
+        let first = log.insert(
+            &AppId::from("a"),
+            Record::new(1, "http://x", vec!["channel_occupied"]),
+        );
+        let second = log.insert(
+            &AppId::from("a"),
+            Record::new(2, "http://x", vec!["member_added"]),
+        );
+        log.update(&AppId::from("a"), second, |r| {
+            r.outcome = Outcome::Delivered
+        });
+        log.insert(
+            &AppId::from("a"),
+            Record::new(3, "http://x", vec!["cache_miss"]),
+        );
+        log.update(&AppId::from("a"), first, |r| r.outcome = Outcome::Failed);
         assert_eq!(
-            outcomes(&log, "a"),
+            outcomes(&log, &AppId::from("a")),
             [
                 ("retrying".to_string(), vec!["cache_miss".to_string()]),
                 ("delivered".to_string(), vec!["member_added".to_string()]),
             ]
         );
-        assert_eq!(outcomes(&log, "b"), []);
+        assert_eq!(outcomes(&log, &AppId::from("b")), []);
     }
 
     #[test]
     fn drops_coalesce_and_count() {
         let log = DeliveryLog::new(10);
-        log.dropped("a", "http://x", "client_event", "queue full", 1000);
-        log.dropped("a", "http://x", "channel_vacated", "queue full", 1500);
-        log.dropped("a", "http://y", "client_event", "queue full", 1500);
-        log.dropped("a", "http://y", "client_event", "queue full", 2600);
-        let found = outcomes(&log, "a");
+        log.dropped(
+            &AppId::from("a"),
+            "http://x",
+            "client_event",
+            "queue full",
+            1000,
+        );
+        log.dropped(
+            &AppId::from("a"),
+            "http://x",
+            "channel_vacated",
+            "queue full",
+            1500,
+        );
+        log.dropped(
+            &AppId::from("a"),
+            "http://y",
+            "client_event",
+            "queue full",
+            1500,
+        );
+        log.dropped(
+            &AppId::from("a"),
+            "http://y",
+            "client_event",
+            "queue full",
+            2600,
+        );
+        let found = outcomes(&log, &AppId::from("a"));
         assert_eq!(found.len(), 3);
         assert_eq!(found[2].1, ["client_event", "channel_vacated"]);
-        assert_eq!(log.report("a")["counters"]["dropped"], 4);
-        assert_eq!(log.report("a")["deliveries"][0]["error"], "queue full");
-        assert_eq!(log.report("a")["deliveries"][0]["status"], Value::Null);
+        assert_eq!(log.report(&AppId::from("a"))["counters"]["dropped"], 4);
+        assert_eq!(
+            log.report(&AppId::from("a"))["deliveries"][0]["error"],
+            "queue full"
+        );
+        assert_eq!(
+            log.report(&AppId::from("a"))["deliveries"][0]["status"],
+            Value::Null
+        );
     }
 
     #[test]
     fn size_zero_keeps_counters_only() {
         let log = DeliveryLog::new(0);
-        log.insert("a", Record::new(1, "http://x", vec!["channel_occupied"]));
-        log.count("a", Counter::Delivered, 3);
-        assert_eq!(outcomes(&log, "a"), []);
-        assert_eq!(log.report("a")["counters"]["delivered"], 3);
+        log.insert(
+            &AppId::from("a"),
+            Record::new(1, "http://x", vec!["channel_occupied"]),
+        );
+        log.count(&AppId::from("a"), Counter::Delivered, 3);
+        assert_eq!(outcomes(&log, &AppId::from("a")), []);
+        assert_eq!(log.report(&AppId::from("a"))["counters"]["delivered"], 3);
     }
 }

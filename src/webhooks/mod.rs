@@ -25,6 +25,7 @@ mod retry;
 mod sign;
 mod worker;
 
+use sockwave_protocol::AppId;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -76,7 +77,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Adds to a counter, server-wide and for the app.
-    fn count(&self, app_id: &str, counter: Counter, n: u64) {
+    fn count(&self, app_id: &AppId, counter: Counter, n: u64) {
         if n > 0 {
             self.counters.add(counter, n);
             self.log.count(app_id, counter, n);
@@ -84,7 +85,7 @@ impl Shared {
     }
 
     /// Counts, records and (at most once per `DROP_REPORT_INTERVAL`) logs a dropped event.
-    fn report_drop(&self, app_id: &str, url: &str, event: &WebhookEvent, reason: &str) {
+    fn report_drop(&self, app_id: &AppId, url: &str, event: &WebhookEvent, reason: &str) {
         self.counters.add(Counter::Dropped, 1);
         let name = event.kind().name();
         self.log
@@ -106,7 +107,7 @@ impl Shared {
             std::mem::take(unreported)
         };
         tracing::warn!(
-            app_id,
+            app_id = %app_id,
             url,
             event = name,
             channel = event.channel(),
@@ -196,7 +197,7 @@ impl Webhooks {
 
     /// The app's recent deliveries (newest first) and its counters, as JSON:
     /// `{"deliveries": [{time_ms, url, events, status, attempts, outcome, error}], "counters": {…}}`.
-    pub fn recent_deliveries(&self, app_id: &str) -> Value {
+    pub fn recent_deliveries(&self, app_id: &AppId) -> Value {
         self.shared.log.report(app_id)
     }
 

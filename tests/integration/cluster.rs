@@ -4,6 +4,7 @@
 //! The engines are services: when one is not reachable the test says so and passes, unless
 //! `SOCKWAVE_TEST_REQUIRE_SERVICES=1` (set by CI), which makes its absence a failure.
 
+use sockwave::app::AppId;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -188,7 +189,7 @@ async fn the_member_limit_is_cluster_wide() {
         if b.context()
             .cluster
             .lock()
-            .has_member(APP_ID, "presence-room", "1")
+            .has_member(&AppId::from(APP_ID), "presence-room", "1")
         {
             break;
         }

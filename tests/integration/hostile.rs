@@ -1,6 +1,7 @@
 //! Slow and malicious clients: each is cut off within a bounded time while a well-behaved
 //! client on the same server keeps receiving promptly.
 
+use sockwave::app::AppId;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -133,7 +134,7 @@ async fn a_client_that_never_reads_is_cut_off_while_others_keep_their_latency() 
     let mut stalled = stalled;
     stalled.subscribe("feed", None, None).await;
     let stalled_id = stalled.socket_id.parse().unwrap();
-    let registry = server.context().registry.app(APP_ID);
+    let registry = server.context().registry.app(&AppId::from(APP_ID));
 
     let payload = "x".repeat(32 * 1024);
     let mut worst = Duration::ZERO;
@@ -170,7 +171,7 @@ async fn a_client_that_stops_reading_is_closed_even_when_no_more_messages_come()
     let stalled = connect(server.local_addr()).await;
     let mut stalled = stalled;
     stalled.subscribe("feed", None, None).await;
-    let registry = server.context().registry.app(APP_ID);
+    let registry = server.context().registry.app(&AppId::from(APP_ID));
     let frame = sockwave_protocol::Frame::from(sockwave_protocol::messages::channel_event(
         "e",
         "feed",
@@ -252,5 +253,12 @@ async fn one_socket_cannot_collect_unlimited_channels() {
     // Subscribing again to a channel it already has is still fine.
     let again = client.subscribe("c-0", None, None).await;
     assert_eq!(again["event"], "pusher_internal:subscription_succeeded");
-    assert_eq!(server.context().registry.app(APP_ID).channel_count(), limit);
+    assert_eq!(
+        server
+            .context()
+            .registry
+            .app(&AppId::from(APP_ID))
+            .channel_count(),
+        limit
+    );
 }

@@ -2,6 +2,7 @@
 //! abruptly, the registry, the user index and the cluster view are empty again, and the HTTP
 //! API says so too.
 
+use sockwave::app::AppId;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -61,7 +62,7 @@ async fn registries_are_empty_after_every_kind_of_departure() {
         join_everything(&mut client, user).await;
         clients.push(client);
     }
-    let registry = ctx.registry.app(APP_ID);
+    let registry = ctx.registry.app(&AppId::from(APP_ID));
     assert_eq!(registry.connection_count(), 5);
     assert_eq!(registry.channel_count(), 5);
     assert_eq!(registry.users.n_online(), 3);
@@ -128,10 +129,10 @@ async fn registries_are_empty_after_every_kind_of_departure() {
     }
     {
         let view = ctx.cluster.lock();
-        assert!(view.channels(APP_ID, "").is_empty());
-        assert!(view.members(APP_ID, "presence-5").is_empty());
-        assert!(!view.is_online(APP_ID, "u1"));
-        assert_eq!(view.remote_connections(APP_ID), 0);
+        assert!(view.channels(&AppId::from(APP_ID), "").is_empty());
+        assert!(view.members(&AppId::from(APP_ID), "presence-5").is_empty());
+        assert!(!view.is_online(&AppId::from(APP_ID), "u1"));
+        assert_eq!(view.remote_connections(&AppId::from(APP_ID)), 0);
     }
     for user in ["u1", "u2", "u3"] {
         assert!(registry.presence_sockets_of(user).is_empty());

@@ -1,6 +1,7 @@
 //! Public and private subscriptions, publishing through the HTTP API, exclusion, slow consumers.
 
 use serde_json::{json, Value};
+use sockwave::app::AppId;
 
 use crate::support::*;
 
@@ -145,7 +146,14 @@ async fn invalid_and_reserved_names_are_refused() {
         assert_eq!(refused["event"], "pusher:subscription_error", "{name}");
         assert_eq!(refused["data"]["type"], "InvalidChannel");
     }
-    assert_eq!(server.context().registry.app(APP_ID).channel_count(), 0);
+    assert_eq!(
+        server
+            .context()
+            .registry
+            .app(&AppId::from(APP_ID))
+            .channel_count(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -156,7 +164,7 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_receiving() {
     let mut slow = slow;
     slow.subscribe("feed", None, None).await;
     fast.subscribe("feed", None, None).await;
-    let registry = server.context().registry.app(APP_ID);
+    let registry = server.context().registry.app(&AppId::from(APP_ID));
     // The slow client stops reading; its kernel buffers fill, then its queue.
     let frame = sockwave_protocol::Frame::from(sockwave_protocol::messages::channel_event(
         "e",

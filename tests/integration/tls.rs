@@ -2,6 +2,7 @@
 //! through rustls clients that trust only that CA, the hints for the wrong protocol on
 //! either port, and a certificate reload that keeps existing sockets.
 
+use sockwave::app::AppId;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -291,6 +292,6 @@ fn publish_in_process(server: &Server, channel: &str, event: &str) {
     let value = serde_json::json!({"name": event, "channel": channel, "data": "x"});
     let app = ctx.apps.find_by_id(APP_ID).unwrap();
     let event = sockwave::publish::parse_event(&value, &app.limits, false).unwrap();
-    let registry = ctx.registry.app(APP_ID);
+    let registry = ctx.registry.app(&AppId::from(APP_ID));
     assert_eq!(sockwave::publish::publish(ctx, &registry, &event), 1);
 }

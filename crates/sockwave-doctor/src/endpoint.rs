@@ -61,23 +61,23 @@ pub enum UrlError {
 
 impl Endpoint {
     /// Parses `scheme://host[:port][/prefix]` with scheme http, https, ws or wss.
-    pub fn parse_url(url: &str) -> Result<Endpoint, UrlError> {
-        let malformed = || UrlError::Malformed(url.to_string());
-        let (scheme, rest) = url.split_once("://").ok_or_else(malformed)?;
-        let scheme = Scheme::parse(scheme).ok_or_else(malformed)?;
-        let (authority, path) = match rest.find('/') {
-            Some(idx) => (&rest[..idx], rest[idx..].trim_end_matches('/')),
-            None => (rest, ""),
+    pub fn parse_url(text: &str) -> Result<Endpoint, UrlError> {
+        let malformed = || UrlError::Malformed(text.to_string());
+        let url = url::Url::parse(text).map_err(|_| malformed())?;
+        let scheme = Scheme::parse(url.scheme()).ok_or_else(malformed)?;
+        let host = match url.host().ok_or_else(malformed)? {
+            url::Host::Domain(name) => name.to_string(),
+            url::Host::Ipv4(address) => address.to_string(),
+            url::Host::Ipv6(address) => address.to_string(),
         };
-        let (host, port) = split_host_port(authority).ok_or_else(malformed)?;
-        if host.is_empty() || path.contains('?') {
+        if url.query().is_some() || !url.username().is_empty() {
             return Err(malformed());
         }
         Ok(Endpoint {
             scheme,
-            host: host.to_string(),
-            port: port.unwrap_or(scheme.default_port()),
-            path_prefix: path.to_string(),
+            host,
+            port: url.port().unwrap_or(scheme.default_port()),
+            path_prefix: url.path().trim_end_matches('/').to_string(),
         })
     }
 
@@ -132,22 +132,6 @@ impl fmt::Display for Endpoint {
 /// `localhost`, `127.x.x.x` or `::1`.
 pub fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.starts_with("127.") || host == "::1"
-}
-
-/// Splits `host[:port]`, `[v6][:port]`; `None` when the port is not a number.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        return match after.strip_prefix(':') {
-            Some(port) => Some((host, Some(port.parse().ok()?))),
-            None if after.is_empty() => Some((host, None)),
-            None => None,
-        };
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) => Some((host, Some(port.parse().ok()?))),
-        None => Some((authority, None)),
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! - `messages`: `ClientMessage` (parsed client frames) and the builders of server frames.
 //! - `channel`: `ChannelName` and `ChannelKind` (validation and prefixes).
 //! - `codes`: `ErrorCode`, the one catalogue of 4xxx codes and what they tell clients to do.
-//! - `ids`: `SocketId`.
+//! - `ids`: `SocketId`, `AppId`, `AppKey`.
 //! - `frame`: `Frame`, a serialised text frame shared by every recipient.
 //! - `auth`: HMAC-SHA256 signing and constant-time verification.
 //! - `websocket`: framing (`decode`, `encode`) and the upgrade's accept key.
@@ -28,7 +28,7 @@ pub mod websocket;
 pub use channel::{ChannelKind, ChannelName, ChannelNameError};
 pub use codes::ErrorCode;
 pub use frame::Frame;
-pub use ids::SocketId;
+pub use ids::{AppId, AppKey, SocketId};
 pub use messages::{parse_client_message, ClientMessage, ParseError};
 
 /// Protocol versions we accept in the `protocol` query parameter.

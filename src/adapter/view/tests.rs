@@ -39,23 +39,23 @@ fn members_are_added_and_removed_once_across_nodes() {
     let now = Instant::now();
     let mut view = ClusterView::new("a");
     assert_eq!(
-        names(&view.apply("a", "app", joined("presence-x", "42"), now)),
+        names(&view.apply("a", &AppId::from("app"), joined("presence-x", "42"), now)),
         ["added 42"]
     );
     assert!(view
-        .apply("b", "app", joined("presence-x", "42"), now)
+        .apply("b", &AppId::from("app"), joined("presence-x", "42"), now)
         .is_empty());
-    assert_eq!(view.user_count("app", "presence-x"), 1);
-    assert!(view.has_member("app", "presence-x", "42"));
-    assert!(!view.has_member("app", "presence-x", "7"));
+    assert_eq!(view.user_count(&AppId::from("app"), "presence-x"), 1);
+    assert!(view.has_member(&AppId::from("app"), "presence-x", "42"));
+    assert!(!view.has_member(&AppId::from("app"), "presence-x", "7"));
     assert!(view
-        .apply("a", "app", left("presence-x", "42"), now)
+        .apply("a", &AppId::from("app"), left("presence-x", "42"), now)
         .is_empty());
     assert_eq!(
-        names(&view.apply("b", "app", left("presence-x", "42"), now)),
+        names(&view.apply("b", &AppId::from("app"), left("presence-x", "42"), now)),
         ["removed 42"]
     );
-    assert_eq!(view.user_count("app", "presence-x"), 0);
+    assert_eq!(view.user_count(&AppId::from("app"), "presence-x"), 0);
 }
 
 #[test]
@@ -67,23 +67,26 @@ fn counts_occupancy_and_dead_nodes() {
         count: n,
     };
     assert_eq!(
-        names(&view.apply("a", "app", count(2), now)),
+        names(&view.apply("a", &AppId::from("app"), count(2), now)),
         ["occupied news", "count news 2"]
     );
     assert_eq!(
-        names(&view.apply("b", "app", count(3), now)),
+        names(&view.apply("b", &AppId::from("app"), count(3), now)),
         ["count news 5"]
     );
-    assert_eq!(view.subscription_count("app", "news"), 5);
-    assert_eq!(view.channels("app", ""), vec![("news".to_string(), 5)]);
-    assert_eq!(view.channel_count("app"), 1);
+    assert_eq!(view.subscription_count(&AppId::from("app"), "news"), 5);
     assert_eq!(
-        names(&view.apply("a", "app", count(0), now)),
+        view.channels(&AppId::from("app"), ""),
+        vec![("news".to_string(), 5)]
+    );
+    assert_eq!(view.channel_count(&AppId::from("app")), 1);
+    assert_eq!(
+        names(&view.apply("a", &AppId::from("app"), count(0), now)),
         ["count news 3"]
     );
-    view.apply("b", "app", joined("presence-x", "7"), now);
-    view.heartbeat("b", HashMap::from([("app".to_string(), 10)]), now);
-    assert_eq!(view.remote_connections("app"), 10);
+    view.apply("b", &AppId::from("app"), joined("presence-x", "7"), now);
+    view.heartbeat("b", HashMap::from([(AppId::from("app"), 10)]), now);
+    assert_eq!(view.remote_connections(&AppId::from("app")), 10);
     let later = now + Duration::from_secs(11);
     assert_eq!(
         view.dead_nodes(later, Duration::from_secs(10)),
@@ -105,9 +108,9 @@ fn counts_occupancy_and_dead_nodes() {
     );
     let gone = names(&view.remove_node("b"));
     assert!(gone.contains(&"vacated news".to_string()), "{gone:?}");
-    assert_eq!(view.channel_count("app"), 0);
+    assert_eq!(view.channel_count(&AppId::from("app")), 0);
     assert!(gone.contains(&"removed 7".to_string()), "{gone:?}");
-    assert_eq!(view.remote_connections("app"), 0);
+    assert_eq!(view.remote_connections(&AppId::from("app")), 0);
     assert_eq!(view.node_ids(), vec!["a".to_string()]);
 }
 
@@ -115,10 +118,10 @@ fn counts_occupancy_and_dead_nodes() {
 fn snapshots_replace_a_nodes_state_and_report_the_difference() {
     let now = Instant::now();
     let mut view = ClusterView::new("a");
-    view.apply("b", "app", joined("presence-x", "1"), now);
+    view.apply("b", &AppId::from("app"), joined("presence-x", "1"), now);
     view.apply(
         "b",
-        "app",
+        &AppId::from("app"),
         Change::UserOnline {
             user_id: "1".into(),
         },
@@ -131,14 +134,14 @@ fn snapshots_replace_a_nodes_state_and_report_the_difference() {
     );
     snapshot.channels.insert("presence-x".into(), 1);
     let changes =
-        names(&view.apply_snapshot("b", HashMap::from([("app".to_string(), snapshot)]), now));
+        names(&view.apply_snapshot("b", HashMap::from([(AppId::from("app"), snapshot)]), now));
     for expected in ["added 2", "removed 1", "offline 1", "occupied presence-x"] {
         assert!(
             changes.contains(&expected.to_string()),
             "{expected} in {changes:?}"
         );
     }
-    assert!(!view.is_online("app", "1"));
+    assert!(!view.is_online(&AppId::from("app"), "1"));
 }
 
 #[test]
@@ -155,7 +158,10 @@ fn exactly_one_node_owns_each_channel() {
     }
     for channel in ["x", "y", "z", "presence-room"] {
         assert_eq!(
-            views.iter().filter(|v| v.owns("app", channel)).count(),
+            views
+                .iter()
+                .filter(|v| v.owns(&AppId::from("app"), channel))
+                .count(),
             1,
             "{channel}"
         );

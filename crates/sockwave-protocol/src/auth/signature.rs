@@ -3,6 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -27,13 +28,10 @@ pub fn verify(secret: &str, message: &[u8], signature_hex: &str) -> bool {
     mac(secret, message).verify_slice(&given).is_ok()
 }
 
-/// Compares two secrets without an early exit, so timing does not reveal how much of a
-/// guess was right (only whether the lengths match).
+/// Compares two secrets without an early exit (`subtle`), so timing does not reveal how
+/// much of a guess was right (only whether the lengths match).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]
