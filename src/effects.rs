@@ -22,7 +22,7 @@ use sockwave_protocol::ChannelKind;
 
 /// Acts on transitions. `joiner` is the local socket whose join caused them, which must not
 /// receive its own `member_added`. Returns the sockets to flush once the view is unlocked.
-pub fn apply(
+pub(crate) fn apply(
     ctx: &Arc<Context>,
     view: &ClusterView,
     transitions: Vec<Transition>,
@@ -174,7 +174,7 @@ fn send_count(
 }
 
 /// Closes this node's sockets of a user (signed in, or presence member) with 4009.
-pub fn terminate_local(registry: &AppRegistry, user_id: &str) -> usize {
+pub(crate) fn terminate_local(registry: &AppRegistry, user_id: &str) -> usize {
     let mut sockets: Vec<SocketHandle> = registry.users.sockets_of(user_id);
     sockets.extend(registry.presence_sockets_of(user_id));
     sockets.sort_by_key(SocketHandle::id);

@@ -25,7 +25,7 @@ use crate::metrics::{AdapterReadings, AppReadings, Readings, WebhookReadings};
 /// Serves scrapes until `stop` is cancelled. `http` carries the main port's limits (head
 /// timeout, which also ends idle keep-alive connections, and head size), so an idle or
 /// trickling client cannot hold this listener's connections either.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     ctx: Arc<Context>,
     http: http1::Builder,

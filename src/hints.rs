@@ -45,7 +45,7 @@ fn strip(channel: &str) -> &str {
 /// with and without one leading dot, as written and lower-cased. At most 32 names, so the
 /// lookup costs the same however many channels the app has (it is done on the publish
 /// path, under the cluster view lock).
-pub fn near_names(channel: &str) -> Vec<String> {
+pub(crate) fn near_names(channel: &str) -> Vec<String> {
     let base = strip(channel);
     let lower = base.to_ascii_lowercase();
     let bases: &[&str] = if lower == base {
@@ -68,7 +68,7 @@ pub fn near_names(channel: &str) -> Vec<String> {
 }
 
 /// The most-listened channel, other than `channel`, among its near names; `(name, subscribers)`.
-pub fn listened_near(view: &ClusterView, app_id: &AppId, channel: &str) -> Option<(String, usize)> {
+pub(crate) fn listened_near(view: &ClusterView, app_id: &AppId, channel: &str) -> Option<(String, usize)> {
     near_names(channel)
         .into_iter()
         .map(|name| {

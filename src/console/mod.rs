@@ -41,10 +41,10 @@ const MAX_PUBLISH_BODY: usize = 256 * 1024;
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// A response body that may stream (the event stream) or not (everything else).
-pub type Body = BoxBody<Bytes, Infallible>;
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// Handles `/console`, its assets, `/console/stream` and `/console/publish`.
-pub async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Body> {
+pub(crate) async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Body> {
     let settings = &ctx.config.console;
     if !settings.enabled {
         return error(

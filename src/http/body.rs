@@ -27,7 +27,7 @@ const RATE_GRACE: Duration = Duration::from_secs(2);
 
 /// The limits one body is read under.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimits {
+pub(crate) struct BodyLimits {
     /// Largest body accepted.
     pub max_bytes: usize,
     /// Time from the first read to the last byte.
@@ -36,7 +36,7 @@ pub struct BodyLimits {
 
 /// Why a body was not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// Over the size cap (declared or while reading).
     #[error("request body is larger than the server limit of {max} bytes")]
     TooLarge {
@@ -70,7 +70,7 @@ pub enum BodyError {
 
 impl BodyError {
     /// The HTTP status this refusal is answered with.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -139,7 +139,7 @@ impl Drop for Reservation<'_> {
 }
 
 /// The body length the headers announce: `Some(0)` for none, `None` for a chunked body.
-pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     match headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -152,7 +152,7 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Refuses a body whose declared length is over the cap, before anything else is looked at.
-pub fn check_declared(declared: Option<u64>, max_bytes: usize) -> Result<(), BodyError> {
+pub(crate) fn check_declared(declared: Option<u64>, max_bytes: usize) -> Result<(), BodyError> {
     match declared {
         Some(length) if length > max_bytes as u64 => Err(BodyError::TooLarge { max: max_bytes }),
         _ => Ok(()),
@@ -168,7 +168,7 @@ fn next_deadline(started: Instant, received: usize, limits: &BodyLimits) -> Inst
 
 /// A body that was read, with its bytes still counted in the budget: the count ends when
 /// the body is dropped, so the budget covers the whole request, not just the reading.
-pub struct Body<'a> {
+pub(crate) struct Body<'a> {
     bytes: Bytes,
     _reservation: Reservation<'a>,
 }
@@ -189,7 +189,7 @@ impl std::fmt::Debug for Body<'_> {
 
 /// Reads a whole body under `limits`; its bytes count against `budget` from before they
 /// are read until the returned `Body` is dropped.
-pub async fn read<'a>(
+pub(crate) async fn read<'a>(
     body: Incoming,
     declared: Option<u64>,
     limits: &BodyLimits,

@@ -4,12 +4,12 @@
 //!
 //! Knows nothing of routes, of the Pusher API or of the console.
 
-pub mod body;
+pub(crate) mod body;
 
 use std::net::SocketAddr;
 
-pub use body::{BodyBudget, BodyError, BodyLimits};
+pub(crate) use body::BodyError;
 
 /// The client's address, put into the request's extensions by the accept loop.
 #[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+pub(crate) struct Peer(pub SocketAddr);

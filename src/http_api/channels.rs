@@ -23,7 +23,7 @@ fn flag_stale(ctx: &Context) {
 }
 
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
-pub fn list(
+pub(crate) fn list(
     ctx: &Context,
     app_id: &AppId,
     prefix: Option<&str>,
@@ -59,7 +59,7 @@ pub fn list(
 
 /// `GET /apps/{id}/channels/{name}`: `occupied` plus the counts that apply.
 /// `subscription_count` is always included (Soketi did so); `user_count` for presence.
-pub fn show(
+pub(crate) fn show(
     ctx: &Context,
     app_id: &AppId,
     channel: &str,
@@ -106,7 +106,7 @@ pub fn show(
 /// `POST /apps/{id}/users/{user_id}/terminate_connections`: closes every socket signed in as
 /// the user or joined to a presence channel as it, with 4009 so clients do not reconnect.
 /// Returns how many sockets closed on this node.
-pub fn terminate(ctx: &Context, app_id: &AppId, user_id: &str) -> usize {
+pub(crate) fn terminate(ctx: &Context, app_id: &AppId, user_id: &str) -> usize {
     ctx.cluster.send(&NodeMessage::Terminate {
         app: app_id.clone(),
         user_id: user_id.to_string(),
@@ -115,7 +115,7 @@ pub fn terminate(ctx: &Context, app_id: &AppId, user_id: &str) -> usize {
 }
 
 /// `GET /apps/{id}/channels/{name}/users`: distinct member ids of a presence channel.
-pub fn users(ctx: &Context, app_id: &AppId, channel: &str) -> Result<Value, ApiError> {
+pub(crate) fn users(ctx: &Context, app_id: &AppId, channel: &str) -> Result<Value, ApiError> {
     if kind_of(channel) != ChannelKind::Presence {
         return Err(ApiError::BadRequest(format!(
             "'{channel}' is not a presence channel: only presence channels have users"

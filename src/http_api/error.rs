@@ -14,7 +14,7 @@ use sockwave_protocol::auth::ApiAuthError;
 
 /// An HTTP API failure.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// No route matches the method and path.
     #[error("no route for {method} {path}")]
     RouteNotFound {
@@ -35,9 +35,6 @@ pub enum ApiError {
     /// The request is malformed or breaks a count/length limit.
     #[error("{0}")]
     BadRequest(String),
-    /// The body or an event's data is larger than allowed.
-    #[error("{0}")]
-    PayloadTooLarge(String),
     /// The body was not read: too large, too slow, or the server's body budget is spent.
     #[error(transparent)]
     Body(#[from] BodyError),
@@ -56,14 +53,13 @@ pub enum ApiError {
 
 impl ApiError {
     /// The HTTP status for this failure.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::RouteNotFound { .. } | ApiError::AppNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::AppDisabled(_) => StatusCode::FORBIDDEN,
             ApiError::Auth(ApiAuthError::DuplicateParam(_)) => StatusCode::BAD_REQUEST,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Body(err) => err.status(),
             ApiError::Event(EventError::Invalid(_)) => StatusCode::BAD_REQUEST,
             ApiError::Event(EventError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,7 +68,7 @@ impl ApiError {
     }
 
     /// A short, fixed label for metrics (`http_rejections_total{reason}`).
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ApiError::RouteNotFound { .. } => "route_not_found",
             ApiError::AppNotFound(_) => "app_not_found",
@@ -80,9 +76,7 @@ impl ApiError {
             ApiError::Auth(ApiAuthError::DuplicateParam(_)) => "bad_request",
             ApiError::Auth(_) => "auth",
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::PayloadTooLarge(_) | ApiError::Body(BodyError::TooLarge { .. }) => {
-                "payload_too_large"
-            }
+            ApiError::Body(BodyError::TooLarge { .. }) => "payload_too_large",
             ApiError::Body(BodyError::TooSlow { .. }) => "body_too_slow",
             ApiError::Body(BodyError::Busy { .. }) => "body_budget",
             ApiError::Body(BodyError::Broken(_)) | ApiError::Event(EventError::Invalid(_)) => {
@@ -94,7 +88,7 @@ impl ApiError {
     }
 
     /// The response: status and JSON body.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
         let body = serde_json::json!({"error": self.to_string(), "code": status.as_u16()});
         let mut response = super::json_response(status, body.to_string());

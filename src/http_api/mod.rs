@@ -2,11 +2,11 @@
 //! JSON responses. Handlers are short and delegate to `events`, `channels` and the registry;
 //! failures are logged once, here.
 
-pub mod channels;
-pub mod error;
+pub(crate) mod channels;
+pub(crate) mod error;
 mod limits;
-pub mod request;
-pub mod webhook_log;
+pub(crate) mod request;
+pub(crate) mod webhook_log;
 
 use std::sync::Arc;
 
@@ -26,10 +26,10 @@ use tokio::time::Instant;
 use crate::context::Context;
 use crate::metrics::Limit;
 use crate::publish;
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 /// Answers one HTTP request. `path` is the request path with the deployment prefix removed.
-pub async fn handle(
+pub(crate) async fn handle(
     ctx: Arc<Context>,
     request: Request<Incoming>,
     path: &str,
@@ -217,7 +217,7 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// A response with a JSON body.
-pub fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response

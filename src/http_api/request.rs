@@ -18,7 +18,7 @@ use sockwave_protocol::auth::ApiCredentials;
 
 /// A request whose app exists and is enabled, and whose signature and body checked out.
 #[derive(Debug)]
-pub struct Verified<'a> {
+pub(crate) struct Verified<'a> {
     /// The app in the path.
     pub app: Arc<App>,
     /// Query parameters, names lower-cased as they were signed.
@@ -29,7 +29,7 @@ pub struct Verified<'a> {
 
 impl Verified<'_> {
     /// A query parameter by its (lower-case) name.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(key, _)| key == name)
@@ -39,7 +39,7 @@ impl Verified<'_> {
 
 /// Reads and verifies a request for `app_id`. `signed_path` is the path without the
 /// deployment prefix.
-pub async fn verify<'a>(
+pub(crate) async fn verify<'a>(
     ctx: &'a Context,
     request: Request<Incoming>,
     app_id: &str,

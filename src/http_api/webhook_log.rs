@@ -11,7 +11,7 @@ use crate::context::Context;
 
 /// The response body: `{"targets": [...], "deliveries": [...], "counters": {...}}`, newest
 /// delivery first.
-pub fn deliveries(ctx: &Context, app: &App) -> Value {
+pub(crate) fn deliveries(ctx: &Context, app: &App) -> Value {
     let mut report = ctx.webhooks.recent_deliveries(&app.id);
     let targets: Vec<Value> = app
         .webhooks

@@ -14,10 +14,10 @@
 //! Metric names live in `names`; the HTTP listener in `exporter`. This module does not decide
 //! whether metrics are enabled (that is `server.rs`, from the config).
 
-pub mod names;
+pub(crate) mod names;
 mod scrape;
 
-pub use scrape::{AdapterReadings, AppReadings, Readings, WebhookReadings};
+pub(crate) use scrape::{AdapterReadings, AppReadings, Readings, WebhookReadings};
 
 use sockwave_protocol::AppId;
 use std::collections::HashMap;

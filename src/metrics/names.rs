@@ -7,7 +7,7 @@
 
 /// One metric: its base name (without prefix), help text and variable labels.
 #[derive(Debug, Clone, Copy)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Name without the prefix.
     pub name: &'static str,
     /// The `# HELP` text.
@@ -19,141 +19,142 @@ pub struct Spec {
 const APP: &[&str] = &["app_id"];
 
 /// Sockets connected to this node, per app (derived from the registry at scrape time).
-pub const CONNECTED: Spec = Spec {
+pub(crate) const CONNECTED: Spec = Spec {
     name: "connected",
     help: "Sockets currently connected to this node.",
     labels: APP,
 };
 /// Sockets admitted since start.
-pub const NEW_CONNECTIONS: Spec = Spec {
+pub(crate) const NEW_CONNECTIONS: Spec = Spec {
     name: "new_connections_total",
     help: "WebSocket connections admitted (after app and quota checks).",
     labels: APP,
 };
 /// Sockets closed since start.
-pub const NEW_DISCONNECTIONS: Spec = Spec {
+pub(crate) const NEW_DISCONNECTIONS: Spec = Spec {
     name: "new_disconnections_total",
     help: "WebSocket connections closed, for any reason.",
     labels: APP,
 };
 /// Payload bytes of WebSocket messages received.
-pub const SOCKET_RECEIVED_BYTES: Spec = Spec {
+pub(crate) const SOCKET_RECEIVED_BYTES: Spec = Spec {
     name: "socket_received_bytes",
     help: "Payload bytes of WebSocket messages received from clients.",
     labels: APP,
 };
 /// Payload bytes of WebSocket messages sent.
-pub const SOCKET_TRANSMITTED_BYTES: Spec = Spec {
+pub(crate) const SOCKET_TRANSMITTED_BYTES: Spec = Spec {
     name: "socket_transmitted_bytes",
     help: "Payload bytes of WebSocket messages written to clients.",
     labels: APP,
 };
 /// WebSocket messages received.
-pub const WS_MESSAGES_RECEIVED: Spec = Spec {
+pub(crate) const WS_MESSAGES_RECEIVED: Spec = Spec {
     name: "ws_messages_received_total",
     help: "WebSocket text and binary messages received from clients.",
     labels: APP,
 };
 /// WebSocket messages sent.
-pub const WS_MESSAGES_SENT: Spec = Spec {
+pub(crate) const WS_MESSAGES_SENT: Spec = Spec {
     name: "ws_messages_sent_total",
     help: "WebSocket messages written to clients (events, replies, errors; not server pings).",
     labels: APP,
 };
 /// HTTP API request body bytes.
-pub const HTTP_RECEIVED_BYTES: Spec = Spec {
+pub(crate) const HTTP_RECEIVED_BYTES: Spec = Spec {
     name: "http_received_bytes",
     help: "Body bytes of HTTP API requests to a known app.",
     labels: APP,
 };
 /// HTTP API response body bytes.
-pub const HTTP_TRANSMITTED_BYTES: Spec = Spec {
+pub(crate) const HTTP_TRANSMITTED_BYTES: Spec = Spec {
     name: "http_transmitted_bytes",
     help: "Body bytes of HTTP API responses to requests for a known app.",
     labels: APP,
 };
 /// HTTP API requests.
-pub const HTTP_CALLS_RECEIVED: Spec = Spec {
+pub(crate) const HTTP_CALLS_RECEIVED: Spec = Spec {
     name: "http_calls_received_total",
     help: "HTTP API requests for a known app, answered or rejected.",
     labels: APP,
 };
 
 /// Channels with at least one subscriber on this node (scrape time).
-pub const CHANNELS: Spec = Spec {
+pub(crate) const CHANNELS: Spec = Spec {
     name: "channels",
     help: "Channels with at least one subscriber on this node.",
     labels: APP,
 };
 /// Presence members on this node (scrape time).
-pub const PRESENCE_MEMBERS: Spec = Spec {
+pub(crate) const PRESENCE_MEMBERS: Spec = Spec {
     name: "presence_members",
     help: "Presence channel members (user per channel) with a socket on this node.",
     labels: APP,
 };
 /// Refused subscriptions.
-pub const SUBSCRIPTION_FAILURES: Spec = Spec {
+pub(crate) const SUBSCRIPTION_FAILURES: Spec = Spec {
     name: "subscription_failures_total",
     help: "Refused subscriptions, by reason (auth, invalid_channel, limit_reached).",
     labels: &["app_id", "reason"],
 };
 /// Rejected HTTP API requests.
-pub const HTTP_REJECTIONS: Spec = Spec {
+pub(crate) const HTTP_REJECTIONS: Spec = Spec {
     name: "http_rejections_total",
     help: "Rejected HTTP API requests, by reason; app_id is empty when the app is unknown.",
     labels: &["app_id", "reason"],
 };
 /// Requests, events and connections refused by a rate limit or quota.
-pub const RATE_LIMITED: Spec = Spec {
+pub(crate) const RATE_LIMITED: Spec = Spec {
     name: "rate_limited_total",
     help: "Requests, events and connections refused by a rate limit or quota, by limit.",
     labels: &["app_id", "limit"],
 };
 /// Slow-consumer closes (4100).
-pub const SLOW_CONSUMER_CLOSES: Spec = Spec {
+pub(crate) const SLOW_CONSUMER_CLOSES: Spec = Spec {
     name: "slow_consumer_closes_total",
     help: "Sockets closed with 4100 because their outbound queue was full.",
     labels: APP,
 };
 /// Latency from an HTTP publish arriving to its frames sitting in every local socket queue.
-pub const PUBLISH_ENQUEUE_SECONDS: Spec = Spec {
+pub(crate) const PUBLISH_ENQUEUE_SECONDS: Spec = Spec {
     name: "publish_enqueue_seconds",
     help: "Time from an HTTP publish request arriving to its frames being queued for every local subscriber.",
     labels: APP,
 };
 /// Webhook events by outcome (read from the webhook sender at scrape time).
-pub const WEBHOOK_EVENTS: Spec = Spec {
+pub(crate) const WEBHOOK_EVENTS: Spec = Spec {
     name: "webhook_events_total",
     help: "Webhook events by outcome: accepted (queued), dropped (queue full), delivered (2xx), failed (gave up).",
     labels: &["outcome"],
 };
 /// Webhook retries (scrape time).
-pub const WEBHOOK_RETRIES: Spec = Spec {
+pub(crate) const WEBHOOK_RETRIES: Spec = Spec {
     name: "webhook_retries_total",
     help: "Webhook request attempts after the first.",
     labels: &[],
 };
 /// Cluster adapter messages (scrape time).
-pub const ADAPTER_MESSAGES: Spec = Spec {
+pub(crate) const ADAPTER_MESSAGES: Spec = Spec {
     name: "adapter_messages_total",
     help: "Node-to-node messages, by direction (sent, received).",
     labels: &["direction"],
 };
 /// Cluster adapter errors (scrape time).
-pub const ADAPTER_ERRORS: Spec = Spec {
+pub(crate) const ADAPTER_ERRORS: Spec = Spec {
     name: "adapter_errors_total",
     help: "Node-to-node messages lost, by kind (dropped: queue full or engine down; undecodable).",
     labels: &["kind"],
 };
 /// Whether the cluster engine is reachable (scrape time).
-pub const ADAPTER_ENGINE_UP: Spec = Spec {
+pub(crate) const ADAPTER_ENGINE_UP: Spec = Spec {
     name: "adapter_engine_up",
     help: "1 when the cluster engine (Redis/NATS) is reachable or the node runs alone, else 0.",
     labels: &[],
 };
 
 /// Every metric, for the documentation test.
-pub const ALL: &[Spec] = &[
+#[cfg(test)]
+pub(crate) const ALL: &[Spec] = &[
     CONNECTED,
     NEW_CONNECTIONS,
     NEW_DISCONNECTIONS,
@@ -179,7 +180,7 @@ pub const ALL: &[Spec] = &[
 ];
 
 /// Histogram buckets for `publish_enqueue_seconds`: 25 µs to about 1.6 s.
-pub const LATENCY_BUCKETS: &[f64] = &[
+pub(crate) const LATENCY_BUCKETS: &[f64] = &[
     0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
     0.25, 0.5, 1.0, 1.6,
 ];

@@ -14,7 +14,7 @@ const SWEEP_ABOVE: usize = 4096;
 
 /// Counts on this node only.
 #[derive(Debug)]
-pub struct LocalLimiter {
+pub(crate) struct LocalLimiter {
     windows: DashMap<String, Window>,
     /// Milliseconds since `created` of the last sweep, to sweep at most once a second.
     last_sweep_ms: AtomicU64,
@@ -29,7 +29,7 @@ struct Window {
 
 impl LocalLimiter {
     /// An empty limiter.
-    pub fn new() -> LocalLimiter {
+    pub(crate) fn new() -> LocalLimiter {
         LocalLimiter {
             windows: DashMap::new(),
             last_sweep_ms: AtomicU64::new(0),
@@ -38,7 +38,7 @@ impl LocalLimiter {
     }
 
     /// The synchronous check, at `now`.
-    pub fn check_at(&self, key: &str, cost: u32, limit: u32, now: Instant) -> Decision {
+    pub(crate) fn check_at(&self, key: &str, cost: u32, limit: u32, now: Instant) -> Decision {
         self.maybe_sweep(now);
         let mut entry = self.windows.entry(key.to_string()).or_insert(Window {
             started: now,

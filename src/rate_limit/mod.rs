@@ -20,10 +20,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use failures::FailureThrottle;
-pub use ip::{IpLimits, IpRefusal, IpSlot};
-pub use local::LocalLimiter;
-pub use redis::RedisLimiter;
+pub(crate) use failures::FailureThrottle;
+pub(crate) use ip::{IpLimits, IpRefusal, IpSlot};
+pub(crate) use local::LocalLimiter;
+pub(crate) use redis::RedisLimiter;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Decision {
 }
 
 /// A future a limiter returns.
-pub type Check<'a> = Pin<Box<dyn Future<Output = Decision> + Send + 'a>>;
+pub(crate) type Check<'a> = Pin<Box<dyn Future<Output = Decision> + Send + 'a>>;
 
 /// Counts points per key in one-second windows.
 ///

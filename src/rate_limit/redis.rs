@@ -34,7 +34,7 @@ return {1, used}
 ";
 
 /// Shared limits through Redis, with the local limiter as fallback.
-pub struct RedisLimiter {
+pub(crate) struct RedisLimiter {
     connection: ConnectionManager,
     prefix: String,
     fallback: LocalLimiter,
@@ -44,7 +44,7 @@ pub struct RedisLimiter {
 
 impl RedisLimiter {
     /// A limiter on the Redis at `url`; connects lazily, on the first check.
-    pub fn new(url: &str, prefix: &str) -> Result<RedisLimiter, redis::RedisError> {
+    pub(crate) fn new(url: &str, prefix: &str) -> Result<RedisLimiter, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CHECK_TIMEOUT))

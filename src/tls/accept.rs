@@ -21,18 +21,18 @@ const TLS_HANDSHAKE: u8 = 0x16;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The hint for plain HTTP on the TLS port (logged, and sent back as a 400).
-pub const PLAIN_ON_TLS_PORT: &str =
+pub(crate) const PLAIN_ON_TLS_PORT: &str =
     "plain HTTP request on the TLS port: use https/wss, or terminate TLS at the proxy";
 /// The hint for a TLS handshake on the plain port (logged).
-pub const TLS_ON_PLAIN_PORT: &str =
+pub(crate) const TLS_ON_PLAIN_PORT: &str =
     "TLS handshake on a plain port: enable TLS (--tls-cert/--tls-key) or point the client at http/ws";
 
 /// A connection ready for HTTP: plain TCP, or TLS over TCP.
-pub type Stream = Either<TcpStream, TlsStream<TcpStream>>;
+pub(crate) type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
 /// Checks the first byte and, on the TLS port, completes the handshake. `None` means the
 /// connection was answered (or is gone) and must not be served.
-pub async fn prepare(tls: Option<&Tls>, stream: TcpStream, peer: SocketAddr) -> Option<Stream> {
+pub(crate) async fn prepare(tls: Option<&Tls>, stream: TcpStream, peer: SocketAddr) -> Option<Stream> {
     let mut first = [0u8; 1];
     match timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) => {}

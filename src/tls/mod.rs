@@ -7,7 +7,7 @@
 //! which completes the handshake or explains a protocol mismatch. A reload that fails keeps
 //! the previous certificate.
 
-pub mod accept;
+pub(crate) mod accept;
 
 use std::fmt;
 use std::io;
@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 /// How often the certificate files are checked for changes.
-pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why a certificate or key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +232,7 @@ fn summarise(leaf: &CertificateDer<'_>) -> CertSummary {
 
 /// Reloads the certificate when its files change (checked every `POLL_INTERVAL`) and on
 /// SIGHUP, until `stop`.
-pub async fn watch(tls: Arc<Tls>, stop: CancellationToken) {
+pub(crate) async fn watch(tls: Arc<Tls>, stop: CancellationToken) {
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(signal) => Some(signal),
         Err(err) => {
@@ -263,7 +263,7 @@ pub async fn watch(tls: Arc<Tls>, stop: CancellationToken) {
 }
 
 /// An error and its causes on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
