@@ -21,7 +21,7 @@ use crate::webhooks::Webhooks;
 /// Shared server state.
 pub struct Context {
     /// Server-wide settings.
-    pub config: ServerConfig,
+    pub(crate) config: ServerConfig,
     /// App lookup by id and key.
     pub apps: Arc<dyn AppStore>,
     /// Node-local sockets, channels and presence.
@@ -33,9 +33,9 @@ pub struct Context {
     /// This node's place in the cluster (a cluster of one by default).
     pub cluster: Cluster,
     /// Diagnostic events for open console streams.
-    pub console_tap: Tap,
+    pub(crate) console_tap: Tap,
     /// Broken-pipeline hints.
-    pub hints: Hints,
+    pub(crate) hints: Hints,
     /// Prometheus metrics; a no-op unless enabled (`server.rs` replaces it).
     pub metrics: Metrics,
     /// HTTP API and per-IP limits; local unless `server.rs` picks the Redis limiter.
@@ -43,11 +43,11 @@ pub struct Context {
     /// Native TLS, when a certificate is configured (`server.rs` sets it).
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// Request body bytes in flight, server-wide (`request_body_budget_kb`).
-    pub body_budget: BodyBudget,
+    pub(crate) body_budget: BodyBudget,
     /// Cancelled when sockets must close with 4200 (shutdown).
-    pub close_sockets: CancellationToken,
+    pub(crate) close_sockets: CancellationToken,
     /// Every socket task, so shutdown can wait until their close frames are out.
-    pub socket_tasks: TaskTracker,
+    pub(crate) socket_tasks: TaskTracker,
     draining: AtomicBool,
 }
 
@@ -80,12 +80,12 @@ impl Context {
     }
 
     /// Marks the server as shutting down: `/ready` answers 503 and upgrades are refused.
-    pub fn start_draining(&self) {
+    pub(crate) fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
     }
 
     /// Whether the server is shutting down.
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
     }
 }

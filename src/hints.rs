@@ -81,14 +81,14 @@ pub(crate) fn listened_near(view: &ClusterView, app_id: &AppId, channel: &str) -
 
 /// Remembers publish times and which hints were given recently.
 #[derive(Debug, Default)]
-pub struct Hints {
+pub(crate) struct Hints {
     last_publish: DashMap<AppId, Instant>,
     warned: DashMap<(AppId, String), Instant>,
 }
 
 impl Hints {
     /// Records a publish to an app.
-    pub fn note_publish(&self, app_id: &AppId, now: Instant) {
+    pub(crate) fn note_publish(&self, app_id: &AppId, now: Instant) {
         match self.last_publish.get_mut(app_id) {
             Some(mut at) => *at = now,
             None => {
@@ -117,7 +117,7 @@ impl Hints {
     /// After a publish that reached nobody in the cluster while `listened` (from
     /// `listened_near`) has subscribers: warns in the log and the console, at most once a
     /// minute per channel.
-    pub fn report_unheard(
+    pub(crate) fn report_unheard(
         &self,
         tap: &Tap,
         app_id: &AppId,
@@ -141,7 +141,7 @@ impl Hints {
     }
 
     /// Periodic check: apps with connected clients and no publish for `after`.
-    pub fn check_idle(
+    pub(crate) fn check_idle(
         &self,
         (registry, cluster, tap): (&Registry, &Cluster, &Tap),
         started: Instant,

@@ -21,7 +21,7 @@ use crate::outbox::{Flushes, Frame};
 use sockwave_protocol::SocketId;
 
 /// The actor: applies other nodes' messages, heartbeats, and expires silent nodes.
-pub async fn run(
+pub(crate) async fn run(
     ctx: Arc<Context>,
     mut events: mpsc::Receiver<TransportEvent>,
     stop: CancellationToken,
@@ -77,7 +77,7 @@ pub async fn run(
 }
 
 /// Announces this node's departure so the others drop its state at once.
-pub fn say_goodbye(ctx: &Context) {
+pub(crate) fn say_goodbye(ctx: &Context) {
     ctx.cluster.send(&NodeMessage::Goodbye);
 }
 

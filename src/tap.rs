@@ -19,7 +19,7 @@ const TAP_CAPACITY: usize = 1024;
 
 /// One console event, already serialised, tagged with its app.
 #[derive(Debug)]
-pub struct TapEvent {
+pub(crate) struct TapEvent {
     /// The app it belongs to (streams only see their app).
     pub app_id: AppId,
     /// The JSON object sent to the page.
@@ -28,7 +28,7 @@ pub struct TapEvent {
 
 /// The broadcast side of the console.
 #[derive(Debug)]
-pub struct Tap {
+pub(crate) struct Tap {
     sender: broadcast::Sender<Arc<TapEvent>>,
     /// Frames queued to sockets per app, for the messages-per-second counter; only counted
     /// while a console listens.
@@ -47,20 +47,20 @@ impl Default for Tap {
 
 impl Tap {
     /// Whether any console stream is open.
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.sender.receiver_count() > 0
     }
 
     /// Sends an event of `kind` to the app's open streams; `fields` is only called when
     /// somebody listens.
-    pub fn emit(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
+    pub(crate) fn emit(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
         self.send(app_id, kind, false, fields);
     }
 
     /// Like `emit`, for an event whose text a client the server did not authenticate wrote
     /// (a stranger's subscribe, a refused API call): the page marks it `client_supplied`, so
     /// nobody can pass off a convincing fake row as the server's.
-    pub fn emit_client_supplied(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
+    pub(crate) fn emit_client_supplied(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
         self.send(app_id, kind, true, fields);
     }
 
@@ -93,7 +93,7 @@ impl Tap {
     }
 
     /// Counts frames queued to an app's sockets (publishes, client events).
-    pub fn count_messages(&self, app_id: &AppId, n: usize) {
+    pub(crate) fn count_messages(&self, app_id: &AppId, n: usize) {
         if n == 0 || !self.active() {
             return;
         }
@@ -108,14 +108,14 @@ impl Tap {
     }
 
     /// Total frames counted for an app so far.
-    pub fn messages(&self, app_id: &AppId) -> u64 {
+    pub(crate) fn messages(&self, app_id: &AppId) -> u64 {
         self.messages
             .get(app_id)
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// A new stream's receiver.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<TapEvent>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<TapEvent>> {
         self.sender.subscribe()
     }
 }

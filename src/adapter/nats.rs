@@ -12,7 +12,7 @@ use super::transport::{TransportEvent, TransportHandle};
 
 /// Starts the NATS transport task. Connection happens in the background: an unreachable
 /// server at startup is reported as `Down` and retried, like any later outage.
-pub fn spawn(
+pub(crate) fn spawn(
     servers: &[String],
     prefix: &str,
     events: mpsc::Sender<TransportEvent>,

@@ -52,15 +52,15 @@ pub struct Cluster {
 
 /// Node-to-node message counts since start, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MessageCounts {
+pub(crate) struct MessageCounts {
     /// Messages handed to the transport.
-    pub sent: u64,
+    pub(crate) sent: u64,
     /// Messages from other nodes that were decoded and applied.
-    pub received: u64,
+    pub(crate) received: u64,
     /// Payloads that could not be decoded.
-    pub undecodable: u64,
+    pub(crate) undecodable: u64,
     /// Payloads the transport dropped (queue full or engine down).
-    pub dropped: u64,
+    pub(crate) dropped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +91,7 @@ impl Cluster {
 
     /// Connects to the engine in the background. Returns the handle and, for a real cluster,
     /// the events the actor (`run`) must consume.
-    pub fn start(
+    pub(crate) fn start(
         settings: ClusterSettings,
         stop: &CancellationToken,
     ) -> Result<(Cluster, Option<mpsc::Receiver<TransportEvent>>), String> {
@@ -113,43 +113,38 @@ impl Cluster {
     }
 
     /// This node's id.
-    pub fn node_id(&self) -> &str {
+    pub(crate) fn node_id(&self) -> &str {
         &self.node_id
     }
 
-    /// Whether other nodes may exist.
-    pub fn is_clustered(&self) -> bool {
-        self.transport.is_some()
-    }
-
     /// Whether the engine is reachable (always true for a cluster of one).
-    pub fn engine_up(&self) -> bool {
+    pub(crate) fn engine_up(&self) -> bool {
         self.engine_up.load(Ordering::Acquire)
     }
 
     /// Whether this node should report itself ready: false only when configured to depend on
     /// an engine that is down.
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.engine_up() || !self.settings.ready_requires_engine
     }
 
     /// The settings this cluster runs with.
-    pub fn settings(&self) -> &ClusterSettings {
+    pub(crate) fn settings(&self) -> &ClusterSettings {
         &self.settings
     }
 
     /// Records whether the engine is reachable (the peers actor follows the transport).
-    pub fn set_engine_up(&self, up: bool) {
+    pub(crate) fn set_engine_up(&self, up: bool) {
         self.engine_up.store(up, Ordering::Release);
     }
 
     /// Counts a message received from another node.
-    pub fn count_received(&self) {
+    pub(crate) fn count_received(&self) {
         self.counts.received.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a payload that could not be decoded.
-    pub fn count_undecodable(&self) {
+    pub(crate) fn count_undecodable(&self) {
         self.counts.undecodable.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -169,14 +164,14 @@ impl Cluster {
 
     /// Builds and sends a message only when other nodes may exist, so hot paths in a cluster
     /// of one do not copy frames into messages nobody receives. Never waits.
-    pub fn send_with(&self, message: impl FnOnce() -> NodeMessage) {
+    pub(crate) fn send_with(&self, message: impl FnOnce() -> NodeMessage) {
         if self.transport.is_some() {
             self.send(&message());
         }
     }
 
     /// Sends a message to the other nodes (no-op for a cluster of one). Never waits.
-    pub fn send(&self, message: &NodeMessage) {
+    pub(crate) fn send(&self, message: &NodeMessage) {
         if let Some(transport) = &self.transport {
             self.counts.sent.fetch_add(1, Ordering::Relaxed);
             transport.publish(Bytes::from(encode(&self.node_id, message)));
@@ -185,7 +180,7 @@ impl Cluster {
 
     /// Applies this node's own changes to the view and sends them to the other nodes, in the
     /// same critical section so every node sees them in the order they were applied.
-    pub fn apply_local(
+    pub(crate) fn apply_local(
         &self,
         view: &mut ClusterView,
         app: &AppId,
@@ -207,12 +202,12 @@ impl Cluster {
     }
 
     /// Payloads the transport dropped (queue full or engine down).
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.transport.as_ref().map_or(0, TransportHandle::dropped)
     }
 
     /// Message counts since start (for metrics).
-    pub fn message_counts(&self) -> MessageCounts {
+    pub(crate) fn message_counts(&self) -> MessageCounts {
         let read = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
         MessageCounts {
             sent: read(&self.counts.sent),

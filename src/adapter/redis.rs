@@ -15,7 +15,7 @@ use super::transport::{
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts the Redis transport task.
-pub fn spawn(
+pub(crate) fn spawn(
     url: &str,
     prefix: &str,
     events: mpsc::Sender<TransportEvent>,

@@ -14,15 +14,15 @@ use tokio::sync::mpsc;
 use tokio::time::Duration;
 
 /// Payloads queued for publishing before new ones are dropped.
-pub const OUTGOING_CAPACITY: usize = 16_384;
+pub(crate) const OUTGOING_CAPACITY: usize = 16_384;
 /// First reconnect delay; doubles up to `MAX_BACKOFF`.
-pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What a transport reports to the node.
 #[derive(Debug)]
-pub enum TransportEvent {
+pub(crate) enum TransportEvent {
     /// Connected (first time or after an outage): time to resynchronise.
     Up,
     /// Lost the engine; the reason is for the log.
@@ -33,14 +33,14 @@ pub enum TransportEvent {
 
 /// The publishing side of a running transport.
 #[derive(Debug, Clone)]
-pub struct TransportHandle {
+pub(crate) struct TransportHandle {
     outgoing: mpsc::Sender<Bytes>,
     dropped: Arc<AtomicU64>,
 }
 
 impl TransportHandle {
     /// A handle plus the receiving end its task drains.
-    pub fn channel() -> (TransportHandle, mpsc::Receiver<Bytes>) {
+    pub(crate) fn channel() -> (TransportHandle, mpsc::Receiver<Bytes>) {
         let (outgoing, receiver) = mpsc::channel(OUTGOING_CAPACITY);
         (
             TransportHandle {
@@ -52,14 +52,14 @@ impl TransportHandle {
     }
 
     /// Queues a payload for every node; never waits. A full queue drops it and counts it.
-    pub fn publish(&self, payload: Bytes) {
+    pub(crate) fn publish(&self, payload: Bytes) {
         if self.outgoing.try_send(payload).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Payloads dropped because the queue was full or the engine was down.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 

@@ -93,7 +93,7 @@ pub struct ClusterView {
 
 impl ClusterView {
     /// A view holding only this node.
-    pub fn new(self_id: &str) -> ClusterView {
+    pub(crate) fn new(self_id: &str) -> ClusterView {
         let mut nodes = HashMap::new();
         nodes.insert(self_id.to_string(), NodeState::default());
         ClusterView {
@@ -109,7 +109,7 @@ impl ClusterView {
     }
 
     /// Applies one change reported by `node` (this node's own changes included).
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         node: &str,
         app: &AppId,
@@ -159,7 +159,7 @@ impl ClusterView {
     }
 
     /// Replaces everything `node` holds with a snapshot.
-    pub fn apply_snapshot(
+    pub(crate) fn apply_snapshot(
         &mut self,
         node: &str,
         apps: HashMap<AppId, AppSnapshot>,
@@ -171,7 +171,7 @@ impl ClusterView {
     }
 
     /// Records a heartbeat; returns `true` when the node was unknown.
-    pub fn heartbeat(
+    pub(crate) fn heartbeat(
         &mut self,
         node: &str,
         connections: HashMap<AppId, u64>,
@@ -205,7 +205,7 @@ impl ClusterView {
 
     /// Marks every node as just heard from (after this node's own outage, so the others get
     /// a full timeout to answer before they count as dead).
-    pub fn refresh_all(&mut self, now: Instant) {
+    pub(crate) fn refresh_all(&mut self, now: Instant) {
         for state in self.nodes.values_mut() {
             state.last_seen = Some(now);
         }
@@ -213,7 +213,7 @@ impl ClusterView {
 
     /// Does not count `pause` (time this node itself stood still: a long GC-like pause, a
     /// frozen VM) against the others: their silence is shifted by it, never past `now`.
-    pub fn forgive(&mut self, pause: Duration, now: Instant) {
+    pub(crate) fn forgive(&mut self, pause: Duration, now: Instant) {
         for state in self.nodes.values_mut() {
             if let Some(seen) = state.last_seen.as_mut() {
                 *seen = (*seen + pause).min(now);
@@ -222,7 +222,7 @@ impl ClusterView {
     }
 
     /// Nodes silent for longer than `timeout` (never this node).
-    pub fn dead_nodes(&self, now: Instant, timeout: Duration) -> Vec<String> {
+    pub(crate) fn dead_nodes(&self, now: Instant, timeout: Duration) -> Vec<String> {
         self.nodes
             .iter()
             .filter(|(id, state)| {
@@ -253,12 +253,12 @@ impl ClusterView {
     }
 
     /// Subscribers of a channel across the cluster.
-    pub fn subscription_count(&self, app: &AppId, channel: &str) -> usize {
+    pub(crate) fn subscription_count(&self, app: &AppId, channel: &str) -> usize {
         self.apps(app).filter_map(|a| a.channels.get(channel)).sum()
     }
 
     /// How many channels have subscribers anywhere in the cluster; constant time.
-    pub fn channel_count(&self, app: &AppId) -> usize {
+    pub(crate) fn channel_count(&self, app: &AppId) -> usize {
         self.occupied.get(app).copied().unwrap_or(0)
     }
 
@@ -313,7 +313,7 @@ impl ClusterView {
     }
 
     /// Number of distinct presence members of a channel across the cluster.
-    pub fn user_count(&self, app: &AppId, channel: &str) -> usize {
+    pub(crate) fn user_count(&self, app: &AppId, channel: &str) -> usize {
         let users: HashSet<&String> = self
             .apps(app)
             .filter_map(|a| a.presence.get(channel))
@@ -330,7 +330,7 @@ impl ClusterView {
     /// Whether this node is the one that reports cluster-level events (webhooks) for a key:
     /// the live node with the highest hash of (node, key) — rendezvous hashing, so ownership
     /// moves only for the keys of a node that joins or leaves.
-    pub fn owns(&self, app: &AppId, channel: &str) -> bool {
+    pub(crate) fn owns(&self, app: &AppId, channel: &str) -> bool {
         let owner = self
             .nodes
             .keys()
@@ -340,7 +340,7 @@ impl ClusterView {
     }
 
     /// This node's own state, for a snapshot.
-    pub fn own_snapshot(&self) -> HashMap<AppId, AppSnapshot> {
+    pub(crate) fn own_snapshot(&self) -> HashMap<AppId, AppSnapshot> {
         self.nodes[&self.self_id].apps.clone()
     }
 

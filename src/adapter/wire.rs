@@ -8,24 +8,24 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 /// The wire version; a node ignores (and logs) envelopes of another version.
-pub const WIRE_VERSION: u8 = 1;
+pub(crate) const WIRE_VERSION: u8 = 1;
 
 /// A message from one node to all others.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// Wire version.
-    pub v: u8,
+    pub(crate) v: u8,
     /// The sending node.
-    pub node: String,
+    pub(crate) node: String,
     /// The message.
     #[serde(flatten)]
-    pub message: NodeMessage,
+    pub(crate) message: NodeMessage,
 }
 
 /// What nodes tell each other.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum NodeMessage {
+pub(crate) enum NodeMessage {
     /// "I am alive": sent periodically with this node's connection count per app.
     Heartbeat {
         /// Connected sockets per app id.
@@ -82,19 +82,19 @@ pub enum NodeMessage {
 
 /// A cached channel event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheEntry {
+pub(crate) struct CacheEntry {
     /// Event name.
-    pub event: String,
+    pub(crate) event: String,
     /// Event data.
-    pub data: String,
+    pub(crate) data: String,
     /// Seconds it stays cached.
-    pub ttl_secs: u64,
+    pub(crate) ttl_secs: u64,
 }
 
 /// One change of a node's local state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Change {
+pub(crate) enum Change {
     /// The node's subscriber count of a channel (0 = vacated on that node).
     Count {
         /// Channel.
@@ -133,20 +133,20 @@ pub enum Change {
 
 /// One app's state on one node.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AppSnapshot {
+pub(crate) struct AppSnapshot {
     /// Connected sockets.
-    pub connections: u64,
+    pub(crate) connections: u64,
     /// Subscribers per occupied channel.
-    pub channels: HashMap<String, usize>,
+    pub(crate) channels: HashMap<String, usize>,
     /// Presence members per channel: user id → info.
-    pub presence: HashMap<String, HashMap<String, Option<serde_json::Value>>>,
+    pub(crate) presence: HashMap<String, HashMap<String, Option<serde_json::Value>>>,
     /// Signed-in users.
-    pub users: Vec<String>,
+    pub(crate) users: Vec<String>,
 }
 
 /// Why an incoming payload was ignored.
 #[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// Not a valid envelope.
     #[error("malformed node message: {0}")]
     Malformed(#[from] serde_json::Error),
@@ -156,7 +156,7 @@ pub enum DecodeError {
 }
 
 /// Serialises an envelope.
-pub fn encode(node: &str, message: &NodeMessage) -> String {
+pub(crate) fn encode(node: &str, message: &NodeMessage) -> String {
     #[derive(Serialize)]
     struct Out<'a> {
         v: u8,
@@ -173,7 +173,7 @@ pub fn encode(node: &str, message: &NodeMessage) -> String {
 }
 
 /// Parses an envelope, refusing other versions.
-pub fn decode(payload: &[u8]) -> Result<Envelope, DecodeError> {
+pub(crate) fn decode(payload: &[u8]) -> Result<Envelope, DecodeError> {
     let envelope: Envelope = serde_json::from_slice(payload)?;
     if envelope.v != WIRE_VERSION {
         return Err(DecodeError::Version(envelope.v));

@@ -65,9 +65,9 @@ pub struct AppLimits {
     /// Maximum number of events in one `POST /batch_events`.
     pub max_batch_size: usize,
     /// Maximum length of an event name.
-    pub max_event_name_length: usize,
+    pub(crate) max_event_name_length: usize,
     /// Maximum length of a channel name.
-    pub max_channel_name_length: usize,
+    pub(crate) max_channel_name_length: usize,
     /// Maximum distinct members in one presence channel.
     pub max_presence_members: usize,
     /// Maximum size of one member's `user_info` JSON, in bytes.

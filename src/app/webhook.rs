@@ -27,13 +27,13 @@ impl WebhookUrl {
     }
 
     /// The URL to send to, credentials included. Never log this.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.full
     }
 
     /// The URL with any password (or a user name standing alone, often a token) replaced
     /// by `****`.
-    pub fn shown(&self) -> &str {
+    pub(crate) fn shown(&self) -> &str {
         &self.shown
     }
 }
@@ -93,7 +93,7 @@ pub struct ChannelFilter {
 
 impl ChannelFilter {
     /// Whether `channel` passes the filter.
-    pub fn matches(&self, channel: &str) -> bool {
+    pub(crate) fn matches(&self, channel: &str) -> bool {
         self.starts_with
             .as_deref()
             .is_none_or(|prefix| channel.starts_with(prefix))
@@ -106,7 +106,7 @@ impl ChannelFilter {
 
 impl WebhookTarget {
     /// Whether this target receives events of `kind` on `channel`.
-    pub fn wants(&self, kind: EventType, channel: &str) -> bool {
+    pub(crate) fn wants(&self, kind: EventType, channel: &str) -> bool {
         self.event_types.contains(&kind) && self.filter.matches(channel)
     }
 
@@ -114,7 +114,7 @@ impl WebhookTarget {
     /// target: either the target wants it, or it may cancel a held event the target wants. A
     /// target that subscribes only to `channel_vacated` still needs `channel_occupied` to see
     /// that a reload cancelled the vacate.
-    pub fn concerns(&self, kind: EventType, channel: &str) -> bool {
+    pub(crate) fn concerns(&self, kind: EventType, channel: &str) -> bool {
         let wanted = self.event_types.contains(&kind)
             || kind
                 .cancels()
@@ -155,7 +155,7 @@ impl EventType {
     ];
 
     /// The name used in configuration and in the event's `name` field.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             EventType::ChannelOccupied => "channel_occupied",
             EventType::ChannelVacated => "channel_vacated",
@@ -168,14 +168,14 @@ impl EventType {
     }
 
     /// The type with this name, if any.
-    pub fn parse(name: &str) -> Option<EventType> {
+    pub(crate) fn parse(name: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
     /// The event that undoes this one when it follows within the leave delay: a held
     /// `channel_vacated` is cancelled by `channel_occupied`, `member_removed` by
     /// `member_added`.
-    pub fn cancels(self) -> Option<EventType> {
+    pub(crate) fn cancels(self) -> Option<EventType> {
         match self {
             EventType::ChannelOccupied => Some(EventType::ChannelVacated),
             EventType::MemberAdded => Some(EventType::MemberRemoved),

@@ -19,43 +19,43 @@ pub struct CliOverrides {
     /// Config file: sockwave TOML, or a Soketi config when the name ends in `.json`
     /// [env: SOCKWAVE_CONFIG]
     #[arg(long, value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Address to listen on
     #[arg(long, value_name = "ADDRESS", global = true)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Port for WebSocket and HTTP API
     #[arg(long, global = true)]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// Prefix in front of every path, e.g. /ws
     #[arg(long, value_name = "PREFIX", global = true)]
-    pub path_prefix: Option<String>,
+    pub(crate) path_prefix: Option<String>,
     /// Verbose logging
     #[arg(long, global = true)]
-    pub debug: bool,
+    pub(crate) debug: bool,
     /// Seconds of silence before the server pings a socket (1-3600)
     #[arg(long, value_name = "SECS", global = true)]
-    pub activity_timeout: Option<u64>,
+    pub(crate) activity_timeout: Option<u64>,
     /// Seconds to wait for sockets and requests when shutting down
     #[arg(long, value_name = "SECS", global = true)]
-    pub shutdown_grace_period: Option<u64>,
+    pub(crate) shutdown_grace_period: Option<u64>,
     /// Id of the first app
     #[arg(long, value_name = "ID", global = true)]
-    pub app_id: Option<String>,
+    pub(crate) app_id: Option<String>,
     /// Key of the first app
     #[arg(long, value_name = "KEY", global = true)]
-    pub app_key: Option<String>,
+    pub(crate) app_key: Option<String>,
     /// Secret of the first app
     #[arg(long, value_name = "SECRET", global = true)]
-    pub app_secret: Option<String>,
+    pub(crate) app_secret: Option<String>,
     /// Accept client-* events on the first app
     #[arg(long, global = true)]
-    pub enable_client_messages: bool,
+    pub(crate) enable_client_messages: bool,
     /// PEM certificate chain: serve wss/https on the port (with --tls-key)
     #[arg(long, value_name = "FILE", global = true)]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert
     #[arg(long, value_name = "FILE", global = true)]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 impl CliOverrides {

@@ -50,7 +50,7 @@ pub struct Config {
     pub apps: Vec<App>,
     /// True when the built-in `app-id` / `app-key` / `app-secret` credentials are in effect,
     /// so the server can warn loudly at startup.
-    pub uses_default_credentials: bool,
+    pub(crate) uses_default_credentials: bool,
 }
 
 /// Listener, protocol timing and HTTP settings shared by every app.
@@ -74,7 +74,7 @@ pub struct ServerConfig {
     /// How long shutdown waits for sockets and in-flight requests before exiting.
     pub shutdown_grace_period: Duration,
     /// Accepted distance between a signed request's `auth_timestamp` and the server clock.
-    pub auth_timestamp_window: Duration,
+    pub(crate) auth_timestamp_window: Duration,
     /// Origins allowed by CORS on the HTTP API; empty means no CORS headers at all.
     /// `*` allows any origin.
     pub cors_allowed_origins: Vec<String>,
@@ -86,10 +86,10 @@ pub struct ServerConfig {
     pub max_request_body_bytes: usize,
     /// Time a request body may take from its first byte to its last (it must also keep a
     /// minimum rate, see `http::body`).
-    pub request_body_timeout: Duration,
+    pub(crate) request_body_timeout: Duration,
     /// Request body bytes the whole server holds at once (being read or handled); past it
     /// requests get 503 with `Retry-After` before their body is read.
-    pub request_body_budget_bytes: usize,
+    pub(crate) request_body_budget_bytes: usize,
     /// Time from TCP accept to a complete HTTP request head (also the idle limit of a
     /// keep-alive HTTP connection between requests); a slower client is disconnected.
     pub handshake_timeout: Duration,
@@ -104,7 +104,7 @@ pub struct ServerConfig {
     /// How a refused subscription is reported to the client.
     pub subscription_error_mode: SubscriptionErrorMode,
     /// How long the last event of a cache channel is kept.
-    pub cache_ttl: Duration,
+    pub(crate) cache_ttl: Duration,
     /// Webhook batching, delay, retry and queue settings.
     pub webhooks: WebhookSettings,
     /// How nodes find each other (local by default).
@@ -122,7 +122,7 @@ pub struct ServerConfig {
     /// The live event console (off by default).
     pub console: ConsoleSettings,
     /// Warn when an app has connected clients but no HTTP publish for this long.
-    pub idle_app_warning: Option<Duration>,
+    pub(crate) idle_app_warning: Option<Duration>,
 }
 
 /// How a refused subscription is reported (see `../shared/PROTOCOL.md` §3.3).

@@ -59,13 +59,13 @@ pub struct WebhookSettings {
     /// How long `channel_vacated` and `member_removed` are held; zero sends them at once.
     pub leave_delay: Duration,
     /// How long a failing request is retried, counted from when its oldest event happened.
-    pub retry_budget: Duration,
+    pub(crate) retry_budget: Duration,
     /// Timeout of one request attempt, connection included.
     pub request_timeout: Duration,
     /// Events the queue holds (and each target's backlog) before new ones are dropped.
     pub queue_capacity: usize,
     /// Recent requests kept per app for the delivery log.
-    pub delivery_log_size: usize,
+    pub(crate) delivery_log_size: usize,
 }
 
 impl Default for WebhookSettings {

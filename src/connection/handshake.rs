@@ -9,11 +9,11 @@ pub struct ClientMeta {
     /// `client` query parameter, e.g. `js`.
     pub client: Option<String>,
     /// `version` query parameter, e.g. `8.4.0`.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// `protocol` query parameter as sent.
-    pub protocol: Option<String>,
+    pub(crate) protocol: Option<String>,
     /// `Origin` header.
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
 }
 
 impl ClientMeta {

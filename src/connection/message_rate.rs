@@ -8,7 +8,7 @@ use tokio::time::{Duration, Instant};
 
 /// A token bucket: `burst` messages at once, refilled at `per_second`.
 #[derive(Debug, Clone)]
-pub struct MessageRate {
+pub(crate) struct MessageRate {
     per_second: u32,
     burst: u32,
     /// Tokens left, in millionths of a message, so refills need no floating point.
@@ -20,7 +20,7 @@ const MICRO: u64 = 1_000_000;
 
 impl MessageRate {
     /// A full bucket.
-    pub fn new(per_second: u32, burst: u32, now: Instant) -> MessageRate {
+    pub(crate) fn new(per_second: u32, burst: u32, now: Instant) -> MessageRate {
         MessageRate {
             per_second,
             burst,
@@ -30,7 +30,7 @@ impl MessageRate {
     }
 
     /// Takes one message from the budget; `false` when the socket is over it.
-    pub fn allow(&mut self, now: Instant) -> bool {
+    pub(crate) fn allow(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.refilled_at);
         self.refilled_at = self.refilled_at.max(now);
         let refill = micros(elapsed).saturating_mul(u64::from(self.per_second));

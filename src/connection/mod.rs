@@ -40,7 +40,7 @@ use sockwave_protocol::ErrorCode;
 /// Answers a WebSocket upgrade request on `/app/{key}` and spawns the connection task.
 /// App and protocol problems are reported over the WebSocket (pusher-js only understands
 /// them there); only a request that is not a WebSocket upgrade gets an HTTP error.
-pub fn upgrade(
+pub(crate) fn upgrade(
     ctx: Arc<Context>,
     mut request: Request<Incoming>,
     app_key: &str,

@@ -39,9 +39,9 @@ pub enum Event {
 
 /// The transport and the framing state of one socket.
 #[derive(Debug)]
-pub struct Pump {
+pub(crate) struct Pump {
     /// The transport.
-    pub io: SocketIo,
+    pub(crate) io: SocketIo,
     decoder: Decoder,
     /// Bytes the client sent right behind its upgrade request.
     early: Option<Vec<u8>>,
@@ -49,7 +49,7 @@ pub struct Pump {
 
 impl Pump {
     /// A pump over an upgraded stream; `early` holds bytes read along with the request.
-    pub fn new(io: SocketIo, max_message: usize, early: &[u8]) -> Pump {
+    pub(crate) fn new(io: SocketIo, max_message: usize, early: &[u8]) -> Pump {
         Pump {
             io,
             decoder: Decoder::new(max_message),
@@ -60,7 +60,7 @@ impl Pump {
     /// A pump over the stream hyper hands back after the upgrade; `None` if it is neither
     /// plain TCP nor TLS. Not async on purpose: the TLS stream type is large, and a value
     /// alive across an `.await` would make every socket's task that large.
-    pub fn upgraded(upgraded: hyper::upgrade::Upgraded, max_message: usize) -> Option<Pump> {
+    pub(crate) fn upgraded(upgraded: hyper::upgrade::Upgraded, max_message: usize) -> Option<Pump> {
         let parts = upgraded
             .downcast::<TokioIo<crate::tls::accept::Stream>>()
             .ok()?;
@@ -72,7 +72,7 @@ impl Pump {
     }
 
     /// Waits for the next event, writing the socket's queued frames meanwhile.
-    pub fn poll_event(&mut self, cx: &mut Context<'_>, socket: &SocketHandle) -> Poll<Event> {
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>, socket: &SocketHandle) -> Poll<Event> {
         socket.register(cx);
         if let Some(request) = socket.requested_close() {
             return Poll::Ready(Event::CloseRequested(request));
@@ -84,7 +84,7 @@ impl Pump {
     }
 
     /// Reads and decodes what the client sent.
-    pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
         if let Some(mut early) = self.early.take() {
             return Poll::Ready(self.decode(&mut early));
         }

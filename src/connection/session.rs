@@ -79,13 +79,8 @@ impl Session {
     }
 
     /// This app's metrics handle.
-    pub fn metrics(&self) -> Arc<AppMetrics> {
+    pub(crate) fn metrics(&self) -> Arc<AppMetrics> {
         self.metrics.clone()
-    }
-
-    /// Whether the socket signed in or subscribed to a private or presence channel.
-    pub fn is_authorized(&self) -> bool {
-        self.socket.is_authorized()
     }
 
     /// The socket id as sent on the wire.
@@ -94,12 +89,12 @@ impl Session {
     }
 
     /// The app this socket belongs to.
-    pub fn app(&self) -> &App {
+    pub(crate) fn app(&self) -> &App {
         &self.app
     }
 
     /// The app's node-local registry.
-    pub fn registry(&self) -> &AppRegistry {
+    pub(crate) fn registry(&self) -> &AppRegistry {
         &self.registry
     }
 
@@ -112,7 +107,7 @@ impl Session {
     }
 
     /// The reply to a frame that could not be parsed (also used for binary frames).
-    pub fn parse_error(&self, err: &ParseError) -> String {
+    pub(crate) fn parse_error(&self, err: &ParseError) -> String {
         tracing::debug!(socket_id = %self.socket_id, app_id = %self.app.id, error = %err, "malformed message");
         messages::error(Some(err.code()), &err.to_string(), None)
     }
@@ -320,7 +315,7 @@ impl Session {
     }
 
     /// Leaves a channel; the cluster view decides whether the user left the channel for good.
-    pub fn unsubscribe(&mut self, channel: &str) {
+    pub(crate) fn unsubscribe(&mut self, channel: &str) {
         if self.channels.remove(channel).is_none() {
             return;
         }

@@ -63,11 +63,11 @@ impl Ending {
 
 /// What the upgrade request decided, carried to the socket's task.
 pub(super) struct Upgrade {
-    pub ctx: Arc<Context>,
-    pub admission: Result<Arc<App>, (ErrorCode, String)>,
-    pub meta: ClientMeta,
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) admission: Result<Arc<App>, (ErrorCode, String)>,
+    pub(crate) meta: ClientMeta,
     /// The address's open-socket slot (per-IP limits), held for the socket's whole life.
-    pub ip_slot: Option<IpSlot>,
+    pub(crate) ip_slot: Option<IpSlot>,
 }
 
 /// An admitted socket: everything its task keeps, in one allocation.

@@ -5,24 +5,24 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// Most watchlist ids kept per sign-in; the rest are dropped with a 4302 error.
-pub const MAX_WATCHLIST: usize = 100;
+pub(crate) const MAX_WATCHLIST: usize = 100;
 
 /// A signed-in user as its `user_data` describes it.
 #[derive(Debug, Clone)]
-pub struct SignedInUser {
+pub(crate) struct SignedInUser {
     /// The user id (a non-empty string; pusher-js refuses numbers).
-    pub id: String,
+    pub(crate) id: String,
     /// `user_info`, shared as presence member info when the socket joins a presence channel
     /// without `channel_data`.
-    pub user_info: Option<Box<RawValue>>,
+    pub(crate) user_info: Option<Box<RawValue>>,
     /// Watched user ids, at most `MAX_WATCHLIST`.
-    pub watchlist: Vec<String>,
+    pub(crate) watchlist: Vec<String>,
     /// How many watchlist ids were dropped over the limit.
-    pub n_dropped: usize,
+    pub(crate) n_dropped: usize,
 }
 
 /// Parses signed `user_data`.
-pub fn parse_user_data(user_data: &str) -> Result<SignedInUser, String> {
+pub(crate) fn parse_user_data(user_data: &str) -> Result<SignedInUser, String> {
     #[derive(Deserialize)]
     struct Raw {
         id: Option<serde_json::Value>,

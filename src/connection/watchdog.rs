@@ -20,7 +20,7 @@ use crate::outbox::{CloseRequest, Enqueued, Frame, SocketHandle};
 use sockwave_protocol::messages;
 
 /// Runs until `stop`.
-pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
+pub(crate) async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     let mut every = tokio::time::interval(tick(&ctx));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ping = Frame::from(messages::ping());

@@ -82,22 +82,23 @@ impl BodyError {
 
 /// The server-wide budget of body bytes being read or held.
 #[derive(Debug)]
-pub struct BodyBudget {
+pub(crate) struct BodyBudget {
     limit: usize,
     in_use: AtomicUsize,
 }
 
 impl BodyBudget {
     /// A budget of `limit` bytes.
-    pub fn new(limit: usize) -> BodyBudget {
+    pub(crate) fn new(limit: usize) -> BodyBudget {
         BodyBudget {
             limit,
             in_use: AtomicUsize::new(0),
         }
     }
 
+    #[cfg(test)]
     /// Bytes reserved right now.
-    pub fn in_use(&self) -> usize {
+    pub(crate) fn in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
     }
 

@@ -8,7 +8,7 @@ static EPOCH: OnceLock<Instant> = OnceLock::new();
 
 /// Milliseconds since the first call, plus one: 0 never names a real moment, so atomics can
 /// use it for "not set".
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     let epoch = *EPOCH.get_or_init(Instant::now);
     u64::try_from(epoch.elapsed().as_millis())
         .unwrap_or(u64::MAX)

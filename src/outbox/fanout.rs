@@ -37,7 +37,7 @@ impl Flushes {
 
     /// Queues `frame` for `socket`; `true` when the socket took it (it will be written unless
     /// the connection breaks), `false` when the socket is gone or was just found too slow.
-    pub fn send(&mut self, socket: &SocketHandle, frame: &Frame) -> bool {
+    pub(crate) fn send(&mut self, socket: &SocketHandle, frame: &Frame) -> bool {
         match socket.enqueue(frame) {
             Enqueued::First => {
                 self.sockets.push(socket.clone());
@@ -49,7 +49,7 @@ impl Flushes {
     }
 
     /// Takes over another batch's sockets.
-    pub fn append(&mut self, mut other: Flushes) {
+    pub(crate) fn append(&mut self, mut other: Flushes) {
         self.sockets.append(&mut other.sockets);
     }
 
@@ -70,7 +70,7 @@ impl Drop for Flushes {
 }
 
 /// Flushes sockets whose queue just went from empty to non-empty.
-pub fn flush(sockets: Vec<SocketHandle>) {
+pub(crate) fn flush(sockets: Vec<SocketHandle>) {
     if sockets.len() <= INLINE || tokio::runtime::Handle::try_current().is_err() {
         for socket in &sockets {
             socket.flush_now();

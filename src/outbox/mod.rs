@@ -33,14 +33,14 @@ pub mod fanout;
 pub mod stream;
 
 pub use fanout::{ban_writes, Flushes, WriteBan};
-pub use sockwave_protocol::Frame;
+pub(crate) use sockwave_protocol::Frame;
 
 /// Most frames one vectored write carries.
 const MAX_FRAMES_PER_WRITE: usize = 32;
 
 /// What `enqueue` did with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enqueued {
+pub(crate) enum Enqueued {
     /// Queued into an empty queue: the caller must `flush_now` (or hand it to the task).
     First,
     /// Queued behind other frames; whoever queued the first of them flushes.
@@ -51,7 +51,7 @@ pub enum Enqueued {
 
 /// What happened to a frame handed to `try_send`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendOutcome {
+pub(crate) enum SendOutcome {
     /// Written to the socket's kernel buffer.
     Sent,
     /// Queued for the socket's task to write when the socket is writable.
@@ -63,9 +63,10 @@ pub enum SendOutcome {
 }
 
 impl SendOutcome {
+    #[cfg(test)]
     /// Whether the socket took the frame (it will reach the client unless the connection
     /// breaks).
-    pub fn accepted(self) -> bool {
+    pub(crate) fn accepted(self) -> bool {
         matches!(self, SendOutcome::Sent | SendOutcome::Queued)
     }
 }
@@ -144,7 +145,7 @@ struct Queue {
 
 impl SocketHandle {
     /// A handle for a new socket; `direct` is the TCP stream for direct writes, if plain.
-    pub fn new(
+    pub(crate) fn new(
         id: SocketId,
         capacity: usize,
         direct: Option<Arc<TcpStream>>,
@@ -178,9 +179,10 @@ impl SocketHandle {
         self.0.id
     }
 
+    #[cfg(test)]
     /// Sends a text frame without waiting. A full queue means the client is not reading:
     /// the socket is asked to close with 4100 rather than letting memory grow.
-    pub fn try_send(&self, frame: &Frame) -> SendOutcome {
+    pub(crate) fn try_send(&self, frame: &Frame) -> SendOutcome {
         match self.enqueue(frame) {
             Enqueued::First => self.flush_now(),
             Enqueued::Behind => SendOutcome::Queued,
@@ -191,7 +193,7 @@ impl SocketHandle {
     /// Queues a text frame without writing it. `First` means the queue was empty and the
     /// caller must call `flush_now` (a fan-out queues to every subscriber first, then
     /// flushes them in parallel; see `fanout`).
-    pub fn enqueue(&self, frame: &Frame) -> Enqueued {
+    pub(crate) fn enqueue(&self, frame: &Frame) -> Enqueued {
         let mut queue = self.lock();
         if queue.sealed {
             return Enqueued::Refused(SendOutcome::Gone);
@@ -223,7 +225,7 @@ impl SocketHandle {
     /// Writes what is queued straight to the kernel, from the caller's thread. What the
     /// socket does not take now is left to the connection task, which is woken to wait for
     /// writability; TLS sockets always leave it to the task.
-    pub fn flush_now(&self) -> SendOutcome {
+    pub(crate) fn flush_now(&self) -> SendOutcome {
         let mut queue = self.lock();
         if queue.sealed {
             return SendOutcome::Gone;
@@ -263,7 +265,7 @@ impl SocketHandle {
     }
 
     /// Asks the connection task to close the socket. Later requests are ignored.
-    pub fn request_close(&self, request: CloseRequest) {
+    pub(crate) fn request_close(&self, request: CloseRequest) {
         let first = self
             .0
             .close
@@ -275,7 +277,7 @@ impl SocketHandle {
     }
 
     /// The close requested so far, if any.
-    pub fn requested_close(&self) -> Option<CloseRequest> {
+    pub(crate) fn requested_close(&self) -> Option<CloseRequest> {
         CloseRequest::from_u8(self.0.close.load(Ordering::Acquire))
     }
 
@@ -436,12 +438,12 @@ impl SocketHandle {
     }
 
     /// The socket signed in or joined a private or presence channel.
-    pub fn set_authorized(&self) {
+    pub(crate) fn set_authorized(&self) {
         self.0.authorized.store(true, Ordering::Relaxed);
     }
 
     /// Whether `set_authorized` was called.
-    pub fn is_authorized(&self) -> bool {
+    pub(crate) fn is_authorized(&self) -> bool {
         self.0.authorized.load(Ordering::Relaxed)
     }
 }

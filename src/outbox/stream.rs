@@ -12,7 +12,7 @@ use tokio_rustls::server::TlsStream;
 
 /// An upgraded connection's transport.
 #[derive(Debug)]
-pub enum SocketIo {
+pub(crate) enum SocketIo {
     /// Plain TCP. The handle writes to it directly; reads and waits for writability happen
     /// here, through readiness, so both can use the stream at once.
     Tcp(Arc<TcpStream>),
@@ -22,7 +22,7 @@ pub enum SocketIo {
 
 impl SocketIo {
     /// The stream the handle may write to directly, for plain TCP.
-    pub fn direct(&self) -> Option<Arc<TcpStream>> {
+    pub(crate) fn direct(&self) -> Option<Arc<TcpStream>> {
         match self {
             SocketIo::Tcp(tcp) => Some(tcp.clone()),
             SocketIo::Tls(_) => None,
@@ -30,7 +30,7 @@ impl SocketIo {
     }
 
     /// Reads what is available into `buf`; `Ok(0)` is the end of the stream.
-    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match self {
             SocketIo::Tcp(tcp) => loop {
                 ready!(tcp.poll_read_ready(cx))?;
@@ -48,7 +48,7 @@ impl SocketIo {
     }
 
     /// Writes as much of `bufs` as the socket takes now.
-    pub fn poll_write_vectored(
+    pub(crate) fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
@@ -66,7 +66,7 @@ impl SocketIo {
     }
 
     /// Pushes buffered TLS records to the socket (plain TCP buffers nothing).
-    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             SocketIo::Tcp(_) => Poll::Ready(Ok(())),
             SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
@@ -74,7 +74,7 @@ impl SocketIo {
     }
 
     /// Ends the write side: TLS close_notify, TCP FIN.
-    pub async fn shutdown(&mut self) {
+    pub(crate) async fn shutdown(&mut self) {
         let _ = std::future::poll_fn(|cx| match self {
             SocketIo::Tcp(tcp) => {
                 // `&TcpStream` cannot shut down through AsyncWrite; the socket2 view can.

@@ -23,16 +23,16 @@ pub enum EventError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InfoRequest {
     /// `user_count` (presence channels).
-    pub user_count: bool,
+    pub(crate) user_count: bool,
     /// `subscription_count` (other channels).
-    pub subscription_count: bool,
+    pub(crate) subscription_count: bool,
     /// `cache` (cache channels; channel query only).
-    pub cache: bool,
+    pub(crate) cache: bool,
 }
 
 impl InfoRequest {
     /// Parses a comma-separated `info` value.
-    pub fn parse(info: Option<&str>) -> Result<InfoRequest, EventError> {
+    pub(crate) fn parse(info: Option<&str>) -> Result<InfoRequest, EventError> {
         let mut request = InfoRequest::default();
         for attribute in info
             .unwrap_or("")
@@ -84,7 +84,7 @@ impl Target {
     }
 
     /// The channel name as subscribers see it.
-    pub fn channel_name(&self) -> String {
+    pub(crate) fn channel_name(&self) -> String {
         match self {
             Target::Channel(channel) => channel.as_str().to_string(),
             Target::User(user_id) => format!("{SERVER_TO_USER_PREFIX}{user_id}"),
@@ -102,9 +102,9 @@ pub struct Event {
     /// Target channels and users.
     pub channels: Vec<Target>,
     /// The socket that must not receive it (`toOthers()`).
-    pub except: Option<SocketId>,
+    pub(crate) except: Option<SocketId>,
     /// Requested attributes for the response.
-    pub info: InfoRequest,
+    pub(crate) info: InfoRequest,
 }
 
 /// Validates one event object. `batch_item` selects the batch rules (one `channel`).

@@ -128,7 +128,7 @@ fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
 
 /// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without; the
 /// counts are the cluster's.
-pub fn channel_attributes(ctx: &Context, app_id: &AppId, event: &Event) -> Option<Value> {
+pub(crate) fn channel_attributes(ctx: &Context, app_id: &AppId, event: &Event) -> Option<Value> {
     if !event.info.any() {
         return None;
     }

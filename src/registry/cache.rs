@@ -7,18 +7,18 @@ use tokio::time::{Duration, Instant};
 
 /// One cached event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedEvent {
+pub(crate) struct CachedEvent {
     /// Event name.
-    pub event: String,
+    pub(crate) event: String,
     /// Event data, as published.
-    pub data: String,
+    pub(crate) data: String,
     /// When it stops being served.
-    pub expires_at: Instant,
+    pub(crate) expires_at: Instant,
 }
 
 impl CachedEvent {
     /// Whole seconds left before it expires (at least 1 while it is served).
-    pub fn ttl_secs(&self, now: Instant) -> u64 {
+    pub(crate) fn ttl_secs(&self, now: Instant) -> u64 {
         self.expires_at
             .saturating_duration_since(now)
             .as_secs()
@@ -28,17 +28,17 @@ impl CachedEvent {
 
 /// Longest time an event stays cached. Longer TTLs (a huge `cache_ttl`, or a `ttl_secs`
 /// from another node) are cut to this, because `Instant + Duration` panics on overflow.
-pub const MAX_CACHE_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) const MAX_CACHE_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Cache of one app.
 #[derive(Debug, Default)]
-pub struct ChannelCache {
+pub(crate) struct ChannelCache {
     events: DashMap<String, CachedEvent>,
 }
 
 impl ChannelCache {
     /// Stores the last event of a channel for `ttl`.
-    pub fn put(&self, channel: &str, event: &str, data: &str, ttl: Duration, now: Instant) {
+    pub(crate) fn put(&self, channel: &str, event: &str, data: &str, ttl: Duration, now: Instant) {
         self.events.insert(
             channel.to_string(),
             CachedEvent {
@@ -50,7 +50,7 @@ impl ChannelCache {
     }
 
     /// The cached event of a channel, unless it expired.
-    pub fn get(&self, channel: &str, now: Instant) -> Option<CachedEvent> {
+    pub(crate) fn get(&self, channel: &str, now: Instant) -> Option<CachedEvent> {
         let cached = self.events.get(channel)?.clone();
         if cached.expires_at <= now {
             self.events.remove_if(channel, |_, c| c.expires_at <= now);
@@ -60,7 +60,7 @@ impl ChannelCache {
     }
 
     /// Drops every expired entry; returns how many remain.
-    pub fn sweep(&self, now: Instant) -> usize {
+    pub(crate) fn sweep(&self, now: Instant) -> usize {
         self.events.retain(|_, cached| cached.expires_at > now);
         self.events.len()
     }

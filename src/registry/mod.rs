@@ -4,8 +4,9 @@
 //! Every method is synchronous and holds a map lock only for its own duration, so no guard can
 //! live across an `.await`. Methods that change state return what changed (channel occupied or
 //! vacated, member added or removed) for the async caller to act on; the registry itself never
-//! awaits, never logs, never emits webhooks. Fan-out (`broadcast`) only calls
-//! `SocketHandle::try_send`, which never waits.
+//! awaits, never logs, never emits webhooks. Fan-out (`broadcast`) only queues frames and
+//! collects the sockets to flush into a `Flushes`, which the caller drains after releasing
+//! its locks; nothing here waits or writes to a socket.
 //!
 //! Lock order: `Registry::apps`, then at most one of `AppRegistry::sockets` or
 //! `AppRegistry::channels`; no method holds two shard locks of the same map.
@@ -27,11 +28,11 @@ use dashmap::DashMap;
 use tokio::time::{Duration, Instant};
 
 use crate::outbox::{Flushes, Frame, SocketHandle};
-pub use cache::{CachedEvent, ChannelCache};
-pub use presence::{MemberData, Presence};
-pub use socket_ids::SocketIdGenerator;
+pub(crate) use cache::ChannelCache;
+pub(crate) use presence::{MemberData, Presence};
+pub(crate) use socket_ids::SocketIdGenerator;
 pub use sockwave_protocol::SocketId;
-pub use users::Users;
+pub(crate) use users::Users;
 
 use sockwave_protocol::ChannelName;
 
@@ -54,7 +55,7 @@ impl Registry {
     }
 
     /// Connected sockets per app on this node (for cluster heartbeats).
-    pub fn connection_counts(&self) -> HashMap<AppId, u64> {
+    pub(crate) fn connection_counts(&self) -> HashMap<AppId, u64> {
         self.apps
             .iter()
             .map(|app| (app.key().clone(), app.connection_count()))
@@ -62,17 +63,12 @@ impl Registry {
     }
 
     /// Every app's state (a snapshot of the handles; for metrics scrapes).
-    pub fn apps(&self) -> Vec<Arc<AppRegistry>> {
+    pub(crate) fn apps(&self) -> Vec<Arc<AppRegistry>> {
         self.apps.iter().map(|app| app.value().clone()).collect()
     }
 
-    /// The state of one app, if any socket ever connected to it.
-    pub fn existing_app(&self, app_id: &AppId) -> Option<Arc<AppRegistry>> {
-        self.apps.get(app_id).map(|app| app.clone())
-    }
-
     /// Drops expired cache entries of every app.
-    pub fn sweep_caches(&self, now: Instant) {
+    pub(crate) fn sweep_caches(&self, now: Instant) {
         for app in self.apps.iter() {
             app.cache.sweep(now);
         }
@@ -94,7 +90,7 @@ pub struct AppRegistry {
     /// Signed-in users and watchlists.
     pub users: Users,
     /// Last events of cache channels.
-    pub cache: ChannelCache,
+    pub(crate) cache: ChannelCache,
 }
 
 #[derive(Debug, Default)]
@@ -120,13 +116,13 @@ where
 
 /// Above this many subscribers, `subscription_count` is sent at most every
 /// `COUNT_THROTTLE` (as Pusher does).
-pub const COUNT_THROTTLE_ABOVE: usize = 100;
+pub(crate) const COUNT_THROTTLE_ABOVE: usize = 100;
 /// The `subscription_count` throttle interval.
-pub const COUNT_THROTTLE: Duration = Duration::from_secs(5);
+pub(crate) const COUNT_THROTTLE: Duration = Duration::from_secs(5);
 
 /// What to do about a changed subscription count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountUpdate {
+pub(crate) enum CountUpdate {
     /// Broadcast the count now.
     SendNow,
     /// Throttled: call `take_pending_count` at this instant.
@@ -137,29 +133,29 @@ pub enum CountUpdate {
 
 /// What a subscription changed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Subscribed {
+pub(crate) struct Subscribed {
     /// The socket was already subscribed; nothing changed.
-    pub already_subscribed: bool,
+    pub(crate) already_subscribed: bool,
     /// Subscribers of the channel on this node, after the change.
-    pub local_count: usize,
+    pub(crate) local_count: usize,
     /// Presence: the user's first socket on this node joined.
-    pub member_added: Option<MemberData>,
+    pub(crate) member_added: Option<MemberData>,
 }
 
 /// What an unsubscription changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Unsubscribed {
+pub(crate) struct Unsubscribed {
     /// The socket had been subscribed.
-    pub was_subscribed: bool,
+    pub(crate) was_subscribed: bool,
     /// Subscribers of the channel on this node, after the change.
-    pub local_count: usize,
+    pub(crate) local_count: usize,
     /// Presence: the user's last socket on this node left.
-    pub member_removed: Option<String>,
+    pub(crate) member_removed: Option<String>,
 }
 
 impl AppRegistry {
     /// An empty registry for one app.
-    pub fn new(app_id: &AppId) -> AppRegistry {
+    pub(crate) fn new(app_id: &AppId) -> AppRegistry {
         AppRegistry {
             app_id: app_id.clone(),
             sockets: DashMap::new(),
@@ -171,7 +167,7 @@ impl AppRegistry {
     }
 
     /// The app this registry belongs to.
-    pub fn app_id(&self) -> &AppId {
+    pub(crate) fn app_id(&self) -> &AppId {
         &self.app_id
     }
 
@@ -203,7 +199,7 @@ impl AppRegistry {
 
     /// Calls `f` for every socket of this app on this node (the watchdog's walk). Holds one
     /// shard's read lock at a time; `f` must not call back into the registry.
-    pub fn for_each_socket(&self, mut f: impl FnMut(&SocketHandle)) {
+    pub(crate) fn for_each_socket(&self, mut f: impl FnMut(&SocketHandle)) {
         for socket in self.sockets.iter() {
             f(socket.value());
         }
@@ -212,7 +208,7 @@ impl AppRegistry {
     /// Gives memory back after a crowd left: a hash map keeps the capacity of its largest
     /// size, so without this the socket and channel maps would hold tens of bytes per
     /// departed socket for ever. Cheap enough for the watchdog's tick (reads shard sizes).
-    pub fn shrink_if_sparse(&self) {
+    pub(crate) fn shrink_if_sparse(&self) {
         shrink_if_sparse(&self.sockets);
         shrink_if_sparse(&self.channels);
         self.users.shrink_if_sparse();
@@ -230,7 +226,7 @@ impl AppRegistry {
 
     /// Presence members (distinct users per channel) with a socket on this node, summed over
     /// the app's presence channels. Walks every channel: for metrics scrapes, not hot paths.
-    pub fn presence_member_count(&self) -> usize {
+    pub(crate) fn presence_member_count(&self) -> usize {
         self.channels
             .iter()
             .filter_map(|entry| entry.presence.as_ref().map(Presence::n_users))
@@ -238,7 +234,7 @@ impl AppRegistry {
     }
 
     /// Subscribes a socket; `member` is given exactly for presence channels.
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         &self,
         channel: &ChannelName,
         socket: &SocketHandle,
@@ -267,7 +263,7 @@ impl AppRegistry {
     }
 
     /// Unsubscribes a socket; an emptied channel is removed.
-    pub fn unsubscribe(&self, channel: &str, socket_id: SocketId) -> Unsubscribed {
+    pub(crate) fn unsubscribe(&self, channel: &str, socket_id: SocketId) -> Unsubscribed {
         let Some(mut entry) = self.channels.get_mut(channel) else {
             return Unsubscribed::default();
         };
@@ -319,7 +315,7 @@ impl AppRegistry {
 
     /// Records that a channel's cluster-wide subscriber count changed to `total` and says
     /// when to announce it.
-    pub fn note_count_change(&self, channel: &str, total: usize, now: Instant) -> CountUpdate {
+    pub(crate) fn note_count_change(&self, channel: &str, total: usize, now: Instant) -> CountUpdate {
         let Some(mut state) = self.channels.get_mut(channel) else {
             return CountUpdate::Nothing;
         };
@@ -344,7 +340,7 @@ impl AppRegistry {
     }
 
     /// Whether a throttled count is still due for a channel (clears the flag).
-    pub fn take_pending_count(&self, channel: &str, now: Instant) -> bool {
+    pub(crate) fn take_pending_count(&self, channel: &str, now: Instant) -> bool {
         let Some(mut state) = self.channels.get_mut(channel) else {
             return false;
         };

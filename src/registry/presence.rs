@@ -13,11 +13,11 @@ use sockwave_protocol::SocketId;
 
 /// A member as a socket's `channel_data` (or sign-in) describes it.
 #[derive(Debug, Clone)]
-pub struct MemberData {
+pub(crate) struct MemberData {
     /// The user id, stringified when the client sent a number.
-    pub user_id: String,
+    pub(crate) user_id: String,
     /// Optional `user_info`, kept as the exact JSON sent.
-    pub user_info: Option<Box<RawValue>>,
+    pub(crate) user_info: Option<Box<RawValue>>,
 }
 
 impl PartialEq for MemberData {
@@ -29,7 +29,7 @@ impl PartialEq for MemberData {
 
 /// Membership of one presence channel.
 #[derive(Debug, Default)]
-pub struct Presence {
+pub(crate) struct Presence {
     /// User id → this node's sockets joined as that user.
     members: HashMap<String, u32>,
     user_of_socket: HashMap<SocketId, String>,
@@ -39,7 +39,7 @@ impl Presence {
     /// Adds a socket as `user_id`. Returns `true` when this is the user's first socket on this
     /// node. A socket that already joined changes nothing. The member limit is the cluster's
     /// business (the session checks it against the cluster view), not this node's.
-    pub fn join(&mut self, socket_id: SocketId, user_id: &str) -> bool {
+    pub(crate) fn join(&mut self, socket_id: SocketId, user_id: &str) -> bool {
         if self.user_of_socket.contains_key(&socket_id) {
             return false;
         }
@@ -51,7 +51,7 @@ impl Presence {
 
     /// Removes a socket. Returns the user id when it was the user's last socket, i.e.
     /// `member_removed` is due.
-    pub fn leave(&mut self, socket_id: SocketId) -> Option<String> {
+    pub(crate) fn leave(&mut self, socket_id: SocketId) -> Option<String> {
         let user_id = self.user_of_socket.remove(&socket_id)?;
         let n_sockets = self
             .members
@@ -67,17 +67,18 @@ impl Presence {
     }
 
     /// The user a socket joined as.
-    pub fn user_of(&self, socket_id: SocketId) -> Option<&str> {
+    pub(crate) fn user_of(&self, socket_id: SocketId) -> Option<&str> {
         self.user_of_socket.get(&socket_id).map(String::as_str)
     }
 
     /// Number of distinct users.
-    pub fn n_users(&self) -> usize {
+    pub(crate) fn n_users(&self) -> usize {
         self.members.len()
     }
 
+    #[cfg(test)]
     /// Distinct user ids, sorted for stable output.
-    pub fn user_ids(&self) -> Vec<String> {
+    pub(crate) fn user_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.members.keys().cloned().collect();
         ids.sort();
         ids

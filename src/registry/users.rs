@@ -20,7 +20,7 @@ pub struct Users {
 
 impl Users {
     /// Records a socket signed in as `user_id`. Returns `true` when the user just came online.
-    pub fn sign_in(&self, user_id: &str, socket: &SocketHandle) -> bool {
+    pub(crate) fn sign_in(&self, user_id: &str, socket: &SocketHandle) -> bool {
         let mut sockets = self.signed_in.entry(user_id.to_string()).or_default();
         let first = sockets.is_empty();
         sockets.insert(socket.id(), socket.clone());
@@ -28,7 +28,7 @@ impl Users {
     }
 
     /// Forgets a signed-in socket. Returns `true` when the user just went offline.
-    pub fn sign_out(&self, user_id: &str, socket_id: SocketId) -> bool {
+    pub(crate) fn sign_out(&self, user_id: &str, socket_id: SocketId) -> bool {
         let Some(mut sockets) = self.signed_in.get_mut(user_id) else {
             return false;
         };
@@ -42,19 +42,20 @@ impl Users {
     }
 
     /// Gives back the capacity left by users who went offline (see `AppRegistry`).
-    pub fn shrink_if_sparse(&self) {
+    pub(crate) fn shrink_if_sparse(&self) {
         super::shrink_if_sparse(&self.signed_in);
         super::shrink_if_sparse(&self.watchers);
     }
 
+    #[cfg(test)]
     /// Whether any socket is signed in as `user_id`.
-    pub fn is_online(&self, user_id: &str) -> bool {
+    pub(crate) fn is_online(&self, user_id: &str) -> bool {
         self.signed_in.get(user_id).is_some_and(|s| !s.is_empty())
     }
 
     /// Queues `frame` for every socket signed in as `user_id` into `flushes`; returns how
     /// many took it.
-    pub fn send_to_user(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
+    pub(crate) fn send_to_user(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
         self.signed_in.get(user_id).map_or(0, |sockets| {
             sockets
                 .values()
@@ -77,7 +78,7 @@ impl Users {
     }
 
     /// Makes `socket` a watcher of each of `user_ids`.
-    pub fn watch(&self, socket: &SocketHandle, user_ids: &[String]) {
+    pub(crate) fn watch(&self, socket: &SocketHandle, user_ids: &[String]) {
         for user_id in user_ids {
             self.watchers
                 .entry(user_id.clone())
@@ -87,7 +88,7 @@ impl Users {
     }
 
     /// Removes `socket_id` from the watchers of each of `user_ids`.
-    pub fn unwatch(&self, socket_id: SocketId, user_ids: &[String]) {
+    pub(crate) fn unwatch(&self, socket_id: SocketId, user_ids: &[String]) {
         for user_id in user_ids {
             let emptied = self.watchers.get_mut(user_id).is_some_and(|mut watchers| {
                 watchers.remove(&socket_id);
@@ -100,7 +101,7 @@ impl Users {
     }
 
     /// Queues `frame` for every socket watching `user_id` into `flushes`.
-    pub fn notify_watchers(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
+    pub(crate) fn notify_watchers(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
         self.watchers.get(user_id).map_or(0, |watchers| {
             watchers
                 .values()

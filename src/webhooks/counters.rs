@@ -20,15 +20,15 @@ pub(crate) struct Counters {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CounterSnapshot {
     /// Events taken into the queue.
-    pub accepted: u64,
+    pub(crate) accepted: u64,
     /// Events dropped because the queue or a target's backlog was full.
     pub dropped: u64,
     /// Events in requests the receiver answered with 2xx.
-    pub delivered: u64,
+    pub(crate) delivered: u64,
     /// Events in requests that failed for good (permanent error, or retry budget spent).
     pub failed: u64,
     /// Attempts after the first one, over all requests.
-    pub retries: u64,
+    pub(crate) retries: u64,
 }
 
 /// Which counter to add to.

@@ -12,7 +12,7 @@ use crate::app::EventType;
 /// One webhook event, serialised exactly as it appears in a request's `events` array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
-pub enum WebhookEvent {
+pub(crate) enum WebhookEvent {
     /// A channel got its first subscriber.
     ChannelOccupied {
         /// The channel.
@@ -67,54 +67,16 @@ pub enum WebhookEvent {
 }
 
 impl WebhookEvent {
-    /// A `channel_occupied`.
-    pub fn channel_occupied(channel: &str) -> WebhookEvent {
-        WebhookEvent::ChannelOccupied {
-            channel: channel.to_string(),
-        }
-    }
-
-    /// A `channel_vacated`.
-    pub fn channel_vacated(channel: &str) -> WebhookEvent {
-        WebhookEvent::ChannelVacated {
-            channel: channel.to_string(),
-        }
-    }
-
-    /// A `member_added`.
-    pub fn member_added(channel: &str, user_id: &str) -> WebhookEvent {
-        WebhookEvent::MemberAdded {
-            channel: channel.to_string(),
-            user_id: user_id.to_string(),
-        }
-    }
-
-    /// A `member_removed`.
-    pub fn member_removed(channel: &str, user_id: &str) -> WebhookEvent {
-        WebhookEvent::MemberRemoved {
-            channel: channel.to_string(),
-            user_id: user_id.to_string(),
-        }
-    }
-
     /// A `cache_miss`.
-    pub fn cache_miss(channel: &str) -> WebhookEvent {
+    pub(crate) fn cache_miss(channel: &str) -> WebhookEvent {
         WebhookEvent::CacheMiss {
             channel: channel.to_string(),
         }
     }
 
-    /// A `subscription_count`.
-    pub fn subscription_count(channel: &str, subscription_count: usize) -> WebhookEvent {
-        WebhookEvent::SubscriptionCount {
-            channel: channel.to_string(),
-            subscription_count,
-        }
-    }
-
     /// A `client_event`. `raw_data` is the `data` JSON as the client sent it: a JSON string is
     /// passed on as its text, anything else as its JSON text.
-    pub fn client_event(
+    pub(crate) fn client_event(
         channel: &str,
         event: &str,
         raw_data: &str,
@@ -135,7 +97,7 @@ impl WebhookEvent {
     }
 
     /// The event's kind.
-    pub fn kind(&self) -> EventType {
+    pub(crate) fn kind(&self) -> EventType {
         match self {
             WebhookEvent::ChannelOccupied { .. } => EventType::ChannelOccupied,
             WebhookEvent::ChannelVacated { .. } => EventType::ChannelVacated,
@@ -148,7 +110,7 @@ impl WebhookEvent {
     }
 
     /// The channel the event is about.
-    pub fn channel(&self) -> &str {
+    pub(crate) fn channel(&self) -> &str {
         match self {
             WebhookEvent::ChannelOccupied { channel }
             | WebhookEvent::ChannelVacated { channel }
@@ -161,7 +123,7 @@ impl WebhookEvent {
     }
 
     /// The presence user id of member events; `None` for the others.
-    pub fn member(&self) -> Option<&str> {
+    pub(crate) fn member(&self) -> Option<&str> {
         match self {
             WebhookEvent::MemberAdded { user_id, .. }
             | WebhookEvent::MemberRemoved { user_id, .. } => Some(user_id),

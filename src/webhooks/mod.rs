@@ -35,9 +35,9 @@ use tokio::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::config::WebhookSettings;
-pub use counters::CounterSnapshot;
+pub(crate) use counters::CounterSnapshot;
 use counters::{Counter, Counters};
-pub use event::WebhookEvent;
+pub(crate) use event::WebhookEvent;
 use log::DeliveryLog;
 use worker::Command;
 
@@ -153,7 +153,7 @@ impl Webhooks {
 
     /// Queues `event` for the app's interested targets. Never blocks and never fails: when
     /// the queue is full the event is dropped, counted and logged.
-    pub fn emit(&self, app: &Arc<App>, event: WebhookEvent) {
+    pub(crate) fn emit(&self, app: &Arc<App>, event: WebhookEvent) {
         let (kind, channel) = (event.kind(), event.channel());
         let Some(first) = app
             .webhooks
@@ -185,7 +185,7 @@ impl Webhooks {
     /// Shutdown: sends everything pending at once (held leaves included, no batch window) and
     /// waits until it is delivered or given up, or until `deadline`. Returns whether
     /// everything settled in time.
-    pub async fn drain(&self, deadline: Instant) -> bool {
+    pub(crate) async fn drain(&self, deadline: Instant) -> bool {
         let (reply, settled) = oneshot::channel();
         let asked =
             tokio::time::timeout_at(deadline, self.shared.queue.send(Command::Drain(reply)));
@@ -197,7 +197,7 @@ impl Webhooks {
 
     /// The app's recent deliveries (newest first) and its counters, as JSON:
     /// `{"deliveries": [{time_ms, url, events, status, attempts, outcome, error}], "counters": {…}}`.
-    pub fn recent_deliveries(&self, app_id: &AppId) -> Value {
+    pub(crate) fn recent_deliveries(&self, app_id: &AppId) -> Value {
         self.shared.log.report(app_id)
     }
 
