@@ -68,7 +68,11 @@ pub(crate) fn near_names(channel: &str) -> Vec<String> {
 }
 
 /// The most-listened channel, other than `channel`, among its near names; `(name, subscribers)`.
-pub(crate) fn listened_near(view: &ClusterView, app_id: &AppId, channel: &str) -> Option<(String, usize)> {
+pub(crate) fn listened_near(
+    view: &ClusterView,
+    app_id: &AppId,
+    channel: &str,
+) -> Option<(String, usize)> {
     near_names(channel)
         .into_iter()
         .map(|name| {

@@ -60,7 +60,12 @@ impl Tap {
     /// Like `emit`, for an event whose text a client the server did not authenticate wrote
     /// (a stranger's subscribe, a refused API call): the page marks it `client_supplied`, so
     /// nobody can pass off a convincing fake row as the server's.
-    pub(crate) fn emit_client_supplied(&self, app_id: &AppId, kind: &str, fields: impl FnOnce() -> Value) {
+    pub(crate) fn emit_client_supplied(
+        &self,
+        app_id: &AppId,
+        kind: &str,
+        fields: impl FnOnce() -> Value,
+    ) {
         self.send(app_id, kind, true, fields);
     }
 

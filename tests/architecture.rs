@@ -46,7 +46,12 @@ fn layers() -> BTreeMap<String, usize> {
 fn declared_modules() -> BTreeSet<String> {
     let lib = std::fs::read_to_string(root().join("src/lib.rs")).expect("src/lib.rs");
     lib.lines()
-        .filter_map(|line| line.trim().strip_prefix("pub mod "))
+        .filter_map(|line| {
+            let line = line.trim();
+            ["pub mod ", "pub(crate) mod ", "mod "]
+                .iter()
+                .find_map(|prefix| line.strip_prefix(prefix))
+        })
         .map(|rest| rest.trim_end_matches(';').to_string())
         .collect()
 }

@@ -15,11 +15,11 @@
 //! `wire` is the message format, `view` the merged state, `transport`/`redis`/`nats` move
 //! bytes, and `node` holds the `Cluster` handle and the actor applying remote messages.
 
-pub mod nats;
-pub mod node;
-pub mod redis;
-pub mod transport;
-pub mod view;
-pub mod wire;
+pub(crate) mod nats;
+pub(crate) mod node;
+pub(crate) mod redis;
+pub(crate) mod transport;
+pub(crate) mod view;
+pub(crate) mod wire;
 
 pub use node::Cluster;

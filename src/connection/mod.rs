@@ -7,14 +7,14 @@
 //! server-wide `watchdog` and the shutdown sequence. Other code reaches the socket only
 //! through its `SocketHandle`.
 
-pub mod handshake;
+pub(crate) mod handshake;
 mod member;
-pub mod message_rate;
-pub mod pump;
+pub(crate) mod message_rate;
+pub(crate) mod pump;
 pub mod session;
 mod task;
-pub mod user_data;
-pub mod watchdog;
+pub(crate) mod user_data;
+pub(crate) mod watchdog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -26,7 +26,7 @@ thread_local! {
 
 /// What the task acts on.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// Somebody asked for the socket to close.
     CloseRequested(CloseRequest),
     /// Complete client messages (possibly none, after a partial frame).
@@ -72,7 +72,11 @@ impl Pump {
     }
 
     /// Waits for the next event, writing the socket's queued frames meanwhile.
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>, socket: &SocketHandle) -> Poll<Event> {
+    pub(crate) fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+        socket: &SocketHandle,
+    ) -> Poll<Event> {
         socket.register(cx);
         if let Some(request) = socket.requested_close() {
             return Poll::Ready(Event::CloseRequested(request));

@@ -44,7 +44,11 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; c
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// Handles `/console`, its assets, `/console/stream` and `/console/publish`.
-pub(crate) async fn handle(ctx: Arc<Context>, request: Request<Incoming>, path: &str) -> Response<Body> {
+pub(crate) async fn handle(
+    ctx: Arc<Context>,
+    request: Request<Incoming>,
+    path: &str,
+) -> Response<Body> {
     let settings = &ctx.config.console;
     if !settings.enabled {
         return error(

@@ -28,9 +28,9 @@ use crate::metrics::AppMetrics;
 use sockwave_protocol::websocket::{header, Header, Opcode};
 use sockwave_protocol::SocketId;
 
-pub mod clock;
-pub mod fanout;
-pub mod stream;
+pub(crate) mod clock;
+pub(crate) mod fanout;
+pub(crate) mod stream;
 
 pub use fanout::{ban_writes, Flushes, WriteBan};
 pub(crate) use sockwave_protocol::Frame;

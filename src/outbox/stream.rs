@@ -30,7 +30,11 @@ impl SocketIo {
     }
 
     /// Reads what is available into `buf`; `Ok(0)` is the end of the stream.
-    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         match self {
             SocketIo::Tcp(tcp) => loop {
                 ready!(tcp.poll_read_ready(cx))?;

@@ -11,10 +11,10 @@
 //! Lock order: `Registry::apps`, then at most one of `AppRegistry::sockets` or
 //! `AppRegistry::channels`; no method holds two shard locks of the same map.
 
-pub mod cache;
-pub mod presence;
-pub mod socket_ids;
-pub mod users;
+pub(crate) mod cache;
+pub(crate) mod presence;
+pub(crate) mod socket_ids;
+pub(crate) mod users;
 
 #[cfg(test)]
 mod leak_tests;
@@ -315,7 +315,12 @@ impl AppRegistry {
 
     /// Records that a channel's cluster-wide subscriber count changed to `total` and says
     /// when to announce it.
-    pub(crate) fn note_count_change(&self, channel: &str, total: usize, now: Instant) -> CountUpdate {
+    pub(crate) fn note_count_change(
+        &self,
+        channel: &str,
+        total: usize,
+        now: Instant,
+    ) -> CountUpdate {
         let Some(mut state) = self.channels.get_mut(channel) else {
             return CountUpdate::Nothing;
         };

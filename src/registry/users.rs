@@ -55,7 +55,12 @@ impl Users {
 
     /// Queues `frame` for every socket signed in as `user_id` into `flushes`; returns how
     /// many took it.
-    pub(crate) fn send_to_user(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
+    pub(crate) fn send_to_user(
+        &self,
+        user_id: &str,
+        frame: &Frame,
+        flushes: &mut Flushes,
+    ) -> usize {
         self.signed_in.get(user_id).map_or(0, |sockets| {
             sockets
                 .values()
@@ -101,7 +106,12 @@ impl Users {
     }
 
     /// Queues `frame` for every socket watching `user_id` into `flushes`.
-    pub(crate) fn notify_watchers(&self, user_id: &str, frame: &Frame, flushes: &mut Flushes) -> usize {
+    pub(crate) fn notify_watchers(
+        &self,
+        user_id: &str,
+        frame: &Frame,
+        flushes: &mut Flushes,
+    ) -> usize {
         self.watchers.get(user_id).map_or(0, |watchers| {
             watchers
                 .values()

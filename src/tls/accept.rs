@@ -32,7 +32,11 @@ pub(crate) type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
 /// Checks the first byte and, on the TLS port, completes the handshake. `None` means the
 /// connection was answered (or is gone) and must not be served.
-pub(crate) async fn prepare(tls: Option<&Tls>, stream: TcpStream, peer: SocketAddr) -> Option<Stream> {
+pub(crate) async fn prepare(
+    tls: Option<&Tls>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<Stream> {
     let mut first = [0u8; 1];
     match timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) => {}
