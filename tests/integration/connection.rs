@@ -110,7 +110,9 @@ async fn ping_gets_pong_and_ws_pings_get_pongs() {
     assert_eq!(client.next_pong().await, b"hi".to_vec());
 }
 
-#[tokio::test]
+// Heartbeats run on tokio's clock: with it paused, the timers fire as soon as nothing else
+// can run, and the elapsed virtual time shows that each fired no earlier than configured.
+#[tokio::test(start_paused = true)]
 async fn silent_clients_are_pinged_then_closed_with_4201() {
     let server = start(|c| {
         c.server.activity_timeout = Duration::from_secs(1);
@@ -118,15 +120,19 @@ async fn silent_clients_are_pinged_then_closed_with_4201() {
     })
     .await;
     let mut client = connect(server.local_addr()).await;
+    let connected = tokio::time::Instant::now();
     assert_eq!(client.recv().await["event"], "pusher:ping");
+    let pinged = tokio::time::Instant::now();
+    assert!(pinged - connected >= Duration::from_secs(1));
     assert_eq!(
         error_code(&client.expect_event("pusher:error").await),
         Some(4201)
     );
+    assert!(pinged.elapsed() >= Duration::from_secs(1));
     assert_eq!(client.expect_close().await, 4201);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn answering_the_ping_keeps_the_socket() {
     let server = start(|c| {
         c.server.activity_timeout = Duration::from_secs(1);
@@ -134,12 +140,15 @@ async fn answering_the_ping_keeps_the_socket() {
     })
     .await;
     let mut client = connect(server.local_addr()).await;
+    let connected = tokio::time::Instant::now();
     for _ in 0..2 {
         assert_eq!(client.recv().await["event"], "pusher:ping");
         client
             .send(json!({"event": "pusher:pong", "data": {}}))
             .await;
     }
+    // Two activity timeouts passed, and the socket is still served.
+    assert!(connected.elapsed() >= Duration::from_secs(2));
     client.send(json!({"event": "pusher:ping"})).await;
     assert_eq!(
         client.expect_event("pusher:pong").await["event"],
