@@ -10,6 +10,17 @@ export { sleep };
 
 export const SOCKET_ID_RE = /^\d+\.\d+$/;
 
+/**
+ * The one fixed window for asserting that something does NOT arrive, used only where the
+ * protocol offers no barrier to wait on: what cluster nodes do on their own timers (declaring
+ * a node dead, snapshots after a freeze, an engine outage or a late join) and webhooks sent by
+ * other nodes. 500 ms is more than two cluster heartbeats (0.2 s in these tests) and more than
+ * the cluster tests' webhook batch window plus leave delay (20 + 200 ms), with slack for a
+ * loaded 2-core machine. Everywhere else a test waits on a barrier instead: a pusher:ping
+ * round trip on the socket (RawClient.expectNoneAfterPing, pusherPing) or a marker event.
+ */
+export const QUIET_MS = 500;
+
 /** Rejects after `ms` with a message naming what was awaited. */
 export function withTimeout(promise, ms, label) {
   let timer;
@@ -181,18 +192,35 @@ export class RawClient {
 
   unsubscribe(channel) { this.send({ event: 'pusher:unsubscribe', data: { channel } }); }
 
+  /**
+   * A pusher:ping round trip; resolves with the first pong that arrived after the ping was
+   * sent (no other ping of this socket may be in flight). Also a barrier: the server answers a socket's frames in order, through the same queue
+   * that carries everything else for that socket, so once the pong is here every frame the
+   * server had queued for this socket before it read the ping has arrived too.
+   */
   async ping(timeout = 5000) {
+    const sentAt = this.frames.length;
     this.send({ event: 'pusher:ping', data: {} });
-    return this.nextEvent('pusher:pong', undefined, timeout);
+    return this.next((f) => f.event === 'pusher:pong' && this.frames.indexOf(f) >= sentAt, timeout, 'pusher:pong');
   }
 
   get isOpen() { return this.ws.readyState === WebSocket.OPEN; }
 
   async waitClosed(timeout = 5000) { return withTimeout(this.closed, timeout, `close of ${this.url}`); }
 
-  /** Fixed wait used ONLY to assert that nothing matching `pred` arrives (default 300 ms). */
-  async expectNone(pred, ms = 300, label = 'unexpected frame') {
-    await sleep(ms);
+  /**
+   * Asserts that nothing matching `pred` arrived before the pong of a ping sent now (see
+   * ping()). Frames that handling one read of the server causes for the same socket are
+   * queued after that read's replies, so call it once the action under test was seen to be
+   * handled: its reply arrived, or its effect on another socket or in the HTTP API.
+   */
+  async expectNoneAfterPing(pred, label = 'unexpected frame', timeout = 5000) {
+    await this.ping(timeout);
+    this.assertNone(pred, label);
+  }
+
+  /** Throws when an unconsumed frame matching `pred` is here. */
+  assertNone(pred, label = 'unexpected frame') {
     const hits = this.pending(pred);
     if (hits.length) throw new Error(`${label} arrived: ${hits.map((h) => h.raw).join(' | ')}`);
   }
@@ -254,6 +282,22 @@ export function waitForState(pusher, state, ms = 5000) {
   if (pusher.connection.state === state) return Promise.resolve();
   return once(pusher.connection, 'state_change', ms, (s) => s.current === state).then(() => undefined)
     .catch((e) => { throw new Error(`${e.message} (pusher-js state ${state}; now ${pusher.connection.state})`); });
+}
+
+/**
+ * Barrier for a pusher-js client: a pusher:ping round trip on its socket (see RawClient.ping).
+ * pusher-js handles frames in arrival order and its own listeners were bound first, so once
+ * the pong is seen, every frame the server queued for this client before it has fired its
+ * events. Same rule as RawClient.expectNoneAfterPing: call it once the action was handled.
+ * (pusher-js pings by itself only after activity_timeout of silence: 120 s in these tests.)
+ */
+export async function pusherPing(pusher, ms = 5000) {
+  if (pusher.connection.state !== 'connected') {
+    throw new Error(`pusher-js is ${pusher.connection.state}, not connected: no ping barrier`);
+  }
+  const pong = once(pusher.connection, 'message', ms, (m) => m?.event === 'pusher:pong');
+  pusher.connection.send_event('pusher:ping', {});
+  await pong.catch((e) => { throw new Error(`${e.message} (pusher:pong barrier)`); });
 }
 
 /** Subscribes with pusher-js and resolves once subscription_succeeded fired (rejects on error). */

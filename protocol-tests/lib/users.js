@@ -2,7 +2,7 @@
 // `pusher:signin`, and recorders that keep everything a pusher-js object emitted so a test can
 // wait (bounded) for an event that may already have fired.
 import PusherJs from 'pusher-js';
-import { DEFAULT_APP, sleep } from './server.js';
+import { DEFAULT_APP } from './server.js';
 import { makeSdk, pusherOptions, localAuthorizer, withTimeout, hmacHex } from './clients.js';
 
 /**
@@ -70,9 +70,17 @@ export class Recorder {
 
   nextEvent(event, ms = 5000) { return this.next((i) => i.event === event, ms, event); }
 
-  /** Fixed wait used ONLY to assert that nothing matching `pred` is recorded. */
-  async expectNone(pred, ms = 300, label = 'unexpected event') {
-    await sleep(ms);
+  /**
+   * Asserts that nothing matching `pred` was recorded once `barrier()` resolved: a
+   * pusherPing of the recorded client, or marker events that arrive after anything unwanted.
+   */
+  async expectNoneAfter(barrier, pred, label = 'unexpected event') {
+    await barrier();
+    this.assertNone(pred, label);
+  }
+
+  /** Throws when an unconsumed item matching `pred` was recorded. */
+  assertNone(pred, label = 'unexpected event') {
     const hits = this.pending(pred);
     if (hits.length) throw new Error(`${label}: ${hits.map((h) => `${h.event} ${JSON.stringify(h.data)}`).join(' | ')}`);
   }

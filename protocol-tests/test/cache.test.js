@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startServer, app, DEFAULT_APP } from '../lib/server.js';
 import {
-  RawClient, makeSdk, makePusher, pusherSubscribe, sdkError, privateAuth, presenceAuth, withTimeout,
+  RawClient, makeSdk, makePusher, pusherPing, pusherSubscribe, sdkError, privateAuth, presenceAuth, withTimeout,
 } from '../lib/clients.js';
 import { Recorder } from '../lib/users.js';
 
@@ -69,8 +69,8 @@ describe('cache channels', () => {
         const miss = await rec.nextEvent('pusher:cache_miss');
         assert.equal(miss.data.subscribed, true, 'cache_miss must follow subscription_succeeded');
         if (kind.presence) assert.equal(miss.data.members, 1, 'cache_miss must follow the member list');
-        // Fixed wait: asserting no other (cached) event arrives.
-        await rec.expectNone((i) => !i.event.startsWith('pusher:') || i.event === 'pusher:cache_miss', 300, 'second cache event');
+        // What a subscribe replays is sent with its answer: anything else would come before the pong.
+        await rec.expectNoneAfter(() => pusherPing(p), (i) => !i.event.startsWith('pusher:') || i.event === 'pusher:cache_miss', 'second cache event');
         const info = await cacheInfo(name);
         assert.equal(info.occupied, true, JSON.stringify(info));
         assert.equal(info.cache, null, JSON.stringify(info));
@@ -101,8 +101,8 @@ describe('cache channels', () => {
         assert.deepEqual(ev.data.data, payload, 'pusher-js must get (and decrypt) the cached payload');
         assert.equal(ev.data.subscribed, true, 'cached event must follow subscription_succeeded');
         if (kind.presence) assert.equal(ev.data.members, 1, 'cached event must follow the member list');
-        // Fixed wait: asserting no cache_miss and no duplicate.
-        await rec.expectNone((i) => i.event === 'pusher:cache_miss' || i.event === 'price.updated', 300, 'cache_miss or duplicate');
+        // No cache_miss and no duplicate before the pong.
+        await rec.expectNoneAfter(() => pusherPing(p), (i) => i.event === 'pusher:cache_miss' || i.event === 'price.updated', 'cache_miss or duplicate');
       });
     });
   }
@@ -117,7 +117,7 @@ describe('cache channels', () => {
     assert.ok(c.frames.indexOf(ok) < c.frames.indexOf(ev));
     assert.deepEqual(Object.keys(ev.msg).sort(), ['channel', 'data', 'event'], ev.raw);
     assert.equal(ev.msg.data, JSON.stringify({ a: 1 }));
-    await c.expectNone((f) => f.event === 'pusher:cache_miss', 300, 'cache_miss after a cached event');
+    await c.expectNoneAfterPing((f) => f.event === 'pusher:cache_miss', 'cache_miss after a cached event');
   });
 
   test('raw frames: cache_miss is {"event":"pusher:cache_miss","channel":…,"data":"{}"} after succeeded', async (t) => {
@@ -148,8 +148,8 @@ describe('cache channels', () => {
     const p = client(t);
     const { rec } = await subscribeRecording(p, name);
     assert.deepEqual((await rec.nextEvent('second')).data.data, { n: 2 });
-    // Fixed wait: asserting the older event is not replayed.
-    await rec.expectNone((i) => i.event === 'first', 300, 'older cached event');
+    // The older event is not replayed (it would come before the pong).
+    await rec.expectNoneAfter(() => pusherPing(p), (i) => i.event === 'first', 'older cached event');
     assert.equal((await cacheInfo(name)).cache.event, 'second');
   });
 
@@ -163,8 +163,8 @@ describe('cache channels', () => {
     const b = client(t);
     const { rec: recB } = await subscribeRecording(b, name);
     assert.deepEqual((await recB.nextEvent('live')).data.data, { l: 1 });
-    // Fixed wait: asserting A does not get the cached copy again when B subscribes.
-    await recA.expectNone((i) => i.event === 'live', 300, 'duplicate to the existing subscriber');
+    // B's subscribe was handled (B has the replay): a copy for A would reach A before the pong.
+    await recA.expectNoneAfter(() => pusherPing(a), (i) => i.event === 'live', 'duplicate to the existing subscriber');
   });
 
   test('cache survives the channel becoming vacant', async (t) => {
@@ -209,7 +209,7 @@ describe('cache channels', () => {
     const late = await connect(t, CLIENT_EVENTS);
     await late.subscribeOk(name, { auth: privateAuth(late.socketId, name, CLIENT_EVENTS) });
     await late.nextEvent('pusher:cache_miss', name);
-    await late.expectNone((f) => f.event === 'client-typing', 300, 'cached client event');
+    await late.expectNoneAfterPing((f) => f.event === 'client-typing', 'cached client event');
   });
 
   test('the cache is per app: same channel name in another app is a miss', async (t) => {
@@ -218,7 +218,7 @@ describe('cache channels', () => {
     const c = await connect(t, CLIENT_EVENTS);
     await c.subscribeOk(name);
     await c.nextEvent('pusher:cache_miss', name);
-    await c.expectNone((f) => f.event === 'app-a-only', 200, 'cache leaked across apps');
+    await c.expectNoneAfterPing((f) => f.event === 'app-a-only', 'cache leaked across apps');
   });
 
   test('non-cache channels: no cache_miss and no replay', async (t) => {
@@ -228,8 +228,8 @@ describe('cache channels', () => {
       if (name.startsWith('presence-')) await c.subscribePresence(name, { user_id: 'u' });
       else if (name.startsWith('private-')) await c.subscribePrivate(name);
       else await c.subscribeOk(name);
-      // Fixed wait: asserting absence of any cache behaviour.
-      await c.expectNone((f) => f.event === 'pusher:cache_miss' || f.event === 'not-cached', 200, `cache behaviour on ${name}`);
+      // Absence of any cache behaviour: a replay or cache_miss would come before the pong.
+      await c.expectNoneAfterPing((f) => f.event === 'pusher:cache_miss' || f.event === 'not-cached', `cache behaviour on ${name}`);
     }
   });
 

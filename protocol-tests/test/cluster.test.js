@@ -6,10 +6,14 @@
 // Replication is asynchronous: a member whose join is still in flight may reach a new
 // subscriber as member_added right after subscription_succeeded instead of in its list. Tests
 // accept either and assert the final state (and that each member is announced exactly once).
+//
+// "Nothing more arrives" waits on marker events from every node in a steady cluster
+// (markersFromEveryNode); only what nodes do on their own timers (declaring a node dead,
+// snapshots after a freeze, an outage or a late join) and webhooks get the QUIET_MS window.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_APP, app, sleep } from '../lib/server.js';
-import { RawClient, makePusher, waitForState, waitUntil, withTimeout } from '../lib/clients.js';
+import { QUIET_MS, RawClient, makePusher, waitForState, waitUntil, withTimeout } from '../lib/clients.js';
 import { Recorder, makeUserPusher, rawSignInOk, signInOk } from '../lib/users.js';
 import { startReceiver } from '../lib/webhooks.js';
 import {
@@ -73,6 +77,32 @@ async function apiGet(node, path, params = {}, appCfg = DEFAULT_APP) {
   return res.json();
 }
 
+const MARKER = 'test-marker';
+
+/**
+ * Barrier for "nothing more arrives" in a steady cluster: every node sends a marker through
+ * `send(node, data)` (a publish to the channel, a sendToUser) and each recorder in `seen`
+ * (bound before the first marker is sent) waits for all of them. Messages from one node reach
+ * the others in the order it sent them (src/adapter/mod.rs), its deltas and broadcasts alike,
+ * and the markers go out only once what the test checks has arrived: anything any node sent
+ * before — a duplicate, an echo, a delivery to an excluded socket, a member event — is in
+ * front of its marker.
+ */
+async function markersFromEveryNode(nodes, seen, send) {
+  const token = uid('marker-');
+  for (const node of nodes) await send(node, { token, from: node.port });
+  for (const rec of seen) {
+    await waitUntil(() => rec.items.filter((i) => i.data?.token === token).length === nodes.length, 5000,
+      `a marker from each of the ${nodes.length} nodes (got:\n  ${rec.describe()})`);
+  }
+}
+
+/** markersFromEveryNode for clients subscribed to `channelName` (`{channel}` as made here). */
+function channelMarkers(nodes, channelName, clients, appCfg = DEFAULT_APP) {
+  const seen = clients.map((c) => new Recorder().on(c.channel, MARKER));
+  return markersFromEveryNode(nodes, seen, (node, data) => node.sdk(appCfg).trigger(channelName, MARKER, data));
+}
+
 /** Data values of `event` a recorder got, in order. */
 const values = (recorder, event) => recorder.items.filter((i) => i.event === event).map((i) => i.data?.n ?? i.data);
 
@@ -98,16 +128,16 @@ for (const kind of ['redis', 'nats']) {
         assert.equal(res.status, 200);
       }
       for (const sub of subs) await waitUntil(() => sub.got.items.length >= 3, 5000, 'three deliveries');
-      // Fixed wait: asserting that no duplicate arrives.
-      await sleep(300);
+      // No duplicate: it would arrive before the markers.
+      await channelMarkers(nodes, 'news', subs, CHAT);
       for (const sub of subs) assert.deepEqual(values(sub.got, 'update').sort(), [0, 1, 2]);
 
       // socket_id exclusion across nodes: published on node 3, excluding a socket on node 2.
       const excluded = subs[2];
       await nodes[2].sdk(CHAT).trigger('news', 'update', { n: 'x' }, { socket_id: excluded.client.connection.socket_id });
       for (const sub of subs.filter((s) => s !== excluded)) await sub.got.next((i) => i.data?.n === 'x', 5000, 'the excluding publish');
-      // Fixed wait: asserting that the excluded socket gets nothing.
-      await excluded.got.expectNone((i) => i.data?.n === 'x', 300, 'delivery to the excluded socket');
+      // The excluded socket gets nothing: it would arrive before the markers.
+      await excluded.got.expectNoneAfter(() => channelMarkers(nodes, 'news', subs, CHAT), (i) => i.data?.n === 'x', 'delivery to the excluded socket');
       for (const sub of subs) assert.equal(values(sub.got, 'update').filter((n) => n === 'x').length, sub === excluded ? 0 : 1);
 
       // Client events cross nodes, once, never back to the sender.
@@ -118,8 +148,8 @@ for (const kind of ['redis', 'nats']) {
       assert.equal(talkers[0].channel.trigger('client-typing', { n: 'c' }), true);
       await talkers[1].got.nextEvent('client-typing');
       await talkers[2].got.nextEvent('client-typing');
-      // Fixed wait: asserting no echo to the sender and no duplicate.
-      await sleep(300);
+      // No echo to the sender and no duplicate: either would arrive before the markers.
+      await channelMarkers(nodes, 'private-chat', talkers, CHAT);
       assert.deepEqual(talkers.map((x) => x.got.items.length), [0, 1, 1]);
     });
 
@@ -134,14 +164,20 @@ for (const kind of ['redis', 'nats']) {
         tabs.push({ tab, got: new Recorder().on(tab.user, 'invoice.paid') });
       }
       // sendToUser goes to every node, each delivering to its own sockets of the user.
-      const other = makeUserPusher(nodes[2].port, { t, user: { id: uid('other-') } });
+      const otherId = uid('other-');
+      const other = makeUserPusher(nodes[2].port, { t, user: { id: otherId } });
       await signInOk(other);
       const otherGot = new Recorder().on(other.user, 'invoice.paid');
       const res = await nodes[2].sdk().sendToUser(id, 'invoice.paid', { n: 1 });
       assert.equal(res.status, 200);
       for (const { got } of tabs) await got.nextEvent('invoice.paid');
-      // Fixed wait: asserting one delivery per socket and none to another user.
-      await sleep(300);
+      // One delivery per socket and none to another user: anything more would arrive before
+      // the markers every node sends to both users.
+      const seen = [...tabs.map(({ tab }) => tab), other].map((p) => new Recorder().on(p.user, MARKER));
+      await markersFromEveryNode(nodes, seen, async (node, data) => {
+        await node.sdk().sendToUser(id, MARKER, data);
+        await node.sdk().sendToUser(otherId, MARKER, data);
+      });
       assert.deepEqual(tabs.map(({ got }) => got.items.length), [1, 1]);
       assert.equal(otherGot.items.length, 0);
 
@@ -160,8 +196,9 @@ for (const kind of ['redis', 'nats']) {
       const term = await nodes[2].sdk().terminateUserConnections(`${id}-raw`);
       assert.equal(term.status, 200);
       for (const c of victims) assert.equal((await c.waitClosed(5000)).code, 4009);
-      // Fixed wait: asserting the bystander stays connected.
-      await sleep(300);
+      // The bystander stays connected. Its node closed the victim there, so it has handled the
+      // terminate; a socket asked to close answers no more pings, so the pong shows it was not.
+      await bystander.ping();
       assert.equal(bystander.isOpen, true);
     });
 
@@ -175,8 +212,8 @@ for (const kind of ['redis', 'nats']) {
       const cat = await member(t, nodes[2], room, 'cat');
       const everyone = [ann, bob, bobAgain, cat];
       for (const m of everyone) await waitMembers(m, ['ann', 'bob', 'cat']);
-      // Fixed wait: asserting that no duplicate member_added is still on its way.
-      await sleep(300);
+      // No duplicate member_added still on its way: it would arrive before the markers.
+      await channelMarkers(nodes, room, everyone);
       for (const m of everyone) {
         for (const user of ['ann', 'bob', 'cat'].filter((u) => u !== m.userId)) {
           assert.equal(announced(m, user), 1, `${user} announced once to ${m.userId}: initial ${m.initial}; ${m.describe()}`);
@@ -195,14 +232,15 @@ for (const kind of ['redis', 'nats']) {
       bobAgain.client.disconnect();
       await waitUntil(async () => (await apiGet(nodes[0], `/channels/${room}`, { info: 'subscription_count' })).subscription_count === 3,
         5000, 'subscription_count 3');
-      // Fixed wait: asserting no member_removed for a user still present on another node.
-      await sleep(300);
+      // No member_removed for a user still present on another node: node 1 has applied node 3's
+      // change (it counts 3), and a member_removed would arrive before the markers.
+      await channelMarkers(nodes, room, [ann, bob, cat]);
       for (const m of [ann, cat]) assert.equal(removedCount(m, 'bob'), 0);
       // bob's last socket leaves: member_removed once everywhere.
       bob.client.disconnect();
       for (const m of [ann, cat]) await m.got.next((i) => i.event === 'pusher:member_removed' && i.data === 'bob', 5000, 'bob removed');
-      // Fixed wait: asserting no duplicate member_removed.
-      await sleep(300);
+      // No duplicate member_removed: it would arrive before the markers.
+      await channelMarkers(nodes, room, [ann, cat]);
       for (const m of [ann, cat]) assert.equal(removedCount(m, 'bob'), 1);
       for (const node of nodes) {
         assert.deepEqual(await apiGet(node, `/channels/${room}/users`), { users: [{ id: 'ann' }, { id: 'cat' }] });
@@ -268,8 +306,7 @@ for (const kind of ['redis', 'nats']) {
       const annAgain = await member(t, nodes[2], room, 'ann');
       const bob = await member(t, nodes[1], room, 'bob');
       await rx.waitFor(() => mine().length >= 4, 8000, 'occupied x2 and member_added x2');
-      // Fixed wait: asserting that no node sends a duplicate.
-      await sleep(800);
+      // A duplicate of these from another node is caught by the counts after the quiet window below.
       const count = (eventName, extra = () => true) => mine().filter((e) => e.name === eventName && extra(e)).length;
       assert.equal(count('channel_occupied', (e) => e.channel === pub), 1, JSON.stringify(mine()));
       assert.equal(count('channel_occupied', (e) => e.channel === room), 1, JSON.stringify(mine()));
@@ -278,8 +315,13 @@ for (const kind of ['redis', 'nats']) {
 
       for (const x of [...subs, ann, annAgain, bob]) x.client.disconnect();
       await rx.waitFor(() => mine().length >= 8, 8000, 'vacated x2 and member_removed x2');
-      // Fixed wait: asserting that no node sends a duplicate.
-      await sleep(800);
+      // No barrier: each node sends webhooks on its own, so a duplicate from another node can
+      // only be waited for (QUIET_MS).
+      await sleep(QUIET_MS);
+      assert.equal(count('channel_occupied', (e) => e.channel === pub), 1, JSON.stringify(mine()));
+      assert.equal(count('channel_occupied', (e) => e.channel === room), 1, JSON.stringify(mine()));
+      assert.equal(count('member_added', (e) => e.user_id === 'ann'), 1, JSON.stringify(mine()));
+      assert.equal(count('member_added', (e) => e.user_id === 'bob'), 1, JSON.stringify(mine()));
       assert.equal(count('channel_vacated', (e) => e.channel === pub), 1, JSON.stringify(mine()));
       assert.equal(count('channel_vacated', (e) => e.channel === room), 1, JSON.stringify(mine()));
       assert.equal(count('member_removed', (e) => e.user_id === 'ann'), 1, JSON.stringify(mine()));
@@ -325,8 +367,9 @@ for (const kind of ['redis', 'nats']) {
       const elapsed = Date.now() - killedAt;
       t.diagnostic(`${name}: members of the killed node removed after ${elapsed} ms (node_timeout 2 s)`);
       assert.ok(elapsed >= 1500, `removed after ${elapsed} ms, before node_timeout`);
-      // Fixed wait: asserting one member_removed per user, no more.
-      await sleep(300);
+      // One member_removed per user, no more. No barrier: each node removes a dead node's
+      // members on its own timer, so a second removal can only be waited for.
+      await sleep(QUIET_MS);
       for (const m of [ann, dan]) {
         assert.equal(removedCount(m, 'bob'), 1);
         assert.equal(removedCount(m, 'cat'), 1);
@@ -355,8 +398,9 @@ for (const kind of ['redis', 'nats']) {
       for (const node of nodes) {
         await waitUntil(async () => (await apiGet(node, `/channels/${room}/users`)).users.length === 3, 5000, `3 users on :${node.port}`);
       }
-      // Fixed wait: asserting that no further member event is on its way.
-      await sleep(500);
+      // No further member event on its way. No barrier: the nodes resynchronise with
+      // heartbeats and snapshots on their own timers, so it can only be waited for.
+      await sleep(QUIET_MS);
       // The others saw bob leave after node_timeout and come back, once each.
       for (const m of [ann, cat]) {
         assert.equal(removedCount(m, 'bob'), 1, m.describe());
@@ -431,8 +475,9 @@ for (const kind of ['redis', 'nats']) {
       await converge(t, nodes, { ms: 10_000 });
       stopTraffic = true;
       await traffic;
-      // Fixed wait: letting the last ticks and any (unexpected) member event arrive.
-      await sleep(500);
+      // The last ticks and any (unexpected) member event. No barrier: after the outage the
+      // nodes resynchronise with snapshots on their own timers, so it can only be waited for.
+      await sleep(QUIET_MS);
 
       for (const node of nodes) assert.equal(node.exitInfo(), null, `node :${node.port} exited`);
       for (const sub of subs) {
@@ -470,8 +515,9 @@ for (const kind of ['redis', 'nats']) {
       const cat = await member(t, late, room, 'cat');
       await waitMembers(cat, ['ann', 'bob', 'cat']);
       for (const m of [ann, bob]) await waitMembers(m, ['ann', 'bob', 'cat']);
-      // Fixed wait: asserting no duplicate announcements.
-      await sleep(300);
+      // No duplicate announcements. No barrier: the late node learns the others' members from
+      // snapshots sent on heartbeats, so a second one can only be waited for.
+      await sleep(QUIET_MS);
       for (const user of ['ann', 'bob']) assert.equal(announced(cat, user), 1, `${user}: ${cat.describe()}`);
       assert.deepEqual(await apiGet(late, `/channels/${room}/users`), { users: [{ id: 'ann' }, { id: 'bob' }, { id: 'cat' }] });
       await converge(t, [...nodes, late]);

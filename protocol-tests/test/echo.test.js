@@ -2,7 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, app } from '../lib/server.js';
-import { makeEcho, makeSdk, withTimeout, sleep, waitUntil } from '../lib/clients.js';
+import { makeEcho, makeSdk, pusherPing, withTimeout, waitUntil } from '../lib/clients.js';
 
 const APP = app({ enable_client_messages: true });
 
@@ -94,8 +94,9 @@ describe('Laravel Echo', () => {
     const got = waitCb((r) => c2.listenForWhisper('typing', r), 'whisper');
     c1.whisper('typing', { name: 'Ann', typing: true });
     assert.deepEqual(await got, { name: 'Ann', typing: true });
-    // Fixed wait: asserting that the sender does NOT hear its own whisper.
-    await sleep(300);
+    // e2 has it, so the server has handled the whisper: an echo to the sender would reach
+    // e1 before the pong of a ping sent now.
+    await pusherPing(e1.connector.pusher);
     assert.deepEqual(self, []);
   });
 
@@ -130,8 +131,9 @@ describe('Laravel Echo', () => {
     const got = waitCb((r) => c2.listen('.posted', r), 'posted on other');
     await sdk.trigger('feed', 'posted', { p: 1 }, { socket_id: e1.socketId() });
     assert.deepEqual(await got, { p: 1 });
-    // Fixed wait: asserting the originating socket does NOT receive it.
-    await sleep(300);
+    // The publish was answered and e2 has it: a delivery to the excluded socket would reach
+    // e1 before the pong of a ping sent now.
+    await pusherPing(e1.connector.pusher);
     assert.deepEqual(mine, []);
   });
 });

@@ -3,7 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, app, DEFAULT_APP } from '../lib/server.js';
-import { RawClient, makeSdk, makePusher, waitForState, withTimeout } from '../lib/clients.js';
+import { RawClient, makeSdk, makePusher, pusherPing, waitForState, waitUntil, withTimeout } from '../lib/clients.js';
 import { Recorder } from '../lib/users.js';
 
 const COUNTED = app({ id: 'count-id', key: 'count-key', secret: 'count-secret', enable_subscription_count: true });
@@ -62,8 +62,8 @@ describe('subscription counts (enable_subscription_count = true)', () => {
       c.unsubscribe(name);
       await expectCount(countsA, 1, 'a after c unsubscribed');
       assert.equal(ca.subscriptionCount, 1);
-      // Fixed wait: asserting no further (spurious) count arrives.
-      await countsA.expectNone(() => true, 300, 'extra subscription_count');
+      // No further (spurious) count: it would reach a before the pong.
+      await countsA.expectNoneAfter(() => pusherPing(a), () => true, 'extra subscription_count');
     });
   }
 
@@ -104,8 +104,8 @@ describe('subscription counts (enable_subscription_count = true)', () => {
     await a.subscribeOk(name);
     await a.next(isCount(name));
     await a.subscribeOk(name);
-    // Fixed wait: asserting absence (the number of subscribers did not change).
-    await a.expectNone(isCount(name), 300, 'count without a change');
+    // Absence (the number of subscribers did not change): a count would come before the pong.
+    await a.expectNoneAfterPing(isCount(name), 'count without a change');
   });
 
   test('presence channels never get subscription_count', async (t) => {
@@ -117,8 +117,8 @@ describe('subscription counts (enable_subscription_count = true)', () => {
     await a.next((f) => f.event === 'pusher_internal:member_added' && f.channel === name);
     b.close();
     await a.next((f) => f.event === 'pusher_internal:member_removed' && f.channel === name);
-    // Fixed wait: asserting absence.
-    await a.expectNone(isCount(), 300, 'subscription_count on a presence channel');
+    // Absence: a count for b's leave would be queued with the member_removed, before the pong.
+    await a.expectNoneAfterPing(isCount(), 'subscription_count on a presence channel');
     assert.deepEqual(b.all(isCount()).map((f) => f.raw), []);
   });
 
@@ -129,8 +129,8 @@ describe('subscription counts (enable_subscription_count = true)', () => {
     const { channel, counts } = await subscribeCounting(p, name);
     await subscribeCounting(q, name);
     await withTimeout(new Promise((r) => (channel.members.count === 2 ? r() : channel.bind('pusher:member_added', r))), 5000, 'member_added');
-    // Fixed wait: asserting absence.
-    await counts.expectNone(() => true, 300, 'pusher:subscription_count on presence');
+    // Absence: q's join was handled (p saw it), so a count would reach p before the pong.
+    await counts.expectNoneAfter(() => pusherPing(p), () => true, 'pusher:subscription_count on presence');
     assert.equal(channel.subscriptionCount ?? null, null);
   });
 });
@@ -151,10 +151,14 @@ describe('subscription counts off by default', () => {
     await raw.subscribeOk(name);
     b.disconnect();
     await waitForState(b, 'disconnected');
-    // Fixed wait: asserting that no count event arrives.
-    await countsA.expectNone(() => true, 400, 'subscription_count while disabled');
-    await countsB.expectNone(() => true, 0, 'subscription_count while disabled');
-    await raw.expectNone(isCount(), 0, 'subscription_count while disabled');
+    // The HTTP API counts from the same locked state that sends the counts: once it says 2,
+    // the server has handled b's leave, and any count for it is queued before the pongs.
+    const sdk = makeSdk(srv.port);
+    await waitUntil(async () => (await (await sdk.get({ path: `/channels/${name}`, params: { info: 'subscription_count' } })).json())
+      .subscription_count === 2, 5000, 'the server to handle b\'s leave');
+    await countsA.expectNoneAfter(() => pusherPing(a), () => true, 'subscription_count while disabled');
+    countsB.assertNone(() => true, 'subscription_count while disabled');
+    await raw.expectNoneAfterPing(isCount(), 'subscription_count while disabled');
     assert.equal(channel.subscriptionCount ?? null, null, `subscriptionCount ${channel.subscriptionCount}`);
   });
 });

@@ -47,8 +47,8 @@ describe('subscriptions (default soketi error mode)', () => {
     await sdk.trigger('twice', 'hello', { n: 1 });
     const ev = await c.nextEvent('hello', 'twice');
     assert.deepEqual(ev.data, { n: 1 });
-    // Fixed wait: asserting that NO duplicate delivery arrives.
-    await c.expectNone((f) => f.event === 'hello', 300, 'duplicate delivery');
+    // No duplicate delivery: a second copy would arrive before the pong.
+    await c.expectNoneAfterPing((f) => f.event === 'hello', 'duplicate delivery');
     const info = await (await sdk.get({ path: '/channels/twice', params: { info: 'subscription_count' } })).json();
     assert.equal(info.subscription_count, 1);
   });
@@ -63,8 +63,8 @@ describe('subscriptions (default soketi error mode)', () => {
     await a.ping();
     await sdk.trigger('unsub-me', 'after', {});
     await b.nextEvent('after', 'unsub-me');
-    // Fixed wait: asserting that the unsubscribed socket does NOT receive it.
-    await a.expectNone((f) => f.event === 'after', 300);
+    // The unsubscribed socket does NOT receive it: it would arrive before the pong.
+    await a.expectNoneAfterPing((f) => f.event === 'after');
   });
 
   test('private channel with valid auth succeeds', async (t) => {
@@ -132,9 +132,8 @@ describe('subscriptions (default soketi error mode)', () => {
         const mentions = f.channel === name || JSON.stringify(f.data ?? '').includes(JSON.stringify(name).slice(1, -1));
         assert.ok(mentions, `error does not mention the channel: ${f.raw.slice(0, 500)}`);
       }
-      // Fixed wait: asserting that success never arrives.
-      await c.expectNone((fr) => fr.event === 'pusher_internal:subscription_succeeded', 300);
-      await c.ping();
+      // Success never arrives: it would come before the pong (which also shows the socket is usable).
+      await c.expectNoneAfterPing((fr) => fr.event === 'pusher_internal:subscription_succeeded');
     });
   }
 
@@ -202,9 +201,9 @@ describe('subscriptions (subscription_error_mode = "pusher")', () => {
     assert.equal(f.data.code, null);
     assert.equal(typeof f.data.message, 'string');
     assert.ok(f.data.message.length > 0);
-    // Fixed wait: asserting that neither success nor a soketi-style subscription_error follows.
-    await c.expectNone((fr) => fr.event === 'pusher_internal:subscription_succeeded' || fr.event === 'pusher:subscription_error', 300);
-    await c.ping();
+    // Neither success nor a soketi-style subscription_error follows: either would come before
+    // the pong (which also shows the socket is usable).
+    await c.expectNoneAfterPing((fr) => fr.event === 'pusher_internal:subscription_succeeded' || fr.event === 'pusher:subscription_error');
   });
 
   test('valid auth still succeeds', async (t) => {

@@ -4,7 +4,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, app, DEFAULT_APP, sleep } from '../lib/server.js';
 import {
-  RawClient, makeSdk, makePusher, pusherSubscribe, waitForState, waitUntil, privateAuth, presenceAuth,
+  RawClient, makeSdk, makePusher, pusherPing, pusherSubscribe, waitForState, waitUntil, privateAuth, presenceAuth,
 } from '../lib/clients.js';
 import {
   makeUserPusher, signIn, signInOk, rawSignIn, rawSignInOk, userAuth, Recorder,
@@ -178,8 +178,10 @@ describe('user authentication and server-to-user', () => {
       assert.equal(res.status, 200);
       assert.deepEqual((await got1.nextEvent('invoice.paid')).data, { amount: 12 });
       assert.deepEqual((await got2.nextEvent('invoice.paid')).data, { amount: 12 });
-      // Fixed wait: asserting the other user and the anonymous client receive nothing.
-      await sleep(300);
+      // The publish was answered: a delivery to the other user or the anonymous client would
+      // reach them before the pong of a ping sent now.
+      await pusherPing(other);
+      await pusherPing(anon);
       assert.deepEqual(gotOther.pending(), [], 'other user received it');
       const leaked = [...anonFrames.pending(), ...other.frames.pending()].filter((i) => i.data.event === 'invoice.paid');
       assert.deepEqual(leaked.map((i) => i.data), [], 'event leaked to a socket not signed in as the user');
@@ -196,8 +198,9 @@ describe('user authentication and server-to-user', () => {
       await p.frames.next((i) => i.data.event === 'pusher:signin_success', 5000, 'second signin_success');
       await sdk.sendToUser(id, 'ping-user', { n: 2 });
       assert.deepEqual((await got.nextEvent('ping-user')).data, { n: 2 });
-      // Fixed wait: asserting a single delivery (the old socket is gone from the user index).
-      await got.expectNone(() => true, 300, 'duplicate delivery');
+      // A single delivery (the old socket is gone from the user index): a second copy would
+      // arrive before the pong.
+      await got.expectNoneAfter(() => pusherPing(p), () => true, 'duplicate delivery');
     });
 
     test('raw socket signed in as the user gets the frame on #server-to-user-{id}', async (t) => {
@@ -221,8 +224,8 @@ describe('user authentication and server-to-user', () => {
       assert.equal(f.event, 'pusher:subscription_error', f.raw);
       await sdk.sendToUser(id, 'secret-note', { s: 1 });
       await owner.nextEvent('secret-note');
-      // Fixed wait: asserting the eavesdropper never receives it.
-      await c.expectNone((fr) => fr.event === 'secret-note', 300, 'server-to-user event to a non-member');
+      // The owner has it: a copy for the eavesdropper would arrive before the pong.
+      await c.expectNoneAfterPing((fr) => fr.event === 'secret-note', 'server-to-user event to a non-member');
     });
 
     test('raw socket signed in as another user: #server-to-user-{id} refused, never gets the event', async (t) => {
@@ -237,7 +240,7 @@ describe('user authentication and server-to-user', () => {
       assert.equal(f.event, 'pusher:subscription_error', f.raw);
       await sdk.sendToUser(id, 'secret-note', { s: 2 });
       await owner.nextEvent('secret-note');
-      await c.expectNone((fr) => fr.event === 'secret-note', 300, 'server-to-user event to another user');
+      await c.expectNoneAfterPing((fr) => fr.event === 'secret-note', 'server-to-user event to another user');
     });
 
     test('a socket that failed sign-in does not receive server-to-user events', async (t) => {
@@ -249,7 +252,7 @@ describe('user authentication and server-to-user', () => {
       assert.equal(f.event, 'pusher:error', f.raw);
       await sdk.sendToUser(id, 'only-good', {});
       await good.nextEvent('only-good');
-      await bad.expectNone((fr) => fr.event === 'only-good', 300, 'event to a socket whose sign-in failed');
+      await bad.expectNoneAfterPing((fr) => fr.event === 'only-good', 'event to a socket whose sign-in failed');
     });
   });
 
@@ -288,7 +291,8 @@ describe('user authentication and server-to-user', () => {
         marks.set(p, p.states.items.length);
         await p.errors.next((i) => i.data?.data?.code === 4009, 1000, 'error 4009 on the pusher-js connection');
       }
-      // Fixed wait: asserting pusher-js does NOT reconnect on its own after a 4009 close.
+      // Kept fixed wait: no server signal can show that pusher-js will NOT reconnect on its own
+      // after a 4009 close; its longest retry delay is 1 s (retryIn(1000)).
       await sleep(1500);
       for (const p of [tab1, tab2]) {
         assert.ok(['disconnected', 'failed'].includes(p.connection.state), `state ${p.connection.state}`);

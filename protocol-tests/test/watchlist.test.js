@@ -2,7 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, DEFAULT_APP } from '../lib/server.js';
-import { RawClient } from '../lib/clients.js';
+import { RawClient, pusherPing } from '../lib/clients.js';
 import { makeUserPusher, signInOk, rawSignIn, rawSignInOk, Recorder } from '../lib/users.js';
 
 const isWatchlist = (f) => f.event === 'pusher_internal:watchlist_events';
@@ -61,8 +61,8 @@ describe('watchlist', () => {
     p9.disconnect();
     const gone9 = await events.nextEvent('offline');
     assert.deepEqual(gone9.data.user_ids, [nine]);
-    // Fixed wait: nothing else (no duplicates) must follow.
-    await events.expectNone(() => true, 300, 'extra watchlist event');
+    // Nothing else (no duplicates) must follow: it would reach p before the pong.
+    await events.expectNoneAfter(() => pusherPing(p), () => true, 'extra watchlist event');
   });
 
   test('initial state when every watched user is online / offline', async (t) => {
@@ -103,7 +103,7 @@ describe('watchlist', () => {
 
   test('second socket of a watched user: no second online; offline only after its last socket', async (t) => {
     const [w, x] = ids('w', 'x');
-    const { events } = await watcherPusher(t, w, [x]);
+    const { p, events } = await watcherPusher(t, w, [x]);
     await events.nextEvent('offline');
     const x1 = await connect(t);
     await rawSignInOk(x1, { id: x });
@@ -111,16 +111,17 @@ describe('watchlist', () => {
     const x2 = await connect(t);
     await rawSignInOk(x2, { id: x });
     x1.close();
+    // The server leaves x1's channels and user before it sends the close frame: once x1 is
+    // closed, a second 'online' or an early 'offline' would reach p before the pong.
     await x1.waitClosed();
-    // Fixed wait: asserting neither a second 'online' nor an early 'offline' arrives.
-    await events.expectNone(() => true, 400, 'watchlist event while another socket of x is still signed in');
+    await events.expectNoneAfter(() => pusherPing(p), () => true, 'watchlist event while another socket of x is still signed in');
     x2.terminate();
     assert.deepEqual((await events.nextEvent('offline')).data.user_ids, [x]);
   });
 
   test('users not on the watchlist, unsigned sockets and presence members do not produce events', async (t) => {
     const [w, x, stranger] = ids('w', 'x', 'stranger');
-    const { events } = await watcherPusher(t, w, [x]);
+    const { p, events } = await watcherPusher(t, w, [x]);
     await events.nextEvent('offline');
     const s = await connect(t);
     await rawSignInOk(s, { id: stranger });
@@ -133,16 +134,16 @@ describe('watchlist', () => {
     const bad = await connect(t);
     const f = await rawSignIn(bad, { id: x }, DEFAULT_APP, { secret: 'wrong' });
     assert.equal(f.event, 'pusher:error', f.raw);
-    // Fixed wait: asserting no watchlist event arrives.
-    await events.expectNone(() => true, 400, 'watchlist event for a non-watched or non-signed-in user');
+    // Every one of those was answered: a watchlist event would reach p before the pong.
+    await events.expectNoneAfter(() => pusherPing(p), () => true, 'watchlist event for a non-watched or non-signed-in user');
   });
 
   test('sign-in without a watchlist gets no watchlist events', async (t) => {
     const [w] = ids('w');
     const c = await connect(t);
     await rawSignInOk(c, { id: w });
-    // Fixed wait: asserting absence.
-    await c.expectNone(isWatchlist, 300, 'watchlist event without a watchlist');
+    // Absence: it would follow signin_success, before the pong.
+    await c.expectNoneAfterPing(isWatchlist, 'watchlist event without a watchlist');
   });
 
   test('101 ids: sign-in succeeds, pusher:error 4302, the first 100 are kept', async (t) => {
@@ -167,8 +168,8 @@ describe('watchlist', () => {
     const kept = await connect(t);
     await rawSignInOk(kept, { id: list[0] });
     assert.deepEqual((await events.nextEvent('online')).data.user_ids, [list[0]]);
-    // Fixed wait: asserting the dropped id never shows up.
-    await events.expectNone(() => true, 300, 'event for the dropped 101st id');
+    // The dropped id signed in before the kept one: its event would have come first.
+    await events.expectNoneAfter(() => pusherPing(p), () => true, 'event for the dropped 101st id');
   });
 
   test('exactly 100 ids: no 4302', async (t) => {
@@ -176,7 +177,7 @@ describe('watchlist', () => {
     const c = await connect(t);
     await rawSignInOk(c, { id: w, watchlist: Array.from({ length: 100 }, (_, i) => `${w}-${i}`) });
     await c.next(isWatchlist);
-    // Fixed wait: asserting no error.
-    await c.expectNone((f) => f.event === 'pusher:error', 300, 'pusher:error for a 100-id watchlist');
+    // No error: it would come with the sign-in's answers, before the pong.
+    await c.expectNoneAfterPing((f) => f.event === 'pusher:error', 'pusher:error for a 100-id watchlist');
   });
 });

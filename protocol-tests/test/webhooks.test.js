@@ -6,7 +6,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_APP, app, sleep } from '../lib/server.js';
-import { RawClient, makeSdk, makePusher, pusherSubscribe, waitForState, withTimeout } from '../lib/clients.js';
+import { RawClient, makeSdk, makePusher, pusherSubscribe, waitForState, waitUntil, withTimeout } from '../lib/clients.js';
 import { startReceiver, startWebhookServer, isValidWebhook } from '../lib/webhooks.js';
 
 const ALL_TYPES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'];
@@ -105,10 +105,13 @@ describe('webhooks', () => {
     for (const name of ['chat-room', 'beta-chat-room', 'chat-room-app', 'beta-chat-room-app']) await c.subscribeOk(name);
     const on = (path) => rx.events().filter((e) => e.request.path === path).map((e) => e.channel);
     await rx.waitFor(() => on('/all').length === 4 && on('/beta').length === 1, 8000, 'filtered and unfiltered events');
-    // Fixed wait only to assert that nothing else reaches the filtered URL.
-    await sleep(200);
-    assert.deepEqual(on('/beta'), ['beta-chat-room-app']);
-    assert.deepEqual(on('/all').sort(), ['beta-chat-room', 'beta-chat-room-app', 'chat-room', 'chat-room-app']);
+    // Barrier: one more channel that both URLs want. A target gets its requests one at a time,
+    // in the order of the events, so once the marker is at /beta, anything wrongly let through
+    // before it is there too.
+    await c.subscribeOk('beta-marker-app');
+    await rx.waitFor(() => on('/beta').includes('beta-marker-app') && on('/all').includes('beta-marker-app'), 8000, 'the marker on both URLs');
+    assert.deepEqual(on('/beta'), ['beta-chat-room-app', 'beta-marker-app']);
+    assert.deepEqual(on('/all').sort(), ['beta-chat-room', 'beta-chat-room-app', 'beta-marker-app', 'chat-room', 'chat-room-app']);
   });
 
   test('leave delay: a reload within it sends nothing; leaving for longer sends the vacate', async (t) => {
@@ -118,6 +121,7 @@ describe('webhooks', () => {
       hooks: (r) => [{ url: r.url(), event_types: ALL_TYPES }],
     });
     const user = { user_id: 'u7', user_info: {} };
+    const names = (channel) => rx.events().filter((e) => e.channel === channel).map((e) => e.name);
     const first = makePusher(srv.port, { auth: { user } });
     await waitForState(first, 'connected');
     await pusherSubscribe(first, 'presence-lobby');
@@ -131,17 +135,31 @@ describe('webhooks', () => {
     await waitForState(second, 'connected');
     await pusherSubscribe(second, 'presence-lobby');
     assert.ok(Date.now() - reloadStarted < DELAY, 'the reload finished within the delay');
-    // Fixed wait only to assert absence: past the delay, the reload must not have produced a
-    // vacate/occupy or remove/add pair.
-    await sleep(DELAY + 500);
-    assert.deepEqual(rx.events().map((e) => e.name), ['channel_occupied', 'member_added']);
+    // Past the delay, the reload must not have produced a vacate/occupy or remove/add pair.
+    // Barrier: a marker channel left after the server handled the reload (the HTTP count is
+    // back to 1 once it has seen the old socket go). Held leaves are released in the order they
+    // were held, and one target gets its requests one at a time, in order: once the marker's
+    // vacate is here, a leave from the reload would be here too.
+    await waitUntil(async () => (await (await makeSdk(srv.port).get({ path: '/channels/presence-lobby', params: { info: 'subscription_count' } })).json())
+      .subscription_count === 1, 5000, 'the server to see the old socket go');
+    const marker = await RawClient.connect(srv.wsUrl());
+    t.after(() => marker.terminate());
+    await marker.subscribeOk('leave-marker');
+    const markerLeftAt = Date.now();
+    marker.close();
+    const markerVacated = await rx.waitForEvent(named('channel_vacated', 'leave-marker'), DELAY + 5000, 'the marker\'s vacate');
+    assert.ok(markerVacated.request.at - markerLeftAt >= DELAY - 50, `marker held for the delay (${markerVacated.request.at - markerLeftAt} ms)`);
+    assert.deepEqual(names('presence-lobby'), ['channel_occupied', 'member_added']);
+    assert.deepEqual(names('leave-marker'), ['channel_occupied', 'channel_vacated']);
+    assert.equal(rx.events().length, 4, JSON.stringify(rx.events().map(strip)));
 
     const leftAt = Date.now();
     second.disconnect();
     const vacated = await rx.waitForEvent(named('channel_vacated', 'presence-lobby'), DELAY + 5000, 'the vacate');
     assert.ok(vacated.request.at - leftAt >= DELAY - 50, `held for the delay (${vacated.request.at - leftAt} ms)`);
     assert.ok(rx.events().some(named('member_removed', 'presence-lobby')));
-    assert.deepEqual(rx.events().map((e) => e.name).sort(), ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed']);
+    assert.deepEqual(names('presence-lobby').sort(), ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed']);
+    assert.equal(rx.events().length, 6, JSON.stringify(rx.events().map(strip)));
   });
 
   test('batching: events within the window share one request, and apps are never mixed', async (t) => {
