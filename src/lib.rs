@@ -14,6 +14,7 @@
 //! - `metrics`, `rate_limit`, `tls`: Prometheus metrics, rate limits, native TLS.
 //! - `http`: the client's address and bounded request-body reading, for every endpoint.
 //! - `tap`: the console's feed of diagnostic events.
+//! - `health`: `sockwave health`, the container health check against `/ready`.
 //! - `outbox`: a socket's bounded outbound queue, direct writes and fan-out.
 //! - `registry`: node-local sockets, channels, presence and users; synchronous.
 //! - `adapter`: the cluster's transport, wire format and replicated view.
@@ -37,6 +38,7 @@ pub(crate) mod console;
 pub mod context;
 pub(crate) mod effects;
 pub(crate) mod exporter;
+pub mod health;
 pub(crate) mod hints;
 pub(crate) mod http;
 pub(crate) mod http_api;

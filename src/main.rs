@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sockwave::config::{self, CliOverrides, Config, ConfigError};
+use sockwave::config::{self, CliOverrides, Config, ConfigError, LogFormat};
 use sockwave_doctor::DoctorArgs;
 use tracing_subscriber::EnvFilter;
 
@@ -35,6 +35,9 @@ enum Command {
     Config(ConfigCommand),
     /// Diagnose a Laravel + Echo setup: its .env file, then the server it points at
     Doctor(DoctorArgs),
+    /// Ask the server this configuration describes whether it is ready (GET /ready); exit 0
+    /// when it is, 1 when it is not. For container health checks: the image needs no curl.
+    Health,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
             Err(err) => config_failure(&err),
         },
         Some(Command::Doctor(args)) => sockwave_doctor::run(&args),
+        Some(Command::Health) => health(&cli.overrides, &env),
         None => match config::load(&cli.overrides, &env) {
             Ok(config) => serve(config),
             Err(err) => config_failure(&err),
@@ -75,6 +79,34 @@ fn environment() -> HashMap<String, String> {
         .collect()
 }
 
+/// Exit 1 on every failure, a bad configuration included: Docker reserves exit code 2 of a
+/// health check.
+fn health(overrides: &CliOverrides, env: &HashMap<String, String>) -> ExitCode {
+    let config = match config::load(overrides, env) {
+        Ok(config) => config,
+        Err(err) => {
+            config_failure(&err);
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = sockwave::health::ready_url(&config);
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())
+        .and_then(|runtime| runtime.block_on(sockwave::health::check(&url)));
+    match result {
+        Ok(reply) => {
+            println!("ready: {reply}");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            eprintln!("not ready: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn config_failure(err: &ConfigError) -> ExitCode {
     let mut message = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -86,6 +118,15 @@ fn config_failure(err: &ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Colour codes only for a person at a terminal: `docker logs`, journald and collectors
+/// read a pipe and would store the escape bytes. `NO_COLOR` (any non-empty value, see
+/// no-color.org) turns them off even on a terminal.
+fn colours_wanted() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    !no_color && std::io::stdout().is_terminal()
+}
+
 fn serve(config: Config) -> ExitCode {
     // RUST_LOG wins when set; otherwise `debug` only makes sockwave's own logs verbose.
     let default_filter = if config.server.debug {
@@ -95,7 +136,11 @@ fn serve(config: Config) -> ExitCode {
     };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.server.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(colours_wanted()).init(),
+    }
 
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -144,8 +144,15 @@ impl Server {
             tokio::time::timeout_at(deadline, self.http_connections.wait()),
         );
         if !webhooks_settled {
-            let counters = self.ctx.webhooks.counters();
-            tracing::warn!(?counters, "grace period over with webhooks still pending");
+            let c = self.ctx.webhooks.counters();
+            tracing::warn!(
+                accepted = c.accepted,
+                delivered = c.delivered,
+                failed = c.failed,
+                dropped = c.dropped,
+                retries = c.retries,
+                "grace period over with webhooks still pending"
+            );
         }
         let left = self.ctx.registry.total_connections();
         if left > 0 {

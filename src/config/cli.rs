@@ -32,6 +32,9 @@ pub struct CliOverrides {
     /// Verbose logging
     #[arg(long, global = true)]
     pub(crate) debug: bool,
+    /// Log lines as text (for people) or json (one object per line, for collectors)
+    #[arg(long, value_name = "text|json", global = true)]
+    pub(crate) log_format: Option<String>,
     /// Seconds of silence before the server pings a socket (1-3600)
     #[arg(long, value_name = "SECS", global = true)]
     pub(crate) activity_timeout: Option<u64>,
@@ -63,11 +66,12 @@ impl CliOverrides {
     pub(crate) fn apply(&self, draft: &mut Draft) -> Result<(), ConfigError> {
         let text = |value: &Option<String>| value.clone();
         let path = |value: &Option<PathBuf>| value.as_ref().map(|p| p.display().to_string());
-        let given: [(&'static str, Option<String>); 12] = [
+        let given: [(&'static str, Option<String>); 13] = [
             ("host", text(&self.host)),
             ("port", self.port.map(|port| port.to_string())),
             ("path-prefix", text(&self.path_prefix)),
             ("debug", self.debug.then(|| "true".to_string())),
+            ("log-format", text(&self.log_format)),
             (
                 "activity-timeout",
                 self.activity_timeout.map(|s| s.to_string()),

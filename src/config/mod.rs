@@ -103,6 +103,8 @@ pub struct ServerConfig {
     pub ws_message_burst: u32,
     /// How a refused subscription is reported to the client.
     pub subscription_error_mode: SubscriptionErrorMode,
+    /// How log lines are written to stdout.
+    pub log_format: LogFormat,
     /// How long the last event of a cache channel is kept.
     pub(crate) cache_ttl: Duration,
     /// Webhook batching, delay, retry and queue settings.
@@ -135,6 +137,16 @@ pub enum SubscriptionErrorMode {
     Pusher,
 }
 
+/// How log lines are written: for people reading a terminal, or one JSON object per line
+/// for log collectors (Loki, CloudWatch, Datadog, `docker logs` piped into `jq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `2026-12-03T10:00:00Z  INFO target: message key=value`, coloured only on a terminal.
+    Text,
+    /// `{"timestamp":…,"level":"INFO","target":…,"fields":{"message":…,…}}`.
+    Json,
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -157,6 +169,7 @@ impl Default for ServerConfig {
             max_ws_messages_per_second: 100,
             ws_message_burst: 500,
             subscription_error_mode: SubscriptionErrorMode::Soketi,
+            log_format: LogFormat::Text,
             cache_ttl: Duration::from_secs(30 * 60),
             cluster: ClusterSettings::default(),
             metrics: MetricsSettings::default(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::SubscriptionErrorMode;
+use super::{LogFormat, SubscriptionErrorMode};
 
 /// How a setting is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +436,23 @@ impl Field for SubscriptionErrorMode {
         Value::Text(match self {
             SubscriptionErrorMode::Soketi => "soketi".into(),
             SubscriptionErrorMode::Pusher => "pusher".into(),
+        })
+    }
+}
+
+impl Field for LogFormat {
+    fn put(&mut self, value: Value) -> Result<(), String> {
+        *self = match value {
+            Value::Text(word) if word == "text" => LogFormat::Text,
+            Value::Text(word) if word == "json" => LogFormat::Json,
+            other => return Err(mismatch(&other)),
+        };
+        Ok(())
+    }
+    fn get(&self) -> Value {
+        Value::Text(match self {
+            LogFormat::Text => "text".into(),
+            LogFormat::Json => "json".into(),
         })
     }
 }

@@ -126,7 +126,7 @@ fn ip_refused(
         ),
     };
     ctx.metrics.ip_limited(limit);
-    tracing::debug!(peer = ?peer, reason = %text, "websocket upgrade refused");
+    tracing::debug!(peer = peer.map(tracing::field::display), reason = %text, "websocket upgrade refused");
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     response

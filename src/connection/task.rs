@@ -107,7 +107,7 @@ pub(super) fn start(
     let app = match admission {
         Ok(app) => app,
         Err((code, message)) => {
-            tracing::info!(code = code.as_u16(), reason = %message, client = ?meta.client, "connection refused");
+            tracing::info!(code = code.as_u16(), reason = %message, client = shown(&meta.client), "connection refused");
             let metrics = Arc::new(AppMetrics::default());
             let socket = SocketHandle::new(socket_id, capacity, pump.io.direct(), metrics);
             let ending = Ending::Pusher(code, message);
@@ -142,8 +142,8 @@ pub(super) fn start(
         socket.request_close(CloseRequest::Shutdown);
     }
     tracing::info!(
-        socket_id = %socket_id, app_id = %app.id, client = ?meta.client, version = ?meta.version,
-        origin = ?meta.origin, "connection opened"
+        socket_id = %socket_id, app_id = %app.id, client = shown(&meta.client),
+        version = shown(&meta.version), origin = shown(&meta.origin), "connection opened"
     );
     ctx.console_tap
         .emit_client_supplied(&app.id, "connection_opened", || {
@@ -390,4 +390,11 @@ async fn close(pump: &mut Pump, socket: &SocketHandle, ending: Ending) {
         pump.io.shutdown().await;
     })
     .await;
+}
+
+/// An optional log field: tracing records the value when it is there and leaves the field
+/// out when it is not (no `Some("js")` or `None` in the logs), printed bare (`client=js`)
+/// like the other fields.
+fn shown(value: &Option<String>) -> Option<tracing::field::DisplayValue<&str>> {
+    value.as_deref().map(tracing::field::display)
 }

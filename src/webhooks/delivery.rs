@@ -113,8 +113,8 @@ fn finish(
         Attempt::Retryable { .. } | Attempt::Permanent { .. } => {
             shared.count(&app.id, Counter::Failed, n_events);
             tracing::warn!(
-                app_id = %app.id, url = %target.url, status = ?last.status(),
-                events = ?names, attempts = n_attempts, error = last.error().unwrap_or_default(),
+                app_id = %app.id, url = %target.url, status = last.status(),
+                events = %names.join(","), attempts = n_attempts, error = last.error().unwrap_or_default(),
                 "webhook delivery failed"
             );
         }

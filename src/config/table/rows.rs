@@ -52,6 +52,8 @@ pub(crate) static SETTINGS: &[Setting] = &[
         .doc("Prefix for every path (`/ws` gives `/ws/app/{key}`). A leading slash is added and trailing slashes are removed. Only letters, digits, `-._~` and `/` are allowed."),
     server("debug", Kind::Bool, server!(debug)).soketi(&["debug"]).flag("debug")
         .doc("Verbose logging of sockwave's own modules (`RUST_LOG` overrides it)."),
+    server("log_format", Kind::Choice(&["text", "json"]), server!(log_format)).flag("log-format")
+        .doc("`\"text\"` for people (colours only when stdout is a terminal and `NO_COLOR` is unset), `\"json\"` for log collectors: one JSON object per line."),
     server("activity_timeout", Kind::Secs, server!(activity_timeout)).min(1).max(3600).flag("activity-timeout")
         .doc("Sent to clients in `pusher:connection_established`. A socket that stays silent this long is pinged. 1–3600."),
     server("pong_timeout", Kind::Secs, server!(pong_timeout)).min(1)
