@@ -44,6 +44,15 @@ enum Command {
 enum ConfigCommand {
     /// Validate the configuration and print the effective values, secrets masked
     Check,
+    /// Translate a Soketi configuration (its JSON config file, its SOKETI_* variables, or
+    /// both) into a sockwave TOML file on stdout, one comment per translated setting
+    Migrate {
+        /// Soketi's JSON config file (what `soketi start --config=FILE` read)
+        file: Option<std::path::PathBuf>,
+        /// Also translate the SOKETI_* variables of this environment (they win over FILE)
+        #[arg(long)]
+        env: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +66,19 @@ fn main() -> ExitCode {
             }
             Err(err) => config_failure(&err),
         },
+        Some(Command::Config(ConfigCommand::Migrate { file, env: use_env })) => {
+            if file.is_none() && !use_env {
+                eprintln!("error: name Soketi's config file (sockwave config migrate soketi.json), or pass --env to translate the SOKETI_* variables");
+                return ExitCode::from(2);
+            }
+            match config::migrate(file.as_deref(), &env, use_env) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => config_failure(&err),
+            }
+        }
         Some(Command::Doctor(args)) => sockwave_doctor::run(&args),
         Some(Command::Health) => health(&cli.overrides, &env),
         None => match config::load(&cli.overrides, &env) {
@@ -118,6 +140,21 @@ fn config_failure(err: &ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The `SOKETI_*` names a `.env` file in the working directory sets, when it sets any.
+/// Soketi 1.x loaded that file on start (dotenv); a user moving over may rely on it without
+/// knowing, so its being ignored is said at startup rather than discovered later.
+fn soketi_dotenv_variables() -> Option<String> {
+    let text = std::fs::read_to_string(".env").ok()?;
+    let mut names: Vec<&str> = text
+        .lines()
+        .map(|line| line.trim_start().trim_start_matches("export "))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| name.starts_with("SOKETI_"))
+        .collect();
+    names.dedup();
+    (!names.is_empty()).then(|| names.join(","))
+}
+
 /// Colour codes only for a person at a terminal: `docker logs`, journald and collectors
 /// read a pipe and would store the escape bytes. `NO_COLOR` (any non-empty value, see
 /// no-color.org) turns them off even on a terminal.
@@ -140,6 +177,13 @@ fn serve(config: Config) -> ExitCode {
     match config.server.log_format {
         LogFormat::Json => logs.json().flatten_event(true).init(),
         LogFormat::Text => logs.with_ansi(colours_wanted()).init(),
+    }
+
+    if let Some(names) = soketi_dotenv_variables() {
+        tracing::warn!(
+            variables = %names,
+            "./.env sets SOKETI_* variables: Soketi loaded that file, sockwave does not read it; export them, or pass the file with `docker run --env-file .env`, for them to take effect"
+        );
     }
 
     let result = tokio::runtime::Builder::new_multi_thread()

@@ -289,7 +289,7 @@ export function waitForState(pusher, state, ms = 5000) {
  * pusher-js handles frames in arrival order and its own listeners were bound first, so once
  * the pong is seen, every frame the server queued for this client before it has fired its
  * events. Same rule as RawClient.expectNoneAfterPing: call it once the action was handled.
- * (pusher-js pings by itself only after activity_timeout of silence: 120 s in these tests.)
+ * (pusher-js pings by itself only after activity_timeout of silence: 30 s, longer than a test waits.)
  */
 export async function pusherPing(pusher, ms = 5000) {
   if (pusher.connection.state !== 'connected') {

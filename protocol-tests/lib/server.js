@@ -78,7 +78,7 @@ async function httpStatus(url, timeoutMs = 500) {
  * Returns {port, proc, configFile, logs(), stop(signal), kill(), exitInfo(), exited, httpUrl, wsUrl}.
  */
 export async function startServer({
-  apps, server = {}, env = {}, args = [], port, readyTimeout = 10_000, probe, configText, configName = 'sockwave.toml',
+  apps, server = {}, env = {}, args = [], port, readyTimeout = 10_000, probe, configText, configName = 'sockwave.toml', cwd,
 } = {}) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`sockwave binary not found at ${BIN}: run \`cargo build\` in ${REPO_ROOT} or set SOCKWAVE_BIN`);
@@ -91,6 +91,7 @@ export async function startServer({
 
   const proc = spawn(BIN, ['--config', configFile, '--host', '127.0.0.1', '--port', String(p), ...args], {
     env: { ...process.env, ...env },
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);

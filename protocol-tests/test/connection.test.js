@@ -33,7 +33,7 @@ describe('connection', () => {
     assert.equal(f.event, 'pusher:connection_established');
     assert.equal(typeof f.msg.data, 'string', 'data must be a JSON-encoded string');
     assert.match(f.data.socket_id, SOCKET_ID_RE);
-    assert.equal(f.data.activity_timeout, 120);
+    assert.equal(f.data.activity_timeout, 30);
   });
 
   test('socket ids are unique per connection', async (t) => {

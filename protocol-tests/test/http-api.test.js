@@ -249,10 +249,12 @@ describe('HTTP API', () => {
     assertJsonError(res.status, await res.text());
   });
 
-  test('data over 100 KB -> 413', async () => {
+  test('data over 100 KB -> 413, worded as hosted Pusher words it', async () => {
     const err = await sdkError(sdk.trigger('big', 'e', 'x'.repeat(101 * 1024)));
     assert.equal(err.status, 413);
     assertJsonError(413, err.body);
+    // The pusher-http-php acceptance tests match 'content of this event'.
+    assert.match(JSON.parse(err.body).error, /^The data content of this event exceeds the allowed maximum \(102400 bytes\): event data is \d+ bytes/);
   });
 
   test('data just under 100 KB is accepted', async (t) => {
@@ -276,11 +278,12 @@ describe('HTTP API', () => {
     assert.equal(res.status, 200);
   });
 
-  test('batch of 11 -> 400', async () => {
+  test('batch of 11 -> 400, starting with hosted Pusher\'s "Batch too large"', async () => {
     const batch = Array.from({ length: 11 }, (_, i) => ({ channel: 'b', name: `e${i}`, data: {} }));
     const err = await sdkError(sdk.triggerBatch(batch));
     assert.equal(err.status, 400);
     assertJsonError(400, err.body);
+    assert.match(JSON.parse(err.body).error, /^Batch too large: a batch may hold at most 10 events, this one holds 11/);
   });
 
   test('event name over 200 characters -> 400', async () => {

@@ -40,12 +40,13 @@ describe('info on publish', () => {
     return { presence, news, sockets };
   };
 
-  test('trigger with info=user_count,subscription_count: {channels: {presence: {user_count}, news: {subscription_count}}}', async (t) => {
+  test('trigger with info=user_count,subscription_count: presence answers both (as hosted Pusher), news its subscription_count', async (t) => {
     const { presence, news, sockets } = await setup(t, 2, 3);
     const res = await sdk.trigger([presence, news], 'e', {}, { info: 'user_count,subscription_count' });
     assert.equal(res.status, 200);
     const body = await res.json();
-    assert.deepEqual(body, { channels: { [presence]: { user_count: 2 }, [news]: { subscription_count: 3 } } }, JSON.stringify(body));
+    // Two users over three sockets (user-0 twice).
+    assert.deepEqual(body, { channels: { [presence]: { user_count: 2, subscription_count: 3 }, [news]: { subscription_count: 3 } } }, JSON.stringify(body));
     // The events are still delivered.
     for (const c of sockets) await c.nextEvent('e');
   });
@@ -59,14 +60,14 @@ describe('info on publish', () => {
       await pusherSubscribe(p, presence);
     }
     const body = await (await sdk.trigger([presence, news], 'e', {}, { info: 'user_count,subscription_count' })).json();
-    assert.deepEqual(body.channels, { [presence]: { user_count: 2 }, [news]: { subscription_count: 2 } }, JSON.stringify(body));
+    assert.deepEqual(body.channels, { [presence]: { user_count: 2, subscription_count: 2 }, [news]: { subscription_count: 2 } }, JSON.stringify(body));
   });
 
   test('a channel nobody is subscribed to reports zero', async () => {
     const news = `empty-news.${++seq}`;
     const presence = `presence-empty.${seq}`;
     const body = await (await sdk.trigger([presence, news], 'e', {}, { info: 'user_count,subscription_count' })).json();
-    assert.deepEqual(body, { channels: { [presence]: { user_count: 0 }, [news]: { subscription_count: 0 } } }, JSON.stringify(body));
+    assert.deepEqual(body, { channels: { [presence]: { user_count: 0, subscription_count: 0 }, [news]: { subscription_count: 0 } } }, JSON.stringify(body));
   });
 
   test('only the requested attribute is returned', async (t) => {
@@ -74,6 +75,7 @@ describe('info on publish', () => {
     const body = await (await sdk.trigger([presence, news], 'e', {}, { info: 'subscription_count' })).json();
     assert.equal(body.channels?.[news]?.subscription_count, 1, JSON.stringify(body));
     assert.equal(body.channels?.[presence]?.user_count, undefined, `user_count was not requested: ${JSON.stringify(body)}`);
+    assert.equal(body.channels?.[presence]?.subscription_count, 2, `one user, two sockets: ${JSON.stringify(body)}`);
     const body2 = await (await sdk.trigger([presence, news], 'e', {}, { info: 'user_count' })).json();
     assert.equal(body2.channels?.[presence]?.user_count, 1, JSON.stringify(body2));
     assert.equal(body2.channels?.[news]?.subscription_count, undefined, `subscription_count was not requested: ${JSON.stringify(body2)}`);
@@ -97,6 +99,16 @@ describe('info on publish', () => {
     const body = await res.json();
     assert.deepEqual(body, { batch: [{ user_count: 3 }, {}, { subscription_count: 2 }, { user_count: 3 }] }, JSON.stringify(body));
     for (const ev of ['b1', 'b2']) await withTimeout(sockets.at(-1).nextEvent(ev), 5000, ev);
+  });
+
+  test('triggerBatch as the PHP SDK acceptance test sends it: presence with user_count,subscription_count', async (t) => {
+    const { presence, news } = await setup(t, 1, 1);
+    const body = await (await sdk.triggerBatch([
+      { channel: news, name: 'x', data: 'test-string', info: 'subscription_count' },
+      { channel: `${news}-2`, name: 'x', data: 'test-string' },
+      { channel: presence, name: 'x', data: 'test-string', info: 'user_count,subscription_count' },
+    ])).json();
+    assert.deepEqual(body, { batch: [{ subscription_count: 1 }, {}, { user_count: 1, subscription_count: 2 }] }, JSON.stringify(body));
   });
 
   test('triggerBatch without any info: no batch attributes ({})', async (t) => {

@@ -91,9 +91,28 @@ pub(crate) struct Draft {
     pub(crate) apps_origin: Origin,
     /// The `[cluster]` settings, turned into `ServerConfig::cluster` by validation.
     pub(crate) cluster: ClusterDraft,
+    /// Settings that could not be used, collected so that one run reports all of them.
+    pub(crate) problems: Vec<ConfigError>,
 }
 
 impl Draft {
+    /// Keeps a setting's error for the end of loading instead of stopping at it.
+    pub(crate) fn record(&mut self, result: Result<(), ConfigError>) {
+        if let Err(problem) = result {
+            self.problems.push(problem);
+        }
+    }
+
+    /// The collected errors as one: the single error itself, or all of them together.
+    pub(crate) fn take_problems(&mut self) -> Result<(), ConfigError> {
+        let mut problems = std::mem::take(&mut self.problems);
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Several { problems }),
+        }
+    }
+
     /// The built-in defaults, with the development app.
     pub(crate) fn new() -> Draft {
         Draft {
@@ -102,6 +121,7 @@ impl Draft {
             app_defaults: Vec::new(),
             apps_origin: Origin::Default,
             cluster: ClusterDraft::default(),
+            problems: Vec::new(),
         }
     }
 

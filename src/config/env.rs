@@ -24,7 +24,8 @@ pub(crate) const CONFIG_VAR: &str = "SOCKWAVE_CONFIG";
 
 const SOKETI_PREFIX: &str = "SOKETI_";
 
-/// Applies every recognised variable, lowest precedence first.
+/// Applies every recognised variable, lowest precedence first. A variable that cannot be
+/// used is recorded in the draft and the rest are still read, so one run reports them all.
 pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<(), ConfigError> {
     let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -35,44 +36,54 @@ pub(crate) fn apply(draft: &mut Draft, env: &HashMap<String, String>) -> Result<
         let Some(var) = setting.laravel else { continue };
         if let Some(value) = env.get(var).filter(|value| !value.is_empty()) {
             let raw = Json::String(value.clone());
-            draft.assign(setting, 0, &raw, Source::Text, Origin::env(var))?;
+            let result = draft.assign(setting, 0, &raw, Source::Text, Origin::env(var));
+            draft.record(result.map(|_| ()));
         }
     }
-
     for name in names.iter().filter(|name| name.starts_with(SOKETI_PREFIX)) {
-        let short = &name[SOKETI_PREFIX.len()..];
-        let Some((_, option)) = soketi::ENV_OPTIONS.iter().find(|(var, _)| *var == short) else {
-            let known = soketi::ENV_OPTIONS.iter().map(|(var, _)| *var);
-            return Err(ConfigError::UnknownEnv {
-                var: name.to_string(),
-                suggestion: closest(short, known).map(|var| format!("{SOKETI_PREFIX}{var}")),
-            });
-        };
-        soketi::apply_env(draft, name, option, &env[*name])?;
+        let result = soketi_var(draft, name, &env[*name]);
+        draft.record(result);
     }
-
     for name in names.iter().filter(|name| name.starts_with("SOCKWAVE_")) {
         if *name == CONFIG_VAR || is_harness_var(name) {
             continue;
         }
-        let Some(setting) = table::by_env(name) else {
-            let known: Vec<String> = SETTINGS.iter().map(|s| s.env_var()).collect();
-            let known = known.iter().map(String::as_str).chain([CONFIG_VAR]);
-            return Err(ConfigError::UnknownEnv {
-                var: name.to_string(),
-                suggestion: closest(name, known),
-            });
-        };
-        let origin = Origin::env(name);
-        let raw = Json::String(env[*name].clone());
-        if matches!(setting.access, Access::Webhooks) {
-            let targets = webhooks::from_json(&raw, &origin)?;
-            draft.set_webhooks(0, targets, origin);
-        } else {
-            // Validation refuses an empty app list, naming what emptied it, so a first-app
-            // variable with no app to change is left to it.
-            draft.assign(setting, 0, &raw, Source::Text, origin)?;
-        }
+        let result = sockwave_var(draft, name, &env[*name]);
+        draft.record(result);
+    }
+    Ok(())
+}
+
+fn soketi_var(draft: &mut Draft, name: &str, value: &str) -> Result<(), ConfigError> {
+    let short = &name[SOKETI_PREFIX.len()..];
+    let Some((_, option)) = soketi::ENV_OPTIONS.iter().find(|(var, _)| *var == short) else {
+        let known = soketi::ENV_OPTIONS.iter().map(|(var, _)| *var);
+        return Err(ConfigError::UnknownEnv {
+            var: name.to_string(),
+            suggestion: closest(short, known).map(|var| format!("{SOKETI_PREFIX}{var}")),
+        });
+    };
+    soketi::apply_env(draft, name, option, value)
+}
+
+fn sockwave_var(draft: &mut Draft, name: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(setting) = table::by_env(name) else {
+        let known: Vec<String> = SETTINGS.iter().map(|s| s.env_var()).collect();
+        let known = known.iter().map(String::as_str).chain([CONFIG_VAR]);
+        return Err(ConfigError::UnknownEnv {
+            var: name.to_string(),
+            suggestion: closest(name, known),
+        });
+    };
+    let origin = Origin::env(name);
+    let raw = Json::String(value.to_string());
+    if matches!(setting.access, Access::Webhooks) {
+        let targets = webhooks::from_json(&raw, &origin)?;
+        draft.set_webhooks(0, targets, origin);
+    } else {
+        // Validation refuses an empty app list, naming what emptied it, so a first-app
+        // variable with no app to change is left to it.
+        draft.assign(setting, 0, &raw, Source::Text, origin)?;
     }
     Ok(())
 }

@@ -91,12 +91,25 @@ pub enum ConfigError {
         /// Where the second app's value came from.
         second: Box<Origin>,
     },
+    /// More than one setting cannot be used; all of them, in the order they were read.
+    #[error("{} settings cannot be used; fix them all (sockwave reads everything before it stops):{}", problems.len(), listed(problems))]
+    Several {
+        /// Each setting's own error.
+        problems: Vec<ConfigError>,
+    },
     /// The configuration leaves no app to serve.
     #[error("no apps configured: {origin} is empty")]
     NoApps {
         /// The key that emptied the list.
         origin: Origin,
     },
+}
+
+fn listed(problems: &[ConfigError]) -> String {
+    problems
+        .iter()
+        .map(|problem| format!("\n  - {problem}"))
+        .collect()
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {

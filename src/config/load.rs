@@ -41,7 +41,57 @@ pub fn from_text(format: FileFormat, text: &str) -> Result<Config, ConfigError> 
         FileFormat::Toml => toml_file::apply_file(&mut draft, Path::new("sockwave.toml"), text)?,
         FileFormat::SoketiJson => soketi::apply_file(&mut draft, Path::new("soketi.json"), text)?,
     }
-    validate::finish(draft).map(|(config, _)| config)
+    finish(draft).map(|(config, _)| config)
+}
+
+/// `sockwave config migrate`: a Soketi JSON config file, the `SOKETI_*` variables of `env`
+/// (when `use_env`), or both (the variables win, as in Soketi), as a sockwave TOML file
+/// with a comment per translated setting. Settings sockwave cannot use are all reported.
+pub fn migrate(
+    file: Option<&Path>,
+    env: &HashMap<String, String>,
+    use_env: bool,
+) -> Result<String, ConfigError> {
+    let mut draft = Draft::new();
+    let mut sources = Vec::new();
+    if let Some(path) = file {
+        let text = read_file(path)?;
+        soketi::apply_file(&mut draft, path, &text)?;
+        sources.push(path.display().to_string());
+    }
+    if use_env {
+        let soketi_vars: HashMap<String, String> = env
+            .iter()
+            .filter(|(name, _)| name.starts_with("SOKETI_"))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        env::apply(&mut draft, &soketi_vars)?;
+        sources.push("the SOKETI_* environment variables".to_string());
+    }
+    let (config, origins) = finish(draft)?;
+    Ok(show::render_migration(
+        &config,
+        &origins,
+        &sources.join(" and "),
+    ))
+}
+
+/// Validates the draft; every problem found while reading is reported with the first one
+/// validation finds, in one error.
+fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError> {
+    let read = draft.take_problems();
+    let validated = validate::finish(draft);
+    match (read, validated) {
+        (Ok(()), validated) => validated,
+        (Err(problem), Ok(_)) => Err(problem),
+        (Err(ConfigError::Several { mut problems }), Err(invalid)) => {
+            problems.push(invalid);
+            Err(ConfigError::Several { problems })
+        }
+        (Err(problem), Err(invalid)) => Err(ConfigError::Several {
+            problems: vec![problem, invalid],
+        }),
+    }
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
@@ -70,7 +120,7 @@ pub(crate) fn load_with(
     }
     env::apply(&mut draft, env)?;
     cli.apply(&mut draft)?;
-    validate::finish(draft)
+    finish(draft)
 }
 
 fn config_path(

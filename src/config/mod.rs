@@ -38,7 +38,7 @@ mod webhooks;
 pub use cli::CliOverrides;
 pub use draft::Origin;
 pub use error::ConfigError;
-pub use load::{check, from_text, load, FileFormat};
+pub use load::{check, from_text, load, migrate, FileFormat};
 pub use settings::{ClusterSettings, ConsoleSettings, Driver, MetricsSettings, WebhookSettings};
 
 /// The whole, validated server configuration.
@@ -154,7 +154,7 @@ impl Default for ServerConfig {
             port: 6001,
             path_prefix: String::new(),
             debug: false,
-            activity_timeout: Duration::from_secs(120),
+            activity_timeout: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             shutdown_grace_period: Duration::from_secs(3),
             auth_timestamp_window: Duration::from_secs(600),

@@ -10,19 +10,43 @@ use std::fmt::Write;
 use super::cluster::mask_url;
 use super::draft::Origins;
 use super::table::{Access, Mask, Scope, Setting, SETTINGS};
-use super::value::{render, Value};
+use super::value::{self, Value};
 use super::Config;
 use crate::app::WebhookTarget;
 
 /// Column where origin comments start, so they line up.
 const COMMENT_COLUMN: usize = 40;
 
+/// What a rendering shows: `config check` shows everything with secrets masked; `config
+/// migrate` shows only what the Soketi configuration set, secrets included (the output is
+/// the new config file).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    Check,
+    Migrate,
+}
+
 /// Renders the configuration for people to read.
 pub(crate) fn render_config(config: &Config, origins: &Origins) -> String {
-    let mut out = String::from(
-        "# effective sockwave configuration (secrets masked)\n\
-         # a value without a comment is the built-in default\n",
+    let header = "# effective sockwave configuration (secrets masked)\n\
+                  # a value without a comment is the built-in default\n";
+    render(config, origins, header, View::Check)
+}
+
+/// Renders what a Soketi configuration set, as a sockwave config file: one line per
+/// translated setting, each with a comment naming the Soketi option or variable it came
+/// from. Settings left at sockwave's defaults are not written.
+pub(crate) fn render_migration(config: &Config, origins: &Origins, source: &str) -> String {
+    let header = format!(
+        "# sockwave configuration translated from {source} by `sockwave config migrate`\n\
+         # each line names the Soketi setting it came from; everything else is sockwave's\n\
+         # default (see `sockwave config check` and docs/configuration.md)\n"
     );
+    render(config, origins, &header, View::Migrate)
+}
+
+fn render(config: &Config, origins: &Origins, header: &str, view: View) -> String {
+    let mut out = String::from(header);
     if config.uses_default_credentials {
         out.push_str(
             "# warning: the public development credentials app-key / app-secret are in use\n",
@@ -31,9 +55,10 @@ pub(crate) fn render_config(config: &Config, origins: &Origins) -> String {
     for scope in [Scope::Server, Scope::Console, Scope::Cluster] {
         writeln!(out, "\n[{}]", scope.table()).expect("writing to a String cannot fail");
         for setting in SETTINGS.iter().filter(|s| s.scope == scope) {
-            line(&mut out, config, origins, setting, 0);
+            line(&mut out, config, origins, setting, 0, view);
         }
-        if scope == Scope::Server
+        if view == View::Check
+            && scope == Scope::Server
             && config.server.tls_cert.is_none()
             && config.server.tls_key.is_none()
         {
@@ -43,7 +68,7 @@ pub(crate) fn render_config(config: &Config, origins: &Origins) -> String {
     for (index, app) in config.apps.iter().enumerate() {
         out.push_str("\n[[apps]]\n");
         for setting in SETTINGS.iter().filter(|s| s.scope == Scope::App) {
-            line(&mut out, config, origins, setting, index);
+            line(&mut out, config, origins, setting, index, view);
         }
         if !app.webhooks.is_empty() {
             if let Some(origin) = origins.get(&format!("apps[{index}].webhooks")) {
@@ -52,7 +77,7 @@ pub(crate) fn render_config(config: &Config, origins: &Origins) -> String {
         }
         for target in &app.webhooks {
             out.push_str("\n[[apps.webhooks]]\n");
-            for (key, value) in webhook_values(target) {
+            for (key, value) in webhook_values(target, view) {
                 writeln!(out, "{key} = {value}").expect("writing to a String cannot fail");
             }
         }
@@ -61,8 +86,22 @@ pub(crate) fn render_config(config: &Config, origins: &Origins) -> String {
 }
 
 /// One `key = value  # origin` line; unset optional values and "off" show as comments.
-fn line(out: &mut String, config: &Config, origins: &Origins, setting: &Setting, index: usize) {
+fn line(
+    out: &mut String,
+    config: &Config,
+    origins: &Origins,
+    setting: &Setting,
+    index: usize,
+    view: View,
+) {
     if matches!(setting.access, Access::Webhooks) {
+        return;
+    }
+    let origin = origins.get(&setting.field(index));
+    // A migration writes what was translated; ids, keys and secrets always, so that every
+    // app stays complete.
+    let identity = setting.scope == Scope::App && matches!(setting.key, "id" | "key" | "secret");
+    if view == View::Migrate && origin.is_none() && !identity {
         return;
     }
     let Some(value) = setting.get(config, index) else {
@@ -74,12 +113,16 @@ fn line(out: &mut String, config: &Config, origins: &Origins, setting: &Setting,
     if unset {
         return;
     }
-    let Some(value) = render(setting.kind, &masked(setting.mask, value)) else {
+    let value = match view {
+        View::Check => masked(setting.mask, value),
+        View::Migrate => value,
+    };
+    let Some(value) = value::render(setting.kind, &value) else {
         writeln!(out, "# {key}: off").expect("writing to a String cannot fail");
         return;
     };
     let text = format!("{key} = {value}");
-    match origins.get(&setting.field(index)) {
+    match origin {
         Some(origin) => writeln!(out, "{text:<COMMENT_COLUMN$}  # {origin}"),
         None => writeln!(out, "{text}"),
     }
@@ -98,11 +141,19 @@ fn masked(mask: Mask, value: Value) -> Value {
 
 /// A webhook's keys as TOML values; header values are masked like secrets because they
 /// often carry credentials.
-fn webhook_values(target: &WebhookTarget) -> Vec<(&'static str, toml::Value)> {
+fn webhook_values(target: &WebhookTarget, view: View) -> Vec<(&'static str, toml::Value)> {
     let text = |value: &str| toml::Value::String(value.to_string());
+    let secret = |value: &str| match view {
+        View::Check => text(&mask_secret(value)),
+        View::Migrate => text(value),
+    };
+    let url = match view {
+        View::Check => target.url.shown(),
+        View::Migrate => target.url.as_str(),
+    };
     let kinds = target.event_types.iter().map(|kind| text(kind.name()));
     let mut values = vec![
-        ("url", text(target.url.shown())),
+        ("url", text(url)),
         ("event_types", toml::Value::Array(kinds.collect())),
     ];
     let mut filter = toml::Table::new();
@@ -122,7 +173,7 @@ fn webhook_values(target: &WebhookTarget) -> Vec<(&'static str, toml::Value)> {
         let headers = target
             .headers
             .iter()
-            .map(|(name, value)| (name.clone(), text(&mask_secret(value))))
+            .map(|(name, value)| (name.clone(), secret(value)))
             .collect();
         values.push(("headers", toml::Value::Table(headers)));
     }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::draft::{Draft, Origins};
+use super::draft::{Draft, Origin, Origins};
 use super::error::ConfigError;
 use super::table::{Access, Scope, SETTINGS};
 use super::value::display;
@@ -94,6 +94,19 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
             return Err(invalid(draft, field, format!("'{origin}'"), reason));
         }
     }
+    // The budget's default follows a larger body limit (Soketi's default is 100 MB): it
+    // must hold one request of the largest allowed size. Only a budget set explicitly
+    // below the limit is an error.
+    if matches!(
+        draft.origin("server.request_body_budget_kb"),
+        Origin::Default
+    ) {
+        let server = &mut draft.config.server;
+        server.request_body_budget_bytes = server
+            .request_body_budget_bytes
+            .max(server.max_request_body_bytes);
+    }
+    let server = &draft.config.server;
     if server.request_body_budget_bytes < server.max_request_body_bytes {
         let reason = format!(
             "must be at least max_request_body_kb ({}), or no request of the largest allowed size could ever be read",

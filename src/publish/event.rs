@@ -24,7 +24,7 @@ pub enum EventError {
 pub struct InfoRequest {
     /// `user_count` (presence channels).
     pub(crate) user_count: bool,
-    /// `subscription_count` (other channels).
+    /// `subscription_count` (every channel kind; presence channels answer it too).
     pub(crate) subscription_count: bool,
     /// `cache` (cache channels; channel query only).
     pub(crate) cache: bool,
@@ -139,10 +139,11 @@ pub fn parse_event(
         _ => return bad("expected data to be a string".into()),
     };
     if data.len() > limits.max_event_payload_bytes {
+        // Hosted Pusher's wording first: SDK code and tests match on it.
         return Err(EventError::TooLarge(format!(
-            "event data is {} bytes, the limit for this app is {} bytes",
+            "The data content of this event exceeds the allowed maximum ({} bytes): event data is {} bytes",
+            limits.max_event_payload_bytes,
             data.len(),
-            limits.max_event_payload_bytes
         )));
     }
     let names = channel_names(object, batch_item)?;
@@ -215,8 +216,9 @@ pub fn parse_batch(body: &Value, limits: &AppLimits) -> Result<Vec<Event>, Event
         ));
     };
     if batch.len() > limits.max_batch_size {
+        // Hosted Pusher's wording first, as for the payload limit.
         return Err(EventError::Invalid(format!(
-            "a batch may hold at most {} events, this one holds {}",
+            "Batch too large: a batch may hold at most {} events, this one holds {}",
             limits.max_batch_size,
             batch.len()
         )));
@@ -272,7 +274,7 @@ mod tests {
         );
         check(
             json!({"name": "e", "data": "x".repeat(100 * 1024 + 1), "channel": "a"}),
-            Err("limit for this app is 102400 bytes"),
+            Err("exceeds the allowed maximum (102400 bytes): event data is 102401 bytes"),
         );
         let many: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
         check(

@@ -139,14 +139,15 @@ pub(crate) fn channel_attributes(ctx: &Context, app_id: &AppId, event: &Event) -
             continue;
         };
         let mut attributes = Map::new();
-        if channel.kind() == ChannelKind::Presence {
-            if event.info.user_count {
-                attributes.insert(
-                    "user_count".into(),
-                    view.user_count(app_id, channel.as_str()).into(),
-                );
-            }
-        } else if event.info.subscription_count {
+        // A presence channel answers both when both are asked, as hosted Pusher does (the
+        // PHP SDK's acceptance tests expect `user_count` and `subscription_count`).
+        if channel.kind() == ChannelKind::Presence && event.info.user_count {
+            attributes.insert(
+                "user_count".into(),
+                view.user_count(app_id, channel.as_str()).into(),
+            );
+        }
+        if event.info.subscription_count {
             let subscriptions = view.subscription_count(app_id, channel.as_str());
             attributes.insert("subscription_count".into(), subscriptions.into());
         }

@@ -32,7 +32,7 @@ async fn connection_established_carries_socket_id_and_activity_timeout() {
         socket_id.parse::<sockwave::registry::SocketId>().is_ok(),
         "{socket_id}"
     );
-    assert_eq!(data["activity_timeout"], 120);
+    assert_eq!(data["activity_timeout"], 30);
 }
 
 async fn refused(query: &str, tweak: impl FnOnce(&mut sockwave::config::Config)) -> (u64, u16) {

@@ -86,20 +86,53 @@ impl Given<'_> {
         port.ok_or_else(|| self.invalid("expected a port number (0-65535)"))
     }
 
-    pub(super) fn expect(&self, accepted: Accepted) -> Result<(), ConfigError> {
-        let (matches, shown) = match accepted {
-            Accepted::Text(text) => (self.value.as_str() == Some(text), Some(format!("{text:?}"))),
-            Accepted::Flag(flag) => (self.flag().ok() == Some(flag), Some(flag.to_string())),
-            Accepted::Number(n) => (self.number().ok() == Some(n), Some(n.to_string())),
-            Accepted::Nothing => (false, None),
-        };
-        if matches {
-            Ok(())
-        } else {
-            Err(ConfigError::Unsupported {
-                origin: self.origin.clone(),
-                accepted: shown,
-            })
+    /// Ok when the value is one of `accepted`; otherwise "not supported" naming them.
+    pub(super) fn expect(&self, accepted: &[Accepted]) -> Result<(), ConfigError> {
+        if accepted.iter().any(|a| self.matches(*a)) {
+            return Ok(());
         }
+        let shown: Vec<String> = accepted.iter().map(|a| shown(*a)).collect();
+        Err(ConfigError::Unsupported {
+            origin: self.origin.clone(),
+            accepted: (!shown.is_empty()).then(|| shown.join(" or ")),
+        })
+    }
+
+    fn matches(&self, accepted: Accepted) -> bool {
+        match accepted {
+            Accepted::Text(text) => self.value.as_str() == Some(text),
+            Accepted::Flag(flag) => self.flag().ok() == Some(flag),
+            Accepted::Number(n) => self.number().ok() == Some(n),
+            Accepted::SoketiDefault(json) => {
+                let default: Value = serde_json::from_str(json).expect("a JSON default");
+                same_json(self.value, &default)
+            }
+        }
+    }
+}
+
+fn shown(accepted: Accepted) -> String {
+    match accepted {
+        Accepted::Text(text) => format!("{text:?}"),
+        Accepted::Flag(flag) => flag.to_string(),
+        Accepted::Number(n) => n.to_string(),
+        Accepted::SoketiDefault(json) => format!("Soketi's default {json}"),
+    }
+}
+
+/// Equal JSON, with arrays compared as sets and numbers written as strings accepted (as
+/// Soketi's environment gives them).
+fn same_json(given: &Value, default: &Value) -> bool {
+    match (given, default) {
+        (Value::Array(given), Value::Array(default)) => {
+            given.len() == default.len()
+                && default
+                    .iter()
+                    .all(|d| given.iter().any(|g| same_json(g, d)))
+        }
+        (Value::String(text), Value::Number(n)) => text.trim().parse::<f64>().ok() == n.as_f64(),
+        (Value::String(text), Value::Bool(flag)) => text == &flag.to_string(),
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (given, default) => given == default,
     }
 }

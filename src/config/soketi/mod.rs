@@ -23,6 +23,8 @@ use super::webhooks;
 mod adapter;
 mod given;
 mod names;
+#[cfg(test)]
+mod whole_config_tests;
 
 use given::Given;
 pub(crate) use names::ENV_OPTIONS;
@@ -39,9 +41,11 @@ pub(crate) fn apply_file(draft: &mut Draft, path: &Path, text: &str) -> Result<(
     for (key, value) in entries {
         flatten(key, value, &mut options);
     }
+    // Every option is read even after one fails, so one run reports them all.
     for (option, value) in options {
         let origin = Origin::file(path, option.as_str());
-        apply_option(draft, &option, &value, origin)?;
+        let result = apply_option(draft, &option, &value, origin);
+        draft.record(result);
     }
     Ok(())
 }
@@ -161,7 +165,7 @@ fn apply_option(
 /// Options without a sockwave setting: pinned, inert or unknown.
 fn check_unmapped(option: &str, given: Given<'_>) -> Result<(), ConfigError> {
     if let Some((_, accepted)) = FIXED.iter().find(|(name, _)| *name == option) {
-        return given.expect(*accepted);
+        return given.expect(accepted);
     }
     let under = |prefix: &str| {
         option == prefix
@@ -516,8 +520,8 @@ mod tests {
             "'rateLimiter.driver' in /s.json is not supported yet (sockwave accepts only \"local\" or \"redis\")",
         );
         check_err(
-            r#"{"userAuthenticationTimeout": 30000}"#,
-            "'userAuthenticationTimeout' in /s.json is not supported yet",
+            r#"{"userAuthenticationTimeout": 5000}"#,
+            "'userAuthenticationTimeout' in /s.json is not supported yet (sockwave accepts only Soketi's default 30000)",
         );
         check_err(
             &with_apps(
@@ -525,7 +529,7 @@ mod tests {
             ),
             "'appManager.array.apps.0.webhooks.0.lambda_function' in /s.json is not supported yet",
         );
-        check_err(r#"{"httpApi.acceptTraffic.memoryThreshold": 85}"#, "'httpApi.acceptTraffic.memoryThreshold' in /s.json is not supported yet (sockwave accepts only 100)");
+        check_err(r#"{"httpApi.acceptTraffic.memoryThreshold": 90}"#, "'httpApi.acceptTraffic.memoryThreshold' in /s.json is not supported yet (sockwave accepts only 100 or Soketi's default 85)");
     }
 
     #[test]

@@ -135,39 +135,58 @@ pub(crate) const ENV_OPTIONS: &[(&str, &str)] = &[
     ("WEBHOOKS_BATCHING_DURATION", "webhooks.batching.duration"),
 ];
 
-/// A value sockwave's behaviour matches, or none yet.
+/// A value sockwave accepts for an option it has no setting for: one its behaviour matches,
+/// or Soketi's own default (so a Soketi config that spells out the defaults loads as it is,
+/// even where sockwave behaves differently; docs/configuration.md lists those), or none.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Accepted {
     Text(&'static str),
     Flag(bool),
     Number(f64),
-    Nothing,
+    /// Soketi's default, as JSON; arrays match in any order.
+    SoketiDefault(&'static str),
 }
 
 /// Options that select or switch on something sockwave does not implement; only the value
 /// that means "sockwave's behaviour" is accepted.
-pub(super) const FIXED: &[(&str, Accepted)] = &[
-    ("appManager.cache.enabled", Accepted::Flag(false)),
-    ("appManager.driver", Accepted::Text("array")),
-    ("cache.driver", Accepted::Text("memory")),
-    ("cors.allowedHeaders", Accepted::Nothing),
-    ("cors.credentials", Accepted::Nothing),
-    ("cors.methods", Accepted::Nothing),
-    // Usage can never exceed 100 %, so 100 means "never turn traffic away", like sockwave.
+pub(super) const FIXED: &[(&str, &[Accepted])] = &[
+    ("appManager.cache.enabled", &[Accepted::Flag(false)]),
+    ("appManager.driver", &[Accepted::Text("array")]),
+    ("cache.driver", &[Accepted::Text("memory")]),
+    // sockwave's CORS answers allow GET, POST and OPTIONS with a fixed header list and no
+    // credentials; Soketi's defaults are accepted, other values refused.
+    (
+        "cors.allowedHeaders",
+        &[Accepted::SoketiDefault(
+            r#"["Origin","Content-Type","X-Auth-Token","X-Requested-With","Accept","Authorization","X-CSRF-TOKEN","XSRF-TOKEN","X-Socket-Id"]"#,
+        )],
+    ),
+    ("cors.credentials", &[Accepted::SoketiDefault("true")]),
+    (
+        "cors.methods",
+        &[Accepted::SoketiDefault(
+            r#"["GET","POST","PUT","DELETE","OPTIONS"]"#,
+        )],
+    ),
+    // Usage can never exceed 100 %, so 100 means "never turn traffic away", like sockwave;
+    // 85 is Soketi's default, which sockwave does not apply.
     (
         "httpApi.acceptTraffic.memoryThreshold",
-        Accepted::Number(100.0),
+        &[Accepted::Number(100.0), Accepted::SoketiDefault("85")],
     ),
-    ("metrics.driver", Accepted::Text("prometheus")),
-    ("mode", Accepted::Text("full")),
-    ("queue.driver", Accepted::Text("sync")),
+    ("metrics.driver", &[Accepted::Text("prometheus")]),
+    ("mode", &[Accepted::Text("full")]),
+    ("queue.driver", &[Accepted::Text("sync")]),
     // Encrypted private keys are not supported; decrypt the key file instead.
-    ("ssl.passphrase", Accepted::Text("")),
+    ("ssl.passphrase", &[Accepted::Text("")]),
     // Soketi closes sockets of apps with user authentication on that do not sign in within
     // this time. sockwave's `authorized_connections_timeout` is per app, opt-in, and also
     // counts a private or presence subscription as authorized (Pusher's rule), so the two
-    // cannot be mapped faithfully.
-    ("userAuthenticationTimeout", Accepted::Nothing),
+    // cannot be mapped faithfully; Soketi's default (30 s) is accepted and not applied.
+    (
+        "userAuthenticationTimeout",
+        &[Accepted::SoketiDefault("30000")],
+    ),
 ];
 
 /// Option prefixes that only tune a driver or feature that `FIXED` pins off, so any value
