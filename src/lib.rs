@@ -49,6 +49,7 @@ pub mod publish;
 pub(crate) mod rate_limit;
 pub mod registry;
 pub mod server;
+pub mod sql_apps;
 pub(crate) mod tap;
 pub(crate) mod tls;
 pub mod webhooks;

@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::adapter::Cluster;
-use crate::app::StaticAppStore;
+use crate::app::{AppStore, StaticAppStore};
+use crate::config::AppManager;
+use crate::sql_apps::{Change, SqlAppStore};
 use crate::config::Config;
 use crate::context::Context;
 use crate::webhooks::Webhooks;
@@ -47,7 +49,16 @@ impl Server {
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let listener = listen(&addr).with_context(|| format!("cannot listen on {addr}"))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
-        let apps = Arc::new(StaticAppStore::new(config.apps));
+        let sql_apps = match config.server.app_manager {
+            AppManager::Static => None,
+            _ => Some(Arc::new(
+                SqlAppStore::new(&config).context("setting up the apps database")?,
+            )),
+        };
+        let apps: Arc<dyn AppStore> = match &sql_apps {
+            Some(store) => store.clone(),
+            None => Arc::new(StaticAppStore::new(config.apps)),
+        };
         let webhooks = Webhooks::spawn(config.server.webhooks.clone())
             .context("starting the webhook sender")?;
         let stop_cluster = CancellationToken::new();
@@ -68,6 +79,9 @@ impl Server {
         let close_http = CancellationToken::new();
         let http_connections = TaskTracker::new();
         tokio::spawn(sweep_caches(ctx.clone(), stop_accepting.clone()));
+        if let Some(store) = sql_apps {
+            tokio::spawn(refresh_sql_apps(ctx.clone(), store, stop_accepting.clone()));
+        }
         tokio::spawn(connection::watchdog::run(
             ctx.clone(),
             stop_accepting.clone(),
@@ -157,6 +171,36 @@ impl Server {
         let left = self.ctx.registry.total_connections();
         if left > 0 {
             tracing::warn!(sockets = left, "grace period over with sockets still open");
+        }
+    }
+}
+
+/// Re-reads the apps in use from their database every TTL; the sockets of an app that was
+/// disabled or removed are closed with 4003.
+async fn refresh_sql_apps(ctx: Arc<Context>, store: Arc<SqlAppStore>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(store.ttl());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for change in store.refresh().await {
+            let (Change::Disabled(id) | Change::Removed(id)) = &change;
+            let Some(registry) = ctx
+                .registry
+                .apps()
+                .into_iter()
+                .find(|registry| registry.app_id().as_str() == id.as_str())
+            else {
+                continue;
+            };
+            let mut closed = 0;
+            registry.for_each_socket(|socket| {
+                socket.request_close(crate::outbox::CloseRequest::AppDisabled);
+                closed += 1;
+            });
+            tracing::warn!(app_id = %id, sockets = closed, change = ?change, "app no longer enabled in the apps table: its sockets are closed with 4003");
         }
     }
 }

@@ -4,6 +4,7 @@
 //! (WebSocket path). This module does not validate configuration (that is `config`'s job)
 //! and holds no connection state (that is `registry`'s).
 
+use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,11 +121,29 @@ impl App {
 /// Looks apps up by id or key. Implementations must be cheap: both calls sit on hot paths
 /// (every HTTP request, every WebSocket handshake).
 pub trait AppStore: Send + Sync {
-    /// The app with this id, if any.
+    /// The app with this id, if any, as this node holds it now (never waits). Used where an
+    /// app is already in use: its sockets, its webhooks, the console.
     fn find_by_id(&self, id: &str) -> Option<Arc<App>>;
-    /// The app with this key, if any.
+    /// The app with this key, if any, as this node holds it now (never waits).
     fn find_by_key(&self, key: &str) -> Option<Arc<App>>;
+    /// The app with this key, read from where apps are kept when the copy at hand is
+    /// missing or older than the store allows. Used when a client connects.
+    fn lookup_by_key<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Lookup> {
+        Box::pin(std::future::ready(Ok(self.find_by_key(key))))
+    }
+    /// The app with this id, like `lookup_by_key`. Used for HTTP API requests.
+    fn lookup_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Lookup> {
+        Box::pin(std::future::ready(Ok(self.find_by_id(id))))
+    }
+    /// Why the place apps are kept cannot be read now, if it cannot (a database that is
+    /// down); `/ready` reports it.
+    fn unreachable(&self) -> Option<String> {
+        None
+    }
 }
+
+/// An app lookup: the app, no such app, or the store could not be read (with why).
+pub type Lookup = Result<Option<Arc<App>>, String>;
 
 /// Apps held in memory, loaded once from configuration.
 #[derive(Debug, Default)]

@@ -40,6 +40,15 @@ pub enum Origin {
         /// The flag without its leading dashes, e.g. `port`.
         flag: &'static str,
     },
+    /// A column of an app's row in a SQL app manager's table.
+    Row {
+        /// The table.
+        table: String,
+        /// The row's `id`.
+        app: String,
+        /// The column.
+        column: String,
+    },
 }
 
 impl Origin {
@@ -64,6 +73,9 @@ impl fmt::Display for Origin {
             Origin::File { path, key } => write!(f, "'{key}' in {}", path.display()),
             Origin::Env { var } => f.write_str(var),
             Origin::Flag { flag } => write!(f, "--{flag}"),
+            Origin::Row { table, app, column } => {
+                write!(f, "column '{column}' of app '{app}' in table {table}")
+            }
         }
     }
 }
@@ -93,6 +105,33 @@ pub(crate) struct Draft {
     pub(crate) cluster: ClusterDraft,
     /// Settings that could not be used, collected so that one run reports all of them.
     pub(crate) problems: Vec<ConfigError>,
+    /// Soketi's SQL app manager options, turned into `app_manager_url` and
+    /// `app_manager_table` by validation.
+    pub(crate) sql: SqlDraft,
+}
+
+/// Soketi's connection parts for its MySQL and PostgreSQL app managers, and its per-driver
+/// table names; validation picks those of the chosen driver.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SqlDraft {
+    /// The driver was chosen with Soketi's `appManager.driver`, so Soketi's connection
+    /// defaults apply to the parts it leaves out.
+    pub(crate) soketi_driver: bool,
+    pub(crate) mysql: SqlParts,
+    pub(crate) postgres: SqlParts,
+}
+
+/// One database's parts as Soketi names them (`database.mysql.host`, ...).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SqlParts {
+    pub(crate) host: Option<String>,
+    pub(crate) port: Option<u16>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) database: Option<String>,
+    pub(crate) table: Option<(String, Origin)>,
+    /// Where the first of these came from, to name it in errors.
+    pub(crate) origin: Option<Origin>,
 }
 
 impl Draft {
@@ -122,6 +161,7 @@ impl Draft {
             apps_origin: Origin::Default,
             cluster: ClusterDraft::default(),
             problems: Vec::new(),
+            sql: SqlDraft::default(),
         }
     }
 
@@ -219,6 +259,16 @@ impl Draft {
         self.app_defaults
             .retain(|(existing, ..)| existing.key != setting.key);
         self.app_defaults.push((setting, value, origin));
+    }
+
+    /// The app a SQL app manager's rows start from: the built-in app defaults with the
+    /// server-wide app limits (Soketi's `eventLimits.*`, ...) applied, as Soketi applies
+    /// them to the apps it reads from its database.
+    pub(crate) fn app_template(&self) -> Result<App, ConfigError> {
+        let mut scratch = Draft::new();
+        scratch.app_defaults = self.app_defaults.clone();
+        scratch.apply_app_defaults()?;
+        Ok(scratch.config.apps.remove(0))
     }
 
     /// Applies the server-wide app limits to the apps that did not set their own.

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::app::App;
 
+mod app_manager;
 mod cli;
 mod cluster;
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub use cli::CliOverrides;
 pub use draft::Origin;
 pub use error::ConfigError;
 pub use load::{check, from_text, load, migrate, FileFormat};
+pub(crate) use soketi::app_from_row;
 pub use settings::{ClusterSettings, ConsoleSettings, Driver, MetricsSettings, WebhookSettings};
 
 /// The whole, validated server configuration.
@@ -46,8 +48,11 @@ pub use settings::{ClusterSettings, ConsoleSettings, Driver, MetricsSettings, We
 pub struct Config {
     /// Listener, protocol timing and HTTP settings.
     pub server: ServerConfig,
-    /// Every app served; ids and keys are unique.
+    /// Every app served; ids and keys are unique. Empty with a SQL app manager.
     pub apps: Vec<App>,
+    /// What a SQL app manager's rows start from: the app defaults with the server-wide app
+    /// limits applied.
+    pub app_template: App,
     /// True when the built-in `app-id` / `app-key` / `app-secret` credentials are in effect,
     /// so the server can warn loudly at startup.
     pub(crate) uses_default_credentials: bool,
@@ -105,6 +110,14 @@ pub struct ServerConfig {
     pub subscription_error_mode: SubscriptionErrorMode,
     /// How log lines are written to stdout.
     pub log_format: LogFormat,
+    /// Where apps come from: the configuration, or a MySQL/PostgreSQL table.
+    pub app_manager: AppManager,
+    /// The database URL of a SQL app manager (`mysql://…` or `postgres://…`).
+    pub app_manager_url: String,
+    /// The table a SQL app manager reads, in Soketi's schema.
+    pub app_manager_table: String,
+    /// How long an app read from the database is used before it is read again.
+    pub app_manager_cache_ttl: Duration,
     /// How long the last event of a cache channel is kept.
     pub(crate) cache_ttl: Duration,
     /// Webhook batching, delay, retry and queue settings.
@@ -135,6 +148,17 @@ pub enum SubscriptionErrorMode {
     Soketi,
     /// `pusher:error` with `code: null`, as hosted Pusher sends it.
     Pusher,
+}
+
+/// Where apps come from (Soketi's "app manager").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppManager {
+    /// The `[[apps]]` of the configuration (Soketi's `array` driver).
+    Static,
+    /// A MySQL or MariaDB table in Soketi's schema.
+    Mysql,
+    /// A PostgreSQL table in Soketi's schema.
+    Postgres,
 }
 
 /// How log lines are written: for people reading a terminal, or one JSON object per line
@@ -170,6 +194,10 @@ impl Default for ServerConfig {
             ws_message_burst: 500,
             subscription_error_mode: SubscriptionErrorMode::Soketi,
             log_format: LogFormat::Text,
+            app_manager: AppManager::Static,
+            app_manager_url: String::new(),
+            app_manager_table: "apps".to_string(),
+            app_manager_cache_ttl: Duration::from_secs(5),
             cache_ttl: Duration::from_secs(30 * 60),
             cluster: ClusterSettings::default(),
             metrics: MetricsSettings::default(),
@@ -190,6 +218,7 @@ impl Default for Config {
         Config {
             server: ServerConfig::default(),
             apps: vec![App::default_dev()],
+            app_template: App::default_dev(),
             uses_default_credentials: true,
         }
     }

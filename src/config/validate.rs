@@ -11,7 +11,7 @@ use super::draft::{Draft, Origin, Origins};
 use super::error::ConfigError;
 use super::table::{Access, Scope, SETTINGS};
 use super::value::display;
-use super::Config;
+use super::{AppManager, Config};
 use crate::app::App;
 
 /// Shortest console token accepted: the token opens every app's event stream and publishes
@@ -20,11 +20,21 @@ const MIN_CONSOLE_TOKEN_CHARS: usize = 16;
 
 /// Validates the draft and returns the configuration with the origin of each set value.
 pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError> {
+    draft.config.app_template = draft.app_template()?;
     draft.apply_app_defaults()?;
     check_bounds(&draft)?;
     check_server(&mut draft)?;
     let cluster = std::mem::take(&mut draft.cluster);
     draft.config.server.cluster = cluster.finish(&mut draft.origins)?;
+    super::app_manager::finish(&mut draft)?;
+    if draft.config.server.app_manager != AppManager::Static {
+        // The apps come from the table; the configuration's (Soketi's default app, say)
+        // are not served, as Soketi does not serve them with a SQL driver either.
+        let mut config = draft.config;
+        config.apps.clear();
+        config.uses_default_credentials = false;
+        return Ok((config, draft.origins));
+    }
     if draft.config.apps.is_empty() {
         return Err(ConfigError::NoApps {
             origin: draft.apps_origin.clone(),
@@ -183,6 +193,12 @@ pub(crate) fn normalise_path_prefix(prefix: &str) -> Result<String, &'static str
         return Err("empty path segment");
     }
     Ok(path)
+}
+
+/// Validates the one app of a draft built from a SQL app manager's row.
+pub(crate) fn check_row_app(draft: &Draft) -> Result<(), ConfigError> {
+    check_bounds(draft)?;
+    check_app(draft, 0, &draft.config.apps[0])
 }
 
 fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> {

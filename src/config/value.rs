@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::{LogFormat, SubscriptionErrorMode};
+use super::{AppManager, LogFormat, SubscriptionErrorMode};
 
 /// How a setting is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +436,25 @@ impl Field for SubscriptionErrorMode {
         Value::Text(match self {
             SubscriptionErrorMode::Soketi => "soketi".into(),
             SubscriptionErrorMode::Pusher => "pusher".into(),
+        })
+    }
+}
+
+impl Field for AppManager {
+    fn put(&mut self, value: Value) -> Result<(), String> {
+        *self = match value {
+            Value::Text(word) if word == "static" => AppManager::Static,
+            Value::Text(word) if word == "mysql" => AppManager::Mysql,
+            Value::Text(word) if word == "postgres" => AppManager::Postgres,
+            other => return Err(mismatch(&other)),
+        };
+        Ok(())
+    }
+    fn get(&self) -> Value {
+        Value::Text(match self {
+            AppManager::Static => "static".into(),
+            AppManager::Mysql => "mysql".into(),
+            AppManager::Postgres => "postgres".into(),
         })
     }
 }

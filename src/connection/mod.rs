@@ -74,18 +74,21 @@ pub(crate) fn upgrade(
     let accept = accept_key(client_key.as_bytes());
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
     let meta = ClientMeta::parse(request.uri().query(), origin);
-    let admission = admit(&ctx, app_key, &meta);
     let on_upgrade = hyper::upgrade::on(&mut request);
     let tasks = ctx.socket_tasks.clone();
-    // Everything the socket's task needs later goes into one box: a spawned future is sized
-    // for its largest state, and this one lives as long as the socket.
-    let upgrade = Box::new(task::Upgrade {
-        ctx,
-        admission,
-        meta,
-        ip_slot,
-    });
+    let app_key = app_key.to_string();
     tasks.spawn(async move {
+        // The app is looked up here, after the 101: a database-backed store may have to
+        // read it, and every refusal is reported over the WebSocket anyway.
+        let admission = admit(&ctx, &app_key, &meta).await;
+        // Everything the socket's task needs later goes into one box: a spawned future is
+        // sized for its largest state, and this one lives as long as the socket.
+        let upgrade = Box::new(task::Upgrade {
+            ctx,
+            admission,
+            meta,
+            ip_slot,
+        });
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(err) => return tracing::debug!(error = %err, "websocket upgrade failed"),
@@ -142,10 +145,22 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Decides whether a connection may be served: known app key, enabled app, good protocol.
-fn admit(ctx: &Context, app_key: &str, meta: &ClientMeta) -> Result<Arc<App>, (ErrorCode, String)> {
+async fn admit(
+    ctx: &Context,
+    app_key: &str,
+    meta: &ClientMeta,
+) -> Result<Arc<App>, (ErrorCode, String)> {
     meta.check_protocol()?;
-    let app = ctx.apps.find_by_key(app_key).ok_or_else(|| {
-        let shown: String = app_key.chars().take(64).collect();
+    let shown: String = app_key.chars().take(64).collect();
+    let found = ctx.apps.lookup_by_key(app_key).await.map_err(|error| {
+        // The client cannot act on the database's error; the log names it.
+        tracing::warn!(app_key = %shown, %error, "connection refused: the app could not be looked up");
+        (
+            ErrorCode::AppNotFound,
+            format!("app key '{shown}' could not be looked up on this server right now"),
+        )
+    })?;
+    let app = found.ok_or_else(|| {
         (
             ErrorCode::AppNotFound,
             format!("app key '{shown}' does not exist on this server: check the key in the client options"),

@@ -337,6 +337,10 @@ fn requested_ending(ctx: &Context, session: &Session, request: CloseRequest) -> 
             ErrorCode::Reconnect,
             "server is shutting down; reconnect".to_string(),
         ),
+        CloseRequest::AppDisabled => (
+            ErrorCode::AppDisabled,
+            format!("app '{}' was disabled", session.app().id),
+        ),
     };
     Ending::Pusher(code, message)
 }

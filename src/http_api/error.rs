@@ -29,6 +29,9 @@ pub(crate) enum ApiError {
     /// The app is disabled.
     #[error("app '{0}' is disabled")]
     AppDisabled(AppId),
+    /// The app could not be looked up: its database is unreachable (the log says why).
+    #[error("app '{0}' could not be looked up right now: the apps database is unreachable; try again")]
+    AppsUnavailable(String),
     /// The request signature, key, timestamp or body hash was refused.
     #[error(transparent)]
     Auth(#[from] ApiAuthError),
@@ -57,6 +60,7 @@ impl ApiError {
         match self {
             ApiError::RouteNotFound { .. } | ApiError::AppNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::AppDisabled(_) => StatusCode::FORBIDDEN,
+            ApiError::AppsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Auth(ApiAuthError::DuplicateParam(_)) => StatusCode::BAD_REQUEST,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -73,6 +77,7 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => "route_not_found",
             ApiError::AppNotFound(_) => "app_not_found",
             ApiError::AppDisabled(_) => "app_disabled",
+            ApiError::AppsUnavailable(_) => "apps_unavailable",
             ApiError::Auth(ApiAuthError::DuplicateParam(_)) => "bad_request",
             ApiError::Auth(_) => "auth",
             ApiError::BadRequest(_) => "bad_request",

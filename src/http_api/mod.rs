@@ -96,6 +96,15 @@ async fn route(
                 )
             } else if ctx.is_draining() {
                 text_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+            } else if let Some(error) = ctx.apps.unreachable() {
+                // Still ready: the apps already read keep working, and an unreachable
+                // database is usually unreachable from every node alike.
+                let text = format!("OK (apps database unreachable: {error}; apps already read keep working, new ones are refused)");
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(Full::new(Bytes::from(text)))
+                    .expect("a valid response")
             } else {
                 text_response(StatusCode::OK, "OK")
             })

@@ -45,10 +45,16 @@ pub(crate) async fn verify<'a>(
     app_id: &str,
     signed_path: &str,
 ) -> Result<Verified<'a>, ApiError> {
+    let shown: String = app_id.chars().take(64).collect();
     let app = ctx
         .apps
-        .find_by_id(app_id)
-        .ok_or_else(|| ApiError::AppNotFound(app_id.chars().take(64).collect()))?;
+        .lookup_by_id(app_id)
+        .await
+        .map_err(|error| {
+            tracing::warn!(app_id = %shown, %error, "HTTP API request refused: the app could not be looked up");
+            ApiError::AppsUnavailable(shown.clone())
+        })?
+        .ok_or(ApiError::AppNotFound(shown))?;
     if !app.enabled {
         return Err(ApiError::AppDisabled(app.id.clone()));
     }

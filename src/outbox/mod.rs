@@ -87,6 +87,8 @@ pub enum CloseRequest {
     PongTimeout,
     /// The server is shutting down (4200).
     Shutdown,
+    /// The app was disabled or removed where apps are kept (4003).
+    AppDisabled,
 }
 
 impl CloseRequest {
@@ -99,6 +101,7 @@ impl CloseRequest {
             Unauthorized,
             PongTimeout,
             Shutdown,
+            AppDisabled,
         ]
         .into_iter()
         .find(|request| *request as u8 == value)

@@ -101,7 +101,6 @@ impl Given<'_> {
     fn matches(&self, accepted: Accepted) -> bool {
         match accepted {
             Accepted::Text(text) => self.value.as_str() == Some(text),
-            Accepted::Flag(flag) => self.flag().ok() == Some(flag),
             Accepted::Number(n) => self.number().ok() == Some(n),
             Accepted::SoketiDefault(json) => {
                 let default: Value = serde_json::from_str(json).expect("a JSON default");
@@ -114,7 +113,6 @@ impl Given<'_> {
 fn shown(accepted: Accepted) -> String {
     match accepted {
         Accepted::Text(text) => format!("{text:?}"),
-        Accepted::Flag(flag) => flag.to_string(),
         Accepted::Number(n) => n.to_string(),
         Accepted::SoketiDefault(json) => format!("Soketi's default {json}"),
     }

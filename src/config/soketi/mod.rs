@@ -21,12 +21,14 @@ use super::value::{Kind, Source};
 use super::webhooks;
 
 mod adapter;
+mod app_manager;
 mod given;
 mod names;
 #[cfg(test)]
 mod whole_config_tests;
 
 use given::Given;
+pub(crate) use app_manager::app_from_row;
 pub(crate) use names::ENV_OPTIONS;
 use names::{APPS, FIXED, INERT};
 
@@ -151,6 +153,9 @@ fn apply_option(
             "local" | "redis" => Ok(()),
             _ => Err(given.unsupported(Some("\"local\" or \"redis\""))),
         },
+        _ if matches!(app_manager::option(draft, option, given)?, app_manager::Outcome::Done) => {
+            Ok(())
+        }
         _ => match adapter::cluster_option(option, given)? {
             adapter::Outcome::Set(setting) => {
                 draft.cluster.apply(setting, origin, &mut draft.origins);

@@ -141,7 +141,6 @@ pub(crate) const ENV_OPTIONS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Accepted {
     Text(&'static str),
-    Flag(bool),
     Number(f64),
     /// Soketi's default, as JSON; arrays match in any order.
     SoketiDefault(&'static str),
@@ -150,8 +149,6 @@ pub(super) enum Accepted {
 /// Options that select or switch on something sockwave does not implement; only the value
 /// that means "sockwave's behaviour" is accepted.
 pub(super) const FIXED: &[(&str, &[Accepted])] = &[
-    ("appManager.cache.enabled", &[Accepted::Flag(false)]),
-    ("appManager.driver", &[Accepted::Text("array")]),
     ("cache.driver", &[Accepted::Text("memory")]),
     // sockwave's CORS answers allow GET, POST and OPTIONS with a fixed header list and no
     // credentials; Soketi's defaults are accepted, other values refused.
@@ -194,14 +191,11 @@ pub(super) const FIXED: &[(&str, &[Accepted])] = &[
 pub(super) const INERT: &[&str] = &[
     // Soketi's `cluster` driver is refused, so its settings cannot take effect.
     "adapter.cluster",
-    "appManager.cache.ttl",
     "appManager.dynamodb",
-    "appManager.mysql",
-    "appManager.postgres",
     "cache.redis",
     "cluster",
-    // database.redis is read by `adapter`; the SQL databases serve app managers sockwave pins.
-    "database",
+    // database.redis is read by `adapter`, database.mysql and database.postgres by
+    // `app_manager`; pool sizes are sockwave's own (see docs/configuration.md).
     "databasePooling",
     "instance",
     "queue.redis",

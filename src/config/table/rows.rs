@@ -54,6 +54,14 @@ pub(crate) static SETTINGS: &[Setting] = &[
         .doc("Verbose logging of sockwave's own modules (`RUST_LOG` overrides it)."),
     server("log_format", Kind::Choice(&["text", "json"]), server!(log_format)).flag("log-format")
         .doc("`\"text\"` for people (colours only when stdout is a terminal and `NO_COLOR` is unset), `\"json\"` for log collectors: one JSON object per line."),
+    server("app_manager", Kind::Choice(&["static", "mysql", "postgres"]), server!(app_manager))
+        .doc("Where apps come from: `\"static\"` (the `[[apps]]` below), or a `\"mysql\"` (MariaDB too) or `\"postgres\"` table in Soketi's schema, read by key on connect and by id on API calls. Soketi's `appManager.driver` (`array`, `mysql`, `postgres`) sets it. See [apps in a database](#apps-in-a-database)."),
+    server("app_manager_url", Kind::Text, server!(app_manager_url)).mask(Mask::Urls).default_doc("none")
+        .doc("The database of a `mysql` or `postgres` app manager: `mysql://user:password@host:3306/database` or `postgres://user:password@host:5432/database` (`?ssl-mode=required` / `?sslmode=require` for TLS). Without it, Soketi's `database.mysql.*` / `database.postgres.*` settings (with Soketi's defaults) make the URL."),
+    server("app_manager_table", Kind::Text, server!(app_manager_table))
+        .doc("The apps table (Soketi's `appManager.mysql.table` / `appManager.postgres.table`). Letters, digits, `_` and one `.` (schema.table)."),
+    server("app_manager_cache_ttl", Kind::Secs, server!(app_manager_cache_ttl)).min(1)
+        .doc("How long an app read from the database is used before it is read again: a new row, a changed secret or limit, or `enabled = 0` take effect within this time (sockets of an app that became disabled are closed with 4003). Soketi's `appManager.cache.ttl` sets it when positive."),
     server("activity_timeout", Kind::Secs, server!(activity_timeout)).min(1).max(3600).flag("activity-timeout")
         .doc("Sent to clients in `pusher:connection_established`. A socket that stays silent this long is pinged. 1–3600."),
     server("pong_timeout", Kind::Secs, server!(pong_timeout)).min(1)
