@@ -186,7 +186,10 @@ async fn refresh_sql_apps(ctx: Arc<Context>, store: Arc<SqlAppStore>, stop: Canc
             _ = tick.tick() => {}
         }
         for change in store.refresh().await {
-            let (Change::Disabled(id) | Change::Removed(id)) = &change;
+            let (what, id) = match &change {
+                Change::Disabled(id) => ("disabled", id),
+                Change::Removed(id) => ("removed", id),
+            };
             let Some(registry) = ctx
                 .registry
                 .apps()
@@ -200,7 +203,7 @@ async fn refresh_sql_apps(ctx: Arc<Context>, store: Arc<SqlAppStore>, stop: Canc
                 socket.request_close(crate::outbox::CloseRequest::AppDisabled);
                 closed += 1;
             });
-            tracing::warn!(app_id = %id, sockets = closed, change = ?change, "app no longer enabled in the apps table: its sockets are closed with 4003");
+            tracing::warn!(app_id = %id, sockets = closed, change = %what, "app no longer enabled in the apps table: its sockets are closed with 4003");
         }
     }
 }
@@ -365,8 +368,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let n_apps = config.apps.len();
+    let apps_from = match config.server.app_manager {
+        AppManager::Static => None,
+        manager => Some(format!(
+            "{} table {} at {}",
+            if manager == AppManager::Mysql { "MySQL" } else { "PostgreSQL" },
+            config.server.app_manager_table,
+            crate::config::masked_url(&config.server.app_manager_url),
+        )),
+    };
+    // The number of configured apps; a SQL app manager's apps are counted nowhere up front.
+    let static_apps = apps_from.is_none().then_some(n_apps);
     let server = Server::start(config).await?;
-    tracing::info!(addr = %server.local_addr(), apps = n_apps, "sockwave listening (WebSocket /app/{{key}}, HTTP API /apps/{{id}})");
+    if let Some(from) = apps_from {
+        let ttl_secs = server.context().config.app_manager_cache_ttl.as_secs_f64();
+        tracing::info!(ttl_secs, "apps are read from the {from}");
+    }
+    tracing::info!(addr = %server.local_addr(), apps = static_apps, "sockwave listening (WebSocket /app/{{key}}, HTTP API /apps/{{id}})");
     match &server.context().tls {
         Some(tls) => tracing::info!("TLS on, {}", tls.summary()),
         None => tracing::info!("TLS off: serving plain ws/http (terminate TLS at a proxy, or set tls_cert and tls_key)"),

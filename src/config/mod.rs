@@ -41,6 +41,11 @@ pub use draft::Origin;
 pub use error::ConfigError;
 pub use load::{check, from_text, load, migrate, FileFormat};
 pub(crate) use soketi::app_from_row;
+
+/// A URL with its password (or a lone user, which may be a token) masked, for logs.
+pub(crate) fn masked_url(url: &str) -> String {
+    cluster::mask_url(url, true)
+}
 pub use settings::{ClusterSettings, ConsoleSettings, Driver, MetricsSettings, WebhookSettings};
 
 /// The whole, validated server configuration.

@@ -81,7 +81,9 @@ fn table(parts: &mut SqlParts, given: Given<'_>) -> Result<Outcome, ConfigError>
 }
 
 fn connection_part(parts: &mut SqlParts, part: &str, given: Given<'_>) -> Result<Outcome, ConfigError> {
-    let blank = given.value.is_null() || given.value.as_str() == Some("");
+    // An empty variable never gets here (it counts as unset); an empty string in the file
+    // is a value, e.g. MariaDB's root without a password.
+    let blank = given.value.is_null();
     match part {
         _ if blank => return Ok(Outcome::Done),
         "host" => parts.host = Some(given.text()?),
