@@ -25,9 +25,9 @@ use tokio_util::task::TaskTracker;
 use crate::adapter::Cluster;
 use crate::app::{AppStore, StaticAppStore};
 use crate::config::AppManager;
-use crate::sql_apps::{Change, SqlAppStore};
 use crate::config::Config;
 use crate::context::Context;
+use crate::sql_apps::{Change, SqlAppStore};
 use crate::webhooks::Webhooks;
 use crate::{connection, console, http_api};
 
@@ -372,7 +372,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         AppManager::Static => None,
         manager => Some(format!(
             "{} table {} at {}",
-            if manager == AppManager::Mysql { "MySQL" } else { "PostgreSQL" },
+            if manager == AppManager::Mysql {
+                "MySQL"
+            } else {
+                "PostgreSQL"
+            },
             config.server.app_manager_table,
             crate::config::masked_url(&config.server.app_manager_url),
         )),

@@ -114,7 +114,14 @@ impl SqlAppStore {
     /// Re-reads every app in use and reports those that were disabled or removed, so their
     /// sockets can be closed. Apps that fail to read keep their last copy.
     pub async fn refresh(&self) -> Vec<Change> {
-        let ids: Vec<String> = self.apps.read().expect("apps lock").by_id.keys().cloned().collect();
+        let ids: Vec<String> = self
+            .apps
+            .read()
+            .expect("apps lock")
+            .by_id
+            .keys()
+            .cloned()
+            .collect();
         let mut changes = Vec::new();
         for id in ids {
             let before = self.find_by_id(&id);
@@ -172,12 +179,18 @@ impl SqlAppStore {
         let read = async {
             match &self.pool {
                 Pool::Mysql(pool) => {
-                    let sql = format!("SELECT * FROM {} WHERE `{column}` = ? LIMIT 1", self.table_sql);
+                    let sql = format!(
+                        "SELECT * FROM {} WHERE `{column}` = ? LIMIT 1",
+                        self.table_sql
+                    );
                     let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await;
                     row.map(|row| row.map(|row| mysql_columns(&row)))
                 }
                 Pool::Postgres(pool) => {
-                    let sql = format!("SELECT * FROM {} WHERE \"{column}\" = $1 LIMIT 1", self.table_sql);
+                    let sql = format!(
+                        "SELECT * FROM {} WHERE \"{column}\" = $1 LIMIT 1",
+                        self.table_sql
+                    );
                     let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await;
                     row.map(|row| row.map(|row| pg_columns(&row)))
                 }
@@ -232,7 +245,8 @@ impl SqlAppStore {
             let old_key = old.key.as_str().to_string();
             apps.id_by_key.remove(&old_key);
         }
-        apps.id_by_key.insert(app.key.as_str().to_string(), id.clone());
+        apps.id_by_key
+            .insert(app.key.as_str().to_string(), id.clone());
         apps.by_id.insert(id, (app.clone(), Instant::now()));
         app
     }
@@ -308,7 +322,11 @@ fn mysql_columns(row: &MySqlRow) -> Vec<(String, Value)> {
     (0..row.columns().len())
         .map(|i| {
             let name = row.columns()[i].name().to_string();
-            let value = decode_column!(row, i, [i64, i32, i16, i8, u64, u32, u16, u8, bool, f64, f32]);
+            let value = decode_column!(
+                row,
+                i,
+                [i64, i32, i16, i8, u64, u32, u16, u8, bool, f64, f32]
+            );
             (name, value)
         })
         .collect()

@@ -423,58 +423,40 @@ impl Field for Option<Duration> {
     }
 }
 
-impl Field for SubscriptionErrorMode {
-    fn put(&mut self, value: Value) -> Result<(), String> {
-        *self = match value {
-            Value::Text(word) if word == "pusher" => SubscriptionErrorMode::Pusher,
-            Value::Text(word) if word == "soketi" => SubscriptionErrorMode::Soketi,
-            other => return Err(mismatch(&other)),
-        };
-        Ok(())
-    }
-    fn get(&self) -> Value {
-        Value::Text(match self {
-            SubscriptionErrorMode::Soketi => "soketi".into(),
-            SubscriptionErrorMode::Pusher => "pusher".into(),
-        })
-    }
+/// `Field` for an enum written as one word per variant.
+macro_rules! word_field {
+    ($ty:ty { $($word:literal => $variant:expr),+ $(,)? }) => {
+        impl Field for $ty {
+            fn put(&mut self, value: Value) -> Result<(), String> {
+                *self = match value {
+                    $(Value::Text(word) if word == $word => $variant,)+
+                    other => return Err(mismatch(&other)),
+                };
+                Ok(())
+            }
+            fn get(&self) -> Value {
+                $(if *self == $variant {
+                    return Value::Text($word.into());
+                })+
+                unreachable!("every variant has a word")
+            }
+        }
+    };
 }
 
-impl Field for AppManager {
-    fn put(&mut self, value: Value) -> Result<(), String> {
-        *self = match value {
-            Value::Text(word) if word == "static" => AppManager::Static,
-            Value::Text(word) if word == "mysql" => AppManager::Mysql,
-            Value::Text(word) if word == "postgres" => AppManager::Postgres,
-            other => return Err(mismatch(&other)),
-        };
-        Ok(())
-    }
-    fn get(&self) -> Value {
-        Value::Text(match self {
-            AppManager::Static => "static".into(),
-            AppManager::Mysql => "mysql".into(),
-            AppManager::Postgres => "postgres".into(),
-        })
-    }
-}
-
-impl Field for LogFormat {
-    fn put(&mut self, value: Value) -> Result<(), String> {
-        *self = match value {
-            Value::Text(word) if word == "text" => LogFormat::Text,
-            Value::Text(word) if word == "json" => LogFormat::Json,
-            other => return Err(mismatch(&other)),
-        };
-        Ok(())
-    }
-    fn get(&self) -> Value {
-        Value::Text(match self {
-            LogFormat::Text => "text".into(),
-            LogFormat::Json => "json".into(),
-        })
-    }
-}
+word_field!(SubscriptionErrorMode {
+    "soketi" => SubscriptionErrorMode::Soketi,
+    "pusher" => SubscriptionErrorMode::Pusher,
+});
+word_field!(AppManager {
+    "static" => AppManager::Static,
+    "mysql" => AppManager::Mysql,
+    "postgres" => AppManager::Postgres,
+});
+word_field!(LogFormat {
+    "text" => LogFormat::Text,
+    "json" => LogFormat::Json,
+});
 
 #[cfg(test)]
 mod tests {

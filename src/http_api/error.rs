@@ -30,7 +30,9 @@ pub(crate) enum ApiError {
     #[error("app '{0}' is disabled")]
     AppDisabled(AppId),
     /// The app could not be looked up: its database is unreachable (the log says why).
-    #[error("app '{0}' could not be looked up right now: the apps database is unreachable; try again")]
+    #[error(
+        "app '{0}' could not be looked up right now: the apps database is unreachable; try again"
+    )]
     AppsUnavailable(String),
     /// The request signature, key, timestamp or body hash was refused.
     #[error(transparent)]

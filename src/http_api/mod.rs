@@ -107,7 +107,7 @@ async fn route(
                     .expect("a valid response")
             } else {
                 text_response(StatusCode::OK, "OK")
-            })
+            });
         }
         _ => {}
     }

@@ -191,7 +191,8 @@ async fn limits_are_enforced() {
     let big = json!({"name": "e", "channel": "a", "data": "x".repeat(100 * 1024 + 1)});
     let (status, error) = error_of(ApiCall::new("POST", &events_path(), Some(big)), addr).await;
     assert_eq!(status, 413);
-    assert!(error.starts_with("The data content of this event exceeds the allowed maximum (102400 bytes)"));
+    assert!(error
+        .starts_with("The data content of this event exceeds the allowed maximum (102400 bytes)"));
 
     let huge = json!({"name": "e", "channel": "a", "data": "x".repeat(600 * 1024)});
     let (status, error) = error_of(ApiCall::new("POST", &events_path(), Some(huge)), addr).await;

@@ -23,7 +23,11 @@ pub(super) enum Outcome {
 }
 
 /// Applies one option if it belongs to the app managers.
-pub(super) fn option(draft: &mut Draft, option: &str, given: Given<'_>) -> Result<Outcome, ConfigError> {
+pub(super) fn option(
+    draft: &mut Draft,
+    option: &str,
+    given: Given<'_>,
+) -> Result<Outcome, ConfigError> {
     let set = |draft: &mut Draft, key: &str, value: Value| -> Result<Outcome, ConfigError> {
         let setting = SETTINGS
             .iter()
@@ -60,9 +64,9 @@ pub(super) fn option(draft: &mut Draft, option: &str, given: Given<'_>) -> Resul
         "appManager.mysql.table" => table(&mut draft.sql.mysql, given),
         "appManager.postgres.table" => table(&mut draft.sql.postgres, given),
         // Knex's dialect version and driver choice: nothing to set with a native driver.
-        "appManager.mysql.version" | "appManager.mysql.useMysql2" | "appManager.postgres.version" => {
-            Ok(Outcome::Done)
-        }
+        "appManager.mysql.version"
+        | "appManager.mysql.useMysql2"
+        | "appManager.postgres.version" => Ok(Outcome::Done),
         _ => {
             if let Some(part) = option.strip_prefix("database.mysql.") {
                 return connection_part(&mut draft.sql.mysql, part, given);
@@ -80,7 +84,11 @@ fn table(parts: &mut SqlParts, given: Given<'_>) -> Result<Outcome, ConfigError>
     Ok(Outcome::Done)
 }
 
-fn connection_part(parts: &mut SqlParts, part: &str, given: Given<'_>) -> Result<Outcome, ConfigError> {
+fn connection_part(
+    parts: &mut SqlParts,
+    part: &str,
+    given: Given<'_>,
+) -> Result<Outcome, ConfigError> {
     // An empty variable never gets here (it counts as unset); an empty string in the file
     // is a value, e.g. MariaDB's root without a password.
     let blank = given.value.is_null();
@@ -111,8 +119,14 @@ const COLUMNS: &[(&str, &str)] = &[
     ("max_client_events_per_sec", "maxClientEventsPerSecond"),
     ("max_read_req_per_sec", "maxReadRequestsPerSecond"),
     ("webhooks", "webhooks"),
-    ("max_presence_members_per_channel", "maxPresenceMembersPerChannel"),
-    ("max_presence_member_size_in_kb", "maxPresenceMemberSizeInKb"),
+    (
+        "max_presence_members_per_channel",
+        "maxPresenceMembersPerChannel",
+    ),
+    (
+        "max_presence_member_size_in_kb",
+        "maxPresenceMemberSizeInKb",
+    ),
     ("max_channel_name_length", "maxChannelNameLength"),
     ("max_event_channels_at_once", "maxEventChannelsAtOnce"),
     ("max_event_name_length", "maxEventNameLength"),

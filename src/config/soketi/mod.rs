@@ -27,8 +27,8 @@ mod names;
 #[cfg(test)]
 mod whole_config_tests;
 
-use given::Given;
 pub(crate) use app_manager::app_from_row;
+use given::Given;
 pub(crate) use names::ENV_OPTIONS;
 use names::{APPS, FIXED, INERT};
 
@@ -153,7 +153,11 @@ fn apply_option(
             "local" | "redis" => Ok(()),
             _ => Err(given.unsupported(Some("\"local\" or \"redis\""))),
         },
-        _ if matches!(app_manager::option(draft, option, given)?, app_manager::Outcome::Done) => {
+        _ if matches!(
+            app_manager::option(draft, option, given)?,
+            app_manager::Outcome::Done
+        ) =>
+        {
             Ok(())
         }
         _ => match adapter::cluster_option(option, given)? {
