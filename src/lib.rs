@@ -9,6 +9,7 @@
 //! bottom layer up (`ARCHITECTURE.md` draws the layers; `tests/architecture.rs` enforces them):
 //!
 //! - `app`: the `App` model, its webhook targets and the `AppStore` lookup.
+//! - `redis_client`: opening a Redis client (`redis://`, `rediss://` with its certificates).
 //! - `config`: files, environment and flags into a validated `Config`; every feature's
 //!   settings type.
 //! - `metrics`, `rate_limit`, `tls`: Prometheus metrics, rate limits, native TLS.
@@ -47,6 +48,7 @@ pub mod outbox;
 pub mod peers;
 pub mod publish;
 pub(crate) mod rate_limit;
+pub mod redis_client;
 pub mod registry;
 pub mod server;
 pub mod sql_apps;

@@ -29,6 +29,7 @@ pub(crate) async fn run(
     let settings = ctx.cluster.settings().clone();
     let mut ticker = tokio::time::interval(settings.heartbeat_interval);
     let mut engine_up = false;
+    let mut said_down = false;
     let mut last_tick = Instant::now();
     loop {
         tokio::select! {
@@ -55,6 +56,7 @@ pub(crate) async fn run(
                 Some(TransportEvent::Up) => {
                     tracing::info!(node = ctx.cluster.node_id(), "cluster engine connected: resynchronising");
                     engine_up = true;
+                    said_down = false;
                     ctx.cluster.set_engine_up(true);
                     // Nodes we did not hear from during an outage get a fresh timeout.
                     ctx.cluster.lock().refresh_all(Instant::now());
@@ -62,8 +64,12 @@ pub(crate) async fn run(
                     send_snapshot(&ctx);
                 }
                 Some(TransportEvent::Down(reason)) => {
-                    if engine_up {
+                    // Said once per outage, including one that starts at startup (a wrong
+                    // URL, password or certificate): a node that never reached its engine
+                    // must say why.
+                    if engine_up || !said_down {
                         tracing::warn!(reason = %reason, "cluster engine unreachable: serving local sockets only until it is back");
+                        said_down = true;
                     } else {
                         tracing::debug!(reason = %reason, "cluster engine still unreachable");
                     }

@@ -433,10 +433,17 @@ impl Operations {
         // Limits are shared when the nodes already share a Redis; otherwise each node counts
         // its own requests.
         let api: Arc<dyn RateLimiter> = match &config.cluster.driver {
-            crate::config::Driver::Redis { url } => Arc::new(
-                RedisLimiter::new(url, &config.cluster.prefix)
-                    .context("setting up Redis rate limits")?,
-            ),
+            crate::config::Driver::Redis { url } => {
+                let tls = &config.cluster.redis_tls;
+                let client_cert = tls.cert.as_deref().zip(tls.key.as_deref());
+                let client = crate::redis_client::open(url, tls.ca.as_deref(), client_cert)
+                    .map_err(|err| anyhow::anyhow!(err))
+                    .context("setting up Redis rate limits")?;
+                Arc::new(
+                    RedisLimiter::new(client, &config.cluster.prefix)
+                        .context("setting up Redis rate limits")?,
+                )
+            }
             _ => Arc::new(LocalLimiter::new()),
         };
         let rate_limits = RateLimits {

@@ -16,16 +16,15 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts the Redis transport task.
 pub(crate) fn spawn(
-    url: &str,
+    client: redis::Client,
     prefix: &str,
     events: mpsc::Sender<TransportEvent>,
     stop: CancellationToken,
-) -> Result<TransportHandle, redis::RedisError> {
-    let client = redis::Client::open(url)?;
+) -> TransportHandle {
     let channel = format!("{prefix}#sockwave");
     let (handle, outgoing) = TransportHandle::channel();
     tokio::spawn(run(client, channel, outgoing, events, stop, handle.clone()));
-    Ok(handle)
+    handle
 }
 
 async fn run(

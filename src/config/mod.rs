@@ -46,7 +46,9 @@ pub(crate) use soketi::app_from_row;
 pub(crate) fn masked_url(url: &str) -> String {
     cluster::mask_url(url, true)
 }
-pub use settings::{ClusterSettings, ConsoleSettings, Driver, MetricsSettings, WebhookSettings};
+pub use settings::{
+    ClusterSettings, ConsoleSettings, Driver, MetricsSettings, RedisTls, WebhookSettings,
+};
 
 /// The whole, validated server configuration.
 #[derive(Debug, Clone, PartialEq)]

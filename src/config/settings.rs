@@ -35,6 +35,22 @@ pub struct ClusterSettings {
     /// Whether `/ready` answers 503 while the engine is unreachable (off by default: the
     /// node still serves its own sockets, which is usually better than no node at all).
     pub ready_requires_engine: bool,
+    /// Certificates for a `rediss://` Redis.
+    pub redis_tls: RedisTls,
+}
+
+/// The files a `rediss://` connection uses beyond the URL: a CA for a private or managed
+/// Redis whose certificate the public roots do not cover, and a client certificate for
+/// Redis servers that require one (`tls-auth-clients yes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedisTls {
+    /// PEM CA certificate(s) that sign the Redis server's certificate; `None` trusts the
+    /// Mozilla roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// PEM client certificate chain.
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key: Option<std::path::PathBuf>,
 }
 
 impl Default for ClusterSettings {
@@ -45,6 +61,7 @@ impl Default for ClusterSettings {
             heartbeat_interval: Duration::from_secs(2),
             node_timeout: Duration::from_secs(10),
             ready_requires_engine: false,
+            redis_tls: RedisTls::default(),
         }
     }
 }

@@ -25,7 +25,21 @@ pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError>
     check_bounds(&draft)?;
     check_server(&mut draft)?;
     let cluster = std::mem::take(&mut draft.cluster);
+    let redis_tls = std::mem::take(&mut draft.config.server.cluster.redis_tls);
     draft.config.server.cluster = cluster.finish(&mut draft.origins)?;
+    draft.config.server.cluster.redis_tls = redis_tls;
+    let tls = &draft.config.server.cluster.redis_tls;
+    if tls.cert.is_some() != tls.key.is_some() {
+        let (missing, given) = match tls.cert {
+            Some(_) => ("cluster.redis_tls_key", "cluster.redis_tls_cert"),
+            None => ("cluster.redis_tls_cert", "cluster.redis_tls_key"),
+        };
+        let reason = format!(
+            "needs {} too: a client certificate is a certificate and its key",
+            missing.trim_start_matches("cluster.")
+        );
+        return Err(invalid(&draft, given, "(a file)".into(), &reason));
+    }
     super::app_manager::finish(&mut draft)?;
     if draft.config.server.app_manager != AppManager::Static {
         // The apps come from the table; the configuration's (Soketi's default app, say)

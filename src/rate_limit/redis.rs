@@ -44,8 +44,10 @@ pub(crate) struct RedisLimiter {
 
 impl RedisLimiter {
     /// A limiter on the Redis at `url`; connects lazily, on the first check.
-    pub(crate) fn new(url: &str, prefix: &str) -> Result<RedisLimiter, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+    pub(crate) fn new(
+        client: redis::Client,
+        prefix: &str,
+    ) -> Result<RedisLimiter, redis::RedisError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CHECK_TIMEOUT))
             .set_response_timeout(Some(CHECK_TIMEOUT))

@@ -44,6 +44,7 @@ async fn node_with(
         heartbeat_interval: Duration::from_millis(200),
         node_timeout: Duration::from_secs(2),
         ready_requires_engine: false,
+        redis_tls: Default::default(),
     };
     start(|c| {
         c.server.cluster = settings;

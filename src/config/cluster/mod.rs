@@ -307,6 +307,8 @@ impl ClusterDraft {
             heartbeat_interval: self.heartbeat_interval,
             node_timeout: self.node_timeout,
             ready_requires_engine: self.ready_requires_engine,
+            // Filled in by validation from the `redis_tls_*` settings.
+            redis_tls: Default::default(),
         })
     }
 }
@@ -372,13 +374,7 @@ fn check_redis_url(url: &str) -> Result<(), String> {
     }
     redis::IntoConnectionInfo::into_connection_info(url)
         .map(|_| ())
-        .map_err(|err| match parsed.scheme() {
-            // The redis client is built without TLS; say so rather than quote its message.
-            "rediss" => "rediss:// (TLS) is not supported by this build yet; use redis:// on a \
-                         private network, or a local TLS tunnel"
-                .to_string(),
-            _ => format!("{err}"),
-        })
+        .map_err(|err| format!("{err}"))
 }
 
 /// Every server must be a `nats://` URL, and all must carry the same credentials (the client

@@ -102,7 +102,7 @@ fn toml_cluster_errors() {
     );
     check_toml_err("[cluster]\ndriver = 'redis'\nredis_url = 'http://h:6379'", "invalid value 'http://h:6379' for 'cluster.redis_url' in /c.toml: expected a URL like redis://[user:password@]host:6379/0");
     check_toml_err("[cluster]\ndriver = 'redis'\nredis_url = 'redis://:pw-secret@h/x'", "invalid value 'redis://:pw****@h/x' for 'cluster.redis_url' in /c.toml: the path must be a database number; expected a URL like redis://[user:password@]host:6379/0");
-    check_toml_err("[cluster]\ndriver = 'redis'\nredis_url = 'rediss://h:6379'", "invalid value 'rediss://h:6379' for 'cluster.redis_url' in /c.toml: rediss:// (TLS) is not supported by this build yet; use redis:// on a private network, or a local TLS tunnel");
+    check_toml_err("[cluster]\ndriver = 'redis'\nredis_url = 'rediss://h:6379'\nredis_tls_cert = '/c.pem'", "invalid value (a file) for 'cluster.redis_tls_cert' in /c.toml: needs redis_tls_key too: a client certificate is a certificate and its key");
     check_toml_err(
         "[cluster]\ndriver = 'nats'\nnats_servers = []",
         "invalid value '' for 'cluster.nats_servers' in /c.toml: expected at least one nats:// URL",

@@ -151,7 +151,13 @@ pub(crate) static SETTINGS: &[Setting] = &[
         },
     }).mask(Mask::Urls).default_doc("\"redis://127.0.0.1:6379/0\"")
         .soketi(&["database.redis.host", "database.redis.port", "database.redis.db", "database.redis.username", "database.redis.password"])
-        .doc("Used when `driver = \"redis\"`: `redis://[user:password@]host:port/db`, with the user and password percent-encoded. Each Soketi option replaces its part of the URL and encodes it. `rediss://` (TLS) is refused by this build."),
+        .doc("Used when `driver = \"redis\"` (and by the shared rate limits): `redis://[user:password@]host:port/db`, or `rediss://` for TLS (see `redis_tls_ca`), with the user (Redis 6 ACL) and password percent-encoded. Each Soketi option replaces its part of the URL and encodes it."),
+    cluster("redis_tls_ca", Kind::Path, server!(cluster.redis_tls.ca)).default_doc("none")
+        .doc("For a `rediss://` `redis_url`: PEM CA certificate(s) that sign the Redis server's certificate (a private CA, or a managed Redis whose CA the public roots lack). Without it the Mozilla root certificates are trusted."),
+    cluster("redis_tls_cert", Kind::Path, server!(cluster.redis_tls.cert)).default_doc("none")
+        .doc("For a `rediss://` `redis_url`: PEM client certificate, for a Redis that requires one (`tls-auth-clients yes`). With `redis_tls_key`."),
+    cluster("redis_tls_key", Kind::Path, server!(cluster.redis_tls.key)).default_doc("none")
+        .doc("The private key of `redis_tls_cert` (PEM, not encrypted)."),
     cluster("nats_servers", Kind::Texts, Access::Cluster {
         set: |v| ClusterSetting::NatsServers(match v { Value::Texts(texts) => texts, _ => Vec::new() }),
         get: |c| match &c.driver {
