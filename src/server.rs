@@ -434,15 +434,23 @@ impl Operations {
         // its own requests.
         let api: Arc<dyn RateLimiter> = match &config.cluster.driver {
             crate::config::Driver::Redis { url } => {
-                let tls = &config.cluster.redis_tls;
-                let client_cert = tls.cert.as_deref().zip(tls.key.as_deref());
-                let client = crate::redis_client::open(url, tls.ca.as_deref(), client_cert)
+                let source = crate::redis_client::open_for(url, &config.cluster)
                     .map_err(|err| anyhow::anyhow!(err))
                     .context("setting up Redis rate limits")?;
-                Arc::new(
-                    RedisLimiter::new(client, &config.cluster.prefix)
-                        .context("setting up Redis rate limits")?,
-                )
+                match source {
+                    crate::redis_client::Source::Direct(client) => Arc::new(
+                        RedisLimiter::new(client, &config.cluster.prefix)
+                            .context("setting up Redis rate limits")?,
+                    ),
+                    // A connection manager stays on one server and cannot follow a failover,
+                    // so with Sentinel each node counts its own requests.
+                    crate::redis_client::Source::Sentinel(_) => {
+                        tracing::info!(
+                            "HTTP API rate limits are counted per node with Redis Sentinel"
+                        );
+                        Arc::new(LocalLimiter::new())
+                    }
+                }
             }
             _ => Arc::new(LocalLimiter::new()),
         };

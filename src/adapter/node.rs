@@ -99,14 +99,11 @@ impl Cluster {
         let transport = match &settings.driver {
             Driver::Local => return Ok((Cluster::with_transport(settings, None), None)),
             Driver::Redis { url } => {
-                let tls = &settings.redis_tls;
-                let client_cert = tls.cert.as_deref().zip(tls.key.as_deref());
-                let client = crate::redis_client::open(url, tls.ca.as_deref(), client_cert)
-                    .map_err(|err| {
-                        let shown = crate::config::masked_url(url);
-                        format!("cannot use redis url '{shown}': {err}")
-                    })?;
-                super::redis::spawn(client, &settings.prefix, events_tx, stop.clone())
+                let source = crate::redis_client::open_for(url, &settings).map_err(|err| {
+                    let shown = crate::config::masked_url(url);
+                    format!("cannot use redis url '{shown}': {err}")
+                })?;
+                super::redis::spawn(source, &settings.prefix, events_tx, stop.clone())
             }
             Driver::Nats { servers } => {
                 super::nats::spawn(servers, &settings.prefix, events_tx, stop.clone())

@@ -1,6 +1,7 @@
 //! Redis pub/sub transport: one subscription connection and one multiplexed connection for
 //! `PUBLISH`, both on the channel `{prefix}#sockwave`.
 
+use crate::redis_client::Source;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -16,19 +17,19 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts the Redis transport task.
 pub(crate) fn spawn(
-    client: redis::Client,
+    source: Source,
     prefix: &str,
     events: mpsc::Sender<TransportEvent>,
     stop: CancellationToken,
 ) -> TransportHandle {
     let channel = format!("{prefix}#sockwave");
     let (handle, outgoing) = TransportHandle::channel();
-    tokio::spawn(run(client, channel, outgoing, events, stop, handle.clone()));
+    tokio::spawn(run(source, channel, outgoing, events, stop, handle.clone()));
     handle
 }
 
 async fn run(
-    client: redis::Client,
+    source: Source,
     channel: String,
     mut outgoing: mpsc::Receiver<Bytes>,
     events: mpsc::Sender<TransportEvent>,
@@ -40,7 +41,7 @@ async fn run(
     loop {
         let connected = tokio::select! {
             _ = stop.cancelled() => return,
-            connected = connect(&client, &channel) => connected,
+            connected = connect(&source, &channel) => connected,
         };
         let (mut pubsub, mut publisher) = match connected {
             Ok(pair) => pair,
@@ -101,10 +102,13 @@ async fn run(
     }
 }
 
+/// Subscribes and opens the publishing connection, on the server the source names now (with
+/// Sentinel, the current master: a failover is followed on the next reconnect).
 async fn connect(
-    client: &redis::Client,
+    source: &Source,
     channel: &str,
 ) -> Result<(redis::aio::PubSub, redis::aio::MultiplexedConnection), redis::RedisError> {
+    let client = source.client().await?;
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
     let publisher = client.get_multiplexed_async_connection().await?;

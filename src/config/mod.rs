@@ -47,7 +47,8 @@ pub(crate) fn masked_url(url: &str) -> String {
     cluster::mask_url(url, true)
 }
 pub use settings::{
-    ClusterSettings, ConsoleSettings, Driver, MetricsSettings, RedisTls, WebhookSettings,
+    ClusterSettings, ConsoleSettings, Driver, MetricsSettings, RedisSentinel, RedisTls,
+    WebhookSettings,
 };
 
 /// The whole, validated server configuration.

@@ -37,6 +37,30 @@ pub struct ClusterSettings {
     pub ready_requires_engine: bool,
     /// Certificates for a `rediss://` Redis.
     pub redis_tls: RedisTls,
+    /// Sentinels that name the Redis master (empty: `redis_url`'s host is the server).
+    pub redis_sentinel: RedisSentinel,
+}
+
+/// Redis Sentinel: the sentinels to ask for the current master of `master`. The master is
+/// asked for again on every reconnect, so a failover is followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSentinel {
+    /// `host:port` of each sentinel.
+    pub nodes: Vec<String>,
+    /// The monitored master's name (`sentinel monitor <name> ...`).
+    pub master: String,
+    /// The sentinels' own password (`requirepass` of the sentinels), if they have one.
+    pub password: Option<String>,
+}
+
+impl Default for RedisSentinel {
+    fn default() -> Self {
+        RedisSentinel {
+            nodes: Vec::new(),
+            master: "mymaster".to_string(),
+            password: None,
+        }
+    }
 }
 
 /// The files a `rediss://` connection uses beyond the URL: a CA for a private or managed
@@ -62,6 +86,7 @@ impl Default for ClusterSettings {
             node_timeout: Duration::from_secs(10),
             ready_requires_engine: false,
             redis_tls: RedisTls::default(),
+            redis_sentinel: RedisSentinel::default(),
         }
     }
 }

@@ -25,9 +25,27 @@ pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError>
     check_bounds(&draft)?;
     check_server(&mut draft)?;
     let cluster = std::mem::take(&mut draft.cluster);
+    // The redis_tls_* and sentinel settings are plain fields the cluster draft does not
+    // build; they are kept across it.
     let redis_tls = std::mem::take(&mut draft.config.server.cluster.redis_tls);
+    let redis_sentinel = std::mem::take(&mut draft.config.server.cluster.redis_sentinel);
     draft.config.server.cluster = cluster.finish(&mut draft.origins)?;
     draft.config.server.cluster.redis_tls = redis_tls;
+    draft.config.server.cluster.redis_sentinel = redis_sentinel;
+    for node in &draft.config.server.cluster.redis_sentinel.nodes {
+        let port_ok = node
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            let reason = "expected host:port for each sentinel";
+            return Err(invalid(
+                &draft,
+                "cluster.redis_sentinels",
+                format!("'{node}'"),
+                reason,
+            ));
+        }
+    }
     let tls = &draft.config.server.cluster.redis_tls;
     if tls.cert.is_some() != tls.key.is_some() {
         let (missing, given) = match tls.cert {

@@ -45,6 +45,7 @@ async fn node_with(
         node_timeout: Duration::from_secs(2),
         ready_requires_engine: false,
         redis_tls: Default::default(),
+        redis_sentinel: Default::default(),
     };
     start(|c| {
         c.server.cluster = settings;

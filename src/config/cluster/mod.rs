@@ -309,6 +309,7 @@ impl ClusterDraft {
             ready_requires_engine: self.ready_requires_engine,
             // Filled in by validation from the `redis_tls_*` settings.
             redis_tls: Default::default(),
+            redis_sentinel: Default::default(),
         })
     }
 }

@@ -249,15 +249,23 @@ fn soketi_redis_variables() {
         &[base[0], ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true")],
         "SOKETI_ADAPTER_REDIS_CLUSTER_MODE is not supported yet (sockwave accepts only false)",
     );
-    check_env_err(
+    check_env(
         &[
             base[0],
             (
                 "SOKETI_DB_REDIS_SENTINELS",
-                r#"[{"host":"s","port":26379}]"#,
+                r#"[{"host":"s","port":26379},{"host":"t","port":"26380"}]"#,
             ),
         ],
-        "SOKETI_DB_REDIS_SENTINELS is not supported yet",
+        "redis_sentinels = [\"s:26379\", \"t:26380\"] # SOKETI_DB_REDIS_SENTINELS",
+    );
+    check_env(
+        &[base[0], ("SOKETI_DB_REDIS_INSTANCE_NAME", "cache-master")],
+        "redis_sentinel_master = \"cache-master\" # SOKETI_DB_REDIS_INSTANCE_NAME",
+    );
+    check_env_err(
+        &[base[0], ("SOKETI_DB_REDIS_SENTINELS", r#"[{"host":"s"}]"#)],
+        "invalid value [{\"host\":\"s\"}] for SOKETI_DB_REDIS_SENTINELS: each sentinel needs a host and a port",
     );
     check_env_err(
         &[
@@ -270,7 +278,6 @@ fn soketi_redis_variables() {
     check_env(
         &[
             ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true"),
-            ("SOKETI_DB_REDIS_SENTINELS", r#"[{"host":"s"}]"#),
             ("SOKETI_DB_REDIS_HOST", "a b"),
         ],
         "driver = \"local\"",

@@ -147,18 +147,8 @@ pub(super) fn cluster_option(option: &str, given: Given<'_>) -> Result<Outcome, 
         // ioredis applies keyPrefix to keys, never to pub/sub channels (redis/ioredis#306),
         // so it does not separate Soketi's adapter traffic either; `prefix` does that.
         "database.redis.keyPrefix" => Ok(Outcome::Nothing),
-        "database.redis.sentinels" => {
-            let none = match given.value {
-                Value::Null => true,
-                Value::Array(items) => items.is_empty(),
-                _ => false,
-            };
-            gate(DriverKind::Redis, !none, None)
-        }
-        // Used only with sentinels or Redis Cluster, which are refused above.
-        "database.redis.sentinelPassword"
-        | "database.redis.name"
-        | "database.redis.clusterNodes" => Ok(Outcome::Nothing),
+        // Used only with Redis Cluster, which is refused above.
+        "database.redis.clusterNodes" => Ok(Outcome::Nothing),
         // Soketi hands the rest of database.redis to ioredis as connection options (TLS,
         // timeouts, ...); none of them is implemented.
         _ if option.starts_with("database.redis.") => gate(DriverKind::Redis, true, None),

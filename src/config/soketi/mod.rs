@@ -153,6 +153,17 @@ fn apply_option(
             "local" | "redis" => Ok(()),
             _ => Err(given.unsupported(Some("\"local\" or \"redis\""))),
         },
+        "database.redis.sentinels" => sentinels(draft, given),
+        "database.redis.sentinelPassword" | "database.redis.name" => {
+            if given.value.is_null() || given.value.as_str() == Some("") {
+                return Ok(());
+            }
+            let key = match option {
+                "database.redis.name" => "redis_sentinel_master",
+                _ => "redis_sentinel_password",
+            };
+            assign_cluster(draft, key, &Value::String(given.text()?), given)
+        }
         _ if matches!(
             app_manager::option(draft, option, given)?,
             app_manager::Outcome::Done
@@ -169,6 +180,55 @@ fn apply_option(
             adapter::Outcome::NotMine => check_unmapped(option, given),
         },
     }
+}
+
+/// Soketi's (ioredis') sentinel list: `[{"host": ..., "port": ...}]`; `host:port` strings are
+/// taken too. `null` and `[]` (Soketi's default) mean no Sentinel.
+fn sentinels(draft: &mut Draft, given: Given<'_>) -> Result<(), ConfigError> {
+    let shape = "expected a JSON array of {\"host\", \"port\"}";
+    let items = match given.value {
+        Value::Null => return Ok(()),
+        Value::Array(items) => items,
+        _ => return Err(given.invalid(shape)),
+    };
+    let mut nodes = Vec::new();
+    for item in items {
+        let node = match item {
+            Value::String(text) => text.clone(),
+            Value::Object(fields) => {
+                let host = fields.get("host").and_then(Value::as_str);
+                let port = fields.get("port").and_then(|p| match p {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                });
+                match (host, port) {
+                    (Some(host), Some(port)) => format!("{host}:{port}"),
+                    _ => return Err(given.invalid("each sentinel needs a host and a port")),
+                }
+            }
+            _ => return Err(given.invalid(shape)),
+        };
+        nodes.push(Value::String(node));
+    }
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    assign_cluster(draft, "redis_sentinels", &Value::Array(nodes), given)
+}
+
+fn assign_cluster(
+    draft: &mut Draft,
+    key: &str,
+    value: &Value,
+    given: Given<'_>,
+) -> Result<(), ConfigError> {
+    let setting = SETTINGS
+        .iter()
+        .find(|s| s.scope == Scope::Cluster && s.key == key)
+        .expect("a cluster setting");
+    draft.assign(setting, 0, value, Source::Text, given.origin.clone())?;
+    Ok(())
 }
 
 /// Options without a sockwave setting: pinned, inert or unknown.

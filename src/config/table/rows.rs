@@ -158,6 +158,15 @@ pub(crate) static SETTINGS: &[Setting] = &[
         .doc("For a `rediss://` `redis_url`: PEM client certificate, for a Redis that requires one (`tls-auth-clients yes`). With `redis_tls_key`."),
     cluster("redis_tls_key", Kind::Path, server!(cluster.redis_tls.key)).default_doc("none")
         .doc("The private key of `redis_tls_cert` (PEM, not encrypted)."),
+    cluster("redis_sentinels", Kind::Texts, server!(cluster.redis_sentinel.nodes)).default_doc("none")
+        .soketi(&["database.redis.sentinels"])
+        .doc("Redis Sentinel: `host:port` of each sentinel (Soketi: a JSON array of `{\"host\", \"port\"}`). The master is asked for on every (re)connect, so nodes follow a failover; `redis_url` then gives only the user, password and database (its host is not used)."),
+    cluster("redis_sentinel_master", Kind::Text, server!(cluster.redis_sentinel.master))
+        .soketi(&["database.redis.name"])
+        .doc("The master's name the sentinels monitor."),
+    cluster("redis_sentinel_password", Kind::Text, server!(cluster.redis_sentinel.password)).mask(Mask::Secret).default_doc("none")
+        .soketi(&["database.redis.sentinelPassword"])
+        .doc("The sentinels' own password, if they require one."),
     cluster("nats_servers", Kind::Texts, Access::Cluster {
         set: |v| ClusterSetting::NatsServers(match v { Value::Texts(texts) => texts, _ => Vec::new() }),
         get: |c| match &c.driver {
