@@ -9,6 +9,7 @@
 //! error, and the store recovers by itself on the next successful read.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,8 @@ pub struct SqlAppStore {
     misses: Mutex<HashMap<String, Instant>>,
     /// The database's last error while it is failing; `None` once a read succeeds.
     failing: Mutex<Option<String>>,
+    /// Bumped whenever an app held here changes (see `AppStore::generation`).
+    generation: AtomicU64,
 }
 
 #[derive(Default)]
@@ -103,6 +106,7 @@ impl SqlAppStore {
             apps: RwLock::default(),
             misses: Mutex::default(),
             failing: Mutex::default(),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -241,6 +245,7 @@ impl SqlAppStore {
     fn keep(&self, app: Arc<App>) -> Arc<App> {
         let mut apps = self.apps.write().expect("apps lock");
         let id = app.id.as_str().to_string();
+        let changed = apps.by_id.get(&id).is_none_or(|(old, _)| **old != *app);
         if let Some((old, _)) = apps.by_id.get(&id) {
             let old_key = old.key.as_str().to_string();
             apps.id_by_key.remove(&old_key);
@@ -248,6 +253,9 @@ impl SqlAppStore {
         apps.id_by_key
             .insert(app.key.as_str().to_string(), id.clone());
         apps.by_id.insert(id, (app.clone(), Instant::now()));
+        if changed {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
         app
     }
 
@@ -291,6 +299,10 @@ impl AppStore for SqlAppStore {
 
     fn unreachable(&self) -> Option<String> {
         self.failing.lock().expect("failing lock").clone()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 

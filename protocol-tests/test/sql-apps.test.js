@@ -76,6 +76,12 @@ for (const kind of ['mysql', 'postgres']) {
 
     // An app from the table serves pusher-js and the SDK; an unknown key is refused (4001).
     const pusher = await roundTrip(t, server.port, one);
+    // A socket that stays open while the row changes (client events are on for this app).
+    const open = await RawClient.connect(wsUrl(server.port, one.key));
+    t.after(() => open.terminate());
+    await open.subscribePrivate('private-chat', one);
+    open.send({ event: 'client-typing', channel: 'private-chat', data: {} });
+    await open.expectNoneAfterPing((f) => f.event === 'pusher:error', 'an error for an allowed client event');
     const stranger = await RawClient.connect(wsUrl(server.port, 'no-such-key'), { expectEstablished: false });
     assert.equal(stranger.first.data?.code ?? JSON.parse(stranger.first.raw).data.code, 4001);
     assert.equal((await stranger.waitClosed()).code, 4001);
@@ -98,6 +104,14 @@ for (const kind of ['mysql', 'postgres']) {
     const rotated = { ...one, secret: 'secret-one-rotated' };
     assert.equal((await makeSdk(server.port, rotated).trigger('news', 'x', {})).status, 200);
 
+    // A switch turned off reaches the socket that was already open.
+    await db.query('UPDATE apps SET enable_client_messages = 0 WHERE id = ?', [one.id]);
+    await waitUntil(async () => {
+      open.send({ event: 'client-typing', channel: 'private-chat', data: {} });
+      const error = await open.next((f) => f.event === 'pusher:error', 500, 'client event refused').catch(() => null);
+      return error !== null;
+    }, (TTL + 4) * 1000, 'client events refused on the open socket', 100);
+
     // A new limit: 1 KB of event data.
     await db.query('UPDATE apps SET max_event_payload_in_kb = ? WHERE id = ?', [1, one.id]);
     await waitUntil(async () => {
@@ -113,7 +127,7 @@ for (const kind of ['mysql', 'postgres']) {
     const refused = await RawClient.connect(wsUrl(server.port, one.key), { expectEstablished: false });
     assert.equal((await refused.waitClosed()).code, 4003);
     assert.equal((await sdkError(makeSdk(server.port, rotated).trigger('news', 'x', {}))).status, 403);
-    assert.match(server.logs(), /WARN .*its sockets are closed with 4003 app_id=app-one sockets=1 change=disabled/);
+    assert.match(server.logs(), /WARN .*its sockets are closed with 4003 app_id=app-one sockets=2 change=disabled/);
   });
 
   test(`${name}: an outage keeps the apps already read working, refuses unknown keys with the reason, and recovers`, async (t) => {

@@ -140,6 +140,11 @@ pub trait AppStore: Send + Sync {
     fn unreachable(&self) -> Option<String> {
         None
     }
+    /// A number that changes whenever an app held here changed, so open sockets can tell
+    /// cheaply whether to take their app again. A static store never changes.
+    fn generation(&self) -> u64 {
+        0
+    }
 }
 
 /// An app lookup: the app, no such app, or the store could not be read (with why).

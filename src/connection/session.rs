@@ -50,6 +50,8 @@ pub struct Session {
     user: Option<SignedInUser>,
     /// This app's metrics, resolved once per socket.
     metrics: Arc<AppMetrics>,
+    /// The app store's generation `app` was taken at (see `AppStore::generation`).
+    app_generation: u64,
 }
 
 impl Session {
@@ -68,6 +70,7 @@ impl Session {
         Session {
             socket_id: socket.id().to_string(),
             metrics: ctx.metrics.app(&app.id),
+            app_generation: ctx.apps.generation(),
             ctx,
             app,
             registry,
@@ -100,9 +103,24 @@ impl Session {
 
     /// Handles one text frame; returns the frames to send back to this socket, in order.
     pub fn handle_text(&mut self, text: &str) -> Vec<String> {
+        self.refresh_app();
         match parse_client_message(text) {
             Ok(message) => self.handle(message),
             Err(err) => vec![self.parse_error(&err)],
+        }
+    }
+
+    /// Takes the app's current settings when the store changed any app since this socket
+    /// last looked (an app read again from its database): a new secret or limit applies to
+    /// open sockets too. One atomic load when nothing changed.
+    fn refresh_app(&mut self) {
+        let generation = self.ctx.apps.generation();
+        if generation == self.app_generation {
+            return;
+        }
+        self.app_generation = generation;
+        if let Some(app) = self.ctx.apps.find_by_id(&self.app.id) {
+            self.app = app;
         }
     }
 
