@@ -30,6 +30,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
 /// Unknown keys and ids remembered (each for the TTL), so a client retrying a wrong key
 /// does not query the database each time; past this many the memory is cleared.
 const MAX_MISSES: usize = 10_000;
+/// Apps re-read by one query of `refresh`.
+const REFRESH_CHUNK: usize = 100;
 
 enum Pool {
     Mysql(MySqlPool),
@@ -127,24 +129,66 @@ impl SqlAppStore {
             .cloned()
             .collect();
         let mut changes = Vec::new();
-        for id in ids {
-            let before = self.find_by_id(&id);
-            match self.fetch("id", &id).await {
-                Ok(Some(app)) => {
-                    let was_enabled = before.as_ref().is_some_and(|b| b.enabled);
-                    if was_enabled && !app.enabled {
-                        changes.push(Change::Disabled(id.clone()));
+        // One query per chunk of ids, not one per app.
+        for chunk in ids.chunks(REFRESH_CHUNK) {
+            let Ok(mut found) = self.fetch_ids(chunk).await else {
+                continue; // the database is down: the apps keep their last copy
+            };
+            for id in chunk {
+                let before = self.find_by_id(id);
+                match found.remove(id.as_str()) {
+                    Some(app) => {
+                        let was_enabled = before.as_ref().is_some_and(|b| b.enabled);
+                        if was_enabled && !app.enabled {
+                            changes.push(Change::Disabled(id.clone()));
+                        }
+                        self.keep(app);
                     }
-                    self.keep(app);
+                    None => {
+                        self.forget(id);
+                        changes.push(Change::Removed(id.clone()));
+                    }
                 }
-                Ok(None) => {
-                    self.forget(&id);
-                    changes.push(Change::Removed(id));
-                }
-                Err(_) => {}
             }
         }
         changes
+    }
+
+    /// The rows of these ids that make usable apps, by id, in one query.
+    async fn fetch_ids(&self, ids: &[String]) -> Result<HashMap<String, Arc<App>>, String> {
+        let read = async {
+            match &self.pool {
+                Pool::Mysql(pool) => {
+                    let marks = vec!["?"; ids.len()].join(", ");
+                    let sql = format!("SELECT * FROM {} WHERE `id` IN ({marks})", self.table_sql);
+                    let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id));
+                    let rows = query.fetch_all(pool).await;
+                    rows.map(|rows| rows.iter().map(mysql_columns).collect::<Vec<_>>())
+                }
+                Pool::Postgres(pool) => {
+                    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+                    let sql = format!(
+                        "SELECT * FROM {} WHERE \"id\" IN ({})",
+                        self.table_sql,
+                        marks.join(", ")
+                    );
+                    let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id));
+                    let rows = query.fetch_all(pool).await;
+                    rows.map(|rows| rows.iter().map(pg_columns).collect::<Vec<_>>())
+                }
+            }
+        };
+        let rows = match tokio::time::timeout(QUERY_TIMEOUT, read).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(err)) => return Err(self.failed(err.to_string())),
+            Err(_) => return Err(self.failed(format!("no answer within {QUERY_TIMEOUT:?}"))),
+        };
+        self.recovered();
+        Ok(rows
+            .into_iter()
+            .filter_map(|columns| self.app_from(columns))
+            .map(|app| (app.id.as_str().to_string(), app))
+            .collect())
     }
 
     async fn lookup(&self, column: &'static str, value: &str) -> Lookup {
@@ -206,13 +250,17 @@ impl SqlAppStore {
             Err(_) => return Err(self.failed(format!("no answer within {QUERY_TIMEOUT:?}"))),
         };
         self.recovered();
-        let Some(columns) = row else { return Ok(None) };
+        Ok(row.and_then(|columns| self.app_from(columns)))
+    }
+
+    /// A row as an app; a row sockwave cannot use is logged and treated as absent, like an
+    /// unknown app.
+    fn app_from(&self, columns: Vec<(String, Value)>) -> Option<Arc<App>> {
         match crate::config::app_from_row(&self.template, &self.table, columns) {
-            Ok(app) => Ok(Some(Arc::new(app))),
-            // A row sockwave cannot use is logged and treated as absent, like an unknown app.
+            Ok(app) => Some(Arc::new(app)),
             Err(err) => {
                 tracing::warn!(table = %self.table, error = %err, "app row refused");
-                Ok(None)
+                None
             }
         }
     }
