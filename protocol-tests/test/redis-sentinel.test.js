@@ -49,11 +49,12 @@ test('two nodes follow a Sentinel failover of their Redis master', { timeout: 60
   const bin = needEngineBinary(t, 'redis');
   if (!bin) return;
   const [masterPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
-  const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const master = startRedis(t, bin, ['--port', String(masterPort), ...common], 'master');
-  const replica = startRedis(t, bin, ['--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), ...common], 'replica');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-sentinel-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Replication writes an RDB file even without `save`: keep it in the temp dir.
+  const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const master = startRedis(t, bin, ['--port', String(masterPort), ...common], 'master');
+  const replica = startRedis(t, bin, ['--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), ...common], 'replica');
   const conf = path.join(dir, 'sentinel.conf');
   fs.writeFileSync(conf, [
     `port ${sentinelPort}`,
