@@ -48,7 +48,8 @@ pub async fn check(url: &str) -> Result<String, String> {
         .get(url)
         .send()
         .await
-        .map_err(|err| format!("{url}: {}", error_chain(&err)))?;
+        // `{:#}` prints the error with its causes ("... : Connection refused").
+        .map_err(|err| format!("{url}: {:#}", anyhow::Error::new(err)))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let body = body.trim();
@@ -57,16 +58,6 @@ pub async fn check(url: &str) -> Result<String, String> {
     } else {
         Err(format!("{url}: {} {body}", status.as_u16()))
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

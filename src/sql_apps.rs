@@ -154,43 +154,6 @@ impl SqlAppStore {
         changes
     }
 
-    /// The rows of these ids that make usable apps, by id, in one query.
-    async fn fetch_ids(&self, ids: &[String]) -> Result<HashMap<String, Arc<App>>, String> {
-        let read = async {
-            match &self.pool {
-                Pool::Mysql(pool) => {
-                    let marks = vec!["?"; ids.len()].join(", ");
-                    let sql = format!("SELECT * FROM {} WHERE `id` IN ({marks})", self.table_sql);
-                    let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id));
-                    let rows = query.fetch_all(pool).await;
-                    rows.map(|rows| rows.iter().map(mysql_columns).collect::<Vec<_>>())
-                }
-                Pool::Postgres(pool) => {
-                    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-                    let sql = format!(
-                        "SELECT * FROM {} WHERE \"id\" IN ({})",
-                        self.table_sql,
-                        marks.join(", ")
-                    );
-                    let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id));
-                    let rows = query.fetch_all(pool).await;
-                    rows.map(|rows| rows.iter().map(pg_columns).collect::<Vec<_>>())
-                }
-            }
-        };
-        let rows = match tokio::time::timeout(QUERY_TIMEOUT, read).await {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(err)) => return Err(self.failed(err.to_string())),
-            Err(_) => return Err(self.failed(format!("no answer within {QUERY_TIMEOUT:?}"))),
-        };
-        self.recovered();
-        Ok(rows
-            .into_iter()
-            .filter_map(|columns| self.app_from(columns))
-            .map(|app| (app.id.as_str().to_string(), app))
-            .collect())
-    }
-
     async fn lookup(&self, column: &'static str, value: &str) -> Lookup {
         let held = match column {
             "key" => self.held_by_key(value),
@@ -222,35 +185,63 @@ impl SqlAppStore {
         }
     }
 
-    /// One row by `column` (`id` or `key`), as an app.
+    /// The rows of these ids that make usable apps, by id, in one query.
+    async fn fetch_ids(&self, ids: &[String]) -> Result<HashMap<String, Arc<App>>, String> {
+        let apps = self.select("id", ids).await?;
+        Ok(apps
+            .into_iter()
+            .map(|app| (app.id.as_str().to_string(), app))
+            .collect())
+    }
+
+    /// One app by `column` (`id` or `key`).
     async fn fetch(&self, column: &'static str, value: &str) -> Result<Option<Arc<App>>, String> {
+        let apps = self.select(column, &[value.to_string()]).await?;
+        Ok(apps.into_iter().next())
+    }
+
+    /// The usable apps whose `column` is one of `values`: one query, bounded by the query
+    /// timeout; a failure is recorded (and logged once per outage).
+    async fn select(
+        &self,
+        column: &'static str,
+        values: &[String],
+    ) -> Result<Vec<Arc<App>>, String> {
         let read = async {
             match &self.pool {
                 Pool::Mysql(pool) => {
+                    let marks = vec!["?"; values.len()].join(", ");
                     let sql = format!(
-                        "SELECT * FROM {} WHERE `{column}` = ? LIMIT 1",
+                        "SELECT * FROM {} WHERE `{column}` IN ({marks})",
                         self.table_sql
                     );
-                    let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await;
-                    row.map(|row| row.map(|row| mysql_columns(&row)))
+                    let query = values.iter().fold(sqlx::query(&sql), |q, v| q.bind(v));
+                    let rows = query.fetch_all(pool).await;
+                    rows.map(|rows| rows.iter().map(mysql_columns).collect::<Vec<_>>())
                 }
                 Pool::Postgres(pool) => {
+                    let marks: Vec<String> = (1..=values.len()).map(|n| format!("${n}")).collect();
                     let sql = format!(
-                        "SELECT * FROM {} WHERE \"{column}\" = $1 LIMIT 1",
-                        self.table_sql
+                        "SELECT * FROM {} WHERE \"{column}\" IN ({})",
+                        self.table_sql,
+                        marks.join(", ")
                     );
-                    let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await;
-                    row.map(|row| row.map(|row| pg_columns(&row)))
+                    let query = values.iter().fold(sqlx::query(&sql), |q, v| q.bind(v));
+                    let rows = query.fetch_all(pool).await;
+                    rows.map(|rows| rows.iter().map(pg_columns).collect::<Vec<_>>())
                 }
             }
         };
-        let row = match tokio::time::timeout(QUERY_TIMEOUT, read).await {
-            Ok(Ok(row)) => row,
+        let rows = match tokio::time::timeout(QUERY_TIMEOUT, read).await {
+            Ok(Ok(rows)) => rows,
             Ok(Err(err)) => return Err(self.failed(err.to_string())),
             Err(_) => return Err(self.failed(format!("no answer within {QUERY_TIMEOUT:?}"))),
         };
         self.recovered();
-        Ok(row.and_then(|columns| self.app_from(columns)))
+        Ok(rows
+            .into_iter()
+            .filter_map(|columns| self.app_from(columns))
+            .collect())
     }
 
     /// A row as an app; a row sockwave cannot use is logged and treated as absent, like an

@@ -2,42 +2,22 @@
 // paths are substituted (and, for a test that needs nginx's defaults, whole directives can be
 // dropped by the caller). Without nginx a test says NOT RUN, unless
 // SOCKWAVE_TEST_REQUIRE_SERVICES=1 makes that a failure.
-import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freePort, REPO_ROOT } from './server.js';
-import { waitUntil } from './clients.js';
+import { needTool, runTool, substitute as substituteIn, tempDir } from './tools.js';
 
 export const TEMPLATE = path.join(REPO_ROOT, 'docs', 'proxies', 'nginx.conf');
-const required = process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1';
-
-function nginxBinary() {
-  for (const candidate of ['nginx', '/usr/sbin/nginx']) {
-    try {
-      execFileSync(candidate, ['-v'], { stdio: 'ignore' });
-      return candidate;
-    } catch { /* not this one */ }
-  }
-  return null;
-}
 
 /** Replaces `from` with `to`, failing when the doc no longer contains `from` exactly once. */
 export function substitute(text, from, to) {
-  const parts = text.split(from);
-  assert.equal(parts.length, 2, `docs/proxies/nginx.conf must contain "${from}" exactly once`);
-  return parts.join(to);
+  return substituteIn(text, from, to, 'docs/proxies/nginx.conf');
 }
 
 export async function startNginx(t, { upstreamPort, pki, edit = (site) => site }) {
-  const binary = nginxBinary();
-  if (!binary) {
-    if (required) throw new Error('nginx is not installed (apt-get install -y nginx), and the services are required');
-    t.skip('NOT RUN: nginx is not installed (apt-get install -y nginx)');
-    return null;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-nginx-'));
+  const binary = needTool(t, ['nginx', '/usr/sbin/nginx'], ['-v'], 'apt-get install -y nginx');
+  if (!binary) return null;
+  const dir = tempDir(t, 'nginx');
   const httpPort = await freePort();
   const httpsPort = await freePort();
   let site = fs.readFileSync(TEMPLATE, 'utf8');
@@ -60,25 +40,14 @@ export async function startNginx(t, { upstreamPort, pki, edit = (site) => site }
     '}',
     '',
   ].join('\n'));
-  const proc = spawn(binary, ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  await runTool(t, binary, ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], {
+    label: 'nginx proxying /up',
+    ms: 10_000,
+    ready: async () => (await fetch(`http://127.0.0.1:${httpPort}/up`, { signal: AbortSignal.timeout(500) })).status === 200,
+  }).catch((err) => {
+    const log = path.join(dir, 'error.log');
+    throw new Error(`${err.message}\n${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`);
   });
-  let output = '';
-  proc.stdout.on('data', (c) => { output += c; });
-  proc.stderr.on('data', (c) => { output += c; });
-  t.after(() => {
-    proc.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await waitUntil(async () => {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${output}\n${fs.readFileSync(`${dir}/error.log`, 'utf8')}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/up`, { signal: AbortSignal.timeout(500) });
-      return res.status === 200;
-    } catch {
-      return false;
-    }
-  }, 10_000, 'nginx proxying /up');
   return { httpPort, httpsPort };
 }
 

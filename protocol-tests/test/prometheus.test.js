@@ -6,33 +6,16 @@
 // Without prometheus the test says NOT RUN, unless SOCKWAVE_TEST_REQUIRE_SERVICES=1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startServer, freePort, REPO_ROOT, DEFAULT_APP, app } from '../lib/server.js';
 import {
-  RawClient, makePusher, makeSdk, pusherSubscribe, once, waitUntil, sdkError, presenceAuth,
+  RawClient, makePusher, makeSdk, pusherSubscribe, once, waitUntil, sdkError,
 } from '../lib/clients.js';
+import { needTool, runTool, substitute, tempDir } from '../lib/tools.js';
 
 const CONFIG = path.join(REPO_ROOT, 'docs', 'prometheus', 'prometheus.yml');
 const DASHBOARD = path.join(REPO_ROOT, 'docs', 'grafana', 'sockwave.json');
-const required = process.env.SOCKWAVE_TEST_REQUIRE_SERVICES === '1';
-
-function prometheusBinary() {
-  try {
-    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
-    return 'prometheus';
-  } catch {
-    return null;
-  }
-}
-
-function substitute(text, from, to) {
-  const parts = text.split(from);
-  assert.equal(parts.length, 2, `docs/prometheus/prometheus.yml must contain "${from}" exactly once`);
-  return parts.join(to);
-}
 
 /** Every `expr` of the dashboard's panels, and the templating queries, with their titles. */
 function dashboardQueries() {
@@ -72,41 +55,27 @@ async function query(promPort, expr) {
 }
 
 async function startPrometheus(t, metricsPort) {
-  const binary = prometheusBinary();
-  if (!binary) {
-    if (required) throw new Error('prometheus is not installed (apt-get install -y prometheus), and the services are required');
-    t.skip('NOT RUN: prometheus is not installed (apt-get install -y prometheus)');
-    return null;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-prometheus-'));
+  const binary = needTool(t, ['prometheus'], ['--version'], 'apt-get install -y prometheus');
+  if (!binary) return null;
+  const dir = tempDir(t, 'prometheus');
+  const file = 'docs/prometheus/prometheus.yml';
   let config = fs.readFileSync(CONFIG, 'utf8');
-  config = substitute(config, 'targets: ["sockwave:9601"]', `targets: ["127.0.0.1:${metricsPort}"]`);
-  config = substitute(config, 'scrape_interval: 15s', 'scrape_interval: 1s');
+  config = substitute(config, 'targets: ["sockwave:9601"]', `targets: ["127.0.0.1:${metricsPort}"]`, file);
+  config = substitute(config, 'scrape_interval: 15s', 'scrape_interval: 1s', file);
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), config);
   const port = await freePort();
-  const proc = spawn(binary, [
+  await runTool(t, binary, [
     `--config.file=${path.join(dir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${path.join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  proc.stdout.on('data', (c) => { output += c; });
-  proc.stderr.on('data', (c) => { output += c; });
-  t.after(() => {
-    proc.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await waitUntil(async () => {
-    if (proc.exitCode !== null) throw new Error(`prometheus exited: ${output}`);
-    try {
+  ], {
+    label: 'prometheus scraping sockwave',
+    ready: async () => {
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`, { signal: AbortSignal.timeout(500) });
-      const body = await res.json();
-      return body.data.activeTargets.some((target) => target.health === 'up');
-    } catch {
-      return false;
-    }
-  }, 20_000, 'prometheus scraping sockwave', 200);
+      return (await res.json()).data.activeTargets.some((target) => target.health === 'up');
+    },
+  });
   return { port };
 }
 

@@ -47,14 +47,22 @@ async function startTlsRedis(t, bin, pki) {
   return port;
 }
 
-test('two nodes cluster over a TLS-only Redis with an ACL user and a client certificate', async (t) => {
+/** A CA, a client certificate, the TLS-only Redis and the cluster settings for it; null when NOT RUN. */
+async function tlsRedisSetup(t) {
   const bin = needEngineBinary(t, 'redis');
-  if (!bin) return;
+  if (!bin) return null;
   const pki = makePki();
   t.after(() => pki.remove());
   const client = issueClientCert(pki);
   const port = await startTlsRedis(t, bin, pki);
   const cluster = clusterOptions('redis', { url: `rediss://sockwave:s3cret-pass@127.0.0.1:${port}/0` });
+  return { pki, client, cluster };
+}
+
+test('two nodes cluster over a TLS-only Redis with an ACL user and a client certificate', async (t) => {
+  const setup = await tlsRedisSetup(t);
+  if (!setup) return;
+  const { pki, client, cluster } = setup;
   const tlsFiles = {
     SOCKWAVE_CLUSTER_REDIS_TLS_CA: pki.ca,
     SOCKWAVE_CLUSTER_REDIS_TLS_CERT: client.cert,
@@ -86,13 +94,9 @@ test('two nodes cluster over a TLS-only Redis with an ACL user and a client cert
 });
 
 test('rediss:// without the CA that signed the server is refused by certificate verification', async (t) => {
-  const bin = needEngineBinary(t, 'redis');
-  if (!bin) return;
-  const pki = makePki();
-  t.after(() => pki.remove());
-  const client = issueClientCert(pki);
-  const port = await startTlsRedis(t, bin, pki);
-  const cluster = clusterOptions('redis', { url: `rediss://sockwave:s3cret-pass@127.0.0.1:${port}/0` });
+  const setup = await tlsRedisSetup(t);
+  if (!setup) return;
+  const { client, cluster } = setup;
   // The client certificate is right, but the Mozilla roots do not include the test CA.
   const node = await startNode({
     cluster,
