@@ -442,6 +442,10 @@ impl Operations {
                         RedisLimiter::new(client, &config.cluster.prefix)
                             .context("setting up Redis rate limits")?,
                     ),
+                    crate::redis_client::Source::Cluster(nodes) => Arc::new(RedisLimiter::cluster(
+                        nodes.routed(),
+                        &config.cluster.prefix,
+                    )),
                     // A connection manager stays on one server and cannot follow a failover,
                     // so with Sentinel each node counts its own requests.
                     crate::redis_client::Source::Sentinel(_) => {

@@ -188,3 +188,78 @@ export async function converge(t, nodes, { ms = 8000, appCfg = DEFAULT_APP } = {
     return last.every((list) => JSON.stringify(list) === JSON.stringify(expected));
   }, ms, `the nodes to see each other (expected ${expected.join(', ')} everywhere; got ${JSON.stringify(last)})`, 50);
 }
+
+/** One RESP reply parsed from `text` at `at`: [value, next index], or null while incomplete. */
+function parseResp(text, at = 0) {
+  const eol = text.indexOf('\r\n', at);
+  if (eol < 0) return null;
+  const kind = text[at];
+  const line = text.slice(at + 1, eol);
+  const next = eol + 2;
+  if (kind === '+') return [line, next];
+  if (kind === '-') return [new Error(line), next];
+  if (kind === ':') return [Number(line), next];
+  if (kind === '$') {
+    const length = Number(line);
+    if (length < 0) return [null, next];
+    // Bulk lengths count bytes; the tests only read ASCII replies.
+    if (text.length < next + length + 2) return null;
+    return [text.slice(next, next + length), next + length + 2];
+  }
+  if (kind === '*') {
+    const items = [];
+    let cursor = next;
+    for (let i = 0; i < Number(line); i += 1) {
+      const item = parseResp(text, cursor);
+      if (!item) return null;
+      items.push(item[0]);
+      cursor = item[1];
+    }
+    return [items, cursor];
+  }
+  throw new Error(`unexpected RESP reply: ${JSON.stringify(text.slice(at, at + 80))}`);
+}
+
+/**
+ * Sends one command to the Redis on `port` over a fresh connection (after AUTH with
+ * `password`, if given) and resolves with its reply; an error reply rejects.
+ */
+export function redisCommand(port, args, { password } = {}) {
+  const encode = (parts) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(String(p))}\r\n${p}\r\n`).join('')}`;
+  const commands = password ? [['AUTH', password], args] : [args];
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(commands.map(encode).join('')));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      const replies = [];
+      let at = 0;
+      while (replies.length < commands.length) {
+        const parsed = parseResp(text, at);
+        if (!parsed) return;
+        replies.push(parsed[0]);
+        at = parsed[1];
+      }
+      socket.end();
+      const failed = replies.find((reply) => reply instanceof Error);
+      if (failed) reject(failed);
+      else resolve(replies[replies.length - 1]);
+    });
+    socket.on('error', reject);
+    socket.setTimeout(2000, () => { socket.destroy(); reject(new Error(`no reply to ${args[0]} from port ${port}`)); });
+  });
+}
+
+/**
+ * Runs redis-server (or redis-server --sentinel) with `args` until the test ends (then
+ * SIGKILL). The handle keeps the last 50 kB of its output in `logs`.
+ */
+export function spawnRedis(t, bin, args, label) {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const handle = { proc, label, logs: '' };
+  proc.stdout.on('data', (c) => { handle.logs = (handle.logs + c).slice(-50_000); });
+  proc.stderr.on('data', (c) => { handle.logs = (handle.logs + c).slice(-50_000); });
+  t.after(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } });
+  return handle;
+}

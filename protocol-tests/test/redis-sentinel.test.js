@@ -7,43 +7,15 @@
 // SOCKWAVE_TEST_REQUIRE_SERVICES=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../lib/server.js';
 import { makePusher, pusherSubscribe, once, waitUntil } from '../lib/clients.js';
-import { converge, needEngineBinary, startNode, clusterOptions, portOpen } from '../lib/cluster.js';
+import { converge, needEngineBinary, startNode, clusterOptions, portOpen, redisCommand, spawnRedis } from '../lib/cluster.js';
 
-/** The pub/sub channels a Redis server has subscribers on (PUBSUB CHANNELS, over raw RESP). */
-function pubsubChannels(port) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write('*2\r\n$6\r\nPUBSUB\r\n$8\r\nCHANNELS\r\n'));
-    let reply = '';
-    socket.on('data', (chunk) => {
-      reply += chunk;
-      const lines = reply.split('\r\n');
-      const count = Number(lines[0].slice(1));
-      if (lines.length >= 1 + count * 2) {
-        socket.end();
-        resolve(lines.filter((_, i) => i > 0 && i % 2 === 0).slice(0, count));
-      }
-    });
-    socket.on('error', reject);
-    socket.setTimeout(2000, () => { socket.destroy(); reject(new Error('no PUBSUB reply')); });
-  });
-}
-
-function startRedis(t, bin, args, label) {
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const handle = { proc, logs: '' };
-  proc.stdout.on('data', (c) => { handle.logs = (handle.logs + c).slice(-50_000); });
-  proc.stderr.on('data', (c) => { handle.logs = (handle.logs + c).slice(-50_000); });
-  t.after(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } });
-  handle.label = label;
-  return handle;
-}
+/** The pub/sub channels a Redis server has subscribers on. */
+const pubsubChannels = (port) => redisCommand(port, ['PUBSUB', 'CHANNELS']);
 
 test('two nodes follow a Sentinel failover of their Redis master', { timeout: 60_000 }, async (t) => {
   const bin = needEngineBinary(t, 'redis');
@@ -53,8 +25,8 @@ test('two nodes follow a Sentinel failover of their Redis master', { timeout: 60
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   // Replication writes an RDB file even without `save`: keep it in the temp dir.
   const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const master = startRedis(t, bin, ['--port', String(masterPort), ...common], 'master');
-  const replica = startRedis(t, bin, ['--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), ...common], 'replica');
+  const master = spawnRedis(t, bin, ['--port', String(masterPort), ...common], 'master');
+  const replica = spawnRedis(t, bin, ['--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), ...common], 'replica');
   const conf = path.join(dir, 'sentinel.conf');
   fs.writeFileSync(conf, [
     `port ${sentinelPort}`,
@@ -64,7 +36,7 @@ test('two nodes follow a Sentinel failover of their Redis master', { timeout: 60
     'sentinel failover-timeout mymaster 5000',
     '',
   ].join('\n'));
-  const sentinel = startRedis(t, bin, [conf, '--sentinel'], 'sentinel');
+  const sentinel = spawnRedis(t, bin, [conf, '--sentinel'], 'sentinel');
   await waitUntil(async () => (await portOpen(masterPort)) && (await portOpen(replicaPort)) && (await portOpen(sentinelPort)),
     5000, 'master, replica and sentinel listening', 50);
   // The sentinel has seen the replica (it can only fail over to a replica it knows).

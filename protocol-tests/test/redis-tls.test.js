@@ -1,7 +1,8 @@
 // A Redis as clouds run it: TLS only (no plain port), an ACL user with a password, and a
 // client certificate required — a redis-server of the test's own (Debian's build has TLS),
-// on free ports, with a throw-away CA. Two sockwave nodes cluster over it with
-// `rediss://user:password@…`, `redis_tls_ca` and the client certificate: pusher-js on one
+// on free ports, with a throw-away CA. Two sockwave nodes cluster over it, one with
+// `rediss://user:password@…`, the other with a Soketi config file (`database.redis.*` with
+// ioredis' `tls: {}`), both with `redis_tls_ca` and the client certificate: pusher-js on one
 // node receives what the SDK publishes on the other. Without a client certificate the node
 // cannot reach the engine, and says so on /ready. Without redis-server: NOT RUN (or a failure
 // when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
@@ -10,8 +11,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../lib/server.js';
-import { makePusher, pusherSubscribe, once, waitUntil } from '../lib/clients.js';
+import { DEFAULT_APP, freePort, startServer } from '../lib/server.js';
+import { makePusher, makeSdk, pusherSubscribe, once, waitUntil } from '../lib/clients.js';
 import { converge, needEngineBinary, startNode, clusterOptions, portOpen } from '../lib/cluster.js';
 import { makePki } from '../lib/tls.js';
 
@@ -56,7 +57,7 @@ async function tlsRedisSetup(t) {
   const client = issueClientCert(pki);
   const port = await startTlsRedis(t, bin, pki);
   const cluster = clusterOptions('redis', { url: `rediss://sockwave:s3cret-pass@127.0.0.1:${port}/0` });
-  return { pki, client, cluster };
+  return { pki, client, cluster, port };
 }
 
 test('two nodes cluster over a TLS-only Redis with an ACL user and a client certificate', async (t) => {
@@ -68,14 +69,29 @@ test('two nodes cluster over a TLS-only Redis with an ACL user and a client cert
     SOCKWAVE_CLUSTER_REDIS_TLS_CERT: client.cert,
     SOCKWAVE_CLUSTER_REDIS_TLS_KEY: client.key,
   };
-  const nodes = [];
-  for (let i = 0; i < 2; i += 1) {
-    const node = await startNode({ cluster, env: tlsFiles, readyRequiresEngine: true });
-    t.after(() => node.stop('SIGKILL'));
-    nodes.push(node);
-  }
+  const a = await startNode({ cluster, env: tlsFiles, readyRequiresEngine: true });
+  t.after(() => a.stop('SIGKILL'));
+  // The other node reads a Soketi config file: its Redis parts, and ioredis' `tls: {}` for
+  // TLS (the files have no Soketi spelling: ioredis takes PEM texts, sockwave takes paths).
+  const soketi = {
+    adapter: { driver: 'redis', redis: { prefix: cluster.prefix } },
+    database: { redis: { host: '127.0.0.1', port: setup.port, username: 'sockwave', password: 's3cret-pass', tls: {} } },
+    appManager: { array: { apps: [{ id: DEFAULT_APP.id, key: DEFAULT_APP.key, secret: DEFAULT_APP.secret }] } },
+  };
+  const b = await startServer({
+    configName: 'soketi.json',
+    configText: JSON.stringify(soketi),
+    env: {
+      ...tlsFiles,
+      SOCKWAVE_CLUSTER_HEARTBEAT_INTERVAL: String(cluster.heartbeat),
+      SOCKWAVE_CLUSTER_NODE_TIMEOUT: String(cluster.nodeTimeout),
+      SOCKWAVE_CLUSTER_READY_REQUIRES_ENGINE: 'true',
+    },
+  });
+  t.after(() => b.stop('SIGKILL'));
+  b.sdk = () => makeSdk(b.port);
+  const nodes = [a, b];
   await converge(t, nodes);
-  const [a, b] = nodes;
   for (const node of nodes) assert.equal((await fetch(`http://127.0.0.1:${node.port}/ready`)).status, 200);
 
   const pusher = makePusher(a.port, { t });

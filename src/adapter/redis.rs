@@ -43,7 +43,7 @@ async fn run(
             _ = stop.cancelled() => return,
             connected = connect(&source, &channel) => connected,
         };
-        let (mut pubsub, mut publisher) = match connected {
+        let (mut pubsub, mut publisher, server) = match connected {
             Ok(pair) => pair,
             Err(err) => {
                 if !reported_down {
@@ -96,23 +96,37 @@ async fn run(
             }
         };
         let _ = events
-            .send(TransportEvent::Down(format!("redis: {reason}")))
+            .send(TransportEvent::Down(format!("redis {server}: {reason}")))
             .await;
         reported_down = true;
     }
 }
 
 /// Subscribes and opens the publishing connection, on the server the source names now (with
-/// Sentinel, the current master: a failover is followed on the next reconnect).
+/// Sentinel, the current master: a failover is followed on the next reconnect; with a Redis
+/// Cluster, the next node). Errors name the server.
 async fn connect(
     source: &Source,
     channel: &str,
-) -> Result<(redis::aio::PubSub, redis::aio::MultiplexedConnection), redis::RedisError> {
-    let client = source.client().await?;
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    let publisher = client.get_multiplexed_async_connection().await?;
-    Ok((pubsub, publisher))
+) -> Result<
+    (
+        redis::aio::PubSub,
+        redis::aio::MultiplexedConnection,
+        String,
+    ),
+    String,
+> {
+    let client = source.client().await.map_err(|err| err.to_string())?;
+    let server = client.get_connection_info().addr().to_string();
+    let opened = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        let publisher = client.get_multiplexed_async_connection().await?;
+        Ok::<_, redis::RedisError>((pubsub, publisher))
+    };
+    let (pubsub, publisher) = opened.await.map_err(|err| format!("{server}: {err}"))?;
+    tracing::info!(server, "redis: subscribed");
+    Ok((pubsub, publisher, server))
 }
 
 async fn publish(

@@ -445,7 +445,7 @@ mod tests {
                 ("SOKETI_ADAPTER_DRIVER", "redis"),
                 ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true"),
             ],
-            "SOKETI_ADAPTER_REDIS_CLUSTER_MODE is not supported yet (sockwave accepts only false)",
+            "invalid value true for SOKETI_ADAPTER_REDIS_CLUSTER_MODE: Redis Cluster needs its nodes: set database.redis.clusterNodes (SOKETI_DB_REDIS_CLUSTER_NODES), e.g. [{\"host\": \"10.0.0.1\", \"port\": 6379}]",
         );
         check_err(
             &[(

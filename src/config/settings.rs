@@ -39,6 +39,9 @@ pub struct ClusterSettings {
     pub redis_tls: RedisTls,
     /// Sentinels that name the Redis master (empty: `redis_url`'s host is the server).
     pub redis_sentinel: RedisSentinel,
+    /// Redis Cluster startup nodes (`host:port`); empty when Redis is one server. The
+    /// cluster's other nodes are found from these.
+    pub redis_cluster_nodes: Vec<String>,
 }
 
 /// Redis Sentinel: the sentinels to ask for the current master of `master`. The master is
@@ -87,6 +90,7 @@ impl Default for ClusterSettings {
             ready_requires_engine: false,
             redis_tls: RedisTls::default(),
             redis_sentinel: RedisSentinel::default(),
+            redis_cluster_nodes: Vec::new(),
         }
     }
 }

@@ -46,6 +46,14 @@ pub(crate) fn finish(mut draft: Draft) -> Result<(Config, Origins), ConfigError>
             ));
         }
     }
+    let cluster = &draft.config.server.cluster;
+    if !cluster.redis_sentinel.nodes.is_empty() && !cluster.redis_cluster_nodes.is_empty() {
+        let reason = "Redis Cluster and Redis Sentinel exclude each other: keep \
+                      redis_cluster_nodes for a Redis Cluster, or redis_sentinels for a \
+                      master the sentinels name";
+        let value = format!("'{}'", cluster.redis_sentinel.nodes.join(","));
+        return Err(invalid(&draft, "cluster.redis_sentinels", value, reason));
+    }
     let tls = &draft.config.server.cluster.redis_tls;
     if tls.cert.is_some() != tls.key.is_some() {
         let (missing, given) = match tls.cert {

@@ -10,6 +10,9 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use tokio::sync::OnceCell;
 use tokio::time::{timeout, Duration, Instant};
 
 use super::local::{LocalLimiter, WINDOW};
@@ -33,9 +36,24 @@ redis.call('PEXPIRE', KEYS[1], 2000)
 return {1, used}
 ";
 
+/// How the limiter reaches Redis.
+enum Connection {
+    /// One server, reconnected by the manager.
+    Single(ConnectionManager),
+    /// A Redis Cluster: each key goes to the node owning its slot. The connection is made
+    /// on the first check (and again after a failed attempt); it then follows the cluster.
+    Cluster(Box<ClusterLink>),
+}
+
+/// A cluster client and the connection it made.
+struct ClusterLink {
+    client: ClusterClient,
+    connection: OnceCell<ClusterConnection>,
+}
+
 /// Shared limits through Redis, with the local limiter as fallback.
 pub(crate) struct RedisLimiter {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     fallback: LocalLimiter,
     local_until: Mutex<Option<Instant>>,
@@ -52,13 +70,27 @@ impl RedisLimiter {
             .set_connection_timeout(Some(CHECK_TIMEOUT))
             .set_response_timeout(Some(CHECK_TIMEOUT))
             .set_number_of_retries(1);
-        Ok(RedisLimiter {
-            connection: ConnectionManager::new_lazy_with_config(client, config)?,
+        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(RedisLimiter::with(Connection::Single(connection), prefix))
+    }
+
+    /// A limiter on a Redis Cluster; connects on the first check.
+    pub(crate) fn cluster(client: ClusterClient, prefix: &str) -> RedisLimiter {
+        let connection = Connection::Cluster(Box::new(ClusterLink {
+            client,
+            connection: OnceCell::new(),
+        }));
+        RedisLimiter::with(connection, prefix)
+    }
+
+    fn with(connection: Connection, prefix: &str) -> RedisLimiter {
+        RedisLimiter {
+            connection,
             prefix: prefix.to_string(),
             fallback: LocalLimiter::new(),
             local_until: Mutex::new(None),
             degraded: AtomicBool::new(false),
-        })
+        }
     }
 
     fn use_local_now(&self, now: Instant) -> bool {
@@ -87,7 +119,6 @@ impl RedisLimiter {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let redis_key = format!("{}:ratelimit:{key}:{}", self.prefix, now.as_secs());
-        let mut connection = self.connection.clone();
         let mut command = redis::cmd("EVAL");
         command
             .arg(SPEND)
@@ -95,8 +126,7 @@ impl RedisLimiter {
             .arg(&redis_key)
             .arg(cost)
             .arg(limit);
-        let call = command.query_async::<(i64, i64)>(&mut connection);
-        let (allowed, used) = match timeout(CHECK_TIMEOUT, call).await {
+        let (allowed, used) = match timeout(CHECK_TIMEOUT, self.query(&command)).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(err)) => return Err(err.to_string()),
             Err(_) => return Err("timed out".to_string()),
@@ -108,6 +138,21 @@ impl RedisLimiter {
             remaining: limit.saturating_sub(used),
             retry_after: WINDOW.saturating_sub(Duration::from_nanos(u64::from(now.subsec_nanos()))),
         })
+    }
+}
+
+impl RedisLimiter {
+    async fn query(&self, command: &redis::Cmd) -> redis::RedisResult<(i64, i64)> {
+        match &self.connection {
+            Connection::Single(manager) => command.query_async(&mut manager.clone()).await,
+            Connection::Cluster(link) => {
+                let connection = link
+                    .connection
+                    .get_or_try_init(|| link.client.get_async_connection())
+                    .await?;
+                command.query_async(&mut connection.clone()).await
+            }
+        }
     }
 }
 

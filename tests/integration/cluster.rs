@@ -46,6 +46,7 @@ async fn node_with(
         ready_requires_engine: false,
         redis_tls: Default::default(),
         redis_sentinel: Default::default(),
+        redis_cluster_nodes: Vec::new(),
     };
     start(|c| {
         c.server.cluster = settings;

@@ -51,6 +51,8 @@ pub(crate) enum RedisPart {
     Db(u64),
     Username(String),
     Password(String),
+    /// ioredis' `tls: {}`: TLS with the system's roots (`rediss://`).
+    Tls,
 }
 
 /// Soketi's NATS credentials, embedded into the server URLs that carry none.
@@ -85,6 +87,13 @@ pub(crate) enum ClusterSetting {
     HeartbeatInterval(Duration),
     NodeTimeout(Duration),
     ReadyRequiresEngine(bool),
+    /// Redis Cluster startup nodes (`host:port`), sockwave's `redis_cluster_nodes`: a
+    /// non-empty list turns cluster mode on.
+    RedisClusterNodes(Vec<String>),
+    /// Soketi's `adapter.redis.clusterMode`: whether `SoketiClusterNodes` are used.
+    SoketiClusterMode(bool),
+    /// Soketi's `database.redis.clusterNodes`, used only in Soketi's cluster mode.
+    SoketiClusterNodes(Vec<String>),
     /// A Soketi option that matters only with `driver`, named by `option`.
     EngineOption {
         option: String,
@@ -104,6 +113,9 @@ impl ClusterSetting {
             ClusterSetting::HeartbeatInterval(_) => "heartbeat_interval",
             ClusterSetting::NodeTimeout(_) => "node_timeout",
             ClusterSetting::ReadyRequiresEngine(_) => "ready_requires_engine",
+            ClusterSetting::RedisClusterNodes(_)
+            | ClusterSetting::SoketiClusterMode(_)
+            | ClusterSetting::SoketiClusterNodes(_) => "redis_cluster_nodes",
             ClusterSetting::EngineOption { .. } => "driver",
         }
     }
@@ -130,6 +142,10 @@ pub(crate) struct ClusterDraft {
     heartbeat_interval: Duration,
     node_timeout: Duration,
     ready_requires_engine: bool,
+    redis_cluster_nodes: Vec<String>,
+    /// Where Soketi's cluster mode was turned on, if it is.
+    soketi_cluster_mode: Option<Origin>,
+    soketi_cluster_nodes: Option<(Vec<String>, Origin)>,
     unsupported: BTreeMap<String, (DriverKind, Origin, Option<&'static str>)>,
 }
 
@@ -149,6 +165,9 @@ impl Default for ClusterDraft {
             heartbeat_interval: defaults.heartbeat_interval,
             node_timeout: defaults.node_timeout,
             ready_requires_engine: defaults.ready_requires_engine,
+            redis_cluster_nodes: Vec::new(),
+            soketi_cluster_mode: None,
+            soketi_cluster_nodes: None,
             unsupported: BTreeMap::new(),
         }
     }
@@ -198,6 +217,17 @@ impl ClusterDraft {
             ClusterSetting::HeartbeatInterval(interval) => self.heartbeat_interval = interval,
             ClusterSetting::NodeTimeout(timeout) => self.node_timeout = timeout,
             ClusterSetting::ReadyRequiresEngine(on) => self.ready_requires_engine = on,
+            ClusterSetting::RedisClusterNodes(nodes) => self.redis_cluster_nodes = nodes,
+            // Soketi's pair only counts together, and only if sockwave's own list is empty;
+            // `finish` decides and records the origin then.
+            ClusterSetting::SoketiClusterMode(on) => {
+                self.soketi_cluster_mode = on.then_some(origin);
+                return;
+            }
+            ClusterSetting::SoketiClusterNodes(nodes) => {
+                self.soketi_cluster_nodes = Some((nodes, origin));
+                return;
+            }
             ClusterSetting::EngineOption {
                 option,
                 driver,
@@ -267,6 +297,7 @@ impl ClusterDraft {
             return Err(invalid(origins, "node_timeout", value, &reason));
         }
 
+        let mut redis_cluster_nodes = Vec::new();
         let driver = match driver {
             DriverKind::Local => Driver::Local,
             DriverKind::Redis => {
@@ -276,6 +307,32 @@ impl ClusterDraft {
                 if let Err(reason) = check_redis_url(&self.redis_url) {
                     let value = format!("'{}'", mask_url(&self.redis_url, false));
                     return Err(invalid(origins, "redis_url", value, &reason));
+                }
+                redis_cluster_nodes = match (self.redis_cluster_nodes, self.soketi_cluster_mode) {
+                    (nodes, _) if !nodes.is_empty() => nodes,
+                    (_, None) => Vec::new(),
+                    (_, Some(mode_origin)) => match self.soketi_cluster_nodes {
+                        Some((nodes, nodes_origin)) if !nodes.is_empty() => {
+                            origins.insert(cluster_field("redis_cluster_nodes"), nodes_origin);
+                            nodes
+                        }
+                        _ => {
+                            return Err(ConfigError::Invalid {
+                                origin: mode_origin,
+                                value: "true".into(),
+                                reason: "Redis Cluster needs its nodes: set \
+                                         database.redis.clusterNodes \
+                                         (SOKETI_DB_REDIS_CLUSTER_NODES), e.g. \
+                                         [{\"host\": \"10.0.0.1\", \"port\": 6379}]"
+                                    .into(),
+                            })
+                        }
+                    },
+                };
+                if let Err((node, reason)) =
+                    check_cluster_nodes(&redis_cluster_nodes, &self.redis_url)
+                {
+                    return Err(invalid(origins, "redis_cluster_nodes", node, &reason));
                 }
                 Driver::Redis {
                     url: self.redis_url,
@@ -310,6 +367,7 @@ impl ClusterDraft {
             // Filled in by validation from the `redis_tls_*` settings.
             redis_tls: Default::default(),
             redis_sentinel: Default::default(),
+            redis_cluster_nodes,
         })
     }
 }
@@ -323,6 +381,7 @@ impl RedisPart {
             RedisPart::Db(db) => db.to_string(),
             RedisPart::Username(user) => format!("'{user}'"),
             RedisPart::Password(_) => "(hidden)".to_string(),
+            RedisPart::Tls => "{}".to_string(),
         }
     }
 }
@@ -349,6 +408,7 @@ fn edit_redis_url(current: &str, part: &RedisPart) -> Result<String, String> {
         }
         RedisPart::Username(user) => url.set_username(user),
         RedisPart::Password(password) => url.set_password(Some(password)),
+        RedisPart::Tls => url.set_scheme("rediss"),
     };
     match edited {
         Ok(()) => Ok(url.to_string()),
@@ -376,6 +436,28 @@ fn check_redis_url(url: &str) -> Result<(), String> {
     redis::IntoConnectionInfo::into_connection_info(url)
         .map(|_| ())
         .map_err(|err| format!("{err}"))
+}
+
+/// Each node is `host:port`, and the URL's database is 0, the only one Redis Cluster has.
+fn check_cluster_nodes(nodes: &[String], url: &str) -> Result<(), (String, String)> {
+    for node in nodes {
+        let port_ok = node
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            let reason = "expected host:port for each Redis Cluster node".to_string();
+            return Err((format!("'{node}'"), reason));
+        }
+    }
+    let db = redis::parse_redis_url(url)
+        .map(|parsed| parsed.path().trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    if !nodes.is_empty() && !matches!(db.as_str(), "" | "0") {
+        let reason =
+            format!("Redis Cluster has only database 0, but redis_url selects database {db}");
+        return Err((format!("'{}'", nodes.join(",")), reason));
+    }
+    Ok(())
 }
 
 /// Every server must be a `nats://` URL, and all must carry the same credentials (the client

@@ -247,7 +247,31 @@ fn soketi_redis_variables() {
     );
     check_env_err(
         &[base[0], ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true")],
-        "SOKETI_ADAPTER_REDIS_CLUSTER_MODE is not supported yet (sockwave accepts only false)",
+        "invalid value true for SOKETI_ADAPTER_REDIS_CLUSTER_MODE: Redis Cluster needs its nodes: set database.redis.clusterNodes (SOKETI_DB_REDIS_CLUSTER_NODES), e.g. [{\"host\": \"10.0.0.1\", \"port\": 6379}]",
+    );
+    let nodes = r#"[{"host":"10.0.0.1","port":7000},"10.0.0.2:7001"]"#;
+    check_env(
+        &[
+            base[0],
+            ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true"),
+            ("SOKETI_DB_REDIS_CLUSTER_NODES", nodes),
+        ],
+        "redis_cluster_nodes = [\"10.0.0.1:7000\", \"10.0.0.2:7001\"] # SOKETI_DB_REDIS_CLUSTER_NODES",
+    );
+    // Without clusterMode, Soketi does not use clusterNodes, and neither does sockwave.
+    let (config, _) = testing::load(
+        "",
+        &[base[0], ("SOKETI_DB_REDIS_CLUSTER_NODES", nodes)],
+        &[],
+    )
+    .unwrap();
+    assert!(config.server.cluster.redis_cluster_nodes.is_empty());
+    check_env_err(
+        &[
+            base[0],
+            ("SOKETI_DB_REDIS_CLUSTER_NODES", "[{\"host\":\"a\"}]"),
+        ],
+        "invalid value [{\"host\":\"a\"}] for SOKETI_DB_REDIS_CLUSTER_NODES: each Redis Cluster node needs a host and a port",
     );
     check_env(
         &[
@@ -383,6 +407,10 @@ fn soketi_json_file() {
         r#"{"adapter": {"driver": "nats", "nats": {"servers": ["n:4222"], "token": "tok-12345678"}}}"#,
         "nats_servers = [\"nats://tok****@n:4222\"]",
     );
+    check_json(
+        r#"{"adapter.driver": "redis", "database.redis": {"host": "r.example", "tls": {}}}"#,
+        "redis_url = \"rediss://r.example:6379/0\" # 'database.redis.tls' in /s.json",
+    );
     check_json_err(
         r#"{"adapter.driver": "redis", "database.redis.tls": {"ca": "x"}}"#,
         "'database.redis.tls.ca' in /s.json is not supported yet",
@@ -393,7 +421,7 @@ fn soketi_json_file() {
     );
     check_json_err(
         r#"{"adapter": {"driver": "redis", "redis": {"clusterMode": true}}}"#,
-        "'adapter.redis.clusterMode' in /s.json is not supported yet (sockwave accepts only false)",
+        "invalid value true for 'adapter.redis.clusterMode' in /s.json: Redis Cluster needs its nodes: set database.redis.clusterNodes (SOKETI_DB_REDIS_CLUSTER_NODES), e.g. [{\"host\": \"10.0.0.1\", \"port\": 6379}]",
     );
     check_json_err(
         r#"{"adapter.redis.prefx": "x"}"#,
@@ -474,4 +502,50 @@ fn nats_servers_are_checked() {
     check(&["tls://a:1"], false);
     check(&["nats://"], false);
     check(&["nats://t@a:1", "nats://b:2"], false);
+}
+
+#[test]
+fn redis_cluster_nodes() {
+    check_toml(
+        "[cluster]\ndriver = 'redis'\nredis_cluster_nodes = ['a:7000', 'b:7001']",
+        "redis_cluster_nodes = [\"a:7000\", \"b:7001\"] # 'cluster.redis_cluster_nodes' in /c.toml",
+    );
+    check_env(
+        &[
+            ("SOCKWAVE_CLUSTER_DRIVER", "redis"),
+            ("SOCKWAVE_CLUSTER_REDIS_CLUSTER_NODES", "a:7000,b:7001"),
+        ],
+        "redis_cluster_nodes = [\"a:7000\", \"b:7001\"] # SOCKWAVE_CLUSTER_REDIS_CLUSTER_NODES",
+    );
+    check_toml_err(
+        "[cluster]\ndriver = 'redis'\nredis_cluster_nodes = ['a']",
+        "invalid value 'a' for 'cluster.redis_cluster_nodes' in /c.toml: expected host:port for each Redis Cluster node",
+    );
+    check_toml_err(
+        "[cluster]\ndriver = 'redis'\nredis_url = 'redis://r:6379/3'\nredis_cluster_nodes = ['a:7000']",
+        "invalid value 'a:7000' for 'cluster.redis_cluster_nodes' in /c.toml: Redis Cluster has only database 0, but redis_url selects database 3",
+    );
+    check_toml_err(
+        "[cluster]\ndriver = 'redis'\nredis_cluster_nodes = ['a:7000']\nredis_sentinels = ['s:26379']",
+        "invalid value 's:26379' for 'cluster.redis_sentinels' in /c.toml: Redis Cluster and Redis Sentinel exclude each other: keep redis_cluster_nodes for a Redis Cluster, or redis_sentinels for a master the sentinels name",
+    );
+    // sockwave's own list wins over Soketi's pair.
+    let (config, _) = testing::load(
+        "--config /c.toml",
+        &[
+            ("SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "true"),
+            ("SOKETI_DB_REDIS_CLUSTER_NODES", "x:1"),
+        ],
+        &[(
+            TOML,
+            "[cluster]\ndriver = 'redis'\nredis_cluster_nodes = ['a:7000']",
+        )],
+    )
+    .unwrap();
+    assert_eq!(config.server.cluster.redis_cluster_nodes, ["a:7000"]);
+    // With another engine the nodes are not used.
+    check_toml(
+        "[cluster]\ndriver = 'local'\nredis_cluster_nodes = ['a:7000']",
+        "driver = \"local\"",
+    );
 }

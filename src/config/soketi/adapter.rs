@@ -5,8 +5,8 @@
 //! The Redis parts edit the cluster's Redis URL one at a time. Options that only tune
 //! Soketi's request/response protocol between nodes change nothing here (sockwave answers
 //! queries from replicated state); options that would change behaviour and are not
-//! implemented (Redis Cluster, Sentinel, raw ioredis options, NATS credential files) are
-//! refused, but only when their engine is the one chosen.
+//! implemented (raw ioredis options, NATS credential files) are refused, but only when
+//! their engine is the one chosen. Sentinel is mapped in the parent module.
 
 use serde_json::Value;
 
@@ -95,9 +95,13 @@ pub(super) fn cluster_option(option: &str, given: Given<'_>) -> Result<Outcome, 
             DriverKind::Nats,
             given.text()?,
         )),
-        "adapter.redis.clusterMode" => gate(DriverKind::Redis, given.flag()?, Some("false")),
-        // Sharded pub/sub routes messages differently only inside a Redis Cluster, which
-        // clusterMode refuses; on one Redis server it delivers like plain pub/sub.
+        "adapter.redis.clusterMode" => set(ClusterSetting::SoketiClusterMode(given.flag()?)),
+        "database.redis.clusterNodes" => set(ClusterSetting::SoketiClusterNodes(
+            given.host_ports("Redis Cluster node")?,
+        )),
+        // Sharded pub/sub keeps a channel's messages on one shard of a Redis Cluster; sockwave
+        // uses classic pub/sub, which a Redis Cluster delivers to every node, so messages
+        // arrive either way (every sockwave node hears the one channel).
         "adapter.redis.shardMode" => given.flag().map(|_| Outcome::Nothing),
         // Timeouts of Soketi's request/response queries between nodes; sockwave answers
         // queries from the replicated state without asking the other nodes.
@@ -144,11 +148,15 @@ pub(super) fn cluster_option(option: &str, given: Given<'_>) -> Result<Outcome, 
         "database.redis.password" => set(ClusterSetting::RedisPart(RedisPart::Password(
             given.text()?,
         ))),
+        // ioredis turns TLS on for any `tls` object; an empty one keeps its defaults (the
+        // system's roots, the host's name checked), which is what `rediss://` does. Its
+        // fields (PEM texts, rejectUnauthorized) are refused below.
+        "database.redis.tls" if given.value.as_object().is_some_and(|tls| tls.is_empty()) => {
+            set(ClusterSetting::RedisPart(RedisPart::Tls))
+        }
         // ioredis applies keyPrefix to keys, never to pub/sub channels (redis/ioredis#306),
         // so it does not separate Soketi's adapter traffic either; `prefix` does that.
         "database.redis.keyPrefix" => Ok(Outcome::Nothing),
-        // Used only with Redis Cluster, which is refused above.
-        "database.redis.clusterNodes" => Ok(Outcome::Nothing),
         // Soketi hands the rest of database.redis to ioredis as connection options (TLS,
         // timeouts, ...); none of them is implemented.
         _ if option.starts_with("database.redis.") => gate(DriverKind::Redis, true, None),

@@ -50,6 +50,43 @@ impl Given<'_> {
         }
     }
 
+    /// ioredis' node lists (sentinels, Redis Cluster startup nodes) as `host:port`s: an array
+    /// of `{"host", "port"}` objects or `host:port` strings; one comma-separated string is
+    /// taken too. `null` is an empty list.
+    pub(super) fn host_ports(&self, each: &str) -> Result<Vec<String>, ConfigError> {
+        let shape = "expected a JSON array of {\"host\", \"port\"}";
+        let items: Vec<Value> = match self.value {
+            Value::Null => Vec::new(),
+            Value::Array(items) => items.clone(),
+            Value::String(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|node| !node.is_empty())
+                .map(|node| Value::String(node.to_string()))
+                .collect(),
+            _ => return Err(self.invalid(shape)),
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => Ok(text.clone()),
+                Value::Object(fields) => {
+                    let host = fields.get("host").and_then(Value::as_str);
+                    let port = fields.get("port").and_then(|port| match port {
+                        Value::Number(n) => n.as_u64(),
+                        Value::String(s) => s.parse().ok(),
+                        _ => None,
+                    });
+                    match (host, port) {
+                        (Some(host), Some(port)) => Ok(format!("{host}:{port}")),
+                        _ => Err(self.invalid(&format!("each {each} needs a host and a port"))),
+                    }
+                }
+                _ => Err(self.invalid(shape)),
+            })
+            .collect()
+    }
+
     pub(super) fn flag(&self) -> Result<bool, ConfigError> {
         match self.value {
             Value::Bool(flag) => Ok(*flag),

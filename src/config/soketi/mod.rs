@@ -94,10 +94,11 @@ impl<'de> Deserialize<'de> for Entries {
     }
 }
 
-/// Nested objects become dotted keys; arrays and scalars are values.
+/// Nested objects become dotted keys; arrays, scalars and empty objects (ioredis' `tls: {}`
+/// turns TLS on) are values.
 fn flatten(key: String, value: Value, out: &mut Vec<(String, Value)>) {
     match value {
-        Value::Object(fields) => {
+        Value::Object(fields) if !fields.is_empty() => {
             for (field, value) in fields {
                 flatten(format!("{key}.{field}"), value, out);
             }
@@ -182,38 +183,13 @@ fn apply_option(
     }
 }
 
-/// Soketi's (ioredis') sentinel list: `[{"host": ..., "port": ...}]`; `host:port` strings are
-/// taken too. `null` and `[]` (Soketi's default) mean no Sentinel.
+/// Soketi's (ioredis') sentinel list; `null` and `[]` (Soketi's default) mean no Sentinel.
 fn sentinels(draft: &mut Draft, given: Given<'_>) -> Result<(), ConfigError> {
-    let shape = "expected a JSON array of {\"host\", \"port\"}";
-    let items = match given.value {
-        Value::Null => return Ok(()),
-        Value::Array(items) => items,
-        _ => return Err(given.invalid(shape)),
-    };
-    let mut nodes = Vec::new();
-    for item in items {
-        let node = match item {
-            Value::String(text) => text.clone(),
-            Value::Object(fields) => {
-                let host = fields.get("host").and_then(Value::as_str);
-                let port = fields.get("port").and_then(|p| match p {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                });
-                match (host, port) {
-                    (Some(host), Some(port)) => format!("{host}:{port}"),
-                    _ => return Err(given.invalid("each sentinel needs a host and a port")),
-                }
-            }
-            _ => return Err(given.invalid(shape)),
-        };
-        nodes.push(Value::String(node));
-    }
+    let nodes = given.host_ports("sentinel")?;
     if nodes.is_empty() {
         return Ok(());
     }
+    let nodes = nodes.into_iter().map(Value::String).collect();
     assign_cluster(draft, "redis_sentinels", &Value::Array(nodes), given)
 }
 

@@ -150,8 +150,8 @@ pub(crate) static SETTINGS: &[Setting] = &[
             _ => None,
         },
     }).mask(Mask::Urls).default_doc("\"redis://127.0.0.1:6379/0\"")
-        .soketi(&["database.redis.host", "database.redis.port", "database.redis.db", "database.redis.username", "database.redis.password"])
-        .doc("Used when `driver = \"redis\"` (and by the shared rate limits): `redis://[user:password@]host:port/db`, or `rediss://` for TLS (see `redis_tls_ca`), with the user (Redis 6 ACL) and password percent-encoded. Each Soketi option replaces its part of the URL and encodes it."),
+        .soketi(&["database.redis.host", "database.redis.port", "database.redis.db", "database.redis.username", "database.redis.password", "database.redis.tls"])
+        .doc("Used when `driver = \"redis\"` (and by the shared rate limits): `redis://[user:password@]host:port/db`, or `rediss://` for TLS (see `redis_tls_ca`), with the user (Redis 6 ACL) and password percent-encoded. Each Soketi option replaces its part of the URL and encodes it; Soketi's `tls: {}` makes it `rediss://`."),
     cluster("redis_tls_ca", Kind::Path, server!(cluster.redis_tls.ca)).default_doc("none")
         .doc("For a `rediss://` `redis_url`: PEM CA certificate(s) that sign the Redis server's certificate (a private CA, or a managed Redis whose CA the public roots lack). Without it the Mozilla root certificates are trusted."),
     cluster("redis_tls_cert", Kind::Path, server!(cluster.redis_tls.cert)).default_doc("none")
@@ -167,6 +167,12 @@ pub(crate) static SETTINGS: &[Setting] = &[
     cluster("redis_sentinel_password", Kind::Text, server!(cluster.redis_sentinel.password)).mask(Mask::Secret).default_doc("none")
         .soketi(&["database.redis.sentinelPassword"])
         .doc("The sentinels' own password, if they require one."),
+    cluster("redis_cluster_nodes", Kind::Texts, Access::Cluster {
+        set: |v| ClusterSetting::RedisClusterNodes(match v { Value::Texts(texts) => texts, _ => Vec::new() }),
+        get: |c| (!c.redis_cluster_nodes.is_empty()).then(|| Value::Texts(c.redis_cluster_nodes.clone())),
+    }).default_doc("none")
+        .soketi(&["adapter.redis.clusterMode", "database.redis.clusterNodes"])
+        .doc("Redis Cluster: `host:port` of some of its nodes (Soketi: `clusterMode` true and `clusterNodes`, a JSON array of `{\"host\", \"port\"}`). Each sockwave node subscribes on one of them, the next one after a failure; a Redis Cluster delivers pub/sub messages to every node, and rate-limit keys go to the node that owns their slot. `redis_url` then gives only the user, password, TLS and database 0 (its host is not used)."),
     cluster("nats_servers", Kind::Texts, Access::Cluster {
         set: |v| ClusterSetting::NatsServers(match v { Value::Texts(texts) => texts, _ => Vec::new() }),
         get: |c| match &c.driver {
