@@ -216,6 +216,7 @@ async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let http = http_builder(&ctx.config);
+    let sessions = Arc::new(connection::xhr::Sessions::default());
     loop {
         let accepted = tokio::select! {
             _ = stop_accepting.cancelled() => return,
@@ -234,6 +235,7 @@ async fn accept_loop(
         let ctx = ctx.clone();
         let close_http = close_http.clone();
         let http = http.clone();
+        let sessions = sessions.clone();
         tracker.spawn(async move {
             // TLS handshake on the TLS port, and a precise hint when a client speaks the wrong
             // protocol for the port.
@@ -248,7 +250,8 @@ async fn accept_loop(
             let service = service_fn(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(crate::http::Peer(peer));
                 let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(dispatch(ctx, request).await) }
+                let sessions = sessions.clone();
+                async move { Ok::<_, Infallible>(dispatch(ctx, sessions, request).await) }
             });
             let connection = http
                 .serve_connection(TokioIo::new(stream), service)
@@ -333,8 +336,14 @@ async fn watch_idle_apps(ctx: Arc<Context>, after: std::time::Duration, stop: Ca
     }
 }
 
-/// Sends `/app/{key}` to the WebSocket upgrade and everything else to the HTTP API.
-async fn dispatch(ctx: Arc<Context>, request: Request<Incoming>) -> hyper::Response<console::Body> {
+/// Sends `/app/{key}` to the WebSocket upgrade, pusher-js's HTTP transport URLs
+/// (`[/pusher]/app/{key}/{server}/{session}/xhr…`) to their sessions, and everything else to
+/// the HTTP API.
+async fn dispatch(
+    ctx: Arc<Context>,
+    sessions: Arc<connection::xhr::Sessions>,
+    request: Request<Incoming>,
+) -> hyper::Response<console::Body> {
     use http_body_util::BodyExt;
     let full_path = request.uri().path().to_string();
     let prefix = ctx.config.path_prefix.as_str();
@@ -347,6 +356,9 @@ async fn dispatch(ctx: Arc<Context>, request: Request<Incoming>) -> hyper::Respo
             .filter(|rest| rest.starts_with('/'))
             .unwrap_or(&full_path)
     };
+    if connection::xhr::path::looks_like_transport(path) {
+        return connection::xhr::route(ctx, sessions, request, path).await;
+    }
     if let Some(app_key) = path.strip_prefix("/app/") {
         let app_key = app_key.to_string();
         return connection::upgrade(ctx, request, &app_key).map(|body| body.boxed());

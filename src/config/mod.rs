@@ -91,6 +91,11 @@ pub struct ServerConfig {
     /// Origins allowed by CORS on the HTTP API; empty means no CORS headers at all.
     /// `*` allows any origin.
     pub cors_allowed_origins: Vec<String>,
+    /// Whether pusher-js's HTTP fallback transports (`xhr_streaming`, `xhr_polling`) are
+    /// served on the WebSocket port.
+    pub http_transports: bool,
+    /// Origins whose pages may use the HTTP transports cross-origin; `*` allows any.
+    pub http_transport_origins: Vec<String>,
     /// Frames queued per socket before it is closed as a slow consumer (4100).
     pub socket_queue_capacity: usize,
     /// Largest WebSocket message accepted from a client, in bytes.
@@ -191,6 +196,8 @@ impl Default for ServerConfig {
             shutdown_grace_period: Duration::from_secs(3),
             auth_timestamp_window: Duration::from_secs(600),
             cors_allowed_origins: Vec::new(),
+            http_transports: true,
+            http_transport_origins: vec!["*".to_string()],
             socket_queue_capacity: 512,
             max_ws_message_bytes: 256 * 1024,
             max_request_body_bytes: 2 * 1024 * 1024,

@@ -136,12 +136,20 @@ fn check_server(draft: &mut Draft) -> Result<(), ConfigError> {
             return Err(invalid(draft, key, format!("'{host}'"), reason));
         }
     }
-    for origin in &server.cors_allowed_origins {
-        let plausible = origin == "*" || origin.contains("://");
-        if !plausible || origin.contains(char::is_whitespace) || origin.ends_with('/') {
-            let reason = "expected \"*\" or an origin like \"https://example.com\"";
-            let field = "server.cors_allowed_origins";
-            return Err(invalid(draft, field, format!("'{origin}'"), reason));
+    let origins = [
+        ("server.cors_allowed_origins", &server.cors_allowed_origins),
+        (
+            "server.http_transport_origins",
+            &server.http_transport_origins,
+        ),
+    ];
+    for (field, list) in origins {
+        for origin in list {
+            let plausible = origin == "*" || origin.contains("://");
+            if !plausible || origin.contains(char::is_whitespace) || origin.ends_with('/') {
+                let reason = "expected \"*\" or an origin like \"https://example.com\"";
+                return Err(invalid(draft, field, format!("'{origin}'"), reason));
+            }
         }
     }
     // The budget's default follows a larger body limit (Soketi's default is 100 MB): it

@@ -15,6 +15,7 @@ pub mod session;
 mod task;
 pub(crate) mod user_data;
 pub(crate) mod watchdog;
+pub(crate) mod xhr;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use sockwave_protocol::{messages, ErrorCode, ParseError};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the connection loop ended.
-enum Ending {
+pub(super) enum Ending {
     /// The TCP connection went away.
     ClientGone,
     /// The client sent a close frame (with this code); the reply echoes it.
@@ -39,6 +39,14 @@ enum Ending {
 }
 
 impl Ending {
+    /// The Pusher code and message the client is told, for an ending the server decided.
+    pub(super) fn pusher_close(self) -> Option<(ErrorCode, String)> {
+        match self {
+            Ending::Pusher(code, message) => Some((code, message)),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> Option<u16> {
         match self {
             Ending::ClientGone => None,
@@ -119,7 +127,49 @@ pub(super) fn start(
         }
     };
     let metrics = ctx.metrics.app(&app.id);
-    let socket = SocketHandle::new(socket_id, capacity, pump.io.direct(), metrics.clone());
+    let socket = SocketHandle::new(socket_id, capacity, pump.io.direct(), metrics);
+    match register(&ctx, app, &socket, &meta, "ws") {
+        Ok(session) => Some(Ok(Box::new(Connection {
+            ctx,
+            pump,
+            session,
+            socket,
+            _ip_slot: ip_slot,
+        }))),
+        Err(ending) => Some(Err(Box::new(Refused {
+            pump,
+            socket,
+            ending,
+        }))),
+    }
+}
+
+/// Admits a session of pusher-js's HTTP transports (`transport`) like a socket: a
+/// `SocketHandle` without a stream, whose queue the session's task empties.
+pub(super) fn open_http(
+    ctx: &Arc<Context>,
+    app: Arc<App>,
+    meta: &ClientMeta,
+    transport: &'static str,
+) -> Result<(Session, SocketHandle), Ending> {
+    let metrics = ctx.metrics.app(&app.id);
+    let capacity = ctx.config.socket_queue_capacity;
+    let socket = SocketHandle::new(ctx.socket_ids.next_id(), capacity, None, metrics);
+    let session = register(ctx, app, &socket, meta, transport)?;
+    Ok((session, socket))
+}
+
+/// Registers an admitted socket within the app's connection limit, logs it and queues
+/// `connection_established`; or says why it cannot be served.
+fn register(
+    ctx: &Arc<Context>,
+    app: Arc<App>,
+    socket: &SocketHandle,
+    meta: &ClientMeta,
+    transport: &'static str,
+) -> Result<Session, Ending> {
+    let socket_id = socket.id();
+    let metrics = ctx.metrics.app(&app.id);
     let registry = ctx.registry.app(&app.id);
     // The limit counts the whole cluster: other nodes' sockets as of their last heartbeat.
     let remote = ctx.cluster.lock().remote_connections(&app.id);
@@ -128,13 +178,8 @@ pub(super) fn start(
         let limit = app.max_connections.unwrap_or_default();
         let message = format!("app '{}' is over its connection limit of {limit}", app.id);
         metrics.rate_limited(Limit::Connections);
-        tracing::warn!(app_id = %app.id, limit, "connection refused: over quota");
-        let ending = Ending::Pusher(ErrorCode::OverConnectionQuota, message);
-        return Some(Err(Box::new(Refused {
-            pump,
-            socket,
-            ending,
-        })));
+        tracing::warn!(app_id = %app.id, limit, transport = %transport, "connection refused: over quota");
+        return Err(Ending::Pusher(ErrorCode::OverConnectionQuota, message));
     }
     // Shutdown asks every registered socket to close; one registered just after that walk
     // sees the token instead.
@@ -143,13 +188,14 @@ pub(super) fn start(
     }
     tracing::info!(
         socket_id = %socket_id, app_id = %app.id, client = shown(&meta.client),
-        version = shown(&meta.version), origin = shown(&meta.origin), "connection opened"
+        version = shown(&meta.version), origin = shown(&meta.origin), transport = %transport,
+        "connection opened"
     );
     ctx.console_tap
         .emit_client_supplied(&app.id, "connection_opened", || {
             serde_json::json!({
                 "socket_id": socket_id.to_string(), "client": meta.client,
-                "version": meta.version, "origin": meta.origin,
+                "version": meta.version, "origin": meta.origin, "transport": transport,
             })
         });
     let session = Session::new(ctx.clone(), app, registry, socket.clone());
@@ -160,13 +206,7 @@ pub(super) fn start(
     );
     metrics.ws_sent(1, established.len());
     socket.release(vec![(Opcode::Text, Bytes::from(established))]);
-    Some(Ok(Box::new(Connection {
-        ctx,
-        pump,
-        session,
-        socket,
-        _ip_slot: ip_slot,
-    })))
+    Ok(session)
 }
 
 /// Serves an admitted socket until it closes.
@@ -195,27 +235,29 @@ pub(super) async fn refuse(refused: Box<Refused>) {
 }
 
 impl Connection {
-    /// Leaves every channel, unregisters the socket and logs why it closed.
     fn finish(&mut self, ending: &Ending) {
-        let session = &mut self.session;
-        let socket = &self.socket;
-        session.leave_all();
-        session.registry().remove_socket(socket.id());
-        let metrics = session.metrics();
-        if matches!(
-            socket.requested_close(),
-            Some(CloseRequest::SlowConsumer | CloseRequest::Stalled)
-        ) {
-            metrics.slow_consumer_closed();
-        }
-        metrics.connection_closed();
-        let reason = ending.describe();
-        let app_id = &session.app().id;
-        tracing::info!(socket_id = %socket.id(), app_id = %app_id, reason = %reason, "connection closed");
-        self.ctx.console_tap.emit(app_id, "connection_closed", || {
-            serde_json::json!({"socket_id": socket.id().to_string(), "code": ending.code(), "reason": reason})
-        });
+        finish(&self.ctx, &mut self.session, &self.socket, ending);
     }
+}
+
+/// Leaves every channel, unregisters the socket and logs why it closed.
+pub(super) fn finish(ctx: &Context, session: &mut Session, socket: &SocketHandle, ending: &Ending) {
+    session.leave_all();
+    session.registry().remove_socket(socket.id());
+    let metrics = session.metrics();
+    if matches!(
+        socket.requested_close(),
+        Some(CloseRequest::SlowConsumer | CloseRequest::Stalled)
+    ) {
+        metrics.slow_consumer_closed();
+    }
+    metrics.connection_closed();
+    let reason = ending.describe();
+    let app_id = &session.app().id;
+    tracing::info!(socket_id = %socket.id(), app_id = %app_id, reason = %reason, "connection closed");
+    ctx.console_tap.emit(app_id, "connection_closed", || {
+        serde_json::json!({"socket_id": socket.id().to_string(), "code": ending.code(), "reason": reason})
+    });
 }
 
 /// The message loop: returns why it ended.
@@ -256,7 +298,7 @@ async fn serve(
 }
 
 /// Handles client messages in order, collecting the replies.
-fn handle(
+pub(super) fn handle(
     ctx: &Context,
     session: &mut Session,
     message_rate: &mut MessageRate,
@@ -301,7 +343,7 @@ fn handle(
     None
 }
 
-fn requested_ending(ctx: &Context, session: &Session, request: CloseRequest) -> Ending {
+pub(super) fn requested_ending(ctx: &Context, session: &Session, request: CloseRequest) -> Ending {
     let (code, message) = match request {
         CloseRequest::SlowConsumer => (
             ErrorCode::OverCapacity,

@@ -284,7 +284,13 @@ impl SocketHandle {
         CloseRequest::from_u8(self.0.close.load(Ordering::Acquire))
     }
 
-    /// Frames waiting in the queue (tests and the detached handle's users).
+    /// Whether frames wait in the queue.
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.lock().frames.is_empty()
+    }
+
+    /// Takes the frames waiting in the queue: sockets without a stream (the HTTP
+    /// transports' sessions, whose task sends them on) and tests.
     pub fn take_queued(&self) -> Vec<Bytes> {
         let mut queue = self.lock();
         queue.written = 0;

@@ -73,6 +73,10 @@ pub(crate) static SETTINGS: &[Setting] = &[
         .doc("Largest accepted difference between a signed HTTP API request's `auth_timestamp` and the server clock."),
     server("cors_allowed_origins", Kind::Texts, server!(cors_allowed_origins)).soketi(&["cors.origin"])
         .doc("Origins allowed to call the HTTP API from a browser. Empty means no CORS headers. `\"*\"` allows any origin. Soketi's default is `[\"*\"]`."),
+    server("http_transports", Kind::Bool, server!(http_transports))
+        .doc("Serve pusher-js's HTTP fallback transports (`xhr_streaming`, `xhr_polling`) on the WebSocket port, for clients whose network blocks WebSockets. See [HTTP fallback](http-fallback.md)."),
+    server("http_transport_origins", Kind::Texts, server!(http_transport_origins))
+        .doc("Origins whose pages may use the HTTP transports when `httpHost` is not the page's own host (CORS). `\"*\"` allows any, like the WebSocket endpoint, which browsers do not restrict by origin."),
     server("socket_queue_capacity", Kind::Count, server!(socket_queue_capacity)).min(1)
         .doc("Frames queued for one socket. When the queue is full, the socket is closed as a slow consumer (4100)."),
     server("max_ws_message_kb", Kind::Kb, server!(max_ws_message_bytes)).min(1)

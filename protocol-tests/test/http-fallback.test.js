@@ -1,0 +1,204 @@
+// pusher-js's HTTP fallback transports in headless Chromium, for browsers whose network
+// breaks WebSockets: unmodified pusher-js (its browser build) with only `xhr_streaming`,
+// only `xhr_polling`, and with `window.WebSocket` removed before it loads (default
+// transports, so pusher-js falls back by itself). Each connects, reports the transport,
+// subscribes to public, private and presence channels through a real auth endpoint on the
+// page's own origin (sockwave is another origin: CORS), receives events the SDK publishes,
+// sees a WebSocket client in presence, and exchanges whispers with it both ways. Laravel
+// Echo over xhr_streaming: listen, here/joining/leaving, whisper. Without Chromium: NOT RUN
+// (a failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { app, startServer } from '../lib/server.js';
+import { makePusher, makeSdk, once, pusherSubscribe } from '../lib/clients.js';
+import { browserUnavailable, launchBrowser } from '../lib/browser.js';
+import { startPageServer } from '../lib/page.js';
+import { servicesRequired } from '../lib/cluster.js';
+
+const APP = app({ enable_client_messages: true });
+
+/** Skips (or fails under CI) without Chromium; otherwise a browser closed at the end. */
+async function browserFor(t) {
+  const missing = browserUnavailable();
+  if (missing) {
+    if (servicesRequired()) throw new Error(missing);
+    t.skip(missing);
+    return null;
+  }
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  return browser;
+}
+
+/** pusher-js in the page, connected over `transports` (null: pusher-js's defaults). */
+async function connectInPage(page, port, { transports, user }) {
+  return page.evaluate(async ({ port, transports, user }) => {
+    const options = {
+      cluster: 'mt1',
+      wsHost: '127.0.0.1',
+      wsPort: port,
+      httpHost: '127.0.0.1',
+      httpPort: port,
+      forceTLS: false,
+      disableStats: true,
+      channelAuthorization: { endpoint: `/auth?user=${user}`, transport: 'ajax' },
+    };
+    if (transports) options.enabledTransports = transports;
+    window.received = [];
+    const pusher = new Pusher('app-key', options);
+    window.pusher = pusher;
+    await new Promise((resolve, reject) => {
+      pusher.connection.bind('connected', resolve);
+      setTimeout(() => reject(new Error(`pusher-js is ${pusher.connection.state}`)), 20_000);
+    });
+    return pusher.connection.connection.transport.name;
+  }, { port, transports, user });
+}
+
+/** Subscribes the page's pusher-js to `names`, recording every event on them. */
+function subscribeInPage(page, names) {
+  return page.evaluate((names) => Promise.all(names.map((name) => new Promise((resolve, reject) => {
+    const channel = window.pusher.subscribe(name);
+    channel.bind('pusher:subscription_succeeded', resolve);
+    channel.bind('pusher:subscription_error', (err) => reject(new Error(`${name}: ${JSON.stringify(err)}`)));
+    channel.bind_global((event, data) => window.received.push({ channel: name, event, data }));
+  }))), names);
+}
+
+/** Resolves when the page recorded an event matching `channel`, `event` and (deeply) `data`. */
+function pageReceived(page, channel, event, data) {
+  return page.waitForFunction(
+    ({ channel, event, data }) => window.received.some((r) => r.channel === channel && r.event === event
+      && JSON.stringify(r.data) === JSON.stringify(data)),
+    { channel, event, data },
+    { timeout: 10_000 },
+  );
+}
+
+for (const [label, transports, headScript, expected] of [
+  ['xhr_streaming only', ['xhr_streaming'], '', 'xhr_streaming'],
+  ['xhr_polling only', ['xhr_polling'], '', 'xhr_polling'],
+  ['no WebSocket in the browser, default transports', null, 'delete window.WebSocket; delete window.MozWebSocket;', 'xhr_streaming'],
+]) {
+  test(`pusher-js in Chromium over HTTP (${label}): channels, events, presence, whispers`, { timeout: 90_000 }, async (t) => {
+    const browser = await browserFor(t);
+    if (!browser) return;
+    const server = await startServer({ apps: [APP] });
+    t.after(() => server.stop());
+    const site = await startPageServer(t, server.port, { headScript });
+    const page = await browser.newPage();
+    await page.goto(site.page());
+    assert.equal(await page.evaluate(() => typeof window.WebSocket), headScript ? 'undefined' : 'function');
+
+    const transport = await connectInPage(page, server.port, { transports, user: 'browser-user' });
+    assert.equal(transport, expected);
+    await subscribeInPage(page, ['dashboard', 'private-dashboard-stats', 'presence-room', 'private-chat']);
+
+    // Events published through the HTTP API reach every channel type.
+    const sdk = makeSdk(server.port, APP);
+    for (const channel of ['dashboard', 'private-dashboard-stats', 'presence-room']) {
+      await sdk.trigger(channel, 'stats.updated', { channel });
+      await pageReceived(page, channel, 'stats.updated', { channel });
+    }
+
+    // A WebSocket client meets the HTTP one in presence and trades whispers with it.
+    const ws = makePusher(server.port, { t, appCfg: APP, auth: { user: { user_id: 'ws-user', user_info: { name: 'WS' } } } });
+    const { channel: room } = await pusherSubscribe(ws, 'presence-room');
+    assert.ok(room.members.get('browser-user'), 'the WebSocket client sees the HTTP client in presence');
+    await page.waitForFunction(() => window.received.some((r) => r.event === 'pusher:member_added' && r.data.id === 'ws-user'), null, { timeout: 10_000 });
+    const { channel: chat } = await pusherSubscribe(ws, 'private-chat');
+    const fromBrowser = once(chat, 'client-typing', 10_000);
+    await page.evaluate(() => window.pusher.channel('private-chat').trigger('client-typing', { from: 'browser' }));
+    assert.deepEqual(firstArg(await fromBrowser), { from: 'browser' });
+    chat.trigger('client-reply', { from: 'ws' });
+    await pageReceived(page, 'private-chat', 'client-reply', { from: 'ws' });
+
+    // The session counts as a connection: the WebSocket and the HTTP client.
+    const info = await (await sdk.get({ path: '/channels/presence-room/users' })).json();
+    assert.deepEqual(info.users.map((u) => u.id).sort(), ['browser-user', 'ws-user']);
+
+    // Leaving: the browser closes the page; within the session timeout the member leaves.
+    const left = once(room, 'pusher:member_removed', 20_000, (m) => m.id === 'browser-user');
+    await page.close();
+    await left;
+  });
+}
+
+test('Laravel Echo in Chromium over xhr_streaming: listen, here/joining/leaving, whisper', { timeout: 90_000 }, async (t) => {
+  const browser = await browserFor(t);
+  if (!browser) return;
+  const server = await startServer({ apps: [APP] });
+  t.after(() => server.stop());
+  const site = await startPageServer(t, server.port);
+  const page = await browser.newPage();
+  await page.goto(site.page());
+  await page.evaluate(async (port) => {
+    const EchoClass = window.Echo.default ?? window.Echo;
+    window.log = [];
+    const echo = new EchoClass({
+      broadcaster: 'pusher',
+      key: 'app-key',
+      cluster: 'mt1',
+      wsHost: '127.0.0.1',
+      wsPort: port,
+      httpHost: '127.0.0.1',
+      httpPort: port,
+      forceTLS: false,
+      disableStats: true,
+      enabledTransports: ['xhr_streaming'],
+      authEndpoint: '/auth?user=echo-user',
+    });
+    window.echo = echo;
+    echo.private('dashboard-stats').listen('.stats.updated', (e) => window.log.push(['stats', e]));
+    echo.join('room')
+      .here((users) => window.log.push(['here', users]))
+      .joining((user) => window.log.push(['joining', user]))
+      .leaving((user) => window.log.push(['leaving', user]))
+      .listenForWhisper('typing', (e) => window.log.push(['whisper', e]));
+    await new Promise((resolve, reject) => {
+      echo.connector.pusher.connection.bind('connected', resolve);
+      setTimeout(() => reject(new Error('Echo did not connect')), 20_000);
+    });
+  }, server.port);
+  const logHas = (kind, test = '() => true') => page.waitForFunction(
+    ({ kind, test }) => window.log.some(([k, v]) => k === kind && new Function('v', `return (${test})(v)`)(v)),
+    { kind, test },
+    { timeout: 10_000 },
+  ).catch(async (err) => {
+    const log = await page.evaluate(() => JSON.stringify(window.log));
+    throw new Error(`${err.message}: waiting for '${kind}' in Echo's log ${log}`);
+  });
+  assert.equal(await page.evaluate(() => window.echo.connector.pusher.connection.connection.transport.name), 'xhr_streaming');
+  // Echo hands out the members' user_info.
+  await logHas('here', "(users) => users.some((u) => u.name === 'User echo-user')");
+
+  const sdk = makeSdk(server.port, APP);
+  // The private subscription may still be in flight: publish until it arrives.
+  await pollUntil(async () => {
+    await sdk.trigger('private-dashboard-stats', 'stats.updated', { cpu: 42 });
+    return page.evaluate(() => window.log.some(([k]) => k === 'stats'));
+  }, 'the Echo listener receiving stats.updated');
+
+  const ws = makePusher(server.port, { t, appCfg: APP, auth: { user: { user_id: 'ws-user', user_info: { name: 'WS' } } } });
+  const { channel: room } = await pusherSubscribe(ws, 'presence-room');
+  await logHas('joining', "(u) => u.name === 'WS'");
+  const whisper = once(room, 'client-typing', 10_000);
+  await page.evaluate(() => window.echo.join('room').whisper('typing', { name: 'echo-user' }));
+  assert.deepEqual(firstArg(await whisper), { name: 'echo-user' });
+  room.trigger('client-typing', { name: 'ws-user' });
+  await logHas('whisper', "(e) => e.name === 'ws-user'");
+  ws.unsubscribe('presence-room');
+  await logHas('leaving', "(u) => u.name === 'WS'");
+});
+
+async function pollUntil(attempt, label, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await attempt()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out: ${label}`);
+}
+
+/** pusher-js passes client events' data and metadata; `once` resolves with both then. */
+const firstArg = (args) => (Array.isArray(args) ? args[0] : args);
