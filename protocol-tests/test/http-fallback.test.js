@@ -9,11 +9,11 @@
 // (a failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { app, startServer } from '../lib/server.js';
-import { makePusher, makeSdk, once, pusherSubscribe } from '../lib/clients.js';
+import { app, freePort, startServer } from '../lib/server.js';
+import { makePusher, makeSdk, once, pusherSubscribe, waitUntil } from '../lib/clients.js';
 import { browserUnavailable, launchBrowser } from '../lib/browser.js';
 import { startPageServer } from '../lib/page.js';
-import { servicesRequired } from '../lib/cluster.js';
+import { clusterOptions, needSharedEngine, servicesRequired, startCluster } from '../lib/cluster.js';
 
 const APP = app({ enable_client_messages: true });
 
@@ -191,6 +191,42 @@ test('Laravel Echo in Chromium over xhr_streaming: listen, here/joining/leaving,
   await logHas('leaving', "(u) => u.name === 'WS'");
 });
 
+test('cluster: an xhr_streaming client on node A and a WebSocket client on node B share presence, events and whispers', { timeout: 60_000 }, async (t) => {
+  if (!(await needSharedEngine(t, 'redis'))) return;
+  const [a, b] = await startCluster(t, 2, { cluster: clusterOptions('redis'), apps: [APP] });
+  const user = (id) => ({ user: { user_id: id, user_info: { name: id } } });
+  const overHttp = makePusher(a.port, {
+    t, appCfg: APP, auth: user('http-user'), enabledTransports: ['xhr_streaming'], httpHost: '127.0.0.1', httpPort: a.port,
+  });
+  const { channel: httpRoom } = await pusherSubscribe(overHttp, 'presence-room');
+  assert.equal(overHttp.connection.connection.transport.name, 'xhr_streaming');
+  const joined = once(httpRoom, 'pusher:member_added', 10_000, (m) => m.id === 'ws-user');
+  const overWs = makePusher(b.port, { t, appCfg: APP, auth: user('ws-user') });
+  const { channel: wsRoom } = await pusherSubscribe(overWs, 'presence-room');
+  await joined;
+  await pollUntil(() => Boolean(wsRoom.members.get('http-user')), 'node B listing the HTTP client as a member');
+
+  // Events published on either node reach both clients.
+  for (const [node, n] of [[a, 1], [b, 2]]) {
+    const atHttp = once(httpRoom, 'stats.updated', 10_000, (d) => d?.n === n);
+    const atWs = once(wsRoom, 'stats.updated', 10_000, (d) => d?.n === n);
+    await node.sdk(APP).trigger('presence-room', 'stats.updated', { n });
+    await Promise.all([atHttp, atWs]);
+  }
+  // Whispers cross the nodes both ways.
+  const atWs = once(wsRoom, 'client-typing', 10_000);
+  httpRoom.trigger('client-typing', { from: 'http' });
+  assert.deepEqual(firstArg(await atWs), { from: 'http' });
+  const atHttp = once(httpRoom, 'client-typing', 10_000);
+  wsRoom.trigger('client-typing', { from: 'ws' });
+  assert.deepEqual(firstArg(await atHttp), { from: 'ws' });
+
+  // The HTTP client leaves: node B's client sees it go.
+  const left = once(wsRoom, 'pusher:member_removed', 15_000, (m) => m.id === 'http-user');
+  overHttp.disconnect();
+  await left;
+});
+
 async function pollUntil(attempt, label, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -202,3 +238,62 @@ async function pollUntil(attempt, label, ms = 10_000) {
 
 /** pusher-js passes client events' data and metadata; `once` resolves with both then. */
 const firstArg = (args) => (Array.isArray(args) ? args[0] : args);
+
+test('hostile HTTP transport traffic gets clear errors and leaves nothing behind', { timeout: 60_000 }, async (t) => {
+  const metricsPort = await freePort();
+  const server = await startServer({
+    apps: [APP],
+    env: { SOCKWAVE_METRICS_ENABLED: 'true', SOCKWAVE_METRICS_PORT: String(metricsPort), SOCKWAVE_METRICS_HOST: '127.0.0.1' },
+  });
+  t.after(() => server.stop());
+  const url = (path) => server.httpUrl(path);
+  const post = (path, body) => fetch(url(path), { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+  const errorOf = async (res) => (await res.json()).error;
+
+  // Malformed session ids and kinds: 404 with what the URL should look like.
+  for (const path of ['/pusher/app/app-key/1/a.b/xhr', '/pusher/app/app-key/1/x/y/xhr_send', `/pusher/app/app-key/1/${'a'.repeat(40)}/xhr_streaming`]) {
+    const res = await post(path, '');
+    assert.equal(res.status, 404, path);
+    assert.match(await errorOf(res), /malformed HTTP transport URL/);
+  }
+  // Messages for a session that does not exist.
+  let res = await post('/pusher/app/app-key/1/nosuch/xhr_send', '["{}"]');
+  assert.equal(res.status, 404);
+  assert.match(await errorOf(res), /no such session/);
+
+  // A real session (long polling: the first request opens it), then bad sends to it.
+  const session = '/pusher/app/app-key/7/hostile1';
+  res = await post(`${session}/xhr?protocol=7&client=js&version=8.4.0`, '');
+  assert.equal(await res.text(), 'o\n');
+  res = await post(`${session}/xhr_send`, 'not json');
+  assert.equal(res.status, 400);
+  assert.match(await errorOf(res), /JSON array of strings/);
+  res = await post(`${session}/xhr_send`, JSON.stringify(['x'.repeat(1024 * 1024)]));
+  assert.equal(res.status, 413);
+  assert.match(await errorOf(res), /larger than the server limit/);
+  // The session still works: the next poll carries connection_established.
+  res = await post(`${session}/xhr?protocol=7&client=js&version=8.4.0`, '');
+  const line = await res.text();
+  assert.match(line, /^a\["\{\\"event\\":\\"pusher:connection_established\\"/);
+
+  // A wrong key: the session opens, then says why it closes, as over WebSocket (4001).
+  res = await post('/pusher/app/wrong-key/1/abc/xhr_streaming?protocol=7&client=js&version=8.4.0', '');
+  const refused = await res.text();
+  assert.match(refused, /^o\na\[.*4001.*\]\nc\[4001,"app key 'wrong-key' does not exist/s);
+
+  // Thousands of sessions opened and abandoned: all counted, then all gone after the
+  // disconnect delay; the server keeps serving.
+  const connected = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const match = text.match(/^sockwave_connected\{[^}]*app_id="app-id"[^}]*\} (\d+)/m);
+    return match ? Number(match[1]) : 0;
+  };
+  const N = 2000;
+  for (let start = 0; start < N; start += 200) {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => post(`/pusher/app/app-key/9/idle${start + i}/xhr?protocol=7`, '').then((r) => r.text())));
+  }
+  assert.ok(await connected() >= N, `at least ${N} sessions counted (got ${await connected()})`);
+  await waitUntil(async () => (await connected()) === 0, 15_000, 'every abandoned session closed', 250);
+  const ws = makePusher(server.port, { t, appCfg: APP });
+  await pusherSubscribe(ws, 'after-the-flood');
+});

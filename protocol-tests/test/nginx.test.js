@@ -37,6 +37,30 @@ test('pusher-js and the SDK through nginx as docs/proxies/nginx.conf configures 
   assert.match(await clients.command('publish through-tls'), /^GOT through-tls /);
 });
 
+test('pusher-js over xhr_streaming and xhr_polling through nginx as docs/proxies/nginx.conf configures it', async (t) => {
+  const pki = makePki();
+  t.after(() => pki.remove());
+  const server = await startServer();
+  t.after(() => server.stop());
+  const proxy = await startNginx(t, { upstreamPort: server.port, pki });
+  if (!proxy) return;
+  const sdk = makeSdk(proxy.httpPort);
+  for (const transport of ['xhr_streaming', 'xhr_polling']) {
+    const pusher = makePusher(proxy.httpPort, {
+      t, enabledTransports: [transport], httpHost: '127.0.0.1', httpPort: proxy.httpPort,
+    });
+    const { channel } = await pusherSubscribe(pusher, `private-orders-${transport}`);
+    assert.equal(pusher.connection.connection.transport.name, transport);
+    // Several events in a row: the stream must not be held back by the proxy's buffers.
+    for (let id = 1; id <= 3; id += 1) {
+      const received = once(channel, 'created', 5000, (data) => data?.id === id);
+      assert.equal((await sdk.trigger(`private-orders-${transport}`, 'created', { id })).status, 200);
+      await received;
+    }
+    pusher.disconnect();
+  }
+});
+
 test('docs/proxies.md shows the tested file verbatim, with timeouts above the activity timeout', () => {
   const doc = fs.readFileSync(TEMPLATE, 'utf8');
   const page = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'proxies.md'), 'utf8');
