@@ -23,7 +23,8 @@ use tokio_tungstenite::{client_async_with_config, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::histogram::Histogram;
-use crate::target::Target;
+use crate::target::{Target, Transport};
+use crate::xhr::XhrConn;
 
 /// How long one protocol step (handshake, established, subscription) may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -135,8 +136,14 @@ impl Tally {
 
 /// One connected Pusher client.
 pub(crate) struct PusherClient {
-    ws: WebSocketStream<TcpStream>,
+    conn: Conn,
     socket_id: String,
+}
+
+/// The transport under a client.
+enum Conn {
+    Ws(Box<WebSocketStream<TcpStream>>),
+    Xhr(Box<XhrConn>),
 }
 
 fn ws_config() -> WebSocketConfig {
@@ -155,16 +162,22 @@ impl PusherClient {
     }
 
     async fn connect_inner(target: &Target) -> anyhow::Result<PusherClient> {
-        let stream = target
-            .connect_tcp(target.ws_addr)
-            .await
-            .context("tcp connect")?;
-        let (ws, _response) =
-            client_async_with_config(target.ws_url.as_str(), stream, Some(ws_config()))
-                .await
-                .context("websocket handshake")?;
+        let conn = match target.transport {
+            Transport::Ws => {
+                let stream = target
+                    .connect_tcp(target.ws_addr)
+                    .await
+                    .context("tcp connect")?;
+                let (ws, _response) =
+                    client_async_with_config(target.ws_url.as_str(), stream, Some(ws_config()))
+                        .await
+                        .context("websocket handshake")?;
+                Conn::Ws(Box::new(ws))
+            }
+            Transport::XhrStreaming => Conn::Xhr(Box::new(XhrConn::open(target).await?)),
+        };
         let mut client = PusherClient {
-            ws,
+            conn,
             socket_id: String::new(),
         };
         loop {
@@ -206,7 +219,7 @@ impl PusherClient {
         }
         let frame = json!({ "event": "pusher:subscribe", "data": data }).to_string();
         tokio::time::timeout(STEP_TIMEOUT, async {
-            self.ws.send(Message::text(frame)).await?;
+            self.send_text(frame).await?;
             loop {
                 let text = self
                     .next_text()
@@ -239,7 +252,7 @@ impl PusherClient {
             if kind == Kind::Ping {
                 tally.pings.fetch_add(1, Ordering::Relaxed);
                 let pong = r#"{"event":"pusher:pong","data":{}}"#;
-                if self.ws.send(Message::text(pong)).await.is_err() {
+                if self.send_text(pong.to_string()).await.is_err() {
                     tally.disconnects.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
@@ -250,17 +263,32 @@ impl PusherClient {
     }
 
     /// Sends a close frame and waits briefly for the server's reply, as browsers do.
-    pub(crate) async fn close(mut self) {
+    pub(crate) async fn close(self) {
+        // An HTTP session ends when its stream is dropped (the server notices at once).
+        let Conn::Ws(mut ws) = self.conn else {
+            return;
+        };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = self.ws.close(None).await;
-            while let Some(Ok(_)) = self.ws.next().await {}
+            let _ = WebSocketStream::close(&mut ws, None).await;
+            while let Some(Ok(_)) = ws.next().await {}
         })
         .await;
     }
 
+    async fn send_text(&mut self, text: String) -> anyhow::Result<()> {
+        match &mut self.conn {
+            Conn::Ws(ws) => Ok(ws.send(Message::text(text)).await?),
+            Conn::Xhr(xhr) => xhr.send(&text).await,
+        }
+    }
+
     /// The next text frame; `None` once the connection is closed.
     async fn next_text(&mut self) -> anyhow::Result<Option<Utf8Bytes>> {
-        while let Some(message) = self.ws.next().await {
+        let ws = match &mut self.conn {
+            Conn::Ws(ws) => ws,
+            Conn::Xhr(xhr) => return Ok(xhr.next_text().await?.map(Utf8Bytes::from)),
+        };
+        while let Some(message) = ws.next().await {
             match message? {
                 Message::Text(text) => return Ok(Some(text)),
                 Message::Close(_) => return Ok(None),

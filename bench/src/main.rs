@@ -10,7 +10,8 @@
 //! # Layout
 //!
 //! - `target`: server address, credentials, source-address rotation; loopback only.
-//! - `client`: a raw-frame Pusher WebSocket client and the tally of what clients receive.
+//! - `client`: a raw-frame Pusher client (WebSocket, or `xhr_streaming` through `xhr`) and
+//!   the tally of what clients receive.
 //! - `publisher`: signed HTTP API publishes over a keep-alive connection.
 //! - `probe`: a process's RSS, CPU time and open descriptors from /proc.
 //! - `histogram`: a lock-free latency histogram.
@@ -24,6 +25,7 @@ mod publisher;
 mod scenario;
 mod smoke;
 mod target;
+mod xhr;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,6 +70,9 @@ struct Common {
     /// Name of the server in the results line
     #[arg(long, default_value = "sockwave")]
     server_name: String,
+    /// How subscribers connect: WebSocket, or pusher-js's xhr_streaming fallback
+    #[arg(long, value_enum, default_value = "ws")]
+    transport: target::Transport,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +182,7 @@ async fn run(command: Command, nofile: u64) -> anyhow::Result<()> {
     line["scenario"] = json!(name);
     line["server_name"] = json!(common.server_name);
     line["server_pid"] = json!(common.server_pid);
+    line["transport"] = json!(format!("{:?}", common.transport));
     line["generator_nofile_limit"] = json!(nofile);
     line["unix_time"] = json!(SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -192,7 +198,8 @@ fn env(common: &Common) -> anyhow::Result<Env> {
         &common.app_id,
         &common.key,
         &common.secret,
-    )?;
+    )?
+    .with_transport(common.transport);
     Ok(Env {
         target: Arc::new(target),
         probe: Probe::new(common.server_pid),

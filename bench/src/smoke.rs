@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 
 use crate::probe::Probe;
 use crate::scenario::{churn, fanout, http, idle, presence, soak, unheard, Env};
-use crate::target::Target;
+use crate::target::{Target, Transport};
 
 /// Flags of `smoke`.
 #[derive(Debug, Clone, ClapArgs)]
@@ -43,17 +43,29 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
         APP_KEY,
         APP_SECRET,
     )?;
+    let xhr_target = Target::new(
+        &format!("ws://127.0.0.1:{port}"),
+        &format!("http://127.0.0.1:{port}"),
+        APP_ID,
+        APP_KEY,
+        APP_SECRET,
+    )?
+    .with_transport(Transport::XhrStreaming);
     let env = Env {
         target: Arc::new(target),
         probe: Probe::new(pid),
     };
-    let outcome = run_all(&env).await;
+    let xhr_env = Env {
+        target: Arc::new(xhr_target),
+        probe: Probe::new(pid),
+    };
+    let outcome = run_all(&env, &xhr_env).await;
     // The server is our child: stop it by its handle, whatever happened.
     let _ = server.kill().await;
     outcome
 }
 
-async fn run_all(env: &Env) -> anyhow::Result<()> {
+async fn run_all(env: &Env, xhr_env: &Env) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     let mut record = |name: &str, result: anyhow::Result<serde_json::Value>| match result {
         Ok(mut value) => {
@@ -86,6 +98,14 @@ async fn run_all(env: &Env) -> anyhow::Result<()> {
         duration: 10.0,
     };
     record("fanout", fanout::run(env, &fanout_args).await);
+    // The same over pusher-js's HTTP fallback; every delivery must arrive.
+    let xhr_fanout = fanout::run(xhr_env, &fanout_args).await.and_then(|value| {
+        match value["deliveries_lost"].as_u64() {
+            Some(0) => Ok(value),
+            lost => bail!("xhr_streaming fanout lost deliveries: {lost:?}"),
+        }
+    });
+    record("fanout_xhr_streaming", xhr_fanout);
     let http_args = http::Args {
         clients: 2,
         duration: 1.0,

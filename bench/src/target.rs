@@ -36,7 +36,22 @@ pub(crate) struct Target {
     pub(crate) key: String,
     /// App secret, for HTTP API and channel-auth signatures.
     pub(crate) secret: String,
+    /// How subscribers connect.
+    pub(crate) transport: Transport,
+    /// `Host` header for the WebSocket port's HTTP transports.
+    pub(crate) ws_host: String,
+    /// `{prefix}/app/{key}`: where the HTTP transports' session URLs start.
+    pub(crate) xhr_base: String,
     next_source: AtomicUsize,
+}
+
+/// How subscribers reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Transport {
+    /// WebSocket.
+    Ws,
+    /// pusher-js's `xhr_streaming` fallback.
+    XhrStreaming,
 }
 
 impl Target {
@@ -54,6 +69,9 @@ impl Target {
         let ws_url =
             format!("ws://{ws_authority}{ws_prefix}/app/{key}?protocol=7&client=js&version=8.4.0");
         Ok(Target {
+            transport: Transport::Ws,
+            xhr_base: format!("{ws_prefix}/app/{key}"),
+            ws_host: ws_authority,
             ws_addr,
             ws_url,
             http_addr,
@@ -64,6 +82,12 @@ impl Target {
             secret: secret.to_string(),
             next_source: AtomicUsize::new(0),
         })
+    }
+
+    /// The same target with subscribers on `transport`.
+    pub(crate) fn with_transport(mut self, transport: Transport) -> Target {
+        self.transport = transport;
+        self
     }
 
     /// A TCP connection to `addr` from the next source address.

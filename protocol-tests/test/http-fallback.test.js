@@ -297,3 +297,27 @@ test('hostile HTTP transport traffic gets clear errors and leaves nothing behind
   const ws = makePusher(server.port, { t, appCfg: APP });
   await pusherSubscribe(ws, 'after-the-flood');
 });
+
+test('shutdown: an open xhr_streaming session gets pusher:error 4200 and c[4200] before the server exits', { timeout: 30_000 }, async (t) => {
+  const server = await startServer({ apps: [APP] });
+  t.after(() => server.stop());
+  const res = await fetch(server.httpUrl('/pusher/app/app-key/3/shutdown1/xhr_streaming?protocol=7&client=js&version=8.4.0'), { method: 'POST' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-accel-buffering'), 'no');
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const readUntil = async (pattern) => {
+    while (!pattern.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+  };
+  await readUntil(/connection_established/);
+  server.proc.kill('SIGTERM');
+  await readUntil(/c\[4200,"[^"]*"\]\n/);
+  assert.match(text, /^o\na\[.*connection_established.*\]\na\[.*pusher:error.*4200.*\]\nc\[4200,/s);
+  const { code } = await server.exited;
+  assert.equal(code, 0);
+});
