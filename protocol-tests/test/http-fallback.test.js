@@ -113,6 +113,23 @@ for (const [label, transports, headScript, expected] of [
     chat.trigger('client-reply', { from: 'ws' });
     await pageReceived(page, 'private-chat', 'client-reply', { from: 'ws' });
 
+    // More than pusher-js's 256 KiB stream buffer: it replaces the stream (same session) and
+    // nothing is lost or reordered on the way; the connection and socket id stay.
+    const socketId = await page.evaluate(() => window.pusher.connection.socket_id);
+    const padding = 'x'.repeat(9000);
+    for (let seq = 1; seq <= 40; seq += 1) await sdk.trigger('dashboard', 'bulk', { seq, padding });
+    await page.waitForFunction(() => window.received.filter((r) => r.event === 'bulk').length >= 40, null, { timeout: 15_000 });
+    const seqs = await page.evaluate(() => window.received.filter((r) => r.event === 'bulk').map((r) => r.data.seq));
+    assert.deepEqual(seqs, Array.from({ length: 40 }, (_, i) => i + 1));
+    assert.equal(await page.evaluate(() => window.pusher.connection.socket_id), socketId);
+    assert.equal(await page.evaluate(() => window.pusher.connection.state), 'connected');
+    if (expected === 'xhr_streaming') {
+      // The stream was replaced: the first one ended (the browser recorded it), a new one is open.
+      const streams = await page.evaluate(() => performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/xhr_streaming')).length);
+      assert.ok(streams >= 1, `pusher-js replaced its stream past 256 KiB (${streams} ended)`);
+    }
+
     // The session counts as a connection: the WebSocket and the HTTP client.
     const info = await (await sdk.get({ path: '/channels/presence-room/users' })).json();
     assert.deepEqual(info.users.map((u) => u.id).sort(), ['browser-user', 'ws-user']);
@@ -261,6 +278,10 @@ test('hostile HTTP transport traffic gets clear errors and leaves nothing behind
   assert.equal(res.status, 404);
   assert.match(await errorOf(res), /no such session/);
 
+  // One message over max_ws_message_kb inside a body the HTTP limit would let through.
+  res = await post('/pusher/app/app-key/1/nosuch/xhr_send', '[]');
+  assert.equal(res.status, 404);
+
   // A real session (long polling: the first request opens it), then bad sends to it.
   const session = '/pusher/app/app-key/7/hostile1';
   res = await post(`${session}/xhr?protocol=7&client=js&version=8.4.0`, '');
@@ -271,6 +292,9 @@ test('hostile HTTP transport traffic gets clear errors and leaves nothing behind
   res = await post(`${session}/xhr_send`, JSON.stringify(['x'.repeat(1024 * 1024)]));
   assert.equal(res.status, 413);
   assert.match(await errorOf(res), /larger than the server limit/);
+  res = await post(`${session}/xhr_send`, JSON.stringify(['y'.repeat(300 * 1024)]));
+  assert.equal(res.status, 413);
+  assert.match(await errorOf(res), /a message is larger than the server limit of \d+ bytes \(max_ws_message_kb\)/);
   // The session still works: the next poll carries connection_established.
   res = await post(`${session}/xhr?protocol=7&client=js&version=8.4.0`, '');
   const line = await res.text();
@@ -320,4 +344,26 @@ test('shutdown: an open xhr_streaming session gets pusher:error 4200 and c[4200]
   assert.match(text, /^o\na\[.*connection_established.*\]\na\[.*pusher:error.*4200.*\]\nc\[4200,/s);
   const { code } = await server.exited;
   assert.equal(code, 0);
+});
+
+test('http_transport_origins: a page on another origin is allowed only when listed', { timeout: 30_000 }, async (t) => {
+  const server = await startServer({ apps: [APP], server: { http_transport_origins: ['https://app.example'] } });
+  t.after(() => server.stop());
+  const open = (origin) => fetch(server.httpUrl(`/pusher/app/app-key/1/cors${origin.length}/xhr?protocol=7`), {
+    method: 'POST', headers: { origin }, signal: AbortSignal.timeout(5000),
+  });
+  let res = await open('https://evil.example');
+  assert.equal(res.status, 403);
+  assert.match((await res.json()).error, /origin 'https:\/\/evil.example' may not use the HTTP transports: add it to http_transport_origins/);
+  res = await open('https://app.example');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
+  assert.equal(await res.text(), 'o\n');
+  // The preflight a browser sends for pusher-js's JSON requests.
+  res = await fetch(server.httpUrl('/pusher/app/app-key/1/cors/xhr_send'), {
+    method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+  });
+  assert.equal(res.status, 204);
+  assert.match(res.headers.get('access-control-allow-methods'), /POST/);
+  assert.match(res.headers.get('access-control-allow-headers'), /Content-Type/i);
 });

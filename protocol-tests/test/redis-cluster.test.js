@@ -112,8 +112,10 @@ test('two nodes cluster over a 3-master Redis Cluster and follow a dead master',
   await atB;
 
   // One budget of 3 events per second for both nodes: of 2 + 2 requests in one second, one
-  // is refused. Started early in a wall-clock second, the window the limit counts in.
-  await waitUntil(() => Date.now() % 1000 < 200, 1500, 'the start of a second', 5);
+  // is refused. Started early in a fresh wall-clock second (the window the limit counts in),
+  // after the one the events above were published in.
+  const spentIn = Math.floor(Date.now() / 1000);
+  await waitUntil(() => Math.floor(Date.now() / 1000) > spentIn && Date.now() % 1000 < 200, 2500, 'the start of a fresh second', 5);
   const statuses = await Promise.all([a, a, b, b].map((node, i) => node.sdk(limited)
     .trigger(`limit-${i}`, 'tick', {}).then((res) => res.status, (err) => err.status)));
   assert.deepEqual(statuses.slice().sort(), [200, 200, 200, 429], `statuses ${statuses}`);

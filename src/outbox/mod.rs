@@ -289,6 +289,38 @@ impl SocketHandle {
         !self.lock().frames.is_empty()
     }
 
+    /// Takes frames from the front of the queue while they fit in `max_bytes` (always at
+    /// least one), for a socket without a stream.
+    pub(crate) fn take_queued_up_to(&self, max_bytes: usize) -> Vec<Bytes> {
+        let mut queue = self.lock();
+        let mut taken = Vec::new();
+        let mut bytes = 0;
+        while let Some((_, payload)) = queue.frames.front() {
+            if !taken.is_empty() && bytes + payload.len() > max_bytes {
+                break;
+            }
+            bytes += payload.len();
+            let (_, payload) = queue.frames.pop_front().expect("a front frame");
+            taken.push(payload);
+            if let Some(at) = &mut queue.hold {
+                *at = at.saturating_sub(1);
+            }
+        }
+        taken
+    }
+
+    /// For a socket without a stream: whether its queued frames are waiting for a client
+    /// that does not take them (the watchdog closes it after `pong_timeout`, as it closes a
+    /// WebSocket whose bytes wait that long).
+    pub(crate) fn set_waiting(&self, waiting: bool) {
+        let mut queue = self.lock();
+        match (waiting, queue.stalled_since) {
+            (true, 0) => queue.stalled_since = clock::now_ms(),
+            (false, _) => queue.stalled_since = 0,
+            (true, _) => {}
+        }
+    }
+
     /// Takes the frames waiting in the queue: sockets without a stream (the HTTP
     /// transports' sessions, whose task sends them on) and tests.
     pub fn take_queued(&self) -> Vec<Bytes> {

@@ -13,23 +13,52 @@ pub(super) const OPEN: &[u8] = b"o\n";
 /// `h\n`.
 pub(super) const HEARTBEAT: &[u8] = b"h\n";
 
-/// One `a[...]` line carrying `frames` (Pusher frames, JSON texts) in order.
+/// One `a[...]` line carrying `frames` (Pusher frames, JSON texts) in order. The line is
+/// ASCII (other characters are `\uXXXX` escapes), so its length in bytes is its length in
+/// the UTF-16 units pusher-js counts its stream buffer in.
 pub(super) fn messages(frames: &[Bytes]) -> Bytes {
     let size: usize = frames.iter().map(|frame| frame.len() + 8).sum();
-    let mut line = BytesMut::with_capacity(size + 4).writer();
-    line.get_mut().put_slice(b"a[");
+    let mut line = BytesMut::with_capacity(size + 4);
+    line.put_slice(b"a[");
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 {
-            line.get_mut().put_u8(b',');
+            line.put_u8(b',');
         }
         // Frames are JSON texts, so UTF-8; a frame that is not (never built by the server)
         // is sent with its invalid bytes replaced rather than breaking the line.
-        let text = String::from_utf8_lossy(frame);
-        serde_json::to_writer(&mut line, text.as_ref()).expect("writing to memory cannot fail");
+        put_json_string(&mut line, &String::from_utf8_lossy(frame));
     }
-    let mut line = line.into_inner();
     line.put_slice(b"]\n");
     line.freeze()
+}
+
+/// `text` as a JSON string literal in ASCII.
+fn put_json_string(out: &mut BytesMut, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let escape_unit = |out: &mut BytesMut, unit: u16| {
+        out.put_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.put_u8(HEX[usize::from((unit >> shift) & 0xf)]);
+        }
+    };
+    out.put_u8(b'"');
+    for c in text.chars() {
+        match c {
+            '"' => out.put_slice(b"\\\""),
+            '\\' => out.put_slice(b"\\\\"),
+            '\n' => out.put_slice(b"\\n"),
+            '\r' => out.put_slice(b"\\r"),
+            '\t' => out.put_slice(b"\\t"),
+            ' '..='~' => out.put_u8(c as u8),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    escape_unit(out, *unit);
+                }
+            }
+        }
+    }
+    out.put_u8(b'"');
 }
 
 /// The `c[code,"reason"]` line that ends a session.
@@ -75,9 +104,17 @@ mod tests {
     }
 
     #[test]
-    fn newlines_inside_frames_are_escaped() {
-        let line = messages(&[Bytes::from_static("{\"data\":\"a\nb\u{2028}\"}".as_bytes())]);
+    fn lines_are_ascii_and_decode_to_the_frames() {
+        let frame = "{\"data\":\"a\nb\u{2028} é 😀 \\\" \u{1}\"}";
+        let line = messages(&[Bytes::from(frame)]);
+        assert!(line.is_ascii());
         assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+        let parsed: Vec<String> = serde_json::from_slice(&line[1..line.len() - 1]).unwrap();
+        assert_eq!(parsed, [frame]);
+        // The emoji is one surrogate pair, as JavaScript counts it.
+        assert!(std::str::from_utf8(&line)
+            .unwrap()
+            .contains("\\ud83d\\ude00"));
     }
 
     #[test]

@@ -33,11 +33,15 @@ use crate::rate_limit::IpRefusal;
 /// A response body: whole, or streamed line by line (the same type as the console's).
 pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
-/// Requests one session may have waiting for its task (sends, and a receive replacing
-/// another); more at once are refused with 429.
+/// Requests one session's task has waiting (sends, and a receive replacing another);
+/// further requests wait for room, up to `INBOX_WAIT`.
 const INBOX: usize = 8;
-/// Lines a receive response holds before the session stops moving frames into it.
-const RESPONSE_LINES: usize = 16;
+/// How long a request waits for room in its session's inbox before it is refused (429):
+/// pusher-js ignores the answer to a send, so a refusal loses a message.
+const INBOX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Lines a receive response holds before the session stops moving frames into it (each at
+/// most 64 KiB, unless one frame is larger).
+const RESPONSE_LINES: usize = 2;
 
 /// The open sessions of one server.
 #[derive(Default)]
@@ -52,6 +56,18 @@ impl Sessions {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Input>>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Takes a session out of the table when its task ends, however it ends.
+struct Entry {
+    sessions: Arc<Sessions>,
+    id: String,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.sessions.remove(&self.id);
     }
 }
 
@@ -100,7 +116,9 @@ async fn handle(
     };
     let mut response = match *request.method() {
         Method::POST => match target.kind {
-            Kind::Streaming | Kind::Polling => receive(&ctx, &sessions, &request, &target, origin),
+            Kind::Streaming | Kind::Polling => {
+                receive(&ctx, &sessions, &request, &target, origin).await
+            }
             Kind::Send => send(&ctx, &sessions, request, &target).await,
         },
         Method::OPTIONS => preflight(),
@@ -138,8 +156,8 @@ fn cors_origin(ctx: &Context, origin: Option<&str>) -> Result<Option<HeaderValue
     Err(origin.chars().take(100).collect())
 }
 
-/// pusher-js sends simple requests (no preflight); a browser that asks anyway gets the
-/// methods and headers those requests use.
+/// pusher-js's requests carry `Content-Type: application/json`, so a browser asks first when
+/// the page is on another origin (and again for every URL, which are all unique).
 fn preflight() -> Response<Body> {
     let mut response = Response::new(Full::default().boxed());
     *response.status_mut() = StatusCode::NO_CONTENT;
@@ -158,7 +176,7 @@ fn preflight() -> Response<Body> {
 
 /// A receive request: a new session's first, or the next one of an open session. The
 /// response streams the lines the session's task puts into it.
-fn receive(
+async fn receive(
     ctx: &Arc<Context>,
     sessions: &Arc<Sessions>,
     request: &Request<Incoming>,
@@ -171,22 +189,53 @@ fn receive(
         kind: target.kind,
         lines: lines_tx,
     };
+    let inbox = match session_inbox(ctx, sessions, request, target, origin, id) {
+        Ok(inbox) => inbox,
+        Err(response) => return *response,
+    };
+    if let Err(response) = hand_over(&inbox, input).await {
+        return *response;
+    }
+    let chunks = futures_util::stream::unfold(lines_rx, |mut lines| async move {
+        let line = lines.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(Frame::data(line)), lines))
+    });
+    let mut response = Response::new(StreamBody::new(chunks).boxed());
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/javascript; charset=UTF-8"),
+    );
+    // nginx would otherwise hold the stream back until its buffer fills.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// The inbox of session `id`, started now if it is new (admission happens in its task).
+fn session_inbox(
+    ctx: &Arc<Context>,
+    sessions: &Arc<Sessions>,
+    request: &Request<Incoming>,
+    target: &Target<'_>,
+    origin: Option<String>,
+    id: String,
+) -> Result<mpsc::Sender<Input>, Box<Response<Body>>> {
     let mut open = sessions.lock();
     let inbox = match open.get(&id) {
         Some(inbox) => inbox.clone(),
         None => {
             if ctx.is_draining() {
-                return error(
+                return Err(Box::new(error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server is shutting down",
                     Some("1"),
-                );
+                )));
             }
             let peer = request.extensions().get::<Peer>().map(|peer| peer.0);
             let ip_slot = match peer.map(|peer| ctx.rate_limits.ip.try_admit(peer.ip())) {
                 None => None,
                 Some(Ok(slot)) => Some(slot),
-                Some(Err(refusal)) => return ip_refused(ctx, refusal),
+                Some(Err(refusal)) => return Err(Box::new(ip_refused(ctx, refusal))),
             };
             let (inbox, inbox_rx) = mpsc::channel(INBOX);
             open.insert(id.clone(), inbox.clone());
@@ -204,27 +253,7 @@ fn receive(
             inbox
         }
     };
-    drop(open);
-    if inbox.try_send(input).is_err() {
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests at once for this session",
-            Some("1"),
-        );
-    }
-    let chunks = futures_util::stream::unfold(lines_rx, |mut lines| async move {
-        let line = lines.recv().await?;
-        Some((Ok::<_, std::convert::Infallible>(Frame::data(line)), lines))
-    });
-    let mut response = Response::new(StreamBody::new(chunks).boxed());
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/javascript; charset=UTF-8"),
-    );
-    // nginx would otherwise hold the stream back until its buffer fills.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    Ok(inbox)
 }
 
 /// What a new session's task needs before it is admitted.
@@ -256,7 +285,8 @@ impl Start {
                 Err(super::task::Ending::Pusher(code, message))
             }
         };
-        session::run(ctx, sessions, id, admitted, inbox).await;
+        let _entry = Entry { sessions, id };
+        session::run(ctx, admitted, inbox).await;
         drop(ip_slot);
     }
 }
@@ -291,13 +321,15 @@ async fn send(
         Err(reason) => return error(StatusCode::BAD_REQUEST, &reason, None),
     };
     drop(bytes);
+    let max = ctx.config.max_ws_message_bytes;
+    if messages.iter().any(|message| message.len() > max) {
+        let reason =
+            format!("a message is larger than the server limit of {max} bytes (max_ws_message_kb)");
+        return error(StatusCode::PAYLOAD_TOO_LARGE, &reason, None);
+    }
     let (done, answer) = oneshot::channel();
-    if inbox.try_send(Input::Send { messages, done }).is_err() {
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests at once for this session",
-            Some("1"),
-        );
+    if let Err(response) = hand_over(&inbox, Input::Send { messages, done }).await {
+        return *response;
     }
     match answer.await {
         Ok(Ok(())) => {
@@ -307,6 +339,19 @@ async fn send(
         }
         Ok(Err(reason)) => error(StatusCode::GONE, &reason, None),
         Err(_) => error(StatusCode::GONE, "the session ended", None),
+    }
+}
+
+/// Gives a request to its session's task, waiting for room up to `INBOX_WAIT`.
+async fn hand_over(inbox: &mpsc::Sender<Input>, input: Input) -> Result<(), Box<Response<Body>>> {
+    match tokio::time::timeout(INBOX_WAIT, inbox.send(input)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Box::new(error(StatusCode::GONE, "the session ended", None))),
+        Err(_) => Err(Box::new(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests at once for this session",
+            Some("1"),
+        ))),
     }
 }
 

@@ -18,12 +18,11 @@ use tokio_util::sync::PollSender;
 
 use super::framing;
 use super::path::Kind;
-use super::Sessions;
 use crate::connection::message_rate::MessageRate;
 use crate::connection::session::Session;
 use crate::connection::task::{self, Ending};
 use crate::context::Context;
-use crate::outbox::{clock, SocketHandle};
+use crate::outbox::{clock, CloseRequest, SocketHandle};
 use sockwave_protocol::messages;
 use sockwave_protocol::websocket::Incoming;
 
@@ -35,6 +34,14 @@ pub(super) const DISCONNECT_DELAY: Duration = Duration::from_secs(5);
 pub(super) const HEARTBEAT_EVERY: Duration = Duration::from_secs(25);
 /// How long a closed session keeps its close line for a client between two requests.
 const LINGER: Duration = Duration::from_secs(5);
+/// pusher-js replaces a stream once it has read more than this (its `MAX_BUFFER_LENGTH`, in
+/// UTF-16 units; lines are ASCII, so bytes): nothing more is written to a stream past it.
+const STREAM_LIMIT: usize = 256 * 1024;
+/// Largest `a[...]` line (unless one frame is larger): what one response holds at once stays
+/// small, and the rest waits in the socket's bounded queue.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+/// How long each closing line may wait for room in the response.
+const CLOSE_LINE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the HTTP handlers hand to the session's task.
 pub(super) enum Input {
@@ -56,35 +63,68 @@ struct Receiver {
     lines: PollSender<Bytes>,
     /// When the last line went out (for heartbeats).
     last_line: Instant,
+    /// Bytes written to this response.
+    sent: usize,
 }
 
 impl Receiver {
+    fn new(kind: Kind, lines: mpsc::Sender<Bytes>) -> Receiver {
+        Receiver {
+            kind,
+            lines: PollSender::new(lines),
+            last_line: Instant::now(),
+            sent: 0,
+        }
+    }
+
     /// Sends one line if the response can take it now. `false` when the response is gone
     /// (the client aborted it) or full.
     fn try_line(&mut self, line: Bytes) -> bool {
         let Some(sender) = self.lines.get_ref() else {
             return false;
         };
+        let len = line.len();
         if sender.try_send(line).is_err() {
             return false;
         }
-        self.last_line = Instant::now();
+        self.wrote(len);
         true
+    }
+
+    /// Sends one line, waiting at most `within` for room.
+    async fn send_line(&mut self, line: Bytes, within: Duration) -> bool {
+        let Some(sender) = self.lines.get_ref() else {
+            return false;
+        };
+        let len = line.len();
+        let sent = matches!(
+            tokio::time::timeout(within, sender.send(line)).await,
+            Ok(Ok(()))
+        );
+        if sent {
+            self.wrote(len);
+        }
+        sent
+    }
+
+    fn wrote(&mut self, len: usize) {
+        self.sent += len;
+        self.last_line = Instant::now();
+    }
+
+    /// A stream past pusher-js's buffer limit: the client is opening its replacement, and
+    /// what is written here now would be lost with it.
+    fn retired(&self) -> bool {
+        self.kind == Kind::Streaming && self.sent > STREAM_LIMIT
     }
 }
 
 /// The admitted session, or why it was refused.
 pub(super) type Admitted = Result<(Session, SocketHandle), Ending>;
 
-/// Serves one session until it ends, then removes it from `sessions`.
-pub(super) async fn run(
-    ctx: Arc<Context>,
-    sessions: Arc<Sessions>,
-    id: String,
-    admitted: Admitted,
-    mut inbox: mpsc::Receiver<Input>,
-) {
-    let (ending, lingering, opened) = match admitted {
+/// Serves one session until it ends and its closing lines are out (or nobody came for them).
+pub(super) async fn run(ctx: Arc<Context>, admitted: Admitted, mut inbox: mpsc::Receiver<Input>) {
+    let (ending, lingering, opened, backlog) = match admitted {
         Ok((mut session, socket)) => {
             let mut state = State {
                 ctx: &ctx,
@@ -101,12 +141,23 @@ pub(super) async fn run(
             };
             let ending = state.serve(&mut session, &mut inbox).await;
             task::finish(&ctx, &mut session, &socket, &ending);
-            (ending, state.receiver.take(), state.opened)
+            // What was queued before the close goes out ahead of it, as over WebSocket;
+            // a slow consumer's backlog is dropped so that its close code gets through.
+            let slow = matches!(
+                socket.requested_close(),
+                Some(CloseRequest::SlowConsumer | CloseRequest::Stalled)
+            );
+            let backlog = if slow {
+                Vec::new()
+            } else {
+                socket.take_queued()
+            };
+            socket.seal();
+            (ending, state.receiver.take(), state.opened, backlog)
         }
-        Err(ending) => (ending, None, false),
+        Err(ending) => (ending, None, false, Vec::new()),
     };
-    close(ending, lingering, opened, &mut inbox).await;
-    sessions.remove(&id);
+    close(ending, lingering, opened, &backlog, &mut inbox).await;
 }
 
 struct State<'a> {
@@ -170,6 +221,9 @@ impl State<'_> {
                 }
                 Wake::Socket => self.deliver(),
                 Wake::Timer => match &mut self.receiver {
+                    // A retired stream whose replacement did not come within a heartbeat
+                    // period is gone.
+                    Some(receiver) if receiver.retired() => self.detach(),
                     // A heartbeat ends a long poll; a stream that cannot take it is gone.
                     Some(receiver) => {
                         let sent = receiver.try_line(Bytes::from_static(framing::HEARTBEAT));
@@ -194,7 +248,7 @@ impl State<'_> {
             if socket.requested_close().is_some() {
                 return Poll::Ready(());
             }
-            let Some(receiver) = receiver.as_mut() else {
+            let Some(receiver) = receiver.as_mut().filter(|r| !r.retired()) else {
                 return Poll::Pending;
             };
             if !socket.has_queued() {
@@ -215,11 +269,7 @@ impl State<'_> {
     /// the old one was aborted by the client or ended by a poll).
     fn attach(&mut self, kind: Kind, lines: mpsc::Sender<Bytes>) {
         self.socket.touch(clock::now_ms());
-        let mut receiver = Receiver {
-            kind,
-            lines: PollSender::new(lines),
-            last_line: Instant::now(),
-        };
+        let mut receiver = Receiver::new(kind, lines);
         if !self.opened {
             self.opened = true;
             // The first request only opens the session when polling: the next poll takes
@@ -240,11 +290,15 @@ impl State<'_> {
         self.idle_since = Instant::now();
     }
 
-    /// Moves every queued frame into the open receive request as one `a[...]` line.
+    /// Moves queued frames into the open receive request as one `a[...]` line (up to
+    /// `MAX_LINE_BYTES`; the rest follows when the response has room again).
     fn deliver(&mut self) {
         let Some(receiver) = &mut self.receiver else {
             return;
         };
+        if receiver.retired() {
+            return;
+        }
         if receiver.lines.is_closed() {
             return self.detach();
         }
@@ -252,16 +306,20 @@ impl State<'_> {
             return self.detach();
         };
         let Ok(permit) = sender.try_reserve() else {
-            // Full: the frames wait in the socket's queue (bounded: a client that reads
-            // nothing ends as a slow consumer).
+            // Full: the frames wait in the socket's bounded queue; a client that takes
+            // none for `pong_timeout` is closed as a slow consumer by the watchdog.
+            self.socket.set_waiting(self.socket.has_queued());
             return;
         };
-        let frames = self.socket.take_queued();
+        let frames = self.socket.take_queued_up_to(MAX_LINE_BYTES);
         if frames.is_empty() {
             return;
         }
-        permit.send(framing::messages(&frames));
-        receiver.last_line = Instant::now();
+        self.socket.set_waiting(false);
+        let line = framing::messages(&frames);
+        let len = line.len();
+        permit.send(line);
+        receiver.wrote(len);
         if receiver.kind == Kind::Polling {
             self.detach();
         }
@@ -294,13 +352,14 @@ impl State<'_> {
     }
 }
 
-/// Sends the closing lines (`pusher:error` and `c[code,reason]`, after `o` for a session
-/// refused at once) to the open receive request, or to the next one if it comes within
-/// `LINGER`; then the session is gone.
+/// Sends the closing lines (after `o` for a session refused at once: the backlog, then
+/// `pusher:error` and `c[code,reason]`) to the open receive request, or to the next ones
+/// within `LINGER`, resuming where a full or aborted response left off.
 async fn close(
     ending: Ending,
     receiver: Option<Receiver>,
     opened: bool,
+    backlog: &[Bytes],
     inbox: &mut mpsc::Receiver<Input>,
 ) {
     let Some((code, message)) = ending.pusher_close() else {
@@ -310,17 +369,28 @@ async fn close(
     if !opened {
         lines.push(Bytes::from_static(framing::OPEN));
     }
+    if !backlog.is_empty() {
+        lines.push(framing::messages(backlog));
+    }
     lines.push(framing::messages(&[Bytes::from(messages::error(
         Some(code),
         &message,
         None,
     ))]));
     lines.push(framing::close(code.as_u16(), &message));
-    let mut receiver = receiver;
+    let mut next = 0;
+    let mut receiver = receiver.filter(|r| !r.retired());
     let deadline = Instant::now() + LINGER;
     loop {
         if let Some(mut open) = receiver.take() {
-            if lines.iter().all(|line| open.try_line(line.clone())) {
+            while next < lines.len()
+                && open
+                    .send_line(lines[next].clone(), CLOSE_LINE_TIMEOUT)
+                    .await
+            {
+                next += 1;
+            }
+            if next == lines.len() {
                 return;
             }
         }
@@ -330,18 +400,10 @@ async fn close(
         };
         match input {
             None => return,
-            Some(Input::Receive { kind, lines }) => {
-                receiver = Some(Receiver {
-                    kind,
-                    lines: PollSender::new(lines),
-                    last_line: Instant::now(),
-                });
-            }
+            Some(Input::Receive { kind, lines }) => receiver = Some(Receiver::new(kind, lines)),
             Some(Input::Send { done, .. }) => {
-                let _ = done.send(Err(format!(
-                    "the session is closed ({} {message})",
-                    code.as_u16()
-                )));
+                let reason = format!("the session is closed ({} {message})", code.as_u16());
+                let _ = done.send(Err(reason));
             }
         }
     }
