@@ -3,6 +3,7 @@
 // default store plus that CA trust. Commands arrive on stdin, one per line; each gets one
 // reply line on stdout:
 //   (start)         -> READY <socket_id>        pusher-js connected over wss, subscribed to "news"
+//                      (READY <socket_id> via <transport> with TRANSPORT set to an HTTP one)
 //   publish <name>  -> GOT <name> <socket_id> <state changes>   SDK trigger over https, received
 //   fresh           -> FRESH <socket_id>        a second pusher-js connects over wss
 // Any failure replies ERROR <message>.
@@ -14,13 +15,18 @@ const port = Number(process.env.TLS_PORT);
 const app = JSON.parse(process.env.APP);
 const states = [];
 
+// `ws`, or one of pusher-js's HTTP fallback transports served on the same TLS port.
+const transport = process.env.TRANSPORT || 'ws';
+
 function client() {
   return new PusherJs(app.key, {
     cluster: 'mt1',
     wsHost: '127.0.0.1',
     wssPort: port,
+    httpHost: '127.0.0.1',
+    httpsPort: port,
     forceTLS: true,
-    enabledTransports: ['ws'],
+    enabledTransports: [transport],
     disableStats: true,
   });
 }
@@ -60,7 +66,9 @@ async function fresh() {
 try {
   const socketId = await connected(pusher);
   await new Promise((resolve) => channel.bind('pusher:subscription_succeeded', resolve));
-  console.log(`READY ${socketId}`);
+  // With an HTTP transport, the line says which one pusher-js ended up on.
+  const via = transport === 'ws' ? '' : ` via ${pusher.connection.connection.transport.name}`;
+  console.log(`READY ${socketId}${via}`);
 } catch (err) {
   console.log(`ERROR ${err.message}`);
 }

@@ -71,9 +71,9 @@ const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tls-child
  * Starts `tls-child.js`: pusher-js (forceTLS) and the SDK (useTLS) against `port`, trusting
  * `ca` through NODE_EXTRA_CA_CERTS. Returns {command(line) → reply line, stop()}.
  */
-export function tlsClients({ port, ca, appCfg, t }) {
+export function tlsClients({ port, ca, appCfg, t, transport = 'ws' }) {
   const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, TLS_PORT: String(port), APP: JSON.stringify(appCfg) },
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, TLS_PORT: String(port), APP: JSON.stringify(appCfg), TRANSPORT: transport },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let buffer = '';

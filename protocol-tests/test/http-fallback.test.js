@@ -9,8 +9,10 @@
 // (a failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { app, freePort, startServer } from '../lib/server.js';
-import { makePusher, makeSdk, once, pusherSubscribe, waitUntil } from '../lib/clients.js';
+import { RawClient, makePusher, makeSdk, once, pusherSubscribe, waitUntil } from '../lib/clients.js';
+import { startReceiver, startWebhookServer } from '../lib/webhooks.js';
 import { browserUnavailable, launchBrowser } from '../lib/browser.js';
 import { startPageServer } from '../lib/page.js';
 import { clusterOptions, needSharedEngine, servicesRequired, startCluster } from '../lib/cluster.js';
@@ -366,4 +368,59 @@ test('http_transport_origins: a page on another origin is allowed only when list
   assert.equal(res.status, 204);
   assert.match(res.headers.get('access-control-allow-methods'), /POST/);
   assert.match(res.headers.get('access-control-allow-headers'), /Content-Type/i);
+});
+
+test('an HTTP session is a connection like any: the connection limit (4004) and presence webhooks', { timeout: 30_000 }, async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const limited = app({
+    id: 'limited', key: 'limited-key', secret: 'limited-secret', max_connections: 1,
+    webhooks: [{ url: rx.url(), event_types: ['member_added', 'member_removed'] }],
+  });
+  const server = await startWebhookServer({ apps: [limited], server: { webhook_leave_delay_ms: 0 } });
+  t.after(() => server.stop());
+  const overHttp = makePusher(server.port, {
+    t, appCfg: limited, auth: { user: { user_id: 'http-user', user_info: {} } },
+    enabledTransports: ['xhr_streaming'], httpHost: '127.0.0.1', httpPort: server.port,
+  });
+  await pusherSubscribe(overHttp, 'presence-room');
+  await rx.waitForEvent((e) => e.name === 'member_added' && e.user_id === 'http-user', 8000, 'member_added for the HTTP client');
+  // The HTTP session holds the app's only connection slot: a WebSocket is refused with 4004.
+  const ws = new RawClient(server.wsUrl(limited.key));
+  t.after(() => ws.terminate());
+  const refusal = await ws.next(() => true, 5000, 'the first frame');
+  assert.equal(refusal.event, 'pusher:error');
+  assert.equal(refusal.data.code, 4004);
+  assert.equal((await ws.waitClosed(5000)).code, 4004);
+  overHttp.disconnect();
+  await rx.waitForEvent((e) => e.name === 'member_removed' && e.user_id === 'http-user', 15_000, 'member_removed for the HTTP client');
+});
+
+test('slow consumer: a stream whose client reads nothing is closed with 4100, like a WebSocket', { timeout: 60_000 }, async (t) => {
+  const server = await startServer({ apps: [APP], server: { socket_queue_capacity: 16 } });
+  t.after(() => server.stop());
+  // A client that sends the stream request and then never reads.
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write('POST /pusher/app/app-key/5/stuck0001/xhr_streaming?protocol=7 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+  let head = '';
+  await new Promise((resolve) => {
+    socket.on('data', function first(chunk) {
+      head += chunk;
+      if (head.includes('connection_established')) { socket.off('data', first); resolve(); }
+    });
+  });
+  socket.pause();
+  // Subscribe it through its send URL, then publish far more than the kernel buffers hold.
+  const send = await fetch(server.httpUrl('/pusher/app/app-key/5/stuck0001/xhr_send'), {
+    method: 'POST', body: JSON.stringify([JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'firehose' } })]),
+  });
+  assert.equal(send.status, 204);
+  const sdk = makeSdk(server.port, APP);
+  const data = 'z'.repeat(60_000);
+  for (let i = 0; i < 400 && !/slow consumer/.test(server.logs()); i += 1) {
+    await sdk.trigger('firehose', 'big', { i, data });
+  }
+  await waitUntil(() => /connection closed.*reason=4100 slow consumer/.test(server.logs()), 10_000, 'the stuck session closed as a slow consumer');
 });

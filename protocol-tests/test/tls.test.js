@@ -68,6 +68,17 @@ test('a TLS handshake on the plain port is logged with a precise hint', async (t
   );
 });
 
+test('pusher-js over xhr_streaming and xhr_polling with forceTLS: the HTTP fallback is served over TLS on the same port', async (t) => {
+  const pki = makePki();
+  t.after(() => pki.remove());
+  const server = await startTls(t, pki);
+  for (const transport of ['xhr_streaming', 'xhr_polling']) {
+    const clients = tlsClients({ port: server.port, ca: pki.ca, appCfg: DEFAULT_APP, t, transport });
+    assert.match(await clients.ready(), new RegExp(`^READY \\d+\\.\\d+ via ${transport}$`));
+    assert.match(await clients.command(`publish over-${transport}`), new RegExp(`^GOT over-${transport} `));
+  }
+});
+
 test('new certificate files and SIGHUP reload TLS without dropping connected sockets', async (t) => {
   const pki = makePki();
   t.after(() => pki.remove());
