@@ -381,6 +381,10 @@ describe('console page in headless Chromium', { skip: unavailable && !required ?
     await pusherSubscribe(agent, 'presence-support.7');
     room.trigger('client-typing', { typing: true });
     await waitRow('client_event', { event: 'client-typing' });
+    // A whisper on a public channel: refused, and shown with the reason.
+    buyer.send_event('client-typing', { typing: true }, 'orders');
+    await waitRow('client_event_refused', { event: 'client-typing' });
+    assert.match(await fieldText(page.locator(rowSel('client_event_refused')).first(), 'reason'), /not a private or presence channel/);
 
     await sdk.trigger('orders', 'order.shipped', { id: 42, carrier: 'DHL', eta: '2026-11-25' });
     await sdk.trigger('private-orders.42', 'App\\Events\\OrderPaid', { id: 42, total: 129.9 });
@@ -409,7 +413,7 @@ describe('console page in headless Chromium', { skip: unavailable && !required ?
     await page.waitForSelector('#stat-connections:text-is("2")');
 
     const kinds = new Set(await page.$$eval('#log > li', (rows) => rows.map((r) => r.dataset.kind)));
-    for (const kind of ['connection_opened', 'connection_closed', 'subscribed', 'subscription_failed', 'publish', 'publish_rejected', 'client_event', 'webhook', 'warning']) {
+    for (const kind of ['connection_opened', 'connection_closed', 'subscribed', 'subscription_failed', 'publish', 'publish_rejected', 'client_event', 'client_event_refused', 'webhook', 'warning']) {
       assert.ok(kinds.has(kind), `a ${kind} row`);
     }
     await page.screenshot({ path: path.join(SHOT_DIR, 'console.png') });

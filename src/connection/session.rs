@@ -387,6 +387,11 @@ impl Session {
     fn signin(&mut self, auth: &str, user_data: &str) -> Vec<String> {
         let refuse = |message: String| {
             tracing::info!(socket_id = %self.socket_id, app_id = %self.app.id, reason = %message, "sign-in refused");
+            self.ctx.console_tap.emit_client_supplied(
+                &self.app.id,
+                "signin_refused",
+                || serde_json::json!({"socket_id": self.socket_id, "reason": message}),
+            );
             vec![messages::error(
                 Some(ErrorCode::Unauthorized),
                 &message,
@@ -460,8 +465,18 @@ impl Session {
     }
 
     fn client_event(&mut self, event: &str, channel: &str, data: &RawValue) -> Option<String> {
+        // Refusals are shown where a developer looks (the log and the console): the sender
+        // only gets a pusher:error that pusher-js does not surface by default.
         let refuse = |message: String| {
-            tracing::debug!(app_id = %self.app.id, channel, event, reason = %message, "client event refused");
+            tracing::info!(
+                socket_id = %self.socket_id, app_id = %self.app.id, channel, event,
+                reason = %message, "client event refused"
+            );
+            self.ctx.console_tap.emit_client_supplied(&self.app.id, "client_event_refused", || {
+                serde_json::json!({
+                    "socket_id": self.socket_id, "channel": channel, "event": event, "reason": message,
+                })
+            });
             Some(messages::error(
                 Some(ErrorCode::ClientEventRejected),
                 &message,

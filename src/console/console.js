@@ -9,6 +9,8 @@
     ['publish', 'publish'],
     ['publish_rejected', 'publish rejected'],
     ['client_event', 'client event'],
+    ['client_event_refused', 'client event refused'],
+    ['signin_refused', 'sign-in refused'],
     ['webhook', 'webhook'],
     ['warning', 'warning'],
   ];
@@ -16,7 +18,8 @@
   /** Events worth a look: refusals, warnings, failed webhooks, unusual closes, unheard publishes. */
   function isProblem(ev) {
     switch (ev.kind) {
-      case 'subscription_failed': case 'publish_rejected': case 'warning': return true;
+      case 'subscription_failed': case 'publish_rejected': case 'warning':
+      case 'client_event_refused': case 'signin_refused': return true;
       case 'webhook': return !(typeof ev.status === 'number' && ev.status >= 200 && ev.status < 300);
       case 'connection_closed': return typeof ev.code === 'number' && ev.code >= 4000;
       case 'publish': return ev.reached === 0 && !(ev.cluster_subscribers > 0);
@@ -126,6 +129,14 @@
     }
     return true;
   }
+  // What an empty page usually means: a private or presence subscription is authorized by
+  // the app's auth endpoint before pusher-js sends anything, so a refusal there never
+  // reaches the server and leaves no event here.
+  const EMPTY_TEXT = 'No events yet. Connect, then open a page that uses this app or publish an event. '
+    + 'A page that subscribes to a private or presence channel asks its auth endpoint first '
+    + '(Laravel: /broadcasting/auth); when that answers 401, 403, 404 or 419, pusher-js never sends '
+    + 'the subscribe and nothing appears here: look at that request in the browser\'s network tab, '
+    + 'or run sockwave doctor.';
   function updateCount() {
     const total = el.log.children.length;
     let visible = 0;
@@ -136,7 +147,7 @@
       el.empty.hidden = false;
       el.empty.textContent = 'No event matches the filters.';
     } else {
-      el.empty.textContent = 'No events yet. Connect, then open a page that uses this app or publish an event.';
+      el.empty.textContent = EMPTY_TEXT;
     }
   }
   function applyFilters() {
@@ -215,6 +226,16 @@
       case 'subscription_failed':
         F('socket_id', 'socket', ev.socket_id);
         F('channel', 'channel', ev.channel);
+        F('reason', 'reason', ev.reason, 'wide reason');
+        break;
+      case 'client_event_refused':
+        F('socket_id', 'socket', ev.socket_id);
+        F('channel', 'channel', ev.channel);
+        F('event', 'event', ev.event);
+        F('reason', 'reason', ev.reason, 'wide reason');
+        break;
+      case 'signin_refused':
+        F('socket_id', 'socket', ev.socket_id);
         F('reason', 'reason', ev.reason, 'wide reason');
         break;
       case 'publish': {

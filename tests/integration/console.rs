@@ -170,6 +170,45 @@ async fn the_stream_shows_connections_subscriptions_publishes_and_failures() {
 }
 
 #[tokio::test]
+async fn refused_client_events_and_sign_ins_are_shown_with_their_reason() {
+    let server = console_server().await;
+    let addr = server.local_addr();
+    let (_, mut events) = open_stream(addr, TOKEN).await;
+    let mut client = connect(addr).await;
+    // Client events are off for the app: the sender gets a pusher:error nobody sees in a
+    // browser by default; the console shows it.
+    client
+        .send(json!({"event": "client-typing", "channel": "private-chat", "data": {}}))
+        .await;
+    client.expect_event("pusher:error").await;
+    let refused = next_of_kind(&mut events, "client_event_refused").await;
+    assert_eq!(refused["socket_id"], client.socket_id.as_str());
+    assert_eq!(refused["channel"], "private-chat");
+    assert_eq!(refused["event"], "client-typing");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("client events are disabled"),
+        "{refused}"
+    );
+    assert_eq!(refused["client_supplied"], true, "{refused}");
+    client
+        .send(json!({"event": "pusher:signin", "data": {"auth": format!("{KEY}:00"), "user_data": "{\"id\":\"u1\"}"}}))
+        .await;
+    client.expect_event("pusher:error").await;
+    let signin = next_of_kind(&mut events, "signin_refused").await;
+    assert_eq!(signin["socket_id"], client.socket_id.as_str());
+    assert!(
+        signin["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sign-in refused"),
+        "{signin}"
+    );
+}
+
+#[tokio::test]
 async fn the_event_creator_publishes() {
     let server = console_server().await;
     let addr = server.local_addr();
