@@ -12,20 +12,24 @@ import { makeSdk } from './clients.js';
 
 const require = createRequire(import.meta.url);
 const PUSHER_JS = require.resolve('pusher-js/dist/web/pusher.js');
+// The same pusher-js with tweetnacl, which end-to-end encrypted channels need.
+const PUSHER_WITH_ENCRYPTION_JS = require.resolve('pusher-js/dist/web/pusher-with-encryption.js');
 // laravel-echo's exports do not list its browser build; it sits beside the module entry.
 const ECHO_JS = path.join(path.dirname(require.resolve('laravel-echo')), 'echo.iife.js');
 
 /**
  * Starts the page server for a sockwave on `sockwavePort`. `page(name)` is the URL of a page
  * whose <head> runs `headScript` (if any) before pusher-js and Echo load. The auth endpoint
- * `/auth?user=<id>` signs as that user (presence channel_data `{user_id, user_info:{name}}`).
- * Closed when the test ends.
+ * `/auth?user=<id>` signs as that user (presence channel_data `{user_id, user_info:{name}}`),
+ * and with `encryptionMasterKeyBase64` hands out the shared secret of encrypted channels
+ * (the page then loads pusher-js's build with encryption). Closed when the test ends.
  */
-export async function startPageServer(t, sockwavePort, { appCfg = DEFAULT_APP, headScript = '' } = {}) {
-  const sdk = makeSdk(sockwavePort, appCfg);
+export async function startPageServer(t, sockwavePort, { appCfg = DEFAULT_APP, headScript = '', encryptionMasterKeyBase64 } = {}) {
+  const sdk = makeSdk(sockwavePort, appCfg, encryptionMasterKeyBase64 ? { encryptionMasterKeyBase64 } : {});
+  const pusherJs = encryptionMasterKeyBase64 ? PUSHER_WITH_ENCRYPTION_JS : PUSHER_JS;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://page.test');
-    if (req.method === 'GET' && url.pathname === '/pusher.js') return sendFile(res, PUSHER_JS);
+    if (req.method === 'GET' && url.pathname === '/pusher.js') return sendFile(res, pusherJs);
     if (req.method === 'GET' && url.pathname === '/echo.js') return sendFile(res, ECHO_JS);
     if (req.method === 'GET' && url.pathname.startsWith('/page/')) {
       res.writeHead(200, { 'content-type': 'text/html' });

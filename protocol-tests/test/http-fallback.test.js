@@ -2,8 +2,9 @@
 // breaks WebSockets: unmodified pusher-js (its browser build) with only `xhr_streaming`,
 // only `xhr_polling`, and with `window.WebSocket` removed before it loads (default
 // transports, so pusher-js falls back by itself). Each connects, reports the transport,
-// subscribes to public, private and presence channels through a real auth endpoint on the
-// page's own origin (sockwave is another origin: CORS), receives events the SDK publishes,
+// subscribes to public, private, presence and encrypted channels through a real auth
+// endpoint on the page's own origin (sockwave is another origin: CORS), receives events the
+// SDK publishes,
 // sees a WebSocket client in presence, and exchanges whispers with it both ways. Laravel
 // Echo over xhr_streaming: listen, here/joining/leaving, whisper. Without Chromium: NOT RUN
 // (a failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
@@ -18,6 +19,8 @@ import { startPageServer } from '../lib/page.js';
 import { clusterOptions, needSharedEngine, servicesRequired, startCluster } from '../lib/cluster.js';
 
 const APP = app({ enable_client_messages: true });
+// End-to-end encrypted channels: the backend and the auth endpoint share this key.
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** Skips (or fails under CI) without Chromium; otherwise a browser closed at the end. */
 async function browserFor(t) {
@@ -87,18 +90,19 @@ for (const [label, transports, headScript, expected] of [
     if (!browser) return;
     const server = await startServer({ apps: [APP] });
     t.after(() => server.stop());
-    const site = await startPageServer(t, server.port, { headScript });
+    const site = await startPageServer(t, server.port, { headScript, encryptionMasterKeyBase64: MASTER_KEY });
     const page = await browser.newPage();
     await page.goto(site.page());
     assert.equal(await page.evaluate(() => typeof window.WebSocket), headScript ? 'undefined' : 'function');
 
     const transport = await connectInPage(page, server.port, { transports, user: 'browser-user' });
     assert.equal(transport, expected);
-    await subscribeInPage(page, ['dashboard', 'private-dashboard-stats', 'presence-room', 'private-chat']);
+    await subscribeInPage(page, ['dashboard', 'private-dashboard-stats', 'presence-room', 'private-chat', 'private-encrypted-payroll']);
 
-    // Events published through the HTTP API reach every channel type.
-    const sdk = makeSdk(server.port, APP);
-    for (const channel of ['dashboard', 'private-dashboard-stats', 'presence-room']) {
+    // Events published through the HTTP API reach every channel type (the encrypted one
+    // decrypted by pusher-js with the shared secret from the auth endpoint).
+    const sdk = makeSdk(server.port, APP, { encryptionMasterKeyBase64: MASTER_KEY });
+    for (const channel of ['dashboard', 'private-dashboard-stats', 'presence-room', 'private-encrypted-payroll']) {
       await sdk.trigger(channel, 'stats.updated', { channel });
       await pageReceived(page, channel, 'stats.updated', { channel });
     }
