@@ -4,10 +4,10 @@
 // transports, so pusher-js falls back by itself). Each connects, reports the transport,
 // subscribes to public, private, presence and encrypted channels through a real auth
 // endpoint on the page's own origin (sockwave is another origin: CORS), receives events the
-// SDK publishes,
-// sees a WebSocket client in presence, and exchanges whispers with it both ways. Laravel
-// Echo over xhr_streaming: listen, here/joining/leaving, whisper. Without Chromium: NOT RUN
-// (a failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
+// SDK publishes, sees a WebSocket client in presence, and exchanges whispers with it both
+// ways. Laravel Echo over xhr_streaming: listen, here/joining/leaving, whisper. Then a
+// cluster, limits, hostile traffic and shutdown, with pusher-js in Node or raw HTTP. Without
+// Chromium the browser tests are NOT RUN (a failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
