@@ -1,5 +1,5 @@
-// pusher-js and the pusher SDK through Caddy configured exactly as docs/proxies/Caddyfile
-// says: only the site address (a loopback port with Caddy's own local CA instead of a public
+// pusher-js (over WebSocket, then over its HTTP fallback transports) and the pusher SDK
+// through Caddy configured exactly as docs/proxies/Caddyfile says: only the site address (a loopback port with Caddy's own local CA instead of a public
 // name and Let's Encrypt) and the upstream port are substituted, and a global options block
 // keeps Caddy's state in a temp dir and out of the system trust store. Without caddy the test
 // says NOT RUN, unless SOCKWAVE_TEST_REQUIRE_SERVICES=1 makes that a failure.
@@ -47,6 +47,12 @@ test('pusher-js over wss and the SDK over https through Caddy as docs/proxies/Ca
   assert.match(await clients.ready(), /^READY \d+\.\d+$/);
   assert.match(await clients.command('publish through-caddy'), /^GOT through-caddy /);
   assert.match(await clients.command('fresh'), /^FRESH \d+\.\d+$/);
+  // pusher-js's HTTP fallback through the same site block: the stream must not be buffered.
+  for (const transport of ['xhr_streaming', 'xhr_polling']) {
+    const fallback = tlsClients({ port, ca: root, appCfg: DEFAULT_APP, t, transport });
+    assert.match(await fallback.ready(), new RegExp(`^READY \\d+\\.\\d+ via ${transport}$`));
+    assert.match(await fallback.command(`publish via-${transport}`), new RegExp(`^GOT via-${transport} `));
+  }
 });
 
 test('docs/proxies.md shows the tested Caddyfile verbatim', () => {
