@@ -138,6 +138,17 @@ async fn nothing_listening_is_explained_and_later_checks_are_skipped() {
         &format!("http://127.0.0.1:{port}: connection refused: nothing listens on 127.0.0.1:{port}"),
         Some("start the server, or point PUSHER_SCHEME/HOST/PORT at the host and port it listens on; inside a container 127.0.0.1 is the container itself, use the server's service name"),
     );
+    // The browser's side gets advice for a browser: never a service name.
+    let browser = report
+        .checks
+        .iter()
+        .find(|check| check.name == "browser reachable")
+        .expect("a browser reachable check");
+    assert_eq!(browser.status, Fail);
+    assert_eq!(
+        browser.fix.as_deref(),
+        Some("start the server, or point VITE_PUSHER_SCHEME/HOST/PORT at the host and port browsers reach it on (localhost with the port published, or the public name; never a docker compose service name)"),
+    );
     assert_eq!(
         with_status(&report, Skip),
         [

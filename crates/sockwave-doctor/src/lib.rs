@@ -2,13 +2,15 @@
 //! Pusher-compatible server, printing one line per check and a fix for each failure.
 //!
 //! Layout: pure parts first — `dotenv` parses the file as phpdotenv does, `resolve` gives
-//! the values Laravel and Vite each see, `project` reads hints from the Laravel project,
+//! the values Laravel and Vite each see, `project` reads hints from the Laravel project
+//! (`bundle`: what its built frontend connects with),
 //! `env_checks` turns all that into `Check`s and a `Target`. Then `live` (private) talks to
 //! the server: reachability, app key, signed API call, event round trip, private auth.
 //! `check` holds the verdict types and the rendering. See `docs/doctor.md`.
 //!
 //! This module never starts a server and never changes a file.
 
+pub mod bundle;
 pub mod check;
 pub mod dotenv;
 pub mod endpoint;

@@ -1,6 +1,7 @@
 //! What the Laravel project next to the `.env` file tells about how it reads it: which
 //! variable picks the broadcast connection (from `config/broadcasting.php`, else the
-//! `laravel/framework` version in `composer.lock`) and whether the configuration is cached.
+//! `laravel/framework` version in `composer.lock`), whether the configuration is cached, and
+//! what the built frontend connects with (`bundle`).
 //!
 //! Reading is best effort: a file that is missing or unreadable just leaves a hint unknown.
 
@@ -31,6 +32,8 @@ pub struct ProjectHints {
     pub broadcast: Option<BroadcastSource>,
     /// `bootstrap/cache/config.php` exists: Laravel ignores `.env` until it is rebuilt.
     pub config_cached: bool,
+    /// The built frontend (Vite's or Mix's manifest and the JavaScript it names).
+    pub built: Option<crate::bundle::BuiltFrontend>,
 }
 
 /// Reads the hints from the project directory `dir` (the `.env` file's directory).
@@ -64,6 +67,7 @@ pub fn read(dir: &Path) -> ProjectHints {
     ProjectHints {
         broadcast: from_config.or_else(from_lock),
         config_cached: dir.join("bootstrap/cache/config.php").is_file(),
+        built: crate::bundle::read(dir),
     }
 }
 

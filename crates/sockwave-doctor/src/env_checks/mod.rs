@@ -3,11 +3,12 @@
 //!
 //! `laravel` covers syntax, duplicates and the broadcast connection; `server` the
 //! credentials and the address Laravel publishes to; `browser` what Echo is built with and
-//! `browser_address` where it connects.
+//! `browser_address` where it connects; `built` what the last frontend build baked in.
 //! The result is the list of checks plus the `Target` the live checks aim at.
 
 mod browser;
 mod browser_address;
+mod built;
 mod laravel;
 mod server;
 
@@ -100,6 +101,12 @@ pub fn run(
         overrides.browser.as_ref(),
     );
     checks.extend(browser.checks);
+    checks.extend(built::check(
+        env,
+        family,
+        hints.built.as_ref(),
+        overrides.browser.as_ref(),
+    ));
 
     let target = Target {
         backend,

@@ -39,7 +39,7 @@ pub(crate) async fn run(target: &Target, limit: Duration) -> Vec<Check> {
         ),
         Some(endpoint) => push(
             &mut checks,
-            reach::check(BACKEND, endpoint, &names.backend_address, limit).await,
+            reach::check(BACKEND, endpoint, &names.backend_address, false, limit).await,
         ),
     };
     let browser_ok = match (&target.browser, &target.backend) {
@@ -54,7 +54,7 @@ pub(crate) async fn run(target: &Target, limit: Duration) -> Vec<Check> {
         ),
         (Some(browser), _) => push(
             &mut checks,
-            reach::check(BROWSER, browser, &names.browser_address, limit).await,
+            reach::check(BROWSER, browser, &names.browser_address, true, limit).await,
         ),
     };
 
@@ -186,7 +186,8 @@ fn socket_failure(err: &SocketError, key: &str, target: &Target, vars: &str) -> 
             format!("{err} before pusher:connection_established; some servers (Reverb) do this for an unknown app key"),
             unknown_key_fix,
         ),
-        SocketError::Transport(transport) => (err.to_string(), transport.fix(vars)),
+        // The WebSocket is the browser's connection.
+        SocketError::Transport(transport) => (err.to_string(), transport.fix(vars, true)),
         SocketError::Timeout { .. } | SocketError::Protocol(_) => (
             format!("{err}: the address does not answer as a Pusher server"),
             format!("check that {vars} lead to the Pusher server's port"),

@@ -34,9 +34,9 @@ pub(crate) enum ReachError {
 
 impl ReachError {
     /// What to change; `vars` names the variables that produced the address.
-    pub(crate) fn fix(&self, endpoint: &Endpoint, vars: &str) -> String {
+    pub(crate) fn fix(&self, endpoint: &Endpoint, vars: &str, browser: bool) -> String {
         match self {
-            ReachError::Transport(err) => err.fix(vars),
+            ReachError::Transport(err) => err.fix(vars, browser),
             ReachError::TlsPort => format!("use scheme https for port {} in {vars}", endpoint.port),
             ReachError::Closed if endpoint.scheme == Scheme::Http => format!(
                 "if port {} is a TLS port use scheme https in {vars}, otherwise point {vars} at the server's port",
@@ -99,11 +99,22 @@ fn classify(head: &[u8]) -> Result<u16, ReachError> {
     status.ok_or(ReachError::NotHttp)
 }
 
-/// The check for one side; `vars` names the variables behind the address.
-pub(crate) async fn check(name: &str, endpoint: &Endpoint, vars: &str, limit: Duration) -> Check {
+/// The check for one side (`browser` or the backend); `vars` names the variables behind
+/// the address.
+pub(crate) async fn check(
+    name: &str,
+    endpoint: &Endpoint,
+    vars: &str,
+    browser: bool,
+    limit: Duration,
+) -> Check {
     match probe(endpoint, limit).await {
         Ok(status) => Check::pass(name, format!("{endpoint} answers HTTP (GET /up: {status})")),
-        Err(err) => Check::fail(name, format!("{endpoint}: {err}"), err.fix(endpoint, vars)),
+        Err(err) => Check::fail(
+            name,
+            format!("{endpoint}: {err}"),
+            err.fix(endpoint, vars, browser),
+        ),
     }
 }
 

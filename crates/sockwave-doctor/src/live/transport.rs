@@ -92,9 +92,11 @@ pub(crate) enum TransportError {
 }
 
 impl TransportError {
-    /// What to change; `vars` names the variables that produced the address.
-    pub(crate) fn fix(&self, vars: &str) -> String {
+    /// What to change; `vars` names the variables that produced the address, which the
+    /// browser uses when `browser` (a service name never works there).
+    pub(crate) fn fix(&self, vars: &str, browser: bool) -> String {
         match self {
+            TransportError::Refused { .. } if browser => format!("start the server, or point {vars} at the host and port browsers reach it on (localhost with the port published, or the public name; never a docker compose service name)"),
             TransportError::Dns { .. } => format!("check the host in {vars}; a docker compose service name resolves only inside that network (run the doctor there, or pass --url / --browser-url)"),
             TransportError::Refused { .. } => format!("start the server, or point {vars} at the host and port it listens on; inside a container 127.0.0.1 is the container itself, use the server's service name"),
             TransportError::Timeout { .. } => format!("check firewalls and that the port is open or published; {vars} may name the wrong host"),
