@@ -23,6 +23,11 @@ pub fn args(env: PathBuf) -> DoctorArgs {
         browser_url: None,
         offline: false,
         timeout: 3,
+        app_url: None,
+        auth_path: "/broadcasting/auth".to_string(),
+        cookie: None,
+        headers: Vec::new(),
+        channel: None,
     }
 }
 

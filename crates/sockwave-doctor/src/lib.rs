@@ -49,6 +49,21 @@ pub struct DoctorArgs {
     /// Seconds each live step may take
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub timeout: u64,
+    /// Where the Laravel app answers, for its auth endpoint (default: APP_URL)
+    #[arg(long, value_name = "URL")]
+    pub app_url: Option<String>,
+    /// Echo's auth endpoint path
+    #[arg(long, value_name = "PATH", default_value = "/broadcasting/auth")]
+    pub auth_path: String,
+    /// Cookie header for the auth request, curl style ("laravel_session=…; XSRF-TOKEN=…")
+    #[arg(long, value_name = "COOKIES")]
+    pub cookie: Option<String>,
+    /// Extra header for the auth request ("Name: value"); repeatable
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// The private channel to ask the auth endpoint for (default: from routes/channels.php)
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
 }
 
 /// Why the doctor could not run at all (as opposed to a failed check).
@@ -62,6 +77,9 @@ pub enum DoctorError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A `--header` without `Name: value`.
+    #[error("invalid --header '{0}': expected 'Name: value'")]
+    Header(String),
     /// `--url` or `--browser-url` is not a URL.
     #[error("invalid {flag}")]
     Url {
@@ -105,6 +123,58 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
     }
 }
 
+/// The auth endpoint to call: with `--app-url`, or with `APP_URL` when the project has
+/// `routes/channels.php` or `--channel` names a channel.
+fn app_auth(
+    args: &DoctorArgs,
+    env: &Env,
+    hints: &project::ProjectHints,
+) -> Result<Option<target::AppAuth>, DoctorError> {
+    let headers = args
+        .headers
+        .iter()
+        .map(|header| {
+            let (name, value) = header
+                .split_once(':')
+                .filter(|(name, _)| !name.trim().is_empty())
+                .ok_or_else(|| DoctorError::Header(header.clone()))?;
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        })
+        .collect::<Result<Vec<_>, DoctorError>>()?;
+    let wanted =
+        args.app_url.is_some() || args.channel.is_some() || hints.channel_patterns.is_some();
+    let app_url = args
+        .app_url
+        .clone()
+        .or_else(|| env.laravel.non_empty("APP_URL").map(str::to_string));
+    let (true, Some(app_url)) = (wanted, app_url) else {
+        return Ok(None);
+    };
+    let patterns = hints.channel_patterns.clone().unwrap_or_default();
+    // Laravel refuses channels routes/channels.php does not define: try the first it does.
+    let channel = args.channel.clone().or_else(|| {
+        let pattern = patterns.first()?;
+        let name: Vec<String> = pattern
+            .split('.')
+            .map(|part| match part.starts_with('{') {
+                true => "1".to_string(),
+                false => part.to_string(),
+            })
+            .collect();
+        Some(format!("private-{}", name.join(".")))
+    });
+    Ok(Some(target::AppAuth {
+        app_url,
+        app_url_explicit: args.app_url.is_some(),
+        path: args.auth_path.clone(),
+        cookie: args.cookie.clone(),
+        headers,
+        channel,
+        patterns,
+        laravel_11: hints.laravel_11,
+    }))
+}
+
 /// Runs every check. `shell` is the environment the doctor runs in (variables set there
 /// override `.env` for Laravel and Vite started from the same shell).
 pub async fn diagnose(
@@ -131,7 +201,8 @@ pub async fn diagnose(
         .unwrap_or(Path::new("."));
     let hints = project::read(dir);
     let env = Env::parse(&text);
-    let (mut checks, target) = env_checks::run(&env, &hints, shell, &overrides);
+    let (mut checks, mut target) = env_checks::run(&env, &hints, shell, &overrides);
+    target.app_auth = app_auth(args, &env, &hints)?;
     if !args.offline {
         checks.extend(live::run(&target, Duration::from_secs(args.timeout.max(1))).await);
     }

@@ -34,6 +34,10 @@ pub struct ProjectHints {
     pub config_cached: bool,
     /// The built frontend (Vite's or Mix's manifest and the JavaScript it names).
     pub built: Option<crate::bundle::BuiltFrontend>,
+    /// The `Broadcast::channel` patterns in `routes/channels.php`; `None` without the file.
+    pub channel_patterns: Option<Vec<String>>,
+    /// `bootstrap/app.php` configures the app fluently (Laravel 11 and later).
+    pub laravel_11: bool,
 }
 
 /// Reads the hints from the project directory `dir` (the `.env` file's directory).
@@ -68,7 +72,25 @@ pub fn read(dir: &Path) -> ProjectHints {
         broadcast: from_config.or_else(from_lock),
         config_cached: dir.join("bootstrap/cache/config.php").is_file(),
         built: crate::bundle::read(dir),
+        channel_patterns: std::fs::read_to_string(dir.join("routes/channels.php"))
+            .ok()
+            .map(|php| channel_patterns(&php)),
+        laravel_11: std::fs::read_to_string(dir.join("bootstrap/app.php"))
+            .is_ok_and(|php| php.contains("Application::configure(")),
     }
+}
+
+/// The first argument of every `Broadcast::channel('…', …)` call.
+fn channel_patterns(php: &str) -> Vec<String> {
+    php.split("Broadcast::channel(")
+        .skip(1)
+        .filter_map(|call| {
+            let call = call.trim_start();
+            let quote = call.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+            let rest = &call[1..];
+            Some(rest[..rest.find(quote)?].to_string())
+        })
+        .collect()
 }
 
 /// The `'default' => …` entry of `config/broadcasting.php`.
@@ -110,6 +132,15 @@ fn framework_version(lock: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_patterns_of_routes_channels_php() {
+        let php = "<?php\nuse Illuminate\\Support\\Facades\\Broadcast;\n\nBroadcast::channel('App.Models.User.{id}', fn ($u, $id) => true);\nBroadcast::channel( \"orders.{order}\", OrderChannel::class);\n// Broadcast::routes();\n";
+        assert_eq!(
+            channel_patterns(php),
+            ["App.Models.User.{id}", "orders.{order}"]
+        );
+    }
 
     fn env(names: &[&str]) -> Option<DefaultConnection> {
         Some(DefaultConnection::Env(

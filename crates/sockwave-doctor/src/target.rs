@@ -20,6 +20,27 @@ pub struct VarNames {
     pub browser_address: String,
 }
 
+/// How to call the Laravel app's private-channel auth endpoint, as Echo does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppAuth {
+    /// The app's base URL (`--app-url`, else `APP_URL`).
+    pub app_url: String,
+    /// Whether `--app-url` gave it (an unreachable app then fails instead of warning).
+    pub app_url_explicit: bool,
+    /// Echo's auth path, `/broadcasting/auth` by default.
+    pub path: String,
+    /// `Cookie` header for a logged-in session.
+    pub cookie: Option<String>,
+    /// Extra headers (`X-CSRF-TOKEN`, `Authorization`, …).
+    pub headers: Vec<(String, String)>,
+    /// The private channel to ask for.
+    pub channel: Option<String>,
+    /// The `Broadcast::channel` patterns of `routes/channels.php`.
+    pub patterns: Vec<String>,
+    /// Laravel 11 or later (`bootstrap/app.php` configures the app), for the 404 fix.
+    pub laravel_11: bool,
+}
+
 /// Everything the live checks need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -37,4 +58,6 @@ pub struct Target {
     pub browser_key: Option<String>,
     /// Names for messages.
     pub names: VarNames,
+    /// The app's auth endpoint, when there is an app to ask.
+    pub app_auth: Option<AppAuth>,
 }

@@ -126,6 +126,7 @@ pub fn run(
             },
             browser_address: browser.address_vars,
         },
+        app_auth: None,
     };
     (checks, target)
 }

@@ -8,6 +8,7 @@
 //! Every network step is bounded by the caller's limit, so a run never hangs.
 
 mod api;
+mod auth_endpoint;
 mod reach;
 mod refusal;
 mod roundtrip;
@@ -110,6 +111,9 @@ pub(crate) async fn run(target: &Target, limit: Duration) -> Vec<Check> {
     let mut socket = socket;
     checks.push(roundtrip::delivery(socket.as_mut(), api.as_ref(), target).await);
     checks.push(roundtrip::private_auth(socket.as_mut(), target).await);
+    if let Some(app_auth) = &target.app_auth {
+        checks.push(auth_endpoint::check(app_auth, socket.as_mut(), target, limit).await);
+    }
     if let Some(socket) = socket {
         socket.close().await;
     }

@@ -1,0 +1,2 @@
+<?php
+return ['defaults' => ['guard' => 'web'], 'guards' => ['web' => ['driver' => 'test-header']], 'providers' => []];

@@ -1,0 +1,166 @@
+// `sockwave doctor` against a real Laravel application (Laravel 8 from Debian's
+// php-laravel-framework, served by `php -S`; see protocol-tests/laravel-app/README.md), healthy
+// and broken in the ways users break it: broadcast routes not registered, a CSRF-protected
+// route of their own, an auth redirect, a channel callback that refuses the user, an
+// exception in the callback, and an app whose running secret is not the server's. Each run
+// asserts the `auth endpoint` line and the exit code. Without PHP or Laravel: NOT RUN (a
+// failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, REPO_ROOT, freePort, startServer } from '../lib/server.js';
+import { waitUntil } from '../lib/clients.js';
+import { tempDir } from '../lib/tools.js';
+import { servicesRequired } from '../lib/cluster.js';
+
+const SKELETON = path.join(REPO_ROOT, 'protocol-tests', 'laravel-app');
+const LARAVEL = '/usr/share/php/Illuminate/autoload.php';
+
+function phpMissing() {
+  const php = spawnSync('php', ['--version'], { encoding: 'utf8' });
+  if (php.status !== 0) return 'NOT RUN: php is not installed (apt-get install -y php-cli php-laravel-framework)';
+  if (!fs.existsSync(LARAVEL)) return 'NOT RUN: Laravel is not installed (apt-get install -y php-laravel-framework)';
+  return null;
+}
+
+function needPhp(t) {
+  const missing = phpMissing();
+  if (!missing) return true;
+  if (servicesRequired()) throw new Error(missing);
+  t.skip(missing);
+  return false;
+}
+
+/** The sockwave both the app and the doctor use. */
+async function sockwave(t) {
+  const server = await startServer();
+  t.after(() => server.stop());
+  return server;
+}
+
+function dotenv(port, { secret = 'app-secret' } = {}) {
+  return [
+    'APP_URL=http://localhost',
+    'APP_KEY=base64:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    'APP_DEBUG=true',
+    'BROADCAST_DRIVER=pusher',
+    'PUSHER_APP_ID=app-id',
+    'PUSHER_APP_KEY=app-key',
+    `PUSHER_APP_SECRET=${secret}`,
+    'PUSHER_HOST=127.0.0.1',
+    `PUSHER_PORT=${port}`,
+    'PUSHER_SCHEME=http',
+    'PUSHER_APP_CLUSTER=mt1',
+    '',
+    'VITE_PUSHER_APP_KEY="${PUSHER_APP_KEY}"',
+    'VITE_PUSHER_HOST=localhost',
+    'VITE_PUSHER_PORT="${PUSHER_PORT}"',
+    'VITE_PUSHER_SCHEME="${PUSHER_SCHEME}"',
+    'VITE_PUSHER_APP_CLUSTER="${PUSHER_APP_CLUSTER}"',
+    '',
+  ].join('\n');
+}
+
+/** A copy of the skeleton with `edits` ({file: (text) => text}) applied, served by php -S. */
+async function laravel(t, env, edits = {}) {
+  const dir = tempDir(t, 'laravel');
+  fs.cpSync(SKELETON, dir, { recursive: true });
+  for (const sub of ['storage/framework/sessions', 'storage/framework/views', 'storage/framework/cache', 'storage/logs', 'bootstrap/cache']) {
+    fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  }
+  for (const [file, edit] of Object.entries(edits)) {
+    const full = path.join(dir, file);
+    const before = fs.readFileSync(full, 'utf8');
+    const after = edit(before);
+    assert.notEqual(after, before, `the edit of ${file} changed it`);
+    fs.writeFileSync(full, after);
+  }
+  fs.writeFileSync(path.join(dir, '.env'), env);
+  const port = await freePort();
+  const php = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', path.join(dir, 'public')], { cwd: dir, stdio: 'ignore' });
+  t.after(() => php.kill('SIGKILL'));
+  await waitUntil(async () => {
+    try { return (await fetch(`http://127.0.0.1:${port}/login`)).status === 200; } catch { return false; }
+  }, 10_000, 'php -S serving the Laravel app', 100);
+  return { dir, url: `http://127.0.0.1:${port}` };
+}
+
+function doctor(app, args) {
+  const run = spawnSync(BIN, ['doctor', '--env', path.join(app.dir, '.env'), '--app-url', app.url, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const out = run.stdout + run.stderr;
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => /^\S auth endpoint /.test(l));
+  assert.ok(at >= 0, `an auth endpoint line in:\n${out}`);
+  return { code: run.status, line: lines.slice(at, at + 2).join('\n'), out };
+}
+
+const user = (id) => ['--header', `X-Test-User: ${id}`];
+
+test('doctor and a healthy Laravel app: the auth endpoint signs, the server accepts', async (t) => {
+  if (!needPhp(t)) return;
+  const server = await sockwave(t);
+  const app = await laravel(t, dotenv(server.port));
+  // The channel comes from routes/channels.php: orders.{id} → private-orders.1.
+  const run = doctor(app, user(1));
+  assert.match(run.line, /✔ auth endpoint .*POST http:\/\/127\.0\.0\.1:\d+\/broadcasting\/auth for private-orders\.1 signed the subscription and the server accepted it/);
+  assert.equal(run.code, 0, run.out);
+});
+
+test('doctor and broken Laravel apps: each failure named with its fix', async (t) => {
+  if (!needPhp(t)) return;
+  const server = await sockwave(t);
+  const env = dotenv(server.port);
+  const cases = [
+    {
+      label: 'broadcast routes not registered',
+      edits: { 'config/app.php': (php) => php.replace('        App\\Providers\\BroadcastServiceProvider::class,', '        // App\\Providers\\BroadcastServiceProvider::class,') },
+      args: user(1),
+      expect: [/✘ auth endpoint .*answered 404: the broadcasting routes are not registered/, /fix: uncomment App\\Providers\\BroadcastServiceProvider::class in the providers of config\/app\.php/],
+    },
+    {
+      label: 'a CSRF-protected route of its own',
+      edits: {
+        'config/app.php': (php) => php.replace('        App\\Providers\\BroadcastServiceProvider::class,', ''),
+        'routes/web.php': (php) => `${php}\nRoute::post('/broadcasting/auth', fn (Illuminate\\Http\\Request $request) => Illuminate\\Support\\Facades\\Broadcast::auth($request));\nrequire base_path('routes/channels.php');\n`,
+      },
+      args: user(1),
+      expect: [/✘ auth endpoint .*answered 419: CSRF token mismatch/, /fix: Echo sends X-CSRF-TOKEN/],
+    },
+    {
+      label: 'auth middleware and no logged-in session',
+      edits: { 'app/Providers/BroadcastServiceProvider.php': (php) => php.replace('Broadcast::routes();', "Broadcast::routes(['middleware' => ['web', 'auth']]);") },
+      args: [],
+      expect: [/✘ auth endpoint .*was redirected to http:\/\/127\.0\.0\.1:\d+\/login: the request is not authenticated/, /fix: Echo's auth request must carry the user's session cookie/],
+    },
+    {
+      label: 'the channel callback refuses this user',
+      edits: {},
+      args: [...user(8), '--channel', 'private-orders.7'],
+      expect: [/✘ auth endpoint .*answered 403: the route works and the app refused this user \(the callback of Broadcast::channel\('orders\.\{id\}'\) in routes\/channels\.php/],
+    },
+    {
+      label: 'an exception in the callback',
+      edits: { 'routes/channels.php': (php) => php.replace("fn ($user, $id) => (string) $user->id === (string) $id", "function ($user, $id) { throw new RuntimeException('database connection lost'); }") },
+      args: user(1),
+      expect: [/✘ auth endpoint .*answered 500: RuntimeException: database connection lost/, /fix: the app threw while authorizing/],
+    },
+  ];
+  for (const c of cases) {
+    const app = await laravel(t, env, c.edits);
+    const run = doctor(app, c.args);
+    for (const pattern of c.expect) assert.match(run.line, pattern, `${c.label}:\n${run.out}`);
+    assert.equal(run.code, 1, `${c.label} fails the run`);
+  }
+});
+
+test("doctor and a Laravel app whose secret is not the server's: the signature is checked by the server", async (t) => {
+  if (!needPhp(t)) return;
+  const server = await sockwave(t);
+  const app = await laravel(t, dotenv(server.port, { secret: 'stale-secret' }));
+  const run = doctor(app, user(1));
+  assert.match(run.line, /✘ auth endpoint .*signed it, but the server refused the auth/);
+  assert.match(run.line, /fix: the app signs with another key or secret than the server's app/);
+  assert.equal(run.code, 1);
+});
