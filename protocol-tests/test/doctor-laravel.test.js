@@ -3,7 +3,9 @@
 // and broken in the ways users break it: broadcast routes not registered, a CSRF-protected
 // route of their own, an auth redirect, a channel callback that refuses the user, an
 // exception in the callback, and an app whose running secret is not the server's. Each run
-// asserts the `auth endpoint` line and the exit code. Without PHP or Laravel: NOT RUN (a
+// asserts the `auth endpoint` line and the exit code. Then queued broadcast events
+// (ShouldBroadcast) fired through the app into a Redis, MariaDB or PostgreSQL queue with no
+// worker: the `broadcast queue` line counts them. Without PHP or Laravel: NOT RUN (a
 // failure when SOCKWAVE_TEST_REQUIRE_SERVICES=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,9 @@ import path from 'node:path';
 import { BIN, REPO_ROOT, freePort, startServer } from '../lib/server.js';
 import { waitUntil } from '../lib/clients.js';
 import { tempDir } from '../lib/tools.js';
-import { servicesRequired } from '../lib/cluster.js';
+import { redisCommand, servicesRequired } from '../lib/cluster.js';
+
+const redisCommandDel = (key) => redisCommand(6379, ['DEL', key]).catch(() => {});
 
 const SKELETON = path.join(REPO_ROOT, 'protocol-tests', 'laravel-app');
 const LARAVEL = '/usr/share/php/Illuminate/autoload.php';
@@ -164,3 +168,63 @@ test("doctor and a Laravel app whose secret is not the server's: the signature i
   assert.match(run.line, /fix: the app signs with another key or secret than the server's app/);
   assert.equal(run.code, 1);
 });
+
+const JOBS_TABLE = {
+  mysql: `CREATE TABLE jobs (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, queue varchar(255) NOT NULL,
+    payload longtext NOT NULL, attempts tinyint unsigned NOT NULL, reserved_at int unsigned NULL,
+    available_at int unsigned NOT NULL, created_at int unsigned NOT NULL, KEY jobs_queue_index (queue))`,
+  postgres: `CREATE TABLE jobs (id bigserial PRIMARY KEY, queue varchar(255) NOT NULL, payload text NOT NULL,
+    attempts smallint NOT NULL, reserved_at integer NULL, available_at integer NOT NULL, created_at integer NOT NULL)`,
+};
+
+/** Fires `n` queued broadcast events through the app (GET /fire/{id}). */
+async function fire(app, n) {
+  for (let id = 1; id <= n; id += 1) {
+    const res = await fetch(`${app.url}/fire/${id}`);
+    assert.equal(res.status, 200, await res.text());
+  }
+}
+
+function queueLine(out) {
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => /^\S broadcast queue /.test(l));
+  assert.ok(at >= 0, `a broadcast queue line in:\n${out}`);
+  return lines.slice(at, at + 2).join('\n');
+}
+
+test('doctor: ShouldBroadcast events stuck in a Redis queue with no worker', async (t) => {
+  if (!needPhp(t)) return;
+  const server = await sockwave(t);
+  const prefix = `doctor_${process.pid}_${Math.floor(Math.random() * 1e6)}_`;
+  const env = `${dotenv(server.port)}QUEUE_CONNECTION=redis\nREDIS_HOST=127.0.0.1\nREDIS_PORT=6379\nREDIS_PREFIX=${prefix}\n`;
+  const app = await laravel(t, env);
+  // Nothing queued yet: the events are queued, the queue is empty.
+  let run = doctor(app, user(1));
+  assert.match(queueLine(run.out), /✔ broadcast queue .*App\\Events\\OrderShipped are queued \(QUEUE_CONNECTION=redis\); no broadcast job waits in the Redis list/);
+  await fire(app, 3);
+  t.after(() => redisCommandDel(`${prefix}queues:default`));
+  run = doctor(app, user(1));
+  const line = queueLine(run.out);
+  assert.match(line, new RegExp(`✘ broadcast queue — 3 broadcast jobs are waiting in the Redis list ${prefix}queues:default, and none was taken within 1.5 s: no worker consumes this queue`));
+  assert.match(line, /fix: run a worker: php artisan queue:work redis --queue=default/);
+  assert.equal(run.code, 1);
+});
+
+for (const kind of ['mysql', 'postgres']) {
+  test(`doctor: ShouldBroadcast events stuck in a ${kind === 'mysql' ? 'MariaDB' : 'PostgreSQL'} database queue with no worker`, async (t) => {
+    if (!needPhp(t)) return;
+    const { createAppsDatabase } = await import('../lib/sql.js');
+    const server = await sockwave(t);
+    const db = await createAppsDatabase(t, kind);
+    await db.query(JOBS_TABLE[kind]);
+    const user_ = kind === 'mysql' ? 'root' : 'postgres';
+    const env = `${dotenv(server.port)}QUEUE_CONNECTION=database\nDB_CONNECTION=${kind === 'mysql' ? 'mysql' : 'pgsql'}\nDB_HOST=127.0.0.1\nDB_PORT=${kind === 'mysql' ? 3306 : 5432}\nDB_DATABASE=${db.database}\nDB_USERNAME=${user_}\n`;
+    const app = await laravel(t, env);
+    await fire(app, 2);
+    // The oldest job's age is read from created_at.
+    const run = doctor(app, user(1));
+    const line = queueLine(run.out);
+    assert.match(line, /✘ broadcast queue — 2 broadcast jobs are waiting in the jobs table \(queue 'default'\), the oldest for \d+ s, and none was taken within 1.5 s/);
+    assert.equal(run.code, 1);
+  });
+}

@@ -203,6 +203,13 @@ pub async fn diagnose(
     let env = Env::parse(&text);
     let (mut checks, mut target) = env_checks::run(&env, &hints, shell, &overrides);
     target.app_auth = app_auth(args, &env, &hints)?;
+    let (queue_check, queue) = env_checks::queue::setup(&env, &hints);
+    checks.extend(queue_check);
+    match (args.offline, queue) {
+        (true, Some(queue)) => checks.push(env_checks::queue::offline(&queue)),
+        (false, queue) => target.queue = queue,
+        (true, None) => {}
+    }
     if !args.offline {
         checks.extend(live::run(&target, Duration::from_secs(args.timeout.max(1))).await);
     }

@@ -38,6 +38,8 @@ pub struct ProjectHints {
     pub channel_patterns: Option<Vec<String>>,
     /// `bootstrap/app.php` configures the app fluently (Laravel 11 and later).
     pub laravel_11: bool,
+    /// Classes under `app/` that implement `ShouldBroadcast` (queued), not `ShouldBroadcastNow`.
+    pub queued_broadcasts: Vec<String>,
 }
 
 /// Reads the hints from the project directory `dir` (the `.env` file's directory).
@@ -77,7 +79,56 @@ pub fn read(dir: &Path) -> ProjectHints {
             .map(|php| channel_patterns(&php)),
         laravel_11: std::fs::read_to_string(dir.join("bootstrap/app.php"))
             .is_ok_and(|php| php.contains("Application::configure(")),
+        queued_broadcasts: queued_broadcasts(&dir.join("app")),
     }
+}
+
+/// Most PHP files read when looking for broadcast events.
+const MAX_PHP_FILES: usize = 5000;
+
+/// Event classes under `dir` that implement `ShouldBroadcast` but not `ShouldBroadcastNow`,
+/// as `Namespace\Class`, sorted.
+fn queued_broadcasts(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    let mut read = 0;
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|ext| ext != "php") || read >= MAX_PHP_FILES {
+                continue;
+            }
+            read += 1;
+            let Ok(php) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if php.contains("ShouldBroadcastNow") || !php.contains("ShouldBroadcast") {
+                continue;
+            }
+            let class = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().to_string());
+            let namespace = php
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("namespace "))
+                .map(|ns| ns.trim_end_matches(';').trim().to_string());
+            if let Some(class) = class {
+                found.push(match namespace {
+                    Some(ns) => format!("{ns}\\{class}"),
+                    None => class,
+                });
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// The first argument of every `Broadcast::channel('…', …)` call.

@@ -41,6 +41,38 @@ pub struct AppAuth {
     pub laravel_11: bool,
 }
 
+/// Where a Laravel queue keeps its jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueStore {
+    /// Laravel's Redis queue: the list `{prefix}queues:{queue}`.
+    Redis {
+        /// `redis://…` built from `REDIS_URL` or `REDIS_HOST/PORT/PASSWORD/DB`.
+        url: String,
+        /// Laravel's Redis key prefix (`REDIS_PREFIX`, else `{app name}_database_`).
+        prefix: String,
+    },
+    /// Laravel's database queue: the `jobs` table.
+    Sql {
+        /// `mysql://…` or `postgres://…` built from `DB_*`.
+        url: String,
+        /// The jobs table.
+        table: String,
+    },
+}
+
+/// A queue that broadcast events wait in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSetup {
+    /// `QUEUE_CONNECTION`, e.g. `redis`.
+    pub connection: String,
+    /// The queue name, e.g. `default`.
+    pub queue: String,
+    /// Where to count.
+    pub store: QueueStore,
+    /// The `ShouldBroadcast` event classes that go through it.
+    pub events: Vec<String>,
+}
+
 /// Everything the live checks need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -60,4 +92,6 @@ pub struct Target {
     pub names: VarNames,
     /// The app's auth endpoint, when there is an app to ask.
     pub app_auth: Option<AppAuth>,
+    /// The queue queued broadcast events wait in, when it can be read.
+    pub queue: Option<QueueSetup>,
 }

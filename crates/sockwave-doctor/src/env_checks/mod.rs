@@ -10,6 +10,7 @@ mod browser;
 mod browser_address;
 mod built;
 mod laravel;
+pub mod queue;
 mod server;
 
 use std::collections::HashMap;
@@ -127,6 +128,7 @@ pub fn run(
             browser_address: browser.address_vars,
         },
         app_auth: None,
+        queue: None,
     };
     (checks, target)
 }

@@ -9,6 +9,7 @@
 
 mod api;
 mod auth_endpoint;
+mod queue;
 mod reach;
 mod refusal;
 mod roundtrip;
@@ -113,6 +114,9 @@ pub(crate) async fn run(target: &Target, limit: Duration) -> Vec<Check> {
     checks.push(roundtrip::private_auth(socket.as_mut(), target).await);
     if let Some(app_auth) = &target.app_auth {
         checks.push(auth_endpoint::check(app_auth, socket.as_mut(), target, limit).await);
+    }
+    if let Some(setup) = &target.queue {
+        checks.push(queue::check(setup, limit).await);
     }
     if let Some(socket) = socket {
         socket.close().await;
