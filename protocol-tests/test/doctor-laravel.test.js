@@ -23,9 +23,12 @@ const SKELETON = path.join(REPO_ROOT, 'protocol-tests', 'laravel-app');
 const LARAVEL = '/usr/share/php/Illuminate/autoload.php';
 
 function phpMissing() {
-  const php = spawnSync('php', ['--version'], { encoding: 'utf8' });
-  if (php.status !== 0) return 'NOT RUN: php is not installed (apt-get install -y php-cli php-laravel-framework)';
+  const php = spawnSync('php', ['-m'], { encoding: 'utf8' });
+  if (php.status !== 0) return 'NOT RUN: php is not installed (apt-get install -y php-cli php-laravel-framework php-redis php-mysql php-pgsql)';
   if (!fs.existsSync(LARAVEL)) return 'NOT RUN: Laravel is not installed (apt-get install -y php-laravel-framework)';
+  const modules = php.stdout.split('\n').map((m) => m.trim());
+  const absent = ['redis', 'pdo_mysql', 'pdo_pgsql'].filter((m) => !modules.includes(m));
+  if (absent.length) return `NOT RUN: PHP lacks ${absent.join(', ')} (apt-get install -y php-redis php-mysql php-pgsql)`;
   return null;
 }
 
@@ -143,6 +146,15 @@ test('doctor and broken Laravel apps: each failure named with its fix', async (t
       edits: {},
       args: [...user(8), '--channel', 'private-orders.7'],
       expect: [/✘ auth endpoint .*answered 403: the route works and the app refused this user \(the callback of Broadcast::channel\('orders\.\{id\}'\) in routes\/channels\.php/],
+    },
+    {
+      label: 'a catch-all page route answers instead',
+      edits: {
+        'config/app.php': (php) => php.replace('        App\\Providers\\BroadcastServiceProvider::class,', ''),
+        'routes/web.php': (php) => `${php}\nRoute::any('/{any}', fn () => '<!DOCTYPE html><html><body>the SPA</body></html>')->where('any', '.*')->withoutMiddleware(App\\Http\\Middleware\\VerifyCsrfToken::class);\n`,
+      },
+      args: user(1),
+      expect: [/✘ auth endpoint .*answered 200 without an auth signature \(the body starts with '<!DOCTYPE html>/, /fix: make sure Echo's auth path is Laravel's \/broadcasting\/auth/],
     },
     {
       label: 'an exception in the callback',

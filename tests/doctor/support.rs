@@ -19,6 +19,7 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn args(env: PathBuf) -> DoctorArgs {
     DoctorArgs {
         env,
+        project: None,
         url: None,
         browser_url: None,
         offline: false,

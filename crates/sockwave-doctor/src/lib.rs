@@ -36,6 +36,9 @@ pub struct DoctorArgs {
     /// The Laravel project's .env file
     #[arg(long, value_name = "PATH")]
     pub env: PathBuf,
+    /// The Laravel project's root (default: the .env file's directory)
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
     /// Where the backend reaches the server, instead of PUSHER_SCHEME/HOST/PORT
     /// (e.g. http://127.0.0.1:6001)
     #[arg(long, value_name = "URL")]
@@ -194,11 +197,14 @@ pub async fn diagnose(
         backend: parse("--url", &args.url)?,
         browser: parse("--browser-url", &args.browser_url)?,
     };
-    let dir = args
-        .env
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = match &args.project {
+        Some(project) => project.as_path(),
+        None => args
+            .env
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    };
     let hints = project::read(dir);
     let env = Env::parse(&text);
     let (mut checks, mut target) = env_checks::run(&env, &hints, shell, &overrides);

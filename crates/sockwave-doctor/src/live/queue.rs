@@ -33,22 +33,26 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
     );
     let first = match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
         Ok(Ok(waiting)) => waiting,
-        Ok(Err(err)) => return Check::warn(
-            NAME,
-            format!(
+        Ok(Err(err)) => {
+            return Check::warn(
+                NAME,
+                format!(
                 "{events} are queued (QUEUE_CONNECTION={}), but the queue could not be read: {err}",
                 setup.connection
             ),
-            Some(format!("make sure a worker runs: {worker}")),
-        ),
-        Err(_) => return Check::warn(
-            NAME,
-            format!(
+                Some(format!("make sure a worker runs: {worker}")),
+            )
+        }
+        Err(_) => {
+            return Check::warn(
+                NAME,
+                format!(
                 "{events} are queued (QUEUE_CONNECTION={}), but the queue did not answer in time",
                 setup.connection
             ),
-            Some(format!("make sure a worker runs: {worker}")),
-        ),
+                Some(format!("make sure a worker runs: {worker}")),
+            )
+        }
     };
     let place = setup.store.describe(&setup.queue);
     if first.count == 0 {
