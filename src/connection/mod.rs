@@ -119,6 +119,19 @@ fn ip_refused(
     peer: Option<SocketAddr>,
     refusal: IpRefusal,
 ) -> Response<Full<Bytes>> {
+    let text = ip_refusal(ctx, refusal);
+    tracing::debug!(peer = peer.map(tracing::field::display), reason = %text, "websocket upgrade refused");
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Counts a per-IP refusal in the metrics and says why, for WebSocket upgrades and HTTP
+/// transport sessions alike.
+fn ip_refusal(ctx: &Context, refusal: IpRefusal) -> String {
     let (limit, text) = match refusal {
         IpRefusal::TooManyOpen { max } => (
             Limit::IpConnections,
@@ -130,13 +143,7 @@ fn ip_refused(
         ),
     };
     ctx.metrics.ip_limited(limit);
-    tracing::debug!(peer = peer.map(tracing::field::display), reason = %text, "websocket upgrade refused");
-    let mut response = Response::new(Full::new(Bytes::from(text)));
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    text
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

@@ -57,6 +57,8 @@ pub struct BuiltFrontend {
     pub file: Option<String>,
     /// Echo's options, when a file has them.
     pub options: Option<EchoOptions>,
+    /// `public/hot` exists: the Vite dev server runs, and the browser uses it, not the build.
+    pub dev_server: bool,
 }
 
 /// Reads the built frontend of the project in `dir`: Vite's manifest
@@ -100,6 +102,7 @@ pub fn read(dir: &Path) -> Option<BuiltFrontend> {
         Some((shown, options))
     });
     Some(BuiltFrontend {
+        dev_server: dir.join("public/hot").is_file(),
         manifest: manifest.to_string(),
         file: found.as_ref().map(|(file, _)| file.clone()),
         options: found.map(|(_, options)| options),
@@ -130,7 +133,9 @@ pub fn echo_options(js: &str) -> Option<EchoOptions> {
             Some(Baked::Text(name)) if name == "pusher" || name == "reverb" => name,
             _ => continue,
         };
-        let Some(key) = field("key") else {
+        // Echo 1.x's own defaults (`{broadcaster:"pusher",…,key:null}`) come first in a
+        // bundle: only the app's options have the key as a string.
+        let Some(key @ Baked::Text(_)) = field("key") else {
             continue;
         };
         return Some(EchoOptions {
@@ -280,5 +285,11 @@ mod tests {
         assert_eq!(options.force_tls, Some(Baked::Flag(true)));
         assert_eq!(echo_options("broadcaster:\"pusher\""), None);
         assert_eq!(echo_options("{broadcaster:\"socket.io\",key:\"k\"}"), None);
+        // laravel-echo 1.x's defaults, then the app's options.
+        let both = r#"_defaultOptions={auth:{headers:{}},broadcaster:"pusher",csrfToken:null,host:null,key:null};new Echo({broadcaster:"pusher",key:"app-key",wsHost:"h"})"#;
+        assert_eq!(
+            echo_options(both).unwrap().key,
+            Some(Baked::Text("app-key".into()))
+        );
     }
 }

@@ -80,9 +80,9 @@ pub enum DoctorError {
         /// The cause.
         source: std::io::Error,
     },
-    /// A `--header` without `Name: value`.
-    #[error("invalid --header '{0}': expected 'Name: value'")]
-    Header(String),
+    /// A `--header` without `Name: value` (its value is not shown: it may be a token).
+    #[error("invalid --header: expected 'Name: value'")]
+    Header,
     /// `--url` or `--browser-url` is not a URL.
     #[error("invalid {flag}")]
     Url {
@@ -140,7 +140,7 @@ fn app_auth(
             let (name, value) = header
                 .split_once(':')
                 .filter(|(name, _)| !name.trim().is_empty())
-                .ok_or_else(|| DoctorError::Header(header.clone()))?;
+                .ok_or(DoctorError::Header)?;
             Ok((name.trim().to_string(), value.trim().to_string()))
         })
         .collect::<Result<Vec<_>, DoctorError>>()?;
@@ -173,6 +173,7 @@ fn app_auth(
         cookie: args.cookie.clone(),
         headers,
         channel,
+        channel_named: args.channel.is_some(),
         patterns,
         laravel_11: hints.laravel_11,
     }))

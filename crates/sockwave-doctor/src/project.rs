@@ -92,13 +92,19 @@ fn queued_broadcasts(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     let mut read = 0;
+    let mut dirs = 0;
     while let Some(dir) = pending.pop() {
+        dirs += 1;
+        if dirs > MAX_PHP_FILES {
+            break;
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
+            // Symbolic links are not followed: a link loop would never end.
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 pending.push(path);
                 continue;
             }

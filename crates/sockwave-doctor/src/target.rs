@@ -35,6 +35,8 @@ pub struct AppAuth {
     pub headers: Vec<(String, String)>,
     /// The private channel to ask for.
     pub channel: Option<String>,
+    /// Whether `--channel` named it (rather than the doctor guessing one).
+    pub channel_named: bool,
     /// The `Broadcast::channel` patterns of `routes/channels.php`.
     pub patterns: Vec<String>,
     /// Laravel 11 or later (`bootstrap/app.php` configures the app), for the 404 fix.

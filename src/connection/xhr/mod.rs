@@ -27,7 +27,6 @@ use super::ClientMeta;
 use crate::context::Context;
 use crate::http::body::{self, BodyLimits};
 use crate::http::Peer;
-use crate::metrics::Limit;
 use crate::rate_limit::IpRefusal;
 
 /// A response body: whole, or streamed line by line (the same type as the console's).
@@ -356,17 +355,7 @@ async fn hand_over(inbox: &mpsc::Sender<Input>, input: Input) -> Result<(), Box<
 }
 
 fn ip_refused(ctx: &Context, refusal: IpRefusal) -> Response<Body> {
-    let (limit, text) = match refusal {
-        IpRefusal::TooManyOpen { max } => (
-            Limit::IpConnections,
-            format!("too many open connections from this address (limit {max})"),
-        ),
-        IpRefusal::TooManyNew { max } => (
-            Limit::IpNewConnections,
-            format!("too many new connections from this address (limit {max} per second)"),
-        ),
-    };
-    ctx.metrics.ip_limited(limit);
+    let text = super::ip_refusal(ctx, refusal);
     error(StatusCode::TOO_MANY_REQUESTS, &text, Some("1"))
 }
 

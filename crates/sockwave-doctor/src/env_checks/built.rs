@@ -18,6 +18,12 @@ pub(super) fn check(
     browser_url: Option<&Endpoint>,
 ) -> Option<Check> {
     let built = built?;
+    if built.dev_server {
+        return Some(Check::skip(
+            NAME,
+            "public/hot exists: the Vite dev server runs and pages load from it, with the .env it read when it started (restart npm run dev after changing .env)",
+        ));
+    }
     let Some(options) = &built.options else {
         return Some(Check::warn(
             NAME,
@@ -40,7 +46,11 @@ pub(super) fn check(
         ("wsHost", "HOST", &options.ws_host),
     ] {
         let var = format!("{prefix}{field}");
-        let now = env.vite.get(&var).map(|r| r.value.as_str());
+        let now = env
+            .vite
+            .get(&var)
+            .map(|r| r.value.as_str())
+            .filter(|now| !now.is_empty());
         if let (Some(built), Some(now)) = (baked.as_ref().and_then(Baked::text), now) {
             if built != now {
                 stale.push(format!("{option} '{built}' where {var} is now '{now}'"));
@@ -48,13 +58,15 @@ pub(super) fn check(
         }
     }
     let scheme_var = format!("{prefix}SCHEME");
-    let tls_now = env
+    let scheme_now = env
         .vite
         .get(&scheme_var)
         .map(|r| r.value.as_str())
-        .unwrap_or("https")
-        == "https";
-    if let Some(Baked::Flag(tls_built)) = options.force_tls {
+        .filter(|scheme| !scheme.is_empty());
+    // Echo's usual options default the scheme to https.
+    let tls_now = scheme_now.unwrap_or("https") == "https";
+    if let (Some(Baked::Flag(tls_built)), Some(_)) = (&options.force_tls, scheme_now) {
+        let tls_built = *tls_built;
         if tls_built != tls_now {
             stale.push(format!(
                 "forceTLS {tls_built} where {scheme_var} now means {tls_now}"

@@ -129,18 +129,28 @@ fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// Laravel's `Str::slug($name, '_')` for the usual app names: ASCII letters and digits
-/// lowercased, runs of anything else one `_`, none at the ends.
+/// Laravel's `Str::slug($name, '_')` for ASCII app names: `@` becomes `at`, other
+/// punctuation is dropped, and runs of spaces, `-` and `_` become one `_` (none at the ends).
 fn slug(name: &str) -> String {
     let mut out = String::new();
+    let mut gap = false;
     for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.is_empty() && !out.ends_with('_') {
+        let word = match c {
+            '@' => "at".to_string(),
+            c if c.is_ascii_alphanumeric() => c.to_ascii_lowercase().to_string(),
+            c if c == '-' || c == '_' || c.is_whitespace() => {
+                gap = true;
+                continue;
+            }
+            _ => continue,
+        };
+        if gap && !out.is_empty() {
             out.push('_');
         }
+        gap = false;
+        out.push_str(&word);
     }
-    out.trim_end_matches('_').to_string()
+    out
 }
 
 #[cfg(test)]
@@ -151,5 +161,7 @@ mod tests {
     fn laravel_prefixes() {
         assert_eq!(slug("Laravel"), "laravel");
         assert_eq!(slug("My Shop - Admin"), "my_shop_admin");
+        assert_eq!(slug("Acme.io"), "acmeio");
+        assert_eq!(slug("Bob's @ Shop"), "bobs_at_shop");
     }
 }

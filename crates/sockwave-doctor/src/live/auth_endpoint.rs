@@ -56,16 +56,40 @@ pub(super) async fn check(
         }
     };
     let request = format!("POST {url} for {channel}");
+    let as_guest = auth.cookie.is_none() && auth.headers.is_empty();
+    let same_path = answer.location.as_deref().is_some_and(|location| {
+        location
+            .split('?')
+            .next()
+            .is_some_and(|path| path.ends_with(auth.path.as_str()))
+    });
     match answer.status {
+        300..=399 if same_path => Check::fail(
+            NAME,
+            format!(
+                "{request} was redirected to {}: the same path at another address (http→https, another host)",
+                answer.location.as_deref().unwrap_or_default()
+            ),
+            "point --app-url (or APP_URL) at the address the app really answers on",
+        ),
+        300..=399 | 401 | 403 if as_guest => Check::warn(
+            NAME,
+            format!(
+                "{request} answered {} to a guest: the route works; whether a logged-in user may join is not checked",
+                answer.status
+            ),
+            Some("pass --cookie (from a logged-in browser session) or --header 'Authorization: Bearer …' to check as a user".into()),
+        ),
+        404 if !auth.channel_named && !auth.app_url_explicit => Check::warn(
+            NAME,
+            format!("{request} answered 404: the broadcasting routes are not registered, so private and presence channels cannot work (fine if the app uses public channels only)"),
+            Some(not_registered_fix(auth)),
+        ),
         200 => signed(&request, &answer.body, channel, &socket_id, socket, target).await,
         404 => Check::fail(
             NAME,
             format!("{request} answered 404: the broadcasting routes are not registered"),
-            if auth.laravel_11 {
-                "add ->withBroadcasting(__DIR__.'/../routes/channels.php') to bootstrap/app.php (php artisan install:broadcasting does it)".to_string()
-            } else {
-                "uncomment App\\Providers\\BroadcastServiceProvider::class in the providers of config/app.php (Laravel 10 and older)".to_string()
-            },
+            not_registered_fix(auth),
         ),
         419 => Check::fail(
             NAME,
@@ -102,6 +126,14 @@ pub(super) async fn check(
             format!("{request} answered {status}: {}", excerpt(&answer.body)),
             "Echo expects 200 with {\"auth\": \"key:signature\"}: check what answers on this path",
         ),
+    }
+}
+
+fn not_registered_fix(auth: &AppAuth) -> String {
+    if auth.laravel_11 {
+        "add ->withBroadcasting(__DIR__.'/../routes/channels.php') to bootstrap/app.php (php artisan install:broadcasting does it)".to_string()
+    } else {
+        "uncomment App\\Providers\\BroadcastServiceProvider::class in the providers of config/app.php (Laravel 10 and older)".to_string()
     }
 }
 
@@ -145,7 +177,10 @@ async fn signed(
     let Some(socket) = socket else {
         return Check::pass(NAME, format!("{request} returned a valid signature"));
     };
-    match socket.subscribe(channel, Some(auth.to_string())).await {
+    match socket
+        .subscribe_with(channel, Some(auth.to_string()), channel_data)
+        .await
+    {
         Ok(()) => Check::pass(NAME, format!("{request} signed the subscription and the server accepted it")),
         Err(err @ SocketError::Refused { .. }) => Check::fail(
             NAME,

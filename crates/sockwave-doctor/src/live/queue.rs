@@ -12,8 +12,9 @@ use crate::target::{QueueSetup, QueueStore};
 
 use crate::env_checks::queue::NAME;
 
-/// How long a running worker gets to take a waiting job before the queue counts as stuck.
-const GRACE: Duration = Duration::from_millis(1500);
+/// How long a running worker gets to take a waiting job before the queue counts as stuck:
+/// more than `queue:work`'s default 3 s sleep when it found the queue empty.
+const GRACE: Duration = Duration::from_millis(3500);
 
 /// Broadcast jobs waiting, and the oldest one's id (to tell "still there" from "new").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,25 +34,19 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
     );
     let first = match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
         Ok(Ok(waiting)) => waiting,
-        Ok(Err(err)) => {
+        failed => {
+            let why = match failed {
+                Ok(Err(err)) => format!("could not be read: {err}"),
+                _ => "did not answer in time".to_string(),
+            };
             return Check::warn(
                 NAME,
                 format!(
-                "{events} are queued (QUEUE_CONNECTION={}), but the queue could not be read: {err}",
-                setup.connection
-            ),
+                    "{events} are queued (QUEUE_CONNECTION={}), but the queue {why}",
+                    setup.connection
+                ),
                 Some(format!("make sure a worker runs: {worker}")),
-            )
-        }
-        Err(_) => {
-            return Check::warn(
-                NAME,
-                format!(
-                "{events} are queued (QUEUE_CONNECTION={}), but the queue did not answer in time",
-                setup.connection
-            ),
-                Some(format!("make sure a worker runs: {worker}")),
-            )
+            );
         }
     };
     let place = setup.store.describe(&setup.queue);
@@ -62,10 +57,18 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
         );
     }
     tokio::time::sleep(GRACE).await;
-    let second = match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
-        Ok(Ok(waiting)) => waiting,
-        _ => first.clone(),
-    };
+    let second =
+        match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
+            Ok(Ok(waiting)) => waiting,
+            _ => return Check::warn(
+                NAME,
+                format!(
+                    "{} broadcast jobs wait in {place}, and the second look at the queue failed",
+                    first.count
+                ),
+                Some(format!("make sure a worker runs: {worker}")),
+            ),
+        };
     if second.count == 0 || second.oldest != first.oldest {
         return Check::pass(
             NAME,
@@ -148,19 +151,28 @@ async fn redis_count(url: &str, prefix: &str, queue: &str) -> Result<Waiting, St
 /// `created_at` (Unix seconds).
 async fn sql_count(url: &str, table: &str, queue: &str) -> Result<Waiting, String> {
     let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT), CAST(MIN(id) AS BIGINT), CAST(MIN(created_at) AS BIGINT) FROM {table} WHERE queue = $1 AND reserved_at IS NULL AND payload LIKE $2"
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(MIN(id) AS BIGINT), CAST(MIN(created_at) AS BIGINT) FROM {table} WHERE queue = $1 AND reserved_at IS NULL AND available_at <= $3 AND payload LIKE $2"
     );
     let like = "%BroadcastEvent%";
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or(i64::MAX);
     let (count, oldest, created): (i64, Option<i64>, Option<i64>) = if url.starts_with("mysql") {
         let mut connection = sqlx::MySqlConnection::connect(url)
             .await
             .map_err(|err| err.to_string())?;
+        // MySQL binds in order of appearance: queue, available_at, payload.
         let sql = sql
             .replace("$1", "?")
+            .replace("$3", "?")
             .replace("$2", "?")
             .replace("AS BIGINT", "AS SIGNED");
         sqlx::query_as(&sql)
             .bind(queue)
+            .bind(now)
             .bind(like)
             .fetch_one(&mut connection)
             .await
@@ -172,13 +184,12 @@ async fn sql_count(url: &str, table: &str, queue: &str) -> Result<Waiting, Strin
         sqlx::query_as(&sql)
             .bind(queue)
             .bind(like)
+            .bind(now)
             .fetch_one(&mut connection)
             .await
             .map_err(|err| err.to_string())?
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = u64::try_from(now).unwrap_or(0);
     Ok(Waiting {
         count: u64::try_from(count).unwrap_or(0),
         oldest: oldest.map(|id| id.to_string()),

@@ -101,15 +101,29 @@ impl Socket {
         }
     }
 
-    /// Subscribes to `channel` (with `auth` for private channels) and waits for the answer.
+    /// Subscribes to `channel` (with `auth` for private channels, and `channel_data` for
+    /// presence ones) and waits for the answer.
     pub(crate) async fn subscribe(
         &mut self,
         channel: &str,
         auth: Option<String>,
     ) -> Result<(), SocketError> {
+        self.subscribe_with(channel, auth, None).await
+    }
+
+    /// `subscribe` with the presence `channel_data` the auth covers.
+    pub(crate) async fn subscribe_with(
+        &mut self,
+        channel: &str,
+        auth: Option<String>,
+        channel_data: Option<&str>,
+    ) -> Result<(), SocketError> {
         let mut data = json!({ "channel": channel });
         if let Some(auth) = auth {
             data["auth"] = Value::String(auth);
+        }
+        if let Some(channel_data) = channel_data {
+            data["channel_data"] = Value::String(channel_data.to_string());
         }
         self.send(json!({ "event": "pusher:subscribe", "data": data }))
             .await?;
