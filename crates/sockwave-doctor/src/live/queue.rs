@@ -57,18 +57,19 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
         );
     }
     tokio::time::sleep(GRACE).await;
-    let second =
-        match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
-            Ok(Ok(waiting)) => waiting,
-            _ => return Check::warn(
+    let second = match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
+        Ok(Ok(waiting)) => waiting,
+        _ => {
+            return Check::warn(
                 NAME,
                 format!(
                     "{} broadcast jobs wait in {place}, and the second look at the queue failed",
                     first.count
                 ),
                 Some(format!("make sure a worker runs: {worker}")),
-            ),
-        };
+            )
+        }
+    };
     if second.count == 0 || second.oldest != first.oldest {
         return Check::pass(
             NAME,
