@@ -11,13 +11,20 @@ import { makePusher, makeSdk, pusherSubscribe, once } from '../lib/clients.js';
 import { makePki, tlsClients } from '../lib/tls.js';
 import { startNginx, TEMPLATE } from '../lib/nginx.js';
 
-test('pusher-js and the SDK through nginx as docs/proxies/nginx.conf configures it', async (t) => {
+/** A sockwave behind nginx started from the documented config; null when nginx is NOT RUN. */
+async function behindNginx(t) {
   const pki = makePki();
   t.after(() => pki.remove());
   const server = await startServer();
   t.after(() => server.stop());
   const proxy = await startNginx(t, { upstreamPort: server.port, pki });
-  if (!proxy) return;
+  return proxy && { pki, server, proxy };
+}
+
+test('pusher-js and the SDK through nginx as docs/proxies/nginx.conf configures it', async (t) => {
+  const setup = await behindNginx(t);
+  if (!setup) return;
+  const { pki, proxy } = setup;
 
   // Plain ws and http through the proxy.
   const pusher = makePusher(proxy.httpPort, { t });
@@ -38,12 +45,9 @@ test('pusher-js and the SDK through nginx as docs/proxies/nginx.conf configures 
 });
 
 test('pusher-js over xhr_streaming and xhr_polling through nginx as docs/proxies/nginx.conf configures it', async (t) => {
-  const pki = makePki();
-  t.after(() => pki.remove());
-  const server = await startServer();
-  t.after(() => server.stop());
-  const proxy = await startNginx(t, { upstreamPort: server.port, pki });
-  if (!proxy) return;
+  const setup = await behindNginx(t);
+  if (!setup) return;
+  const { proxy } = setup;
   const sdk = makeSdk(proxy.httpPort);
   for (const transport of ['xhr_streaming', 'xhr_polling']) {
     const pusher = makePusher(proxy.httpPort, {
