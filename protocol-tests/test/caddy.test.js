@@ -13,17 +13,14 @@ import { needTool, runTool, substitute, tempDir } from '../lib/tools.js';
 
 const CADDYFILE = path.join(REPO_ROOT, 'docs', 'proxies', 'Caddyfile');
 
-test('pusher-js over wss and the SDK over https through Caddy as docs/proxies/Caddyfile configures it', async (t) => {
-  const binary = needTool(t, ['caddy'], ['version'], 'apt-get install -y caddy');
-  if (!binary) return;
-  const server = await startServer();
-  t.after(() => server.stop());
+/** Caddy with the documented site block on fresh ports and its own local CA, in a temp dir. */
+async function startCaddy(t, binary, upstreamPort) {
   const dir = tempDir(t, 'caddy');
   const port = await freePort();
   const adminPort = await freePort();
   let site = fs.readFileSync(CADDYFILE, 'utf8');
   site = substitute(site, 'ws.example.com {', `https://127.0.0.1:${port} {`, 'docs/proxies/Caddyfile');
-  site = substitute(site, 'reverse_proxy 127.0.0.1:6001 {', `reverse_proxy 127.0.0.1:${server.port} {`, 'docs/proxies/Caddyfile');
+  site = substitute(site, 'reverse_proxy 127.0.0.1:6001 {', `reverse_proxy 127.0.0.1:${upstreamPort} {`, 'docs/proxies/Caddyfile');
   const config = [
     '{',
     `\tadmin 127.0.0.1:${adminPort}`,
@@ -42,6 +39,24 @@ test('pusher-js over wss and the SDK over https through Caddy as docs/proxies/Ca
     label: 'caddy serving with its local CA',
     ready: (output) => fs.existsSync(root) && /serving initial configuration|certificate obtained successfully/.test(output),
   });
+  return { port, root };
+}
+
+test('pusher-js over wss and the SDK over https through Caddy as docs/proxies/Caddyfile configures it', async (t) => {
+  const binary = needTool(t, ['caddy'], ['version'], 'apt-get install -y caddy');
+  if (!binary) return;
+  const server = await startServer();
+  t.after(() => server.stop());
+  // A free port can be taken by a concurrent test before Caddy binds it (Caddy binds every
+  // interface): start again on new ports then.
+  let caddy;
+  for (let attempt = 1; !caddy; attempt += 1) {
+    caddy = await startCaddy(t, binary, server.port).catch((err) => {
+      if (attempt >= 3 || !/address already in use/.test(err.message)) throw err;
+      return null;
+    });
+  }
+  const { port, root } = caddy;
 
   const clients = tlsClients({ port, ca: root, appCfg: DEFAULT_APP, t });
   assert.match(await clients.ready(), /^READY \d+\.\d+$/);
