@@ -91,7 +91,11 @@ fn check(
         }
     } else if since(socket.last_seen()) >= limits.activity {
         socket.set_ping_sent(now);
-        flush = socket.enqueue(ping) == Enqueued::First;
+        let enqueued = socket.enqueue(ping);
+        if !matches!(enqueued, Enqueued::Refused(_)) {
+            socket.count_sent(1, ping.len());
+        }
+        flush = enqueued == Enqueued::First;
     }
     if authorize_within.is_some_and(|within| since(socket.opened_at()) >= within)
         && !socket.is_authorized()

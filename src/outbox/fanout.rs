@@ -27,6 +27,11 @@ const CHUNK: usize = 128;
 #[must_use = "call flush() once no lock is held"]
 pub struct Flushes {
     sockets: Vec<SocketHandle>,
+    /// Frames taken since the last count, all for the app of `counted_by`: one metrics update
+    /// per app and batch instead of one per delivery (per-delivery atomics on counters every
+    /// thread shares cost the fan-out several per cent).
+    counted_by: Option<SocketHandle>,
+    uncounted: (usize, usize),
 }
 
 impl Flushes {
@@ -38,29 +43,53 @@ impl Flushes {
     /// Queues `frame` for `socket`; `true` when the socket took it (it will be written unless
     /// the connection breaks), `false` when the socket is gone or was just found too slow.
     pub(crate) fn send(&mut self, socket: &SocketHandle, frame: &Frame) -> bool {
-        match socket.enqueue(frame) {
+        let taken = match socket.enqueue(frame) {
             Enqueued::First => {
                 self.sockets.push(socket.clone());
                 true
             }
             Enqueued::Behind => true,
             Enqueued::Refused(_) => false,
+        };
+        if taken {
+            if !self
+                .counted_by
+                .as_ref()
+                .is_some_and(|by| by.same_metrics(socket))
+            {
+                self.count();
+                self.counted_by = Some(socket.clone());
+            }
+            self.uncounted.0 += 1;
+            self.uncounted.1 += frame.len();
         }
+        taken
     }
 
     /// Takes over another batch's sockets.
     pub(crate) fn append(&mut self, mut other: Flushes) {
+        other.count();
         self.sockets.append(&mut other.sockets);
     }
 
     /// Writes what was queued, from this thread or spawned chunks.
     pub fn flush(mut self) {
+        self.count();
         flush(std::mem::take(&mut self.sockets));
+    }
+
+    /// Adds the frames taken so far to their app's metrics.
+    fn count(&mut self) {
+        if let Some(by) = self.counted_by.take() {
+            let (messages, bytes) = std::mem::take(&mut self.uncounted);
+            by.count_sent(messages, bytes);
+        }
     }
 }
 
 impl Drop for Flushes {
     fn drop(&mut self) {
+        self.count();
         debug_assert!(
             self.sockets.is_empty() || std::thread::panicking(),
             "frames were queued for {} socket(s) and never flushed",

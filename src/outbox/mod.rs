@@ -186,7 +186,11 @@ impl SocketHandle {
     /// Sends a text frame without waiting. A full queue means the client is not reading:
     /// the socket is asked to close with 4100 rather than letting memory grow.
     pub(crate) fn try_send(&self, frame: &Frame) -> SendOutcome {
-        match self.enqueue(frame) {
+        let enqueued = self.enqueue(frame);
+        if !matches!(enqueued, Enqueued::Refused(_)) {
+            self.count_sent(1, frame.len());
+        }
+        match enqueued {
             Enqueued::First => self.flush_now(),
             Enqueued::Behind => SendOutcome::Queued,
             Enqueued::Refused(outcome) => outcome,
@@ -210,7 +214,8 @@ impl SocketHandle {
         queue.frames.push_back((Opcode::Text, frame.bytes()));
         let held = queue.hold.is_some();
         drop(queue);
-        self.0.metrics.ws_sent(1, frame.len());
+        // Not counted here: a fan-out counts its frames once per app (`Flushes`), so that
+        // metrics cost one update per broadcast rather than one per delivery.
         if held {
             // The task flushes after its replies.
             if first {
@@ -282,6 +287,17 @@ impl SocketHandle {
     /// The close requested so far, if any.
     pub(crate) fn requested_close(&self) -> Option<CloseRequest> {
         CloseRequest::from_u8(self.0.close.load(Ordering::Acquire))
+    }
+
+    /// Counts frames queued for this socket in its app's metrics (senders count: a fan-out
+    /// once per app and broadcast, see `Flushes`).
+    pub(crate) fn count_sent(&self, n_messages: usize, n_bytes: usize) {
+        self.0.metrics.ws_sent(n_messages, n_bytes);
+    }
+
+    /// Whether this socket counts in the same app metrics as `other`.
+    pub(crate) fn same_metrics(&self, other: &SocketHandle) -> bool {
+        Arc::ptr_eq(&self.0.metrics, &other.0.metrics)
     }
 
     /// Whether frames wait in the queue.
