@@ -35,20 +35,26 @@ async function browserFor(t) {
   return browser;
 }
 
+/** pusher-js's options for a page on another origin: WebSocket and HTTP both to sockwave. */
+function pageOptions(port, transports) {
+  const options = {
+    cluster: 'mt1',
+    wsHost: '127.0.0.1',
+    wsPort: port,
+    httpHost: '127.0.0.1',
+    httpPort: port,
+    forceTLS: false,
+    disableStats: true,
+  };
+  if (transports) options.enabledTransports = transports;
+  return options;
+}
+
 /** pusher-js in the page, connected over `transports` (null: pusher-js's defaults). */
 async function connectInPage(page, port, { transports, user }) {
-  return page.evaluate(async ({ port, transports, user }) => {
-    const options = {
-      cluster: 'mt1',
-      wsHost: '127.0.0.1',
-      wsPort: port,
-      httpHost: '127.0.0.1',
-      httpPort: port,
-      forceTLS: false,
-      disableStats: true,
-      channelAuthorization: { endpoint: `/auth?user=${user}`, transport: 'ajax' },
-    };
-    if (transports) options.enabledTransports = transports;
+  const base = pageOptions(port, transports);
+  return page.evaluate(async ({ base, user }) => {
+    const options = { ...base, channelAuthorization: { endpoint: `/auth?user=${user}`, transport: 'ajax' } };
     window.received = [];
     const pusher = new Pusher('app-key', options);
     window.pusher = pusher;
@@ -57,7 +63,7 @@ async function connectInPage(page, port, { transports, user }) {
       setTimeout(() => reject(new Error(`pusher-js is ${pusher.connection.state}`)), 20_000);
     });
     return pusher.connection.connection.transport.name;
-  }, { port, transports, user });
+  }, { base, user });
 }
 
 /** Subscribes the page's pusher-js to `names`, recording every event on them. */
@@ -155,22 +161,10 @@ test('Laravel Echo in Chromium over xhr_streaming: listen, here/joining/leaving,
   const site = await startPageServer(t, server.port);
   const page = await browser.newPage();
   await page.goto(site.page());
-  await page.evaluate(async (port) => {
+  await page.evaluate(async (base) => {
     const EchoClass = window.Echo.default ?? window.Echo;
     window.log = [];
-    const echo = new EchoClass({
-      broadcaster: 'pusher',
-      key: 'app-key',
-      cluster: 'mt1',
-      wsHost: '127.0.0.1',
-      wsPort: port,
-      httpHost: '127.0.0.1',
-      httpPort: port,
-      forceTLS: false,
-      disableStats: true,
-      enabledTransports: ['xhr_streaming'],
-      authEndpoint: '/auth?user=echo-user',
-    });
+    const echo = new EchoClass({ ...base, broadcaster: 'pusher', key: 'app-key', authEndpoint: '/auth?user=echo-user' });
     window.echo = echo;
     echo.private('dashboard-stats').listen('.stats.updated', (e) => window.log.push(['stats', e]));
     echo.join('room')
@@ -182,7 +176,7 @@ test('Laravel Echo in Chromium over xhr_streaming: listen, here/joining/leaving,
       echo.connector.pusher.connection.bind('connected', resolve);
       setTimeout(() => reject(new Error('Echo did not connect')), 20_000);
     });
-  }, server.port);
+  }, pageOptions(server.port, ['xhr_streaming']));
   const logHas = (kind, test = '() => true') => page.waitForFunction(
     ({ kind, test }) => window.log.some(([k, v]) => k === kind && new Function('v', `return (${test})(v)`)(v)),
     { kind, test },
