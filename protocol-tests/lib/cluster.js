@@ -40,7 +40,8 @@ export function portOpen(port, ms = 500) {
  * Marks the test skipped with a "NOT RUN: …" reason and returns false, or throws when CI
  * requires the services.
  */
-function notRun(t, reason) {
+/** Skips the test with NOT RUN and `reason` (false), or fails it when CI requires services. */
+export function notRun(t, reason) {
   if (servicesRequired()) throw new Error(`${reason}, and CI (SOCKWAVE_TEST_REQUIRE_SERVICES=1) requires it`);
   t.skip(`NOT RUN: ${reason}`);
   return false;

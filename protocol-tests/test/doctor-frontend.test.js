@@ -110,7 +110,7 @@ test('doctor: a fresh build passes; a .env changed after the build says to rebui
   assert.equal(code, 0);
 });
 
-test('doctor: a build whose browser host is a docker service name fails, and --browser-url is no all-clear for it', { timeout: 120_000 }, async (t) => {
+test('doctor: a build for a docker service name fails, and --browser-url is no all-clear for a page built for another host', { timeout: 120_000 }, async (t) => {
   const dir = project(t, dotenv({ browserHost: 'sockwave' }));
   build(dir);
   let { code, out } = doctor(dir);
@@ -119,7 +119,15 @@ test('doctor: a build whose browser host is a docker service name fails, and --b
   // The fix the doctor gives elsewhere is --browser-url; with it the built page still points
   // at the service name, and the doctor says so instead of passing.
   ({ code, out } = doctor(dir, ['--browser-url', 'http://localhost:6001']));
-  assert.match(line(out, 'built frontend'), /✘ built frontend /);
+  assert.match(line(out, 'built frontend'), /✘ built frontend .*wsHost 'sockwave', a docker compose service name/);
+  assert.equal(code, 1);
+
+  // A page built for a real host name while --browser-url checks another server: the browser
+  // checks do not cover the built page.
+  fs.writeFileSync(path.join(dir, '.env'), dotenv({ browserHost: 'ws.example.com' }));
+  build(dir);
+  ({ code, out } = doctor(dir, ['--browser-url', 'http://localhost:6001']));
+  assert.match(line(out, 'built frontend'), /✘ built frontend .*the browser checks ran against http:\/\/localhost:6001 \(--browser-url\), but .* connects the browser to 'ws\.example\.com'/);
   assert.equal(code, 1);
 
   // Rebuilt for localhost: --browser-url and the built page agree.

@@ -14,30 +14,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, REPO_ROOT, freePort, startServer } from '../lib/server.js';
 import { waitUntil } from '../lib/clients.js';
-import { tempDir } from '../lib/tools.js';
-import { redisCommand, servicesRequired } from '../lib/cluster.js';
+import { needTool, tempDir } from '../lib/tools.js';
+import { notRun, redisCommand } from '../lib/cluster.js';
 
 const redisCommandDel = (key) => redisCommand(6379, ['DEL', key]).catch(() => {});
 
 const SKELETON = path.join(REPO_ROOT, 'protocol-tests', 'laravel-app');
 const LARAVEL = '/usr/share/php/Illuminate/autoload.php';
 
-function phpMissing() {
-  const php = spawnSync('php', ['-m'], { encoding: 'utf8' });
-  if (php.status !== 0) return 'NOT RUN: php is not installed (apt-get install -y php-cli php-laravel-framework php-redis php-mysql php-pgsql)';
-  if (!fs.existsSync(LARAVEL)) return 'NOT RUN: Laravel is not installed (apt-get install -y php-laravel-framework)';
-  const modules = php.stdout.split('\n').map((m) => m.trim());
-  const absent = ['redis', 'pdo_mysql', 'pdo_pgsql'].filter((m) => !modules.includes(m));
-  if (absent.length) return `NOT RUN: PHP lacks ${absent.join(', ')} (apt-get install -y php-redis php-mysql php-pgsql)`;
-  return null;
-}
-
+/** PHP with Debian's Laravel and the extensions the test app's queues use, or NOT RUN. */
 function needPhp(t) {
-  const missing = phpMissing();
-  if (!missing) return true;
-  if (servicesRequired()) throw new Error(missing);
-  t.skip(missing);
-  return false;
+  if (!needTool(t, ['php'], ['--version'], 'apt-get install -y php-cli')) return false;
+  if (!fs.existsSync(LARAVEL)) return notRun(t, 'Laravel is not installed (apt-get install -y php-laravel-framework)');
+  const modules = spawnSync('php', ['-m'], { encoding: 'utf8' }).stdout.split('\n').map((m) => m.trim());
+  const absent = ['redis', 'pdo_mysql', 'pdo_pgsql'].filter((m) => !modules.includes(m));
+  if (absent.length) return notRun(t, `PHP lacks ${absent.join(', ')} (apt-get install -y php-redis php-mysql php-pgsql)`);
+  return true;
 }
 
 /** The sockwave both the app and the doctor use. */

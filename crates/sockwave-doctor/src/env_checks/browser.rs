@@ -20,6 +20,15 @@ pub(super) struct Browser {
     pub(super) address_vars: String,
 }
 
+/// The prefix of the variables the bundle reads: `VITE_PUSHER_` (Vite) or, without any,
+/// `MIX_PUSHER_` (Laravel Mix); `None` when `.env` has neither.
+pub(super) fn bundler_prefix(env: &Env, family: Family) -> Option<String> {
+    ["VITE_", "MIX_"]
+        .into_iter()
+        .map(|tool| format!("{tool}{}", family.var("")))
+        .find(|prefix| env.vite.any_with_prefix(prefix))
+}
+
 pub(super) const REBUILD: &str =
     "then rebuild the frontend (npm run build): the bundler reads .env only when it builds";
 
@@ -32,11 +41,7 @@ pub(super) fn checks(
 ) -> Browser {
     let vite = format!("VITE_{}", family.var(""));
     let mix = format!("MIX_{}", family.var(""));
-    let prefix = if env.vite.any_with_prefix(&vite) {
-        vite.clone()
-    } else if env.vite.any_with_prefix(&mix) {
-        mix.clone()
-    } else {
+    let Some(prefix) = bundler_prefix(env, family) else {
         let detail = format!(
             "no {vite}* or {mix}* variables: what Echo is built with cannot be read from .env"
         );

@@ -2,7 +2,7 @@
 //! scheme in at the last build, so a `.env` that is right now can still leave the browser on
 //! old values — and `--browser-url` checks a server the built page may not be pointing at.
 
-use super::browser::REBUILD;
+use super::browser::{bundler_prefix, REBUILD};
 use super::{Env, Family};
 use crate::bundle::{Baked, BuiltFrontend, EchoOptions};
 use crate::check::Check;
@@ -35,36 +35,32 @@ pub(super) fn check(
         ));
     };
     let file = built.file.as_deref().unwrap_or(&built.manifest);
-    let prefix = ["VITE_", "MIX_"]
-        .into_iter()
-        .map(|tool| format!("{tool}{}", family.var("")))
-        .find(|prefix| env.vite.any_with_prefix(prefix))
-        .unwrap_or_else(|| format!("VITE_{}", family.var("")));
+    let prefix = bundler_prefix(env, family).unwrap_or_else(|| format!("VITE_{}", family.var("")));
+    // What `.env` sets now; unset or empty values are not compared.
+    let set = |field: &str| {
+        let var = format!("{prefix}{field}");
+        let now = env
+            .vite
+            .get(&var)
+            .map(|r| r.value.clone())
+            .filter(|now| !now.is_empty());
+        (var, now)
+    };
     let mut stale = Vec::new();
     for (option, field, baked) in [
         ("key", "APP_KEY", &options.key),
         ("wsHost", "HOST", &options.ws_host),
     ] {
-        let var = format!("{prefix}{field}");
-        let now = env
-            .vite
-            .get(&var)
-            .map(|r| r.value.as_str())
-            .filter(|now| !now.is_empty());
-        if let (Some(built), Some(now)) = (baked.as_ref().and_then(Baked::text), now) {
+        if let (Some(built), (var, Some(now))) = (baked.as_ref().and_then(Baked::text), set(field))
+        {
             if built != now {
                 stale.push(format!("{option} '{built}' where {var} is now '{now}'"));
             }
         }
     }
-    let scheme_var = format!("{prefix}SCHEME");
-    let scheme_now = env
-        .vite
-        .get(&scheme_var)
-        .map(|r| r.value.as_str())
-        .filter(|scheme| !scheme.is_empty());
+    let (scheme_var, scheme_now) = set("SCHEME");
     // Echo's usual options default the scheme to https.
-    let tls_now = scheme_now.unwrap_or("https") == "https";
+    let tls_now = scheme_now.as_deref().unwrap_or("https") == "https";
     if let (Some(Baked::Flag(tls_built)), Some(_)) = (&options.force_tls, scheme_now) {
         let tls_built = *tls_built;
         if tls_built != tls_now {
@@ -73,17 +69,14 @@ pub(super) fn check(
             ));
         }
     }
-    let port_var = format!("{prefix}PORT");
     let port = if tls_built(options, tls_now) {
         &options.wss_port
     } else {
         &options.ws_port
     };
-    if let (Some(built), Some(now)) = (
-        port.as_ref().and_then(Baked::text),
-        env.vite.get(&port_var).map(|r| r.value.as_str()),
-    ) {
-        if built != now && !now.is_empty() {
+    if let (Some(built), (port_var, Some(now))) = (port.as_ref().and_then(Baked::text), set("PORT"))
+    {
+        if built != now {
             stale.push(format!("port {built} where {port_var} is now {now}"));
         }
     }

@@ -32,13 +32,9 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
         "run a worker: php artisan queue:work {} --queue={} (kept running by supervisor or systemd), or broadcast at once: QUEUE_CONNECTION=sync, or ShouldBroadcastNow for these events",
         setup.connection, setup.queue
     );
-    let first = match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
-        Ok(Ok(waiting)) => waiting,
-        failed => {
-            let why = match failed {
-                Ok(Err(err)) => format!("could not be read: {err}"),
-                _ => "did not answer in time".to_string(),
-            };
+    let first = match look(setup, limit).await {
+        Ok(waiting) => waiting,
+        Err(why) => {
             return Check::warn(
                 NAME,
                 format!(
@@ -57,13 +53,13 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
         );
     }
     tokio::time::sleep(GRACE).await;
-    let second = match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
-        Ok(Ok(waiting)) => waiting,
-        _ => {
+    let second = match look(setup, limit).await {
+        Ok(waiting) => waiting,
+        Err(why) => {
             return Check::warn(
                 NAME,
                 format!(
-                    "{} broadcast jobs wait in {place}, and the second look at the queue failed",
+                    "{} broadcast jobs wait in {place}, and then the queue {why}",
                     first.count
                 ),
                 Some(format!("make sure a worker runs: {worker}")),
@@ -93,6 +89,15 @@ pub(super) async fn check(setup: &QueueSetup, limit: Duration) -> Check {
         ),
         worker,
     )
+}
+
+/// Counts the waiting broadcast jobs within `limit`; the error says what went wrong.
+async fn look(setup: &QueueSetup, limit: Duration) -> Result<Waiting, String> {
+    match tokio::time::timeout(limit, count(&setup.store, &setup.queue)).await {
+        Ok(Ok(waiting)) => Ok(waiting),
+        Ok(Err(err)) => Err(format!("could not be read: {err}")),
+        Err(_) => Err("did not answer in time".to_string()),
+    }
 }
 
 fn human(secs: u64) -> String {
