@@ -11,6 +11,7 @@ use crate::adapter::Cluster;
 use crate::app::AppStore;
 use crate::config::ServerConfig;
 use crate::hints::Hints;
+use crate::history::History;
 use crate::http::body::BodyBudget;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -36,6 +37,8 @@ pub struct Context {
     pub(crate) console_tap: Tap,
     /// Broken-pipeline hints.
     pub(crate) hints: Hints,
+    /// Channel history for recovery: in memory, or in the cluster's Redis (`server.rs`).
+    pub(crate) history: History,
     /// Prometheus metrics; a no-op unless enabled (`server.rs` replaces it).
     pub metrics: Metrics,
     /// HTTP API and per-IP limits; local unless `server.rs` picks the Redis limiter.
@@ -69,6 +72,7 @@ impl Context {
             cluster,
             console_tap: Tap::default(),
             hints: Hints::default(),
+            history: History::memory(),
             metrics: Metrics::disabled(),
             rate_limits: RateLimits::default(),
             tls: None,

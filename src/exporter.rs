@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
-use crate::metrics::{AdapterReadings, AppReadings, Readings, WebhookReadings};
+use crate::metrics::{AdapterReadings, AppReadings, HistoryReadings, Readings, WebhookReadings};
 
 /// Serves scrapes until `stop` is cancelled. `http` carries the main port's limits (head
 /// timeout, which also ends idle keep-alive connections, and head size), so an idle or
@@ -114,5 +114,24 @@ fn readings(ctx: &Context) -> Readings {
             undecodable: adapter.undecodable,
         },
         engine_up: ctx.cluster.engine_up(),
+        history: ctx
+            .history
+            .stats
+            .all()
+            .into_iter()
+            .map(|(app_id, stats)| {
+                let r = stats.reading();
+                HistoryReadings {
+                    app_id,
+                    appended: r.appended,
+                    recovered: r.recovered,
+                    gaps: r.gaps,
+                    replayed: r.replayed,
+                    channels: r.channels,
+                    events: r.events,
+                    bytes: r.bytes,
+                }
+            })
+            .collect(),
     }
 }

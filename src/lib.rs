@@ -41,6 +41,7 @@ pub(crate) mod effects;
 pub(crate) mod exporter;
 pub mod health;
 pub(crate) mod hints;
+pub mod history;
 pub(crate) mod http;
 pub(crate) mod http_api;
 pub(crate) mod metrics;

@@ -130,10 +130,15 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             return;
         }
     };
-    if envelope.node == ctx.cluster.node_id() {
+    // Positioned frames come back to their publisher too: every node delivers them in the
+    // order the history store gave them (see `history`).
+    let own = envelope.node == ctx.cluster.node_id();
+    if own && !matches!(envelope.message, NodeMessage::Positioned { .. }) {
         return;
     }
-    ctx.cluster.count_received();
+    if !own {
+        ctx.cluster.count_received();
+    }
     let node = envelope.node;
     let now = Instant::now();
     match envelope.message {
@@ -189,6 +194,35 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
             let mut flushes = Flushes::new();
             registry.broadcast(&channel, &Frame::from(frame), except, &mut flushes);
+            flushes.flush();
+        }
+        NodeMessage::Positioned {
+            app,
+            channel,
+            except,
+            frame,
+            position,
+        } => {
+            let Some(seq) = crate::history::Position::parse(&position).map(|p| p.seq) else {
+                ctx.cluster.count_undecodable();
+                tracing::warn!(
+                    position,
+                    "ignored a history frame with a malformed position"
+                );
+                return;
+            };
+            let frame = Frame::from(sockwave_protocol::messages::with_position(
+                &frame, &position,
+            ));
+            let except = except.and_then(|id| id.parse::<SocketId>().ok());
+            let mut flushes = Flushes::new();
+            ctx.registry.app(&app).broadcast_positioned(
+                &channel,
+                &frame,
+                Some(seq),
+                except,
+                &mut flushes,
+            );
             flushes.flush();
         }
         NodeMessage::ToUser {

@@ -71,6 +71,9 @@ impl Server {
         context.metrics = operations.metrics;
         context.rate_limits = operations.rate_limits;
         context.tls = operations.tls;
+        if let Some(history) = operations.history {
+            context.history = history;
+        }
         let ctx = Arc::new(context);
         if let Some(events) = cluster_events {
             tokio::spawn(crate::peers::run(ctx.clone(), events, stop_cluster.clone()));
@@ -309,14 +312,19 @@ fn listen(addr: &str) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Expired cache-channel events are dropped lazily on read; this sweep bounds the memory of
-/// channels nobody reads again.
+/// Expired cache-channel events and in-memory history are dropped lazily on use; this sweep
+/// bounds the memory of channels nobody uses again.
 async fn sweep_caches(ctx: Arc<Context>, stop: CancellationToken) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            now = every.tick() => ctx.registry.sweep_caches(now),
+            now = every.tick() => {
+                ctx.registry.sweep_caches(now);
+                if let crate::history::Store::Memory(store) = &ctx.history.store {
+                    store.sweep(now, &ctx.history.stats);
+                }
+            }
         }
     }
 }
@@ -428,6 +436,8 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 
 /// The operational components `server.rs` picks from the configuration.
 struct Operations {
+    /// History in Redis when the cluster runs on Redis (else the context's in-memory one).
+    history: Option<crate::history::History>,
     metrics: crate::metrics::Metrics,
     rate_limits: crate::rate_limit::RateLimits,
     tls: Option<Arc<crate::tls::Tls>>,
@@ -488,7 +498,22 @@ impl Operations {
             }
             _ => None,
         };
+        // History lives where the nodes meet, so a client recovers on any node.
+        let history = match &config.cluster.driver {
+            crate::config::Driver::Redis { url } => {
+                let source = crate::redis_client::open_for(url, &config.cluster)
+                    .map_err(|err| anyhow::anyhow!(err))
+                    .context("setting up channel history in Redis")?;
+                let prefix = &config.cluster.prefix;
+                let bus = crate::adapter::redis::channel_name(prefix);
+                Some(crate::history::History::redis(
+                    crate::history::RedisStore::new(source, prefix, bus),
+                ))
+            }
+            _ => None,
+        };
         Ok(Operations {
+            history,
             metrics,
             rate_limits,
             tls,

@@ -173,6 +173,12 @@ impl Cluster {
         }
     }
 
+    /// A `Positioned` message as the history store publishes it: the halves around its
+    /// position (see `wire::positioned_parts`).
+    pub(crate) fn positioned_parts(&self, message: &NodeMessage) -> (String, String) {
+        super::wire::positioned_parts(&self.node_id, message)
+    }
+
     /// Sends a message to the other nodes (no-op for a cluster of one). Never waits.
     pub(crate) fn send(&self, message: &NodeMessage) {
         if let Some(transport) = &self.transport {

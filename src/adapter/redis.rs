@@ -22,10 +22,15 @@ pub(crate) fn spawn(
     events: mpsc::Sender<TransportEvent>,
     stop: CancellationToken,
 ) -> TransportHandle {
-    let channel = format!("{prefix}#sockwave");
+    let channel = channel_name(prefix);
     let (handle, outgoing) = TransportHandle::channel();
     tokio::spawn(run(source, channel, outgoing, events, stop, handle.clone()));
     handle
+}
+
+/// The pub/sub channel of the nodes sharing `prefix` (the history store publishes there too).
+pub(crate) fn channel_name(prefix: &str) -> String {
+    format!("{prefix}#sockwave")
 }
 
 async fn run(

@@ -55,6 +55,24 @@ pub(crate) enum NodeMessage {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         cache: Option<CacheEntry>,
     },
+    /// A history channel's frame, published by the history store (Redis) with its position
+    /// filled in; every node delivers it, the publishing one too, in the order the store
+    /// assigned positions. `position` must stay the last field: the store inserts the
+    /// position between the two halves of this message serialised with an empty one
+    /// (`positioned_parts`).
+    Positioned {
+        /// App id.
+        app: AppId,
+        /// Channel name.
+        channel: String,
+        /// Socket id that must not receive it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        except: Option<String>,
+        /// The frame without its position.
+        frame: String,
+        /// `{epoch}:{seq}`.
+        position: String,
+    },
     /// A frame for every socket signed in as a user.
     ToUser {
         /// App id.
@@ -170,6 +188,16 @@ pub(crate) fn encode(node: &str, message: &NodeMessage) -> String {
         message,
     })
     .expect("node messages hold only strings, numbers, maps and raw JSON")
+}
+
+/// A `Positioned` message serialised around its (empty) position: the store sends
+/// `head + position + tail`.
+pub(crate) fn positioned_parts(node: &str, message: &NodeMessage) -> (String, String) {
+    let text = encode(node, message);
+    let head = text
+        .strip_suffix("\"\"}")
+        .expect("a Positioned message ends with its empty position");
+    (head.to_string(), "\"}".to_string())
 }
 
 /// Parses an envelope, refusing other versions.

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod history;
 mod webhook;
+
+pub use history::HistoryPolicy;
 
 pub use sockwave_protocol::{AppId, AppKey};
 
@@ -42,6 +45,8 @@ pub struct App {
     pub limits: AppLimits,
     /// Where this app's webhooks go; empty means none are sent.
     pub webhooks: Vec<WebhookTarget>,
+    /// Which channels keep recent events for recovery, and how many.
+    pub history: HistoryPolicy,
 }
 
 impl std::fmt::Debug for App {
@@ -114,6 +119,7 @@ impl App {
             max_connections: None,
             limits: AppLimits::default(),
             webhooks: Vec::new(),
+            history: HistoryPolicy::default(),
         }
     }
 }

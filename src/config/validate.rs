@@ -266,6 +266,29 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
             "must not be empty",
         ));
     }
+    for pattern in &app.history.channels {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_-=@,.;*".contains(c);
+        if pattern.is_empty() || !pattern.chars().all(allowed) {
+            let reason = "a channel name pattern: letters, digits, '_-=@,.;' and '*' for any run of characters";
+            return Err(invalid(
+                draft,
+                &field("history_channels"),
+                format!("'{pattern}'"),
+                reason,
+            ));
+        }
+    }
+    if app.history.enabled()
+        && matches!(
+            draft.config.server.cluster.driver,
+            crate::config::Driver::Nats { .. }
+        )
+    {
+        let reason = "channel history needs the memory (single node) or Redis cluster engine; \
+                      with NATS it is not available yet: remove history_channels or use Redis";
+        let value = format!("{:?}", app.history.channels);
+        return Err(invalid(draft, &field("history_channels"), value, reason));
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod handshake;
 mod member;
 pub(crate) mod message_rate;
 pub(crate) mod pump;
+mod resume;
 pub mod session;
 mod task;
 pub(crate) mod user_data;

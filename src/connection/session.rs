@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::member::{check_member, parse_member, Refusal};
 use super::message_rate::MessageRate;
+use super::resume;
 use crate::adapter::wire::{Change, NodeMessage};
 use crate::app::App;
 use crate::config::SubscriptionErrorMode;
@@ -138,7 +139,13 @@ impl Session {
                 channel,
                 auth,
                 channel_data,
-            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()),
+                resume_after,
+            } => self.subscribe(
+                &channel,
+                auth.as_deref(),
+                channel_data.as_deref(),
+                resume_after,
+            ),
             ClientMessage::Unsubscribe { channel } => {
                 self.unsubscribe(&channel);
                 Vec::new()
@@ -160,6 +167,7 @@ impl Session {
         name: &str,
         auth: Option<&str>,
         channel_data: Option<&str>,
+        resume_after: Option<String>,
     ) -> Vec<String> {
         if name.starts_with(SERVER_TO_USER_PREFIX) {
             return vec![self.subscribe_server_to_user(name)];
@@ -231,7 +239,12 @@ impl Session {
                 return vec![self.refuse(name, Refusal::LimitReached, message)];
             }
         }
-        let subscribed = self.registry.subscribe(&channel, &self.socket, member);
+        // A client with the recovery add-on says where it stands on every subscribe; on a
+        // history channel its frames wait while the history is read (`resume`).
+        let resume_after = resume_after.filter(|_| self.app.history.covers(name));
+        let subscribed =
+            self.registry
+                .subscribe(&channel, &self.socket, member, resume_after.is_some());
         let mut flushes = Flushes::new();
         if !subscribed.already_subscribed {
             let mut changes = vec![Change::Count {
@@ -260,6 +273,17 @@ impl Session {
         };
         drop(view);
         flushes.flush();
+        if let (Some(resume_after), false) = (resume_after, subscribed.already_subscribed) {
+            resume::start(resume::Resume {
+                ctx: self.ctx.clone(),
+                app: self.app.clone(),
+                registry: self.registry.clone(),
+                socket: self.socket.clone(),
+                socket_id: self.socket_id.clone(),
+                channel: name.to_string(),
+                resume_after,
+            });
+        }
         if kind.needs_auth() {
             self.socket.set_authorized();
         }

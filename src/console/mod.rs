@@ -156,7 +156,10 @@ async fn publish(
         }
     };
     let registry = ctx.registry.app(&app.id);
-    let reached = publish::publish(&ctx, &registry, &event);
+    let reached = match publish::publish(&ctx, &app, &registry, &event).await {
+        Ok(reached) => reached,
+        Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+    };
     tracing::info!(app_id = %app.id, event = %event.name, reached, "console published a test event");
     json_response(StatusCode::OK, json!({ "reached": reached }))
 }

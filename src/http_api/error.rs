@@ -46,6 +46,12 @@ pub(crate) enum ApiError {
     /// An event was malformed or over a limit.
     #[error(transparent)]
     Event(#[from] EventError),
+    /// A history channel's store (Redis) could not be written or read; nothing was published
+    /// to that channel.
+    #[error(
+        "{0}; the event was not published to this channel or any after it in the request (retry)"
+    )]
+    History(#[from] crate::history::HistoryError),
     /// The app spent its backend events or read requests for this second.
     #[error("{message}")]
     RateLimited {
@@ -70,6 +76,7 @@ impl ApiError {
             ApiError::Event(EventError::Invalid(_)) => StatusCode::BAD_REQUEST,
             ApiError::Event(EventError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::History(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -91,6 +98,7 @@ impl ApiError {
             }
             ApiError::Event(EventError::TooLarge(_)) => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::History(_) => "history_unavailable",
         }
     }
 

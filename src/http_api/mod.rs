@@ -4,6 +4,7 @@
 
 pub(crate) mod channels;
 pub(crate) mod error;
+mod history;
 mod limits;
 pub(crate) mod request;
 pub(crate) mod webhook_log;
@@ -128,6 +129,7 @@ async fn route(
         (&Method::GET, ["channels"]) => Endpoint::Channels,
         (&Method::GET, ["channels", channel]) => Endpoint::Channel(channel.to_string()),
         (&Method::GET, ["channels", channel, "users"]) => Endpoint::Users(channel.to_string()),
+        (&Method::GET, ["channels", channel, "history"]) => Endpoint::History(channel.to_string()),
         (&Method::POST, ["users", user_id, "terminate_connections"]) => {
             Endpoint::Terminate(user_id.to_string())
         }
@@ -142,6 +144,7 @@ async fn route(
         Endpoint::Channels
         | Endpoint::Channel(_)
         | Endpoint::Users(_)
+        | Endpoint::History(_)
         | Endpoint::WebhookDeliveries => {
             limits::spend(ctx, &verified.app, Limit::ReadRequests, 1).await?
         }
@@ -154,7 +157,7 @@ async fn route(
                 publish::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
             let cost = event.channels.len();
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
-            let reached = publish::publish(ctx, registry, &event);
+            let reached = publish::publish(ctx, &verified.app, registry, &event).await?;
             ctx.metrics
                 .app(app_id)
                 .publish_enqueued(received_at.elapsed());
@@ -168,13 +171,18 @@ async fn route(
             let batch = publish::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
             let cost = batch.iter().map(|event| event.channels.len()).sum();
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
-            let attributes: Vec<Option<Value>> = batch
-                .iter()
-                .map(|event| {
-                    publish::publish(ctx, registry, event);
-                    publish::channel_attributes(ctx, app_id, event)
-                })
-                .collect();
+            let mut attributes: Vec<Option<Value>> = Vec::with_capacity(batch.len());
+            for (index, event) in batch.iter().enumerate() {
+                publish::publish(ctx, &verified.app, registry, event)
+                    .await
+                    .map_err(|err| {
+                        crate::history::HistoryError(format!(
+                            "{} (batch event {index}; the events before it were published)",
+                            err.0
+                        ))
+                    })?;
+                attributes.push(publish::channel_attributes(ctx, app_id, event));
+            }
             if attributes.iter().any(Option::is_some) {
                 let items: Vec<Value> = attributes
                     .into_iter()
@@ -196,6 +204,16 @@ async fn route(
         )?,
         Endpoint::Channel(name) => channels::show(ctx, app_id, &name, verified.param("info"))?,
         Endpoint::Users(name) => channels::users(ctx, app_id, &name)?,
+        Endpoint::History(name) => {
+            history::read(
+                ctx,
+                &verified.app,
+                &name,
+                verified.param("after"),
+                verified.param("limit"),
+            )
+            .await?
+        }
         Endpoint::Terminate(user_id) => {
             let closed = channels::terminate(ctx, app_id, &user_id);
             tracing::info!(app_id = %verified.app.id, user_id = %user_id, sockets = closed, "terminated user connections");
@@ -216,6 +234,7 @@ enum Endpoint {
     Channels,
     Channel(String),
     Users(String),
+    History(String),
     Terminate(String),
     WebhookDeliveries,
 }

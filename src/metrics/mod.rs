@@ -17,7 +17,7 @@
 pub(crate) mod names;
 mod scrape;
 
-pub(crate) use scrape::{AdapterReadings, AppReadings, Readings, WebhookReadings};
+pub(crate) use scrape::{AdapterReadings, AppReadings, HistoryReadings, Readings, WebhookReadings};
 
 use sockwave_protocol::AppId;
 use std::collections::HashMap;

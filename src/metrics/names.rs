@@ -152,6 +152,43 @@ pub(crate) const ADAPTER_ENGINE_UP: Spec = Spec {
     labels: &[],
 };
 
+/// Events given a history position (scrape time).
+pub(crate) const HISTORY_APPENDED: Spec = Spec {
+    name: "history_events_total",
+    help: "Events published on history channels (each given a position and kept).",
+    labels: APP,
+};
+/// Resumes by outcome (scrape time).
+pub(crate) const HISTORY_RESUMES: Spec = Spec {
+    name: "history_resumes_total",
+    help: "Clients that resumed a history channel: recovered (got every missed event) or gap (told to refetch).",
+    labels: &["app_id", "outcome"],
+};
+/// Events replayed to resuming clients (scrape time).
+pub(crate) const HISTORY_REPLAYED: Spec = Spec {
+    name: "history_replayed_events_total",
+    help: "Missed events replayed to resuming clients.",
+    labels: APP,
+};
+/// History channels held in memory (scrape time).
+pub(crate) const HISTORY_CHANNELS: Spec = Spec {
+    name: "history_channels",
+    help: "Channels with history held in this process (0 when history is kept in Redis).",
+    labels: APP,
+};
+/// History events held in memory (scrape time).
+pub(crate) const HISTORY_HELD_EVENTS: Spec = Spec {
+    name: "history_held_events",
+    help: "Events of history channels held in this process (0 when history is kept in Redis).",
+    labels: APP,
+};
+/// History bytes held in memory (scrape time).
+pub(crate) const HISTORY_BYTES: Spec = Spec {
+    name: "history_bytes",
+    help: "Bytes of history held in this process, counted against history_max_app_kb (0 when history is kept in Redis).",
+    labels: APP,
+};
+
 /// Every metric, for the documentation test.
 #[cfg(test)]
 pub(crate) const ALL: &[Spec] = &[
@@ -177,6 +214,12 @@ pub(crate) const ALL: &[Spec] = &[
     ADAPTER_MESSAGES,
     ADAPTER_ERRORS,
     ADAPTER_ENGINE_UP,
+    HISTORY_APPENDED,
+    HISTORY_RESUMES,
+    HISTORY_REPLAYED,
+    HISTORY_CHANNELS,
+    HISTORY_HELD_EVENTS,
+    HISTORY_BYTES,
 ];
 
 /// Histogram buckets for `publish_enqueue_seconds`: 25 µs to about 1.6 s.

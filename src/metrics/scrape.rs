@@ -21,6 +21,29 @@ pub struct Readings {
     pub adapter: AdapterReadings,
     /// Whether the cluster engine is reachable.
     pub engine_up: bool,
+    /// Channel history per app.
+    pub history: Vec<HistoryReadings>,
+}
+
+/// One app's channel history: counters (monotonic) and what this process holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryReadings {
+    /// The app.
+    pub app_id: AppId,
+    /// Events given a position.
+    pub appended: u64,
+    /// Resumes served completely.
+    pub recovered: u64,
+    /// Resumes answered with a gap notice.
+    pub gaps: u64,
+    /// Events replayed.
+    pub replayed: u64,
+    /// Channels held in memory.
+    pub channels: u64,
+    /// Events held in memory.
+    pub events: u64,
+    /// Bytes held in memory.
+    pub bytes: u64,
 }
 
 /// One app's gauges on this node.
@@ -74,6 +97,12 @@ pub(super) struct Gauges {
     adapter_messages: IntCounterVec,
     adapter_errors: IntCounterVec,
     adapter_engine_up: IntGauge,
+    history_appended: IntCounterVec,
+    history_resumes: IntCounterVec,
+    history_replayed: IntCounterVec,
+    history_channels: IntGaugeVec,
+    history_events: IntGaugeVec,
+    history_bytes: IntGaugeVec,
 }
 
 impl Gauges {
@@ -102,6 +131,12 @@ impl Gauges {
             adapter_messages: counter_vec(names::ADAPTER_MESSAGES)?,
             adapter_errors: counter_vec(names::ADAPTER_ERRORS)?,
             adapter_engine_up,
+            history_appended: counter_vec(names::HISTORY_APPENDED)?,
+            history_resumes: counter_vec(names::HISTORY_RESUMES)?,
+            history_replayed: counter_vec(names::HISTORY_REPLAYED)?,
+            history_channels: gauge_vec(names::HISTORY_CHANNELS)?,
+            history_events: gauge_vec(names::HISTORY_HELD_EVENTS)?,
+            history_bytes: gauge_vec(names::HISTORY_BYTES)?,
         })
     }
 
@@ -144,6 +179,32 @@ impl Gauges {
             adapter.undecodable,
         );
         self.adapter_engine_up.set(i64::from(readings.engine_up));
+        for history in &readings.history {
+            let app = history.app_id.as_str();
+            catch_up(
+                &self.history_appended.with_label_values(&[app]),
+                history.appended,
+            );
+            catch_up(
+                &self.history_resumes.with_label_values(&[app, "recovered"]),
+                history.recovered,
+            );
+            catch_up(
+                &self.history_resumes.with_label_values(&[app, "gap"]),
+                history.gaps,
+            );
+            catch_up(
+                &self.history_replayed.with_label_values(&[app]),
+                history.replayed,
+            );
+            let gauge = |vec: &IntGaugeVec, value: u64| {
+                vec.with_label_values(&[app])
+                    .set(i64::try_from(value).unwrap_or(i64::MAX));
+            };
+            gauge(&self.history_channels, history.channels);
+            gauge(&self.history_events, history.events);
+            gauge(&self.history_bytes, history.bytes);
+        }
     }
 }
 

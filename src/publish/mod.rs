@@ -1,7 +1,8 @@
 //! Publishing an event: each target channel's frame is built once, shared by this node's
 //! subscribers (queued, then flushed) and the other nodes (one cluster message); cache
-//! channels keep the event; and a publish nobody hears gets a hint when a near-identical
-//! channel has listeners. Used by the HTTP API and the console's event creator.
+//! channels keep the event; history channels give it a position first (`history`); and a
+//! publish nobody hears gets a hint when a near-identical channel has listeners. Used by the
+//! HTTP API and the console's event creator.
 
 mod event;
 
@@ -10,8 +11,10 @@ use sockwave_protocol::AppId;
 use tokio::time::Instant;
 
 use crate::adapter::wire::{CacheEntry, NodeMessage};
+use crate::app::App;
 use crate::context::Context;
 use crate::hints;
+use crate::history::{HistoryError, Store};
 use crate::outbox::{Flushes, Frame};
 use crate::registry::AppRegistry;
 use sockwave_protocol::{messages, ChannelKind};
@@ -21,9 +24,16 @@ pub use event::{parse_batch, parse_event, Event, EventError, InfoRequest, Target
 /// Queues the event for every subscriber of its channels (and every socket of its users) on
 /// this node, and hands it to the other nodes; returns how many local sockets it reached. Each
 /// channel's frame is serialised once and shared by its subscribers and the cluster message.
-/// Cache channels keep the event for `cache_ttl` on every node.
-pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
-    let reached = fan_out(ctx, registry, event);
+/// Cache channels keep the event for `cache_ttl` on every node. Fails only when a history
+/// channel's store (Redis) cannot be written: the event is then not published to that
+/// channel (nor to the channels after it), and the caller must say so.
+pub async fn publish(
+    ctx: &Context,
+    app: &App,
+    registry: &AppRegistry,
+    event: &Event,
+) -> Result<usize, HistoryError> {
+    let reached = fan_out(ctx, app, registry, event).await?;
     let app = registry.app_id();
     let now = Instant::now();
     ctx.hints.note_publish(app, now);
@@ -67,63 +77,115 @@ pub fn publish(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
             "excluded_socket_id": event.except.map(|id| id.to_string()),
         })
     });
-    reached
+    Ok(reached)
 }
 
-fn fan_out(ctx: &Context, registry: &AppRegistry, event: &Event) -> usize {
+async fn fan_out(
+    ctx: &Context,
+    app: &App,
+    registry: &AppRegistry,
+    event: &Event,
+) -> Result<usize, HistoryError> {
     let cache_ttl = ctx.config.cache_ttl;
-    let app = registry.app_id();
+    let app_id = registry.app_id();
     let mut flushes = Flushes::new();
-    let reached = event
-        .channels
-        .iter()
-        .map(|target| {
-            let channel_name = target.channel_name();
-            let text = messages::channel_event(&event.name, &channel_name, &event.data);
-            match target {
-                Target::Channel(channel) => {
-                    if channel.is_cache() {
-                        registry.cache.put(
-                            &channel_name,
-                            &event.name,
-                            &event.data,
-                            cache_ttl,
-                            Instant::now(),
-                        );
-                    }
-                    ctx.cluster.send_with(|| NodeMessage::Broadcast {
-                        app: app.clone(),
-                        channel: channel_name.clone(),
-                        frame: text.clone(),
-                        except: event.except.map(|id| id.to_string()),
-                        cache: channel.is_cache().then(|| CacheEntry {
-                            event: event.name.clone(),
-                            data: event.data.clone(),
-                            ttl_secs: cache_ttl.as_secs(),
-                        }),
-                    });
-                    registry.broadcast(
-                        &channel_name,
-                        &Frame::from(text),
-                        event.except,
-                        &mut flushes,
-                    )
-                }
-                Target::User(user_id) => {
-                    ctx.cluster.send_with(|| NodeMessage::ToUser {
-                        app: app.clone(),
-                        user_id: user_id.clone(),
-                        frame: text.clone(),
-                    });
-                    registry
-                        .users
-                        .send_to_user(user_id, &Frame::from(text), &mut flushes)
-                }
+    let mut reached = 0;
+    for target in &event.channels {
+        let channel_name = target.channel_name();
+        let text = messages::channel_event(&event.name, &channel_name, &event.data);
+        let channel = match target {
+            Target::Channel(channel) => channel,
+            Target::User(user_id) => {
+                ctx.cluster.send_with(|| NodeMessage::ToUser {
+                    app: app_id.clone(),
+                    user_id: user_id.clone(),
+                    frame: text.clone(),
+                });
+                reached += registry
+                    .users
+                    .send_to_user(user_id, &Frame::from(text), &mut flushes);
+                continue;
             }
-        })
-        .sum();
+        };
+        if channel.is_cache() {
+            registry.cache.put(
+                &channel_name,
+                &event.name,
+                &event.data,
+                cache_ttl,
+                Instant::now(),
+            );
+        }
+        if app.history.covers(&channel_name) {
+            // What was queued so far goes out before this publish may wait on the store.
+            std::mem::take(&mut flushes).flush();
+            reached += publish_positioned(ctx, app, registry, event, &channel_name, &text).await?;
+            continue;
+        }
+        ctx.cluster.send_with(|| NodeMessage::Broadcast {
+            app: app_id.clone(),
+            channel: channel_name.clone(),
+            frame: text.clone(),
+            except: event.except.map(|id| id.to_string()),
+            cache: channel.is_cache().then(|| CacheEntry {
+                event: event.name.clone(),
+                data: event.data.clone(),
+                ttl_secs: cache_ttl.as_secs(),
+            }),
+        });
+        reached += registry.broadcast(
+            &channel_name,
+            &Frame::from(text),
+            event.except,
+            &mut flushes,
+        );
+    }
     flushes.flush();
-    reached
+    Ok(reached)
+}
+
+/// A history channel's event: the store gives it a position. In memory, it is queued for
+/// this node's subscribers under the store's lock; in Redis, the store's script publishes it
+/// to every node, and this node delivers it when it comes back (`peers`), like the others,
+/// so all see one order. The count is then this node's subscribers.
+async fn publish_positioned(
+    ctx: &Context,
+    app: &App,
+    registry: &AppRegistry,
+    event: &Event,
+    channel: &str,
+    text: &str,
+) -> Result<usize, HistoryError> {
+    match &ctx.history.store {
+        Store::Memory(store) => {
+            let mut flushes = Flushes::new();
+            let mut reached = 0;
+            store.append(app, channel, text, &ctx.history.stats, |frame, seq| {
+                reached = registry.broadcast_positioned(
+                    channel,
+                    frame,
+                    Some(seq),
+                    event.except,
+                    &mut flushes,
+                );
+            });
+            flushes.flush();
+            Ok(reached)
+        }
+        Store::Redis(store) => {
+            let message = NodeMessage::Positioned {
+                app: app.id.clone(),
+                channel: channel.to_string(),
+                except: event.except.map(|id| id.to_string()),
+                frame: text.to_string(),
+                position: String::new(),
+            };
+            let (head, tail) = ctx.cluster.positioned_parts(&message);
+            store.append(app, channel, text, (&head, &tail)).await?;
+            ctx.history.stats.app(&app.id).appended();
+            Ok(registry.subscriber_count(channel))
+        }
+    }
 }
 
 /// The `{"<channel>": {attributes}}` map for a publish with `info`, or `None` without; the

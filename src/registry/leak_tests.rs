@@ -153,7 +153,7 @@ impl Harness {
             user_info: None,
         });
         let already = live.channels.contains_key(&channel);
-        let subscribed = self.app.subscribe(&name, &live.handle, member);
+        let subscribed = self.app.subscribe(&name, &live.handle, member, false);
         assert_eq!(subscribed.already_subscribed, already);
         if already {
             assert!(subscribed.member_added.is_none());

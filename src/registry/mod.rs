@@ -101,6 +101,57 @@ struct Channel {
     count_sent_at: Option<Instant>,
     /// A throttled `subscription_count` is waiting to be sent.
     count_pending: bool,
+    /// Subscribers whose history resume is being read: their frames wait here, in order
+    /// (see `finish_hold`). Empty unless a resume is in progress.
+    held: HashMap<SocketId, Held>,
+    /// Positioned frames up to this seq already reached the socket through a replay; a
+    /// later copy arriving from the cluster is skipped. Dropped at the first newer frame.
+    floors: HashMap<SocketId, u64>,
+}
+
+/// Most frames held for one resuming subscriber; past it the socket is closed as a slow
+/// consumer (4100) and resumes again from where it stopped, so nothing is lost silently.
+pub(crate) const MAX_HELD: usize = 10_000;
+
+/// A resuming subscriber's frames: positioned ones with their seq.
+#[derive(Debug, Default)]
+struct Held {
+    frames: Vec<(Option<u64>, Frame)>,
+}
+
+/// What a resume found in the history, for `finish_hold`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replay<'a> {
+    /// The events the socket missed, oldest first (empty unless `seam` is `Resumed`).
+    pub(crate) events: &'a [(u64, Frame)],
+    /// The channel's last seq when the history was read.
+    pub(crate) latest: u64,
+    /// How the client's past meets the live frames.
+    pub(crate) seam: Seam,
+}
+
+/// How a subscriber's past meets the live frames at the end of a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seam {
+    /// The replay reaches `latest`: later copies of events up to it are duplicates.
+    Resumed,
+    /// The client must refetch its state, which it does after the notice, so the state
+    /// includes every event up to `latest`: later copies of them are skipped.
+    Gap,
+    /// A first subscribe: every event that arrives from now on is new to the client (one
+    /// published before the read may still be on its way from another node), so none is
+    /// skipped, and the claimed position is the one before the first held event.
+    Fresh,
+}
+
+/// What `finish_hold` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Finished {
+    /// The position the notice claims: the socket has every event up to it that it will
+    /// ever get from before, and gets every one after it.
+    pub(crate) claimed: u64,
+    /// Held frames sent after the notice.
+    pub(crate) released: usize,
 }
 
 /// Shrinks `map` when it uses under a quarter of a capacity of more than 1,024 entries.
@@ -233,12 +284,14 @@ impl AppRegistry {
             .sum()
     }
 
-    /// Subscribes a socket; `member` is given exactly for presence channels.
+    /// Subscribes a socket; `member` is given exactly for presence channels. With `hold`, the
+    /// channel's frames for this socket wait until `finish_hold` (a history resume).
     pub(crate) fn subscribe(
         &self,
         channel: &ChannelName,
         socket: &SocketHandle,
         member: Option<MemberData>,
+        hold: bool,
     ) -> Subscribed {
         let mut entry = self
             .channels
@@ -255,6 +308,9 @@ impl AppRegistry {
             .subscribers
             .insert(socket.id(), socket.clone())
             .is_some();
+        if hold && !already_subscribed {
+            state.held.insert(socket.id(), Held::default());
+        }
         Subscribed {
             already_subscribed,
             local_count: state.subscribers.len(),
@@ -269,6 +325,8 @@ impl AppRegistry {
         };
         let state = entry.value_mut();
         let was_subscribed = state.subscribers.remove(&socket_id).is_some();
+        state.held.remove(&socket_id);
+        state.floors.remove(&socket_id);
         let member_removed = state.presence.as_mut().and_then(|p| p.leave(socket_id));
         let local_count = state.subscribers.len();
         drop(entry);
@@ -298,12 +356,122 @@ impl AppRegistry {
         let Some(state) = self.channels.get(channel) else {
             return 0;
         };
+        if !state.held.is_empty() {
+            drop(state);
+            return self.broadcast_positioned(channel, frame, None, except, flushes);
+        }
         state
             .subscribers
             .values()
             .filter(|socket| Some(socket.id()) != except)
             .filter(|socket| flushes.send(socket, frame))
             .count()
+    }
+
+    /// `broadcast` for a history channel's frame (`seq` given) or for a channel where a
+    /// resume holds frames: held subscribers keep the frame for later, and a subscriber that
+    /// already got this seq in a replay skips it.
+    pub(crate) fn broadcast_positioned(
+        &self,
+        channel: &str,
+        frame: &Frame,
+        seq: Option<u64>,
+        except: Option<SocketId>,
+        flushes: &mut Flushes,
+    ) -> usize {
+        let Some(mut state) = self.channels.get_mut(channel) else {
+            return 0;
+        };
+        let Channel {
+            subscribers,
+            held,
+            floors,
+            ..
+        } = &mut *state;
+        let mut reached = 0;
+        for (id, socket) in subscribers.iter() {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Some(waiting) = held.get_mut(id) {
+                if waiting.frames.len() >= MAX_HELD {
+                    held.remove(id);
+                    socket.request_close(crate::outbox::CloseRequest::SlowConsumer);
+                    continue;
+                }
+                waiting.frames.push((seq, frame.clone()));
+                reached += 1;
+                continue;
+            }
+            if let (Some(seq), false) = (seq, floors.is_empty()) {
+                match floors.get(id) {
+                    Some(floor) if seq <= *floor => continue,
+                    Some(_) => {
+                        floors.remove(id);
+                    }
+                    None => {}
+                }
+            }
+            if flushes.send(socket, frame) {
+                reached += 1;
+            }
+        }
+        reached
+    }
+
+    /// Ends a resume's hold: queues the replayed events, then the notice `notice(claimed)`
+    /// builds, then the held frames the seam lets through (see `Seam`). `None` when the socket
+    /// left the channel meanwhile.
+    pub(crate) fn finish_hold(
+        &self,
+        channel: &str,
+        socket: &SocketHandle,
+        replay: Replay<'_>,
+        notice: impl FnOnce(u64) -> Frame,
+        flushes: &mut Flushes,
+    ) -> Option<Finished> {
+        let Replay {
+            events: replay,
+            latest,
+            seam,
+        } = replay;
+        let mut state = self.channels.get_mut(channel)?;
+        let held = state.held.remove(&socket.id())?;
+        let first_held = held.frames.iter().find_map(|(seq, _)| *seq);
+        let claimed = match (seam, first_held) {
+            (Seam::Fresh, Some(first)) => latest.min(first.saturating_sub(1)),
+            _ => latest,
+        };
+        for (_, frame) in replay {
+            flushes.send(socket, frame);
+        }
+        flushes.send(socket, &notice(claimed));
+        let mut floor = match seam {
+            Seam::Fresh => 0,
+            Seam::Resumed | Seam::Gap => claimed,
+        };
+        let mut released = 0;
+        for (seq, frame) in held.frames {
+            if let Some(seq) = seq {
+                if seq <= floor {
+                    continue;
+                }
+                floor = seq;
+            }
+            flushes.send(socket, &frame);
+            released += 1;
+        }
+        if floor > 0 {
+            state.floors.insert(socket.id(), floor);
+        }
+        Some(Finished { claimed, released })
+    }
+
+    /// Subscribers of a channel on this node.
+    pub(crate) fn subscriber_count(&self, channel: &str) -> usize {
+        self.channels
+            .get(channel)
+            .map_or(0, |state| state.subscribers.len())
     }
 
     /// Whether a socket is subscribed to a channel.
@@ -399,7 +567,7 @@ mod tests {
         let app = AppRegistry::new(&AppId::from("app"));
         let ids = SocketIdGenerator::default();
         let (s, _r) = socket(&ids);
-        app.subscribe(&channel("big"), &s, None);
+        app.subscribe(&channel("big"), &s, None, false);
         let now = Instant::now();
         assert_eq!(app.note_count_change("big", 101, now), CountUpdate::SendNow);
         assert_eq!(
@@ -436,10 +604,10 @@ mod tests {
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("news");
-        assert_eq!(app.subscribe(&ch, &a, None).local_count, 1);
-        let again = app.subscribe(&ch, &a, None);
+        assert_eq!(app.subscribe(&ch, &a, None, false).local_count, 1);
+        let again = app.subscribe(&ch, &a, None, false);
         assert!(again.already_subscribed);
-        assert_eq!(app.subscribe(&ch, &b, None).local_count, 2);
+        assert_eq!(app.subscribe(&ch, &b, None, false).local_count, 2);
         assert_eq!(app.unsubscribe("news", a.id()).local_count, 1);
         let last = app.unsubscribe("news", b.id());
         assert!(last.was_subscribed);
@@ -455,8 +623,8 @@ mod tests {
         let (a, ra) = socket(&ids);
         let (b, rb) = socket(&ids);
         let ch = channel("news");
-        app.subscribe(&ch, &a, None);
-        app.subscribe(&ch, &b, None);
+        app.subscribe(&ch, &a, None, false);
+        app.subscribe(&ch, &b, None, false);
         let mut flushes = Flushes::new();
         let frame = Frame::from("hi");
         assert_eq!(app.broadcast("news", &frame, Some(a.id()), &mut flushes), 1);
@@ -473,9 +641,12 @@ mod tests {
         let (a, _ra) = socket(&ids);
         let (b, _rb) = socket(&ids);
         let ch = channel("presence-room");
-        let first = app.subscribe(&ch, &a, join("1"));
+        let first = app.subscribe(&ch, &a, join("1"), false);
         assert_eq!(first.member_added.unwrap().user_id, "1");
-        assert!(app.subscribe(&ch, &b, join("1")).member_added.is_none());
+        assert!(app
+            .subscribe(&ch, &b, join("1"), false)
+            .member_added
+            .is_none());
         assert_eq!(app.presence_sockets_of("1").len(), 2);
         assert_eq!(
             app.unsubscribe("presence-room", a.id()).member_removed,

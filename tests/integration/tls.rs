@@ -277,7 +277,7 @@ async fn changed_certificate_files_are_reloaded_without_dropping_sockets() {
         "new connections get the new certificate"
     );
 
-    publish_in_process(&server, "news", "after-reload");
+    publish_in_process(&server, "news", "after-reload").await;
     let event = next_event(&mut existing).await;
     assert_eq!(
         event["event"], "after-reload",
@@ -287,11 +287,12 @@ async fn changed_certificate_files_are_reloaded_without_dropping_sockets() {
 
 /// Publishes through the server's own publish path (the test's HTTP helpers speak plain HTTP;
 /// the protocol tests publish over https with the Node SDK).
-fn publish_in_process(server: &Server, channel: &str, event: &str) {
+async fn publish_in_process(server: &Server, channel: &str, event: &str) {
     let ctx = server.context();
     let value = serde_json::json!({"name": event, "channel": channel, "data": "x"});
     let app = ctx.apps.find_by_id(APP_ID).unwrap();
     let event = sockwave::publish::parse_event(&value, &app.limits, false).unwrap();
     let registry = ctx.registry.app(&AppId::from(APP_ID));
-    assert_eq!(sockwave::publish::publish(ctx, &registry, &event), 1);
+    let reached = sockwave::publish::publish(ctx, &app, &registry, &event).await;
+    assert_eq!(reached.unwrap(), 1);
 }

@@ -24,6 +24,10 @@ pub enum ClientMessage {
         auth: Option<String>,
         /// Presence member data, a JSON string.
         channel_data: Option<String>,
+        /// sockwave's recovery add-on: the last history position the client holds on this
+        /// channel (`resume_after`), so the events after it are replayed. Other clients never
+        /// send it.
+        resume_after: Option<String>,
     },
     /// `pusher:unsubscribe`.
     Unsubscribe {
@@ -74,13 +78,15 @@ impl PartialEq for ClientMessage {
                     channel: a,
                     auth: b,
                     channel_data: c,
+                    resume_after: d,
                 },
                 Subscribe {
                     channel: x,
                     auth: y,
                     channel_data: z,
+                    resume_after: w,
                 },
-            ) => (a, b, c) == (x, y, z),
+            ) => (a, b, c, d) == (x, y, z, w),
             (Unsubscribe { channel: a }, Unsubscribe { channel: x }) => a == x,
             (
                 Signin {
@@ -172,6 +178,7 @@ struct SubscribeData {
     channel: Option<serde_json::Value>,
     auth: Option<serde_json::Value>,
     channel_data: Option<serde_json::Value>,
+    resume_after: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +204,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
                 channel: required_string(&event, "channel", data.channel)?,
                 auth: optional_string(&event, "auth", data.auth)?,
                 channel_data: optional_string(&event, "channel_data", data.channel_data)?,
+                resume_after: optional_string(&event, "resume_after", data.resume_after)?,
             })
         }
         "pusher:unsubscribe" => {
@@ -397,6 +405,26 @@ pub fn member_removed(channel: &str, user_id: &str) -> String {
 /// A channel event published through the HTTP API: `data` is the publisher's string.
 pub fn channel_event(event: &str, channel: &str, data: &str) -> String {
     frame(event, Some(channel), data, None)
+}
+
+/// A frame with an extra top-level `"position"` field (recovery add-on); pusher-js keeps only
+/// `event`, `channel`, `data` and `user_id` of a frame, so apps never see it. `frame` must be
+/// one of this module's frames (a JSON object).
+pub fn with_position(frame: &str, position: &str) -> String {
+    let (head, tail) = position_parts(frame);
+    let mut text = String::with_capacity(head.len() + position.len() + tail.len());
+    text.push_str(&head);
+    text.push_str(position);
+    text.push_str(tail);
+    text
+}
+
+/// `frame` cut where a position goes: `head + position + tail` is the positioned frame.
+/// Positions are made of characters JSON never escapes, so they can be inserted later (by
+/// the store that assigns them) without re-serialising.
+pub fn position_parts(frame: &str) -> (String, &'static str) {
+    let body = frame.strip_suffix('}').unwrap_or(frame);
+    (format!("{body},\"position\":\""), "\"}")
 }
 
 /// A client event relayed to the other subscribers; `user_id` is set by the server on

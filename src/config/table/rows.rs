@@ -251,4 +251,14 @@ pub(crate) static SETTINGS: &[Setting] = &[
     app("max_presence_member_size_kb", Kind::Kb, app!(limits.max_presence_member_size_bytes)).min(1)
         .soketi(&["maxPresenceMemberSizeInKb"]).soketi_default("presence.maxMemberSizeInKb")
         .doc("Largest `user_info` of one member."),
+    app("history_channels", Kind::Texts, app!(history.channels)).default_doc("none")
+        .doc("Channels that keep their recent events so clients with the recovery add-on get what they missed while disconnected: name patterns where `*` matches anything (`[\"private-dashboard-*\"]`). Their events carry a `\"position\"` field that pusher-js ignores. Empty: no history, frames unchanged. See [recovery](recovery.md)."),
+    app("history_max_events", Kind::Count, app!(history.max_events)).min(1).max(100_000)
+        .doc("Events kept per history channel."),
+    app("history_max_age", Kind::Secs, app!(history.max_age)).min(1).max(86_400)
+        .doc("How long a history channel keeps an event. A client away longer is told its history is gone (`sockwave:resume_failed`)."),
+    app("history_max_channel_kb", Kind::Kb, app!(history.max_channel_bytes)).min(1)
+        .doc("Frame bytes kept per history channel; the oldest events go first."),
+    app("history_max_app_kb", Kind::Kb, app!(history.max_app_bytes)).min(1)
+        .doc("Frame bytes of history kept for the whole app on one node when history is in memory (no cluster engine); past it, the channels published to least recently lose their history first. With Redis the per-channel bounds apply and idle channels expire."),
 ];

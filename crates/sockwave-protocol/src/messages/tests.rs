@@ -15,7 +15,31 @@ fn subscribe(channel: &str, auth: Option<&str>, channel_data: Option<&str>) -> C
         channel: channel.into(),
         auth: auth.map(Into::into),
         channel_data: channel_data.map(Into::into),
+        resume_after: None,
     }
+}
+
+#[test]
+fn subscribe_carries_the_resume_position() {
+    let text = r#"{"event":"pusher:subscribe","data":{"channel":"c","resume_after":"ab12:7"}}"#;
+    let Ok(ClientMessage::Subscribe { resume_after, .. }) = parse_client_message(text) else {
+        panic!("not a subscribe");
+    };
+    assert_eq!(resume_after.as_deref(), Some("ab12:7"));
+    check(
+        r#"{"event":"pusher:subscribe","data":{"channel":"c","resume_after":7}}"#,
+        Err("resume_after"),
+    );
+}
+
+#[test]
+fn positioned_frames_keep_the_pusher_fields() {
+    let frame = channel_event("e", "c", "{\"a\":1}");
+    let positioned = with_position(&frame, "ab12:7");
+    let value: serde_json::Value = serde_json::from_str(&positioned).unwrap();
+    assert_eq!(value["position"], "ab12:7");
+    assert_eq!(value["event"], "e");
+    assert_eq!(value["data"], "{\"a\":1}");
 }
 
 #[test]

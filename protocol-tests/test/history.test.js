@@ -1,0 +1,207 @@
+// Channel history and recovery (issue: missed events come back), with raw clients speaking
+// the add-on's protocol: positions on frames, `resume_after` on subscribe, the resume
+// notices, the HTTP history read, bounds, auth, metrics, and a Redis cluster where clients
+// resume on another node. The browser tests with the real add-on are in recovery.test.js.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { app, freePort, startServer } from '../lib/server.js';
+import { RawClient, makeSdk, privateAuth, signedRequest, waitUntil } from '../lib/clients.js';
+import { clusterOptions, needSharedEngine, startCluster, redisCommand, SHARED } from '../lib/cluster.js';
+
+const HISTORY_APP = app({ history_channels: ['history-*', 'private-history-*'], history_max_events: 20 });
+
+async function historyServer(t, appCfg = HISTORY_APP, server = {}) {
+  const srv = await startServer({ apps: [appCfg], server });
+  t.after(() => srv.stop());
+  return srv;
+}
+
+function wsUrl(port, appCfg = HISTORY_APP) {
+  return `ws://127.0.0.1:${port}/app/${appCfg.key}?protocol=7&client=js&version=8.4.0`;
+}
+
+async function connect(t, port, appCfg) {
+  const client = await RawClient.connect(wsUrl(port, appCfg));
+  t.after(() => client.terminate());
+  return client;
+}
+
+/** Subscribes as the add-on does; resolves with the resume notice. */
+async function subscribeResuming(client, channel, resumeAfter, extra = {}) {
+  await client.subscribeOk(channel, { resume_after: resumeAfter, ...extra });
+  return client.next(
+    (f) => f.channel === channel && ['pusher_internal:resumed', 'pusher_internal:resume_failed'].includes(f.event),
+    5000,
+    `resume notice on ${channel}`,
+  );
+}
+
+const events = (client, channel) => client.all((f) => f.channel === channel && f.event === 'tick');
+
+async function publishN(sdk, channel, from, n) {
+  for (let i = from; i < from + n; i += 1) {
+    await sdk.trigger(channel, 'tick', { i });
+  }
+}
+
+test('events on history channels carry increasing positions; other channels are unchanged', async (t) => {
+  const srv = await historyServer(t);
+  const client = await connect(t, srv.port);
+  await client.subscribeOk('history-a');
+  await client.subscribeOk('plain');
+  const sdk = makeSdk(srv.port);
+  await publishN(sdk, 'history-a', 0, 3);
+  await sdk.trigger('plain', 'tick', { i: 0 });
+  await waitUntil(() => events(client, 'plain').length === 1 && events(client, 'history-a').length === 3);
+  const positions = events(client, 'history-a').map((f) => f.msg.position);
+  const [epoch] = positions[0].split(':');
+  assert.deepEqual(positions, [`${epoch}:1`, `${epoch}:2`, `${epoch}:3`]);
+  assert.deepEqual(events(client, 'history-a').map((f) => f.data.i), [0, 1, 2]);
+  assert.equal(events(client, 'plain')[0].msg.position, undefined, 'no position outside history channels');
+  assert.deepEqual(Object.keys(events(client, 'plain')[0].msg).sort(), ['channel', 'data', 'event']);
+  // A subscribe without resume_after (a client without the add-on) gets no notice.
+  await client.expectNoneAfterPing((f) => f.event?.startsWith('pusher_internal:resume'), 'a resume notice');
+});
+
+test('a client that comes back gets what it missed, in order, exactly once, then live events', async (t) => {
+  const srv = await historyServer(t);
+  const sdk = makeSdk(srv.port);
+  const first = await connect(t, srv.port);
+  const fresh = await subscribeResuming(first, 'history-a', '');
+  assert.equal(fresh.event, 'pusher_internal:resumed');
+  assert.match(fresh.msg.position, /^[0-9a-f]{8}:0$/, 'a position before the first event');
+  await publishN(sdk, 'history-a', 0, 2);
+  await waitUntil(() => events(first, 'history-a').length === 2);
+  const last = events(first, 'history-a').at(-1).msg.position;
+  first.terminate();
+
+  await publishN(sdk, 'history-a', 2, 5);
+  const again = await connect(t, srv.port);
+  const notice = await subscribeResuming(again, 'history-a', last);
+  assert.equal(notice.event, 'pusher_internal:resumed', notice.raw);
+  assert.equal(notice.data.replayed, 5);
+  await publishN(sdk, 'history-a', 7, 2);
+  await waitUntil(() => events(again, 'history-a').length === 7, 5000, '5 missed + 2 live');
+  assert.deepEqual(events(again, 'history-a').map((f) => f.data.i), [2, 3, 4, 5, 6, 7, 8]);
+  const seqs = events(again, 'history-a').map((f) => Number(f.msg.position.split(':')[1]));
+  assert.deepEqual(seqs, [3, 4, 5, 6, 7, 8, 9]);
+  // Replayed events come before the notice, live ones after it.
+  const order = again.all((f) => f.channel === 'history-a').map((f) => f.event);
+  assert.equal(order.indexOf('pusher_internal:resumed'), 1 + 5, order.join(','));
+  await again.ping();
+  assert.equal(events(again, 'history-a').length, 7, 'no duplicate arrived later');
+});
+
+test('publishes racing with the resume are neither lost nor duplicated', async (t) => {
+  const srv = await historyServer(t, app({ history_channels: ['history-*'], history_max_events: 5000 }));
+  const sdk = makeSdk(srv.port);
+  const watcher = await connect(t, srv.port);
+  await subscribeResuming(watcher, 'history-race', '');
+  await publishN(sdk, 'history-race', 0, 1);
+  await waitUntil(() => events(watcher, 'history-race').length === 1);
+  const start = events(watcher, 'history-race')[0].msg.position;
+  // A publisher keeps going while clients resume from `start` one after another.
+  let published = 1;
+  let stop = false;
+  const publisher = (async () => {
+    while (!stop && published < 400) {
+      await sdk.trigger('history-race', 'tick', { i: published });
+      published += 1;
+    }
+  })();
+  const resumers = [];
+  for (let k = 0; k < 8; k += 1) {
+    const client = await connect(t, srv.port);
+    await subscribeResuming(client, 'history-race', start);
+    resumers.push(client);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  stop = true;
+  await publisher;
+  for (const client of resumers) {
+    await waitUntil(() => events(client, 'history-race').length >= published - 1, 10_000, 'every event after start');
+    const got = events(client, 'history-race').map((f) => f.data.i);
+    const want = Array.from({ length: published - 1 }, (_, i) => i + 1);
+    assert.deepEqual(got, want, 'each event once, in order');
+  }
+});
+
+test('too old, lost and malformed positions get an explicit notice and live events', async (t) => {
+  const srv = await historyServer(t, app({ history_channels: ['history-*'], history_max_events: 3 }));
+  const sdk = makeSdk(srv.port);
+  const client = await connect(t, srv.port);
+  await subscribeResuming(client, 'history-a', '');
+  await publishN(sdk, 'history-a', 0, 1);
+  await waitUntil(() => events(client, 'history-a').length === 1);
+  const old = events(client, 'history-a')[0].msg.position;
+  await publishN(sdk, 'history-a', 1, 5);
+
+  const late = await connect(t, srv.port);
+  const tooOld = await subscribeResuming(late, 'history-a', old);
+  assert.equal(tooOld.event, 'pusher_internal:resume_failed');
+  assert.equal(tooOld.data.reason, 'too_old');
+  assert.match(tooOld.data.message, /refetch/);
+  assert.equal(tooOld.msg.position.split(':')[1], '6', 'the position to continue from');
+  assert.equal(events(late, 'history-a').length, 0, 'no partial replay');
+  await sdk.trigger('history-a', 'tick', { i: 6 });
+  await waitUntil(() => events(late, 'history-a').length === 1);
+
+  const lost = await connect(t, srv.port);
+  const other = await subscribeResuming(lost, 'history-a', 'deadbeef:2');
+  assert.equal(other.data.reason, 'history_lost');
+  const bad = await connect(t, srv.port);
+  const malformed = await subscribeResuming(bad, 'history-a', 'not a position');
+  assert.equal(malformed.data.reason, 'unknown_position');
+  const ahead = await subscribeResuming(await connect(t, srv.port), 'history-a', `${old.split(':')[0]}:999`);
+  assert.equal(ahead.data.reason, 'unknown_position');
+});
+
+test('private history channels keep their auth rules', async (t) => {
+  const srv = await historyServer(t);
+  const client = await connect(t, srv.port);
+  client.subscribe('private-history-x', { resume_after: '' });
+  const refused = await client.next((f) => f.event === 'pusher:subscription_error' || f.event === 'pusher:error');
+  assert.match(refused.raw, /auth|signature/i);
+  await client.expectNoneAfterPing((f) => f.event?.startsWith('pusher_internal:resume'), 'a notice without auth');
+  const ok = await subscribeResuming(client, 'private-history-x', '', { auth: privateAuth(client.socketId, 'private-history-x', HISTORY_APP) });
+  assert.equal(ok.event, 'pusher_internal:resumed');
+});
+
+test('the HTTP API reads a channel history (signed)', async (t) => {
+  const srv = await historyServer(t);
+  const sdk = makeSdk(srv.port);
+  await publishN(sdk, 'history-api', 0, 4);
+  const all = await (await sdk.get({ path: '/channels/history-api/history' })).json();
+  assert.equal(all.complete, true);
+  assert.deepEqual(all.events.map((e) => JSON.parse(e.data).i), [0, 1, 2, 3]);
+  assert.equal(all.position, all.events[3].position);
+  const after = await (await sdk.get({ path: '/channels/history-api/history', params: { after: all.events[1].position, limit: '1' } })).json();
+  assert.deepEqual(after.events.map((e) => JSON.parse(e.data).i), [2]);
+  const last2 = await (await sdk.get({ path: '/channels/history-api/history', params: { limit: '2' } })).json();
+  assert.deepEqual(last2.events.map((e) => JSON.parse(e.data).i), [2, 3]);
+  const plain = await signedRequest(srv.port, 'GET', '/apps/app-id/channels/plain/history');
+  assert.equal(plain.status, 400);
+  assert.match(plain.json.error, /history_channels/);
+  const badAfter = await signedRequest(srv.port, 'GET', '/apps/app-id/channels/history-api/history', { params: { after: 'x' } });
+  assert.equal(badAfter.status, 400);
+  const unsigned = await fetch(`http://127.0.0.1:${srv.port}/apps/app-id/channels/history-api/history`);
+  assert.equal(unsigned.status, 401);
+});
+
+test('history bounds and counters show in metrics', async (t) => {
+  const metricsPort = await freePort();
+  const srv = await historyServer(t, app({ history_channels: ['history-*'], history_max_events: 3 }), {
+    metrics_enabled: true, metrics_port: metricsPort,
+  });
+  const sdk = makeSdk(srv.port);
+  await publishN(sdk, 'history-m', 0, 5);
+  const client = await connect(t, srv.port);
+  await subscribeResuming(client, 'history-m', 'deadbeef:1');
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (name) => Number(text.match(new RegExp(`^sockwave_${name}\\{[^}]*app_id="app-id"[^}]*\\} (\\d+)`, 'm'))?.[1]);
+  assert.equal(value('history_events_total'), 5, text);
+  assert.equal(value('history_held_events'), 3, 'bounded by history_max_events');
+  assert.equal(value('history_channels'), 1);
+  assert.match(text, /sockwave_history_resumes_total\{app_id="app-id",outcome="gap",port="\d+"\} 1/);
+});
