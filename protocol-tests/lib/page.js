@@ -16,25 +16,30 @@ const PUSHER_JS = require.resolve('pusher-js/dist/web/pusher.js');
 const PUSHER_WITH_ENCRYPTION_JS = require.resolve('pusher-js/dist/web/pusher-with-encryption.js');
 // laravel-echo's exports do not list its browser build; it sits beside the module entry.
 const ECHO_JS = path.join(path.dirname(require.resolve('laravel-echo')), 'echo.iife.js');
+// sockwave's recovery add-on, from this repository (clients/js), as an app would ship it.
+const RECOVERY_JS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'clients', 'js', 'index.js');
 
 /**
  * Starts the page server for a sockwave on `sockwavePort`. `page(name)` is the URL of a page
  * whose <head> runs `headScript` (if any) before pusher-js and Echo load. The auth endpoint
  * `/auth?user=<id>` signs as that user (presence channel_data `{user_id, user_info:{name}}`),
  * and with `encryptionMasterKeyBase64` hands out the shared secret of encrypted channels
- * (the page then loads pusher-js's build with encryption). Closed when the test ends.
+ * (the page then loads pusher-js's build with encryption). With `recovery`, the page also
+ * loads sockwave's recovery add-on (window.SockwaveRecovery). Closed when the test ends.
  */
-export async function startPageServer(t, sockwavePort, { appCfg = DEFAULT_APP, headScript = '', encryptionMasterKeyBase64 } = {}) {
+export async function startPageServer(t, sockwavePort, { appCfg = DEFAULT_APP, headScript = '', encryptionMasterKeyBase64, recovery = false } = {}) {
   const sdk = makeSdk(sockwavePort, appCfg, encryptionMasterKeyBase64 ? { encryptionMasterKeyBase64 } : {});
   const pusherJs = encryptionMasterKeyBase64 ? PUSHER_WITH_ENCRYPTION_JS : PUSHER_JS;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://page.test');
     if (req.method === 'GET' && url.pathname === '/pusher.js') return sendFile(res, pusherJs);
     if (req.method === 'GET' && url.pathname === '/echo.js') return sendFile(res, ECHO_JS);
+    if (req.method === 'GET' && url.pathname === '/sockwave-recovery.js' && recovery) return sendFile(res, RECOVERY_JS);
     if (req.method === 'GET' && url.pathname.startsWith('/page/')) {
       res.writeHead(200, { 'content-type': 'text/html' });
       return res.end(`<!doctype html><html><head><script>${headScript}</script>`
-        + '<script src="/pusher.js"></script><script src="/echo.js"></script></head><body></body></html>');
+        + '<script src="/pusher.js"></script><script src="/echo.js"></script>'
+        + `${recovery ? '<script src="/sockwave-recovery.js"></script>' : ''}</head><body></body></html>`);
     }
     if (req.method === 'POST' && url.pathname === '/auth') {
       let body = '';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { app, freePort, startServer } from '../lib/server.js';
 import { RawClient, makeSdk, privateAuth, signedRequest, waitUntil } from '../lib/clients.js';
-import { clusterOptions, needSharedEngine, startCluster, redisCommand, SHARED } from '../lib/cluster.js';
+import { clusterOptions, needSharedEngine, startCluster, startNode } from '../lib/cluster.js';
 
 const HISTORY_APP = app({ history_channels: ['history-*', 'private-history-*'], history_max_events: 20 });
 
@@ -204,4 +204,58 @@ test('history bounds and counters show in metrics', async (t) => {
   assert.equal(value('history_held_events'), 3, 'bounded by history_max_events');
   assert.equal(value('history_channels'), 1);
   assert.match(text, /sockwave_history_resumes_total\{app_id="app-id",outcome="gap",port="\d+"\} 1/);
+});
+
+test('Redis cluster: one order for all nodes, and a client resumes on another node', async (t) => {
+  if (!(await needSharedEngine(t, 'redis'))) return;
+  const apps = [app({ history_channels: ['history-*'], history_max_events: 1000 })];
+  const cluster = clusterOptions('redis');
+  const nodes = await startCluster(t, 3, { cluster, apps });
+  const [a, b, c] = nodes;
+  const watchers = [];
+  for (const node of nodes) {
+    const client = await connect(t, node.port, apps[0]);
+    await subscribeResuming(client, 'history-c', '');
+    watchers.push(client);
+  }
+  // Publishers on two nodes at once: every subscriber, on every node, sees one order, the
+  // order of the positions.
+  const sdks = [makeSdk(a.port, apps[0]), makeSdk(b.port, apps[0])];
+  await Promise.all(sdks.map(async (sdk, k) => {
+    for (let i = 0; i < 60; i += 1) await sdk.trigger('history-c', 'tick', { from: k, i });
+  }));
+  for (const client of watchers) {
+    await waitUntil(() => events(client, 'history-c').length === 120, 10_000, '120 events');
+    const seqs = events(client, 'history-c').map((f) => Number(f.msg.position.split(':')[1]));
+    assert.deepEqual(seqs, Array.from({ length: 120 }, (_, i) => i + 1), 'positions in order, none missing');
+  }
+  const reference = events(watchers[0], 'history-c').map((f) => f.raw);
+  for (const client of watchers.slice(1)) {
+    assert.deepEqual(events(client, 'history-c').map((f) => f.raw), reference, 'the same frames in the same order');
+  }
+
+  // A client on node C drops; 50 events are published through node A; it comes back on B.
+  const last = events(watchers[2], 'history-c').at(-1).msg.position;
+  watchers[2].terminate();
+  for (let i = 0; i < 50; i += 1) await sdks[0].trigger('history-c', 'tick', { i: 1000 + i });
+  const back = await connect(t, b.port, apps[0]);
+  const notice = await subscribeResuming(back, 'history-c', last);
+  assert.equal(notice.event, 'pusher_internal:resumed', notice.raw);
+  assert.equal(notice.data.replayed, 50);
+  await sdks[1].trigger('history-c', 'tick', { i: 2000 });
+  await waitUntil(() => events(back, 'history-c').length === 51);
+  assert.deepEqual(events(back, 'history-c').map((f) => f.data.i), [...Array.from({ length: 50 }, (_, i) => 1000 + i), 2000]);
+  await back.ping();
+  assert.equal(events(back, 'history-c').length, 51, 'nothing twice');
+
+  // The history lives in Redis: a node started after all this (a restart) serves it too.
+  await c.stop('SIGKILL');
+  const restarted = await startNode({ cluster, apps });
+  t.after(() => restarted.stop('SIGKILL'));
+  const late = await connect(t, restarted.port, apps[0]);
+  const resumed = await subscribeResuming(late, 'history-c', last);
+  assert.equal(resumed.data.replayed, 51);
+  await waitUntil(() => events(late, 'history-c').length === 51);
+  const viaHttp = await (await makeSdk(restarted.port, apps[0]).get({ path: '/channels/history-c/history', params: { limit: '3' } })).json();
+  assert.deepEqual(viaHttp.events.map((e) => e.position.split(':')[1]), ['169', '170', '171']);
 });

@@ -195,7 +195,8 @@ pub(crate) fn encode(node: &str, message: &NodeMessage) -> String {
 pub(crate) fn positioned_parts(node: &str, message: &NodeMessage) -> (String, String) {
     let text = encode(node, message);
     let head = text
-        .strip_suffix("\"\"}")
+        .strip_suffix("\"}")
+        .filter(|head| head.ends_with(",\"position\":\""))
         .expect("a Positioned message ends with its empty position");
     (head.to_string(), "\"}".to_string())
 }
@@ -212,6 +213,24 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Envelope, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_positioned_message_takes_its_position_between_its_halves() {
+        let message = NodeMessage::Positioned {
+            app: "a".into(),
+            channel: "history-x".into(),
+            except: None,
+            frame: r#"{"event":"e","channel":"history-x","data":"d"}"#.into(),
+            position: String::new(),
+        };
+        let (head, tail) = positioned_parts("n1", &message);
+        let envelope = decode(format!("{head}ab12:7{tail}").as_bytes()).unwrap();
+        let NodeMessage::Positioned { position, frame, .. } = envelope.message else {
+            panic!("not positioned");
+        };
+        assert_eq!(position, "ab12:7");
+        assert!(frame.starts_with(r#"{"event":"e""#));
+    }
 
     #[test]
     fn round_trips_and_refuses_other_versions() {
