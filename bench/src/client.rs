@@ -134,6 +134,16 @@ impl Tally {
     }
 }
 
+/// What a resuming subscribe got (see `subscribe_resuming`).
+pub(crate) struct Resumed {
+    /// Seqs of the events replayed before the notice, in arrival order.
+    pub(crate) replayed: Vec<u64>,
+    /// The notice's position (`{epoch}:{seq}`).
+    pub(crate) position: String,
+    /// The notice was `resume_failed`.
+    pub(crate) failed: bool,
+}
+
 /// One connected Pusher client.
 pub(crate) struct PusherClient {
     conn: Conn,
@@ -234,6 +244,46 @@ impl PusherClient {
         })
         .await
         .with_context(|| format!("timed out subscribing to {channel}"))?
+    }
+
+    /// Subscribes as sockwave's recovery add-on does (`resume_after`, empty for a first
+    /// subscribe) and reads until the resume notice; returns the seqs of the events replayed
+    /// before it and the notice's position and event.
+    pub(crate) async fn subscribe_resuming(
+        &mut self,
+        channel: &str,
+        resume_after: &str,
+    ) -> anyhow::Result<Resumed> {
+        let data = json!({ "channel": channel, "resume_after": resume_after });
+        let frame = json!({ "event": "pusher:subscribe", "data": data }).to_string();
+        tokio::time::timeout(STEP_TIMEOUT, async {
+            self.send_text(frame).await?;
+            let mut replayed = Vec::new();
+            loop {
+                let text = self.next_text().await?.context("closed while resuming")?;
+                let value: Value = serde_json::from_str(&text).context("a frame is not JSON")?;
+                let position = value["position"].as_str().unwrap_or_default().to_string();
+                match value["event"].as_str() {
+                    Some(event @ ("pusher_internal:resumed" | "pusher_internal:resume_failed")) => {
+                        return Ok(Resumed {
+                            replayed,
+                            position,
+                            failed: event.ends_with("failed"),
+                        });
+                    }
+                    Some("pusher:error" | "pusher:subscription_error") => {
+                        bail!("subscription to {channel} refused: {text}")
+                    }
+                    _ if value["channel"] == channel && !position.is_empty() => {
+                        let seq = position.rsplit(':').next().unwrap_or("").parse::<u64>();
+                        replayed.push(seq.context("a malformed position")?);
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .with_context(|| format!("timed out resuming {channel}"))?
     }
 
     /// Reads frames until `stop` is cancelled (then closes politely) or the server ends the

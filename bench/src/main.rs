@@ -15,7 +15,7 @@
 //! - `publisher`: signed HTTP API publishes over a keep-alive connection.
 //! - `probe`: a process's RSS, CPU time and open descriptors from /proc.
 //! - `histogram`: a lock-free latency histogram.
-//! - `scenario`: `idle`, `fanout`, `http`, `churn`, `presence`, `soak`, `unheard`.
+//! - `scenario`: `idle`, `fanout`, `http`, `churn`, `presence`, `soak`, `unheard`, `resume`.
 //! - `smoke`: every scenario, tiny, against a server it starts.
 
 mod client;
@@ -35,7 +35,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use probe::Probe;
-use scenario::{churn, fanout, http, idle, presence, soak, unheard, Env};
+use scenario::{churn, fanout, http, idle, presence, resume, soak, unheard, Env};
 use target::Target;
 
 /// Load generator for Pusher-compatible servers; prints one JSON line per run.
@@ -126,6 +126,13 @@ enum Command {
         #[command(flatten)]
         args: unheard::Args,
     },
+    /// Clients resume a history channel after missing events: resume latency, exactness
+    Resume {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: resume::Args,
+    },
     /// Start a sockwave binary and run every scenario briefly (for the test suite)
     Smoke(smoke::Args),
 }
@@ -176,6 +183,9 @@ async fn run(command: Command, nofile: u64) -> anyhow::Result<()> {
         }),
         Command::Unheard { common, args } => ("unheard", common.clone(), {
             unheard::run(&env(&common)?, &args).await
+        }),
+        Command::Resume { common, args } => ("resume", common.clone(), {
+            resume::run(&env(&common)?, &args).await
         }),
     };
     let mut line = result?;

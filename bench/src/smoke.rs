@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::probe::Probe;
-use crate::scenario::{churn, fanout, http, idle, presence, soak, unheard, Env};
+use crate::scenario::{churn, fanout, http, idle, presence, resume, soak, unheard, Env};
 use crate::target::{Target, Transport};
 
 /// Flags of `smoke`.
@@ -111,6 +111,7 @@ async fn run_all(env: &Env, xhr_env: &Env) -> anyhow::Result<()> {
         duration: 1.0,
         requests: 200,
         payload: 100,
+        channels: 1,
     };
     record("http", http::run(env, &http_args).await);
     let churn_args = churn::Args {
@@ -148,6 +149,22 @@ async fn run_all(env: &Env, xhr_env: &Env) -> anyhow::Result<()> {
         duration: 20.0,
     };
     record("unheard", unheard::run(env, &unheard_args).await);
+    // Resumes must replay exactly the missed events (the scenario checks every client).
+    let resume_args = resume::Args {
+        clients: 20,
+        missed: 10,
+        channel: "history-smoke".into(),
+        payload: 50,
+        concurrency: 8,
+        timeout: 20.0,
+    };
+    let resumed = resume::run(env, &resume_args).await.and_then(|value| {
+        match value["resumes_failed"].as_u64() {
+            Some(0) => Ok(value),
+            failed => bail!("resumes failed: {failed:?}: {}", value["first_error"]),
+        }
+    });
+    record("resume", resumed);
     if failures.is_empty() {
         Ok(())
     } else {
@@ -167,6 +184,7 @@ async fn start_server(args: &Args) -> anyhow::Result<(Child, u16)> {
             "--app-secret",
             APP_SECRET,
         ])
+        .env("SOCKWAVE_APP_HISTORY_CHANNELS", "history-*")
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

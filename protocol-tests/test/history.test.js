@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { app, freePort, startServer } from '../lib/server.js';
 import { RawClient, makeSdk, privateAuth, signedRequest, waitUntil } from '../lib/clients.js';
-import { clusterOptions, needSharedEngine, startCluster, startNode } from '../lib/cluster.js';
+import { clusterOptions, needEngineBinary, needSharedEngine, startCluster, startNode, startOwnEngine } from '../lib/cluster.js';
 
 const HISTORY_APP = app({ history_channels: ['history-*', 'private-history-*'], history_max_events: 20 });
 
@@ -258,4 +258,44 @@ test('Redis cluster: one order for all nodes, and a client resumes on another no
   await waitUntil(() => events(late, 'history-c').length === 51);
   const viaHttp = await (await makeSdk(restarted.port, apps[0]).get({ path: '/channels/history-c/history', params: { limit: '3' } })).json();
   assert.deepEqual(viaHttp.events.map((e) => e.position.split(':')[1]), ['169', '170', '171']);
+});
+
+test('with Redis down, a publish to a history channel is refused with 503, not lost silently', async (t) => {
+  const bin = needEngineBinary(t, 'redis');
+  if (!bin) return;
+  const engine = await startOwnEngine('redis', bin);
+  t.after(() => engine.stop());
+  const apps = [app({ history_channels: ['history-*'] })];
+  const node = await startNode({ cluster: clusterOptions('redis', { url: engine.url }), apps });
+  t.after(() => node.stop('SIGKILL'));
+  const client = await connect(t, node.port, apps[0]);
+  await subscribeResuming(client, 'history-d', '');
+  await makeSdk(node.port, apps[0]).trigger('history-d', 'tick', { i: 0 });
+  await waitUntil(() => events(client, 'history-d').length === 1);
+  await engine.stop();
+  const refused = await signedRequest(node.port, 'POST', '/apps/app-id/events', {
+    body: { name: 'tick', channel: 'history-d', data: '{"i":1}' },
+  });
+  assert.equal(refused.status, 503, refused.text);
+  assert.match(refused.json.error, /history unavailable: redis/);
+  assert.match(refused.json.error, /not published/);
+  const plain = await signedRequest(node.port, 'POST', '/apps/app-id/events', {
+    body: { name: 'tick', channel: 'plain', data: '{}' },
+  });
+  assert.equal(plain.status, 200, 'other channels keep working while Redis is down');
+  // A resume while the store is down says so, and the client keeps its position.
+  const other = await connect(t, node.port, apps[0]);
+  const notice = await subscribeResuming(other, 'history-d', events(client, 'history-d')[0].msg.position);
+  assert.equal(notice.event, 'pusher_internal:resume_failed');
+  assert.equal(notice.data.reason, 'unavailable');
+  assert.equal(notice.msg.position, undefined);
+  // Back: publishes go through again, and the history kept in Redis is gone with the
+  // engine's memory, so the old position is reported as lost.
+  await engine.start();
+  await waitUntil(async () => (await signedRequest(node.port, 'POST', '/apps/app-id/events', {
+    body: { name: 'tick', channel: 'history-d', data: '{"i":2}' },
+  })).status === 200, 15_000, 'publishes accepted again');
+  const last = await connect(t, node.port, apps[0]);
+  const lost = await subscribeResuming(last, 'history-d', events(client, 'history-d')[0].msg.position);
+  assert.equal(lost.data.reason, 'history_lost');
 });

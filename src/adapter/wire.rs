@@ -225,7 +225,10 @@ mod tests {
         };
         let (head, tail) = positioned_parts("n1", &message);
         let envelope = decode(format!("{head}ab12:7{tail}").as_bytes()).unwrap();
-        let NodeMessage::Positioned { position, frame, .. } = envelope.message else {
+        let NodeMessage::Positioned {
+            position, frame, ..
+        } = envelope.message
+        else {
             panic!("not positioned");
         };
         assert_eq!(position, "ab12:7");

@@ -33,6 +33,10 @@ pub(crate) struct Args {
     /// Size of each event's data in bytes
     #[arg(long, default_value_t = 100)]
     pub(crate) payload: usize,
+    /// Channels published to in turn (`http-bench-0`, …; 1: `http-bench`), e.g. to fill many
+    /// channel histories
+    #[arg(long, default_value_t = 1)]
+    pub(crate) channels: u64,
 }
 
 #[derive(Debug, Default)]
@@ -54,14 +58,18 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
     for _ in 0..args.clients.max(1) {
         let mut publisher = Publisher::new(env.target.clone());
         let counts = counts.clone();
-        let (limit, payload) = (args.requests, args.payload);
+        let (limit, payload, channels) = (args.requests, args.payload, args.channels.max(1));
         workers.spawn(async move {
             while Instant::now() < deadline && counts.issued.fetch_add(1, Ordering::Relaxed) < limit
             {
                 let sequence = counts.issued.load(Ordering::Relaxed);
                 let data = bench_payload(sequence, payload);
                 let sent = Instant::now();
-                match publisher.publish("http-bench", "bench-event", &data).await {
+                let channel = match channels {
+                    1 => "http-bench".to_string(),
+                    n => format!("http-bench-{}", sequence % n),
+                };
+                match publisher.publish(&channel, "bench-event", &data).await {
                     Ok(()) => {
                         counts.latency.record(sent.elapsed());
                         counts.ok.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +94,7 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
             "clients": args.clients,
             "duration_s": args.duration,
             "payload_bytes": args.payload,
+            "channels": args.channels,
         },
         "requests_ok": ok,
         "errors": counts.errors.load(Ordering::Relaxed),

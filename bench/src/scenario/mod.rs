@@ -11,6 +11,7 @@ pub(crate) mod fanout;
 pub(crate) mod http;
 pub(crate) mod idle;
 pub(crate) mod presence;
+pub(crate) mod resume;
 pub(crate) mod soak;
 pub(crate) mod unheard;
 
