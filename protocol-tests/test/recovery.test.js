@@ -1,7 +1,8 @@
 // Recovery end to end: unmodified pusher-js and Laravel Echo in headless Chromium with
 // sockwave's add-on (clients/js), a dashboard channel with history, and a network that
 // drops for 10 s while 50 events are published (a relay between the browser and sockwave
-// is cut and restored; pusher-js reconnects by itself). The page must then have all 50, in
+// is cut and restored; pusher-js reconnects by itself, over WebSocket or its xhr_streaming
+// fallback). The page must then have all 50, in
 // order, exactly once — on one node, and when it comes back on another node of a 3-node
 // Redis cluster. When the history no longer reaches back, the page is told (onGap and the
 // `sockwave:resume_failed` event). A page without the add-on behaves as before: the missed
@@ -27,16 +28,16 @@ async function browserFor(t) {
   return browser;
 }
 
-function pusherOptions(port) {
+function pusherOptions(port, transports = ['ws']) {
   return {
-    cluster: 'mt1', wsHost: '127.0.0.1', wsPort: port, forceTLS: false, disableStats: true,
-    enabledTransports: ['ws'],
+    cluster: 'mt1', wsHost: '127.0.0.1', wsPort: port, httpHost: '127.0.0.1', httpPort: port,
+    forceTLS: false, disableStats: true, enabledTransports: transports,
     channelAuthorization: { endpoint: '/auth?user=1', transport: 'ajax' },
   };
 }
 
 /** A page with pusher-js (and the add-on when `recovery`), recording `stats.updated`. */
-async function pusherPage(browser, pages, port, { recovery, channel }) {
+async function pusherPage(browser, pages, port, { recovery, channel, transports }) {
   const page = await browser.newPage();
   await page.goto(pages.page('dashboard'));
   await page.evaluate(async ({ options, recovery, channel }) => {
@@ -59,7 +60,7 @@ async function pusherPage(browser, pages, port, { recovery, channel }) {
       subscribed.bind('pusher:subscription_succeeded', resolve);
       setTimeout(() => reject(new Error(`not subscribed: ${pusher.connection.state}`)), 15_000);
     });
-  }, { options: pusherOptions(port), recovery, channel });
+  }, { options: pusherOptions(port, transports), recovery, channel });
   return page;
 }
 
@@ -89,14 +90,15 @@ async function dropWhilePublishing(page, relay, sdk, channel, from, { restoreTo 
 
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 
-test('pusher-js with the add-on gets all 50 events missed during a 10 s drop, in order, once', async (t) => {
+for (const transport of ['ws', 'xhr_streaming']) test(`pusher-js (${transport}) with the add-on gets all 50 events missed during a 10 s drop, in order, once`, async (t) => {
   const browser = await browserFor(t);
   if (!browser) return;
   const srv = await startServer({ apps: [APP] });
   t.after(() => srv.stop());
   const relay = await startCuttableRelay(t, srv.port);
   const pages = await startPageServer(t, srv.port, { appCfg: APP, recovery: true });
-  const page = await pusherPage(browser, pages, relay.port, { recovery: true, channel: 'private-dashboard-stats' });
+  const page = await pusherPage(browser, pages, relay.port, { recovery: true, channel: 'private-dashboard-stats', transports: [transport] });
+  assert.equal(await page.evaluate(() => window.pusher.connection.connection.transport.name), transport);
   const sdk = makeSdk(srv.port, APP);
   await publish(sdk, 'private-dashboard-stats', 0, 3);
   await waitReceived(page, 3);
