@@ -201,6 +201,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             channel,
             except,
             frame,
+            cache,
             position,
         } => {
             let Some(seq) = crate::history::Position::parse(&position).map(|p| p.seq) else {
@@ -211,18 +212,19 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
                 );
                 return;
             };
+            let registry = ctx.registry.app(&app);
+            if let Some(cache) = cache {
+                let ttl = Duration::from_secs(cache.ttl_secs);
+                registry
+                    .cache
+                    .put(&channel, &cache.event, &cache.data, ttl, now);
+            }
             let frame = Frame::from(sockwave_protocol::messages::with_position(
                 &frame, &position,
             ));
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
             let mut flushes = Flushes::new();
-            ctx.registry.app(&app).broadcast_positioned(
-                &channel,
-                &frame,
-                Some(seq),
-                except,
-                &mut flushes,
-            );
+            registry.broadcast_positioned(&channel, &frame, Some(seq), except, &mut flushes);
             flushes.flush();
         }
         NodeMessage::ToUser {

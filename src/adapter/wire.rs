@@ -70,6 +70,9 @@ pub(crate) enum NodeMessage {
         except: Option<String>,
         /// The frame without its position.
         frame: String,
+        /// For cache channels: the event to remember, so every node can replay it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cache: Option<CacheEntry>,
         /// `{epoch}:{seq}`.
         position: String,
     },
@@ -221,6 +224,7 @@ mod tests {
             channel: "history-x".into(),
             except: None,
             frame: r#"{"event":"e","channel":"history-x","data":"d"}"#.into(),
+            cache: None,
             position: String::new(),
         };
         let (head, tail) = positioned_parts("n1", &message);

@@ -119,7 +119,13 @@ async fn fan_out(
         if app.history.covers(&channel_name) {
             // What was queued so far goes out before this publish may wait on the store.
             std::mem::take(&mut flushes).flush();
-            reached += publish_positioned(ctx, app, registry, event, &channel_name, &text).await?;
+            let cache = channel.is_cache().then(|| CacheEntry {
+                event: event.name.clone(),
+                data: event.data.clone(),
+                ttl_secs: cache_ttl.as_secs(),
+            });
+            reached +=
+                publish_positioned(ctx, app, registry, event, &channel_name, &text, cache).await?;
             continue;
         }
         ctx.cluster.send_with(|| NodeMessage::Broadcast {
@@ -155,6 +161,7 @@ async fn publish_positioned(
     event: &Event,
     channel: &str,
     text: &str,
+    cache: Option<CacheEntry>,
 ) -> Result<usize, HistoryError> {
     match &ctx.history.store {
         Store::Memory(store) => {
@@ -178,6 +185,7 @@ async fn publish_positioned(
                 channel: channel.to_string(),
                 except: event.except.map(|id| id.to_string()),
                 frame: text.to_string(),
+                cache,
                 position: String::new(),
             };
             let (head, tail) = ctx.cluster.positioned_parts(&message);
