@@ -278,6 +278,17 @@ fn check_app(draft: &Draft, index: usize, app: &App) -> Result<(), ConfigError> 
             ));
         }
     }
+    let queue = draft.config.server.socket_queue_capacity;
+    if app.history.enabled() && app.history.max_events > queue / 2 {
+        let reason = format!(
+            "a resume replays up to history_max_events frames into one socket's queue, which \
+             holds socket_queue_capacity = {queue}: keep history_max_events at most half of it \
+             ({}), or raise socket_queue_capacity",
+            queue / 2
+        );
+        let value = app.history.max_events.to_string();
+        return Err(invalid(draft, &field("history_max_events"), value, &reason));
+    }
     if app.history.enabled()
         && matches!(
             draft.config.server.cluster.driver,
@@ -376,6 +387,54 @@ mod tests {
             &[("SOCKWAVE_WS_MESSAGE_BURST", "0")],
             &[],
             "invalid value 0 for SOCKWAVE_WS_MESSAGE_BURST: must be at least 1",
+        );
+    }
+
+    #[test]
+    fn history_settings_are_checked() {
+        let file = [(
+            "/c.toml",
+            "[[apps]]\nid = 'a'\nkey = 'k'\nsecret = 's'\nhistory_channels = ['private-dashboard-*']\nhistory_max_events = 50",
+        )];
+        check_loaded(
+            "--config /c.toml",
+            &[],
+            &file,
+            r#"history_channels = ["private-dashboard-*"]"#,
+        );
+        check_err(
+            "",
+            &[("SOCKWAVE_APP_HISTORY_CHANNELS", "dash board")],
+            &[],
+            "invalid value 'dash board' for SOCKWAVE_APP_HISTORY_CHANNELS: a channel name pattern: letters, digits, '_-=@,.;' and '*' for any run of characters",
+        );
+        check_err(
+            "",
+            &[
+                ("SOCKWAVE_APP_HISTORY_CHANNELS", "h-*"),
+                ("SOCKWAVE_APP_HISTORY_MAX_EVENTS", "300"),
+            ],
+            &[],
+            "invalid value 300 for SOCKWAVE_APP_HISTORY_MAX_EVENTS: a resume replays up to history_max_events frames into one socket's queue, which holds socket_queue_capacity = 512: keep history_max_events at most half of it (256), or raise socket_queue_capacity",
+        );
+        check_loaded(
+            "",
+            &[
+                ("SOCKWAVE_APP_HISTORY_CHANNELS", "h-*"),
+                ("SOCKWAVE_APP_HISTORY_MAX_EVENTS", "300"),
+                ("SOCKWAVE_SOCKET_QUEUE_CAPACITY", "600"),
+            ],
+            &[],
+            "history_max_events = 300 # SOCKWAVE_APP_HISTORY_MAX_EVENTS",
+        );
+        check_err(
+            "",
+            &[
+                ("SOCKWAVE_APP_HISTORY_CHANNELS", "h-*"),
+                ("SOCKWAVE_CLUSTER_DRIVER", "nats"),
+            ],
+            &[],
+            "invalid value [\"h-*\"] for SOCKWAVE_APP_HISTORY_CHANNELS: channel history needs the memory (single node) or Redis cluster engine; with NATS it is not available yet: remove history_channels or use Redis",
         );
     }
 
