@@ -94,7 +94,11 @@ test('a client that comes back gets what it missed, in order, exactly once, then
 });
 
 test('publishes racing with the resume are neither lost nor duplicated', async (t) => {
-  const srv = await historyServer(t, app({ history_channels: ['history-*'], history_max_events: 5000 }));
+  const srv = await historyServer(
+    t,
+    app({ history_channels: ['history-*'], history_max_events: 500 }),
+    { socket_queue_capacity: 1200 },
+  );
   const sdk = makeSdk(srv.port);
   const watcher = await connect(t, srv.port);
   await subscribeResuming(watcher, 'history-race', '');
@@ -208,7 +212,7 @@ test('history bounds and counters show in metrics', async (t) => {
 
 test('Redis cluster: one order for all nodes, and a client resumes on another node', async (t) => {
   if (!(await needSharedEngine(t, 'redis'))) return;
-  const apps = [app({ history_channels: ['history-*'], history_max_events: 1000 })];
+  const apps = [app({ history_channels: ['history-*'], history_max_events: 250 })];
   const cluster = clusterOptions('redis');
   const nodes = await startCluster(t, 3, { cluster, apps });
   const [a, b, c] = nodes;
