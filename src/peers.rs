@@ -55,6 +55,10 @@ pub(crate) async fn run(
                 None => return,
                 Some(TransportEvent::Up) => {
                     tracing::info!(node = ctx.cluster.node_id(), "cluster engine connected: resynchronising");
+                    if said_down {
+                        // History frames published during the outage never reached this node.
+                        tokio::spawn(check_history(ctx.clone()));
+                    }
                     engine_up = true;
                     said_down = false;
                     ctx.cluster.set_engine_up(true);
@@ -77,6 +81,34 @@ pub(crate) async fn run(
                     ctx.cluster.set_engine_up(false);
                 }
                 Some(TransportEvent::Message(payload)) => handle(&ctx, &payload),
+            }
+        }
+    }
+}
+
+/// After an engine outage: each history channel this node delivered on is compared with the
+/// store; where the store is ahead, the frames in between were lost on the way here, and the
+/// channel's subscribers are asked to reconnect (4200), so clients with the recovery add-on
+/// resume exactly where they stopped.
+async fn check_history(ctx: Arc<Context>) {
+    for registry in ctx.registry.apps() {
+        let Some(app) = ctx.apps.find_by_id(registry.app_id()) else {
+            continue;
+        };
+        for (channel, _) in registry.history_marks() {
+            let read = ctx
+                .history
+                .read(&app, &channel, crate::history::Since::Now, 0)
+                .await;
+            match read {
+                Ok(read) => {
+                    if registry.resync_if_behind(&channel, read.latest.stamp()) {
+                        tracing::warn!(app_id = %app.id, channel, "missed history frames during the cluster engine outage: subscribers reconnect to resume");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(app_id = %app.id, channel, error = %err, "could not check a history channel after the engine outage")
+                }
             }
         }
     }
@@ -204,7 +236,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             cache,
             position,
         } => {
-            let Some(seq) = crate::history::Position::parse(&position).map(|p| p.seq) else {
+            let Some(stamp) = crate::history::Position::parse(&position).map(|p| p.stamp()) else {
                 ctx.cluster.count_undecodable();
                 tracing::warn!(
                     position,
@@ -224,7 +256,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             ));
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
             let mut flushes = Flushes::new();
-            registry.broadcast_positioned(&channel, &frame, Some(seq), except, &mut flushes);
+            registry.broadcast_positioned(&channel, &frame, Some(stamp), except, &mut flushes);
             flushes.flush();
         }
         NodeMessage::ToUser {

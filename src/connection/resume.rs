@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::context::Context;
 use crate::history::{Gap, Position, Read, Since, MAX_READ};
 use crate::outbox::{Flushes, Frame, SocketHandle};
-use crate::registry::{AppRegistry, Finished, Replay, Seam};
+use crate::registry::{AppRegistry, Finished, Replay, Seam, Stamp};
 
 /// What a resume needs once the subscribe has returned.
 pub(super) struct Resume {
@@ -28,6 +28,8 @@ pub(super) struct Resume {
     pub(super) socket: SocketHandle,
     pub(super) socket_id: String,
     pub(super) channel: String,
+    /// The hold this resume ends.
+    pub(super) token: u64,
     /// The client's position; empty for a first subscribe (it only wants a position).
     pub(super) resume_after: String,
 }
@@ -55,6 +57,7 @@ async fn run(resume: Resume) {
         socket,
         socket_id,
         channel,
+        token,
         resume_after,
     } = resume;
     let after = match resume_after.as_str() {
@@ -79,7 +82,7 @@ async fn run(resume: Resume) {
         (false, Ok(read)) => Outcome::Read(read),
     };
     let asked = !resume_after.is_empty();
-    let Some(delivered) = deliver(&registry, &socket, &channel, asked, outcome) else {
+    let Some(delivered) = deliver(&registry, &socket, &channel, token, asked, outcome) else {
         return; // the socket left the channel (or closed) while the history was read
     };
     let Delivered {
@@ -128,6 +131,7 @@ pub(super) fn deliver(
     registry: &AppRegistry,
     socket: &SocketHandle,
     channel: &str,
+    token: u64,
     asked: bool,
     outcome: Outcome,
 ) -> Option<Delivered> {
@@ -161,10 +165,11 @@ pub(super) fn deliver(
     let mut flushes = Flushes::new();
     let replay = Replay {
         events: &replay,
+        epoch: epoch.as_deref().map(Stamp::epoch_key),
         latest,
         seam,
     };
-    let finished = registry.finish_hold(channel, socket, replay, notice, &mut flushes);
+    let finished = registry.finish_hold(channel, socket, token, replay, notice, &mut flushes);
     flushes.flush();
     Some(Delivered {
         finished: finished?,

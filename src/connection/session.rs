@@ -273,8 +273,12 @@ impl Session {
         };
         drop(view);
         flushes.flush();
-        if let (Some(resume_after), false) = (resume_after, subscribed.already_subscribed) {
+        let resuming = resume_after
+            .as_deref()
+            .is_some_and(|after| !after.is_empty());
+        if let (Some(resume_after), Some(token)) = (resume_after, subscribed.hold) {
             resume::start(resume::Resume {
+                token,
                 ctx: self.ctx.clone(),
                 app: self.app.clone(),
                 registry: self.registry.clone(),
@@ -300,7 +304,8 @@ impl Session {
                 .emit_client_supplied(&self.app.id, "subscribed", fields);
         }
         let mut replies = vec![succeeded];
-        if channel.is_cache() {
+        // A resume replays the channel's events itself; the cached one would come twice.
+        if channel.is_cache() && !resuming {
             replies.push(match self.registry.cache.get(name, Instant::now()) {
                 Some(cached) => messages::channel_event(&cached.event, name, &cached.data),
                 None => {

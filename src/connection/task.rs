@@ -383,6 +383,10 @@ pub(super) fn requested_ending(ctx: &Context, session: &Session, request: CloseR
             ErrorCode::AppDisabled,
             format!("app '{}' was disabled", session.app().id),
         ),
+        CloseRequest::Resync => (
+            ErrorCode::Reconnect,
+            "this server missed messages of a channel with history (cluster engine outage): reconnect to resume".to_string(),
+        ),
     };
     Ending::Pusher(code, message)
 }

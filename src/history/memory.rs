@@ -16,13 +16,21 @@ use tokio::time::{Duration, Instant};
 use super::{AllStats, Position, Read, Retained, Since};
 use crate::app::{App, HistoryPolicy};
 use crate::outbox::Frame;
+use crate::registry::Stamp;
 
 /// What a channel's record costs besides its frames (name, epoch, deque), counted against
 /// the app's budget so that many empty histories are bounded too.
 const RECORD_BYTES: usize = 192;
-/// An empty history (every event expired) is kept this long after its last use, so a client
-/// that was up to date when the channel fell silent resumes without a false gap.
+/// A history that had events, all expired since, is kept this long after its last use, so a
+/// client that was up to date when the channel fell silent resumes without a false gap.
 const EMPTY_RECORD_LIFE: Duration = Duration::from_secs(24 * 3600);
+/// Histories created by a first subscribe, never published to, kept per app at most: any
+/// client can name channels, so these are capped apart (oldest dropped first) and never
+/// push out histories with events. They also go after `history_max_age` unused.
+const MAX_UNPUBLISHED: usize = 10_000;
+/// Past the app's budget, eviction frees down to this share of it, so its scan over the
+/// app's channels runs once per many appends, not on each.
+const EVICT_TO: f64 = 0.9;
 
 /// Every app's in-memory history.
 #[derive(Debug, Default)]
@@ -36,6 +44,9 @@ struct AppHistory {
     /// Frame bytes plus `RECORD_BYTES` per channel.
     bytes: usize,
     events: usize,
+    /// Channels whose history a subscribe created, oldest first (some may have been
+    /// published to since, or removed: checked when popped).
+    unpublished: VecDeque<String>,
 }
 
 #[derive(Debug)]
@@ -86,13 +97,30 @@ impl ChannelHistory {
         (events, bytes)
     }
 
-    fn retained(&self) -> Retained<'_> {
+    /// What `since` needs, cloning only the frames it returns.
+    fn retained(&self, since: Since<'_>, limit: usize) -> Retained<'_> {
+        let first = self
+            .events
+            .front()
+            .map_or(self.last + 1, |stored| stored.seq);
+        let wanted = |stored: &&Stored| match since {
+            Since::Now => false,
+            Since::Start => true,
+            Since::After(after) => after.epoch == self.epoch && stored.seq > after.seq,
+        };
+        let skip = match since {
+            Since::Start => self.events.len().saturating_sub(limit),
+            Since::Now | Since::After(_) => 0,
+        };
         Retained {
             epoch: &self.epoch,
             last: self.last,
+            first,
             events: self
                 .events
                 .iter()
+                .skip(skip)
+                .filter(wanted)
                 .map(|stored| (stored.seq, stored.frame.clone()))
                 .collect(),
         }
@@ -100,11 +128,29 @@ impl ChannelHistory {
 }
 
 impl AppHistory {
-    fn channel(&mut self, name: &str, now: Instant, max_age: Duration) -> &mut ChannelHistory {
+    /// The channel's history, created when missing; `by_subscribe` marks one a client's
+    /// subscribe created (capped apart, see `MAX_UNPUBLISHED`).
+    fn channel(
+        &mut self,
+        name: &str,
+        now: Instant,
+        max_age: Duration,
+        by_subscribe: bool,
+    ) -> &mut ChannelHistory {
         if !self.channels.contains_key(name) {
             self.bytes += RECORD_BYTES;
             self.channels
                 .insert(name.to_string(), ChannelHistory::new(now, max_age));
+            if by_subscribe {
+                self.unpublished.push_back(name.to_string());
+                while self.unpublished.len() > MAX_UNPUBLISHED {
+                    let oldest = self.unpublished.pop_front().expect("over the cap");
+                    if oldest != name && self.channels.get(&oldest).is_some_and(|c| c.last == 0) {
+                        self.channels.remove(&oldest);
+                        self.bytes -= RECORD_BYTES;
+                    }
+                }
+            }
         }
         let channel = self.channels.get_mut(name).expect("inserted above");
         channel.touched = now;
@@ -117,18 +163,26 @@ impl AppHistory {
         self.bytes -= dropped.1;
     }
 
-    /// Drops whole histories, least recently used first, until the app is within `budget`
-    /// (never `keep`, the channel being written).
+    /// Past `budget`, drops whole histories, never-published ones first, then the least
+    /// recently used, down to `EVICT_TO` of the budget (never `keep`, the channel being
+    /// written). One sorted pass over the app's channels per eviction round.
     fn evict(&mut self, budget: usize, keep: &str) {
-        while self.bytes > budget {
-            let victim = self
-                .channels
-                .iter()
-                .filter(|(name, _)| name.as_str() != keep)
-                .min_by_key(|(_, channel)| channel.touched)
-                .map(|(name, _)| name.clone());
-            let Some(victim) = victim else { return };
-            let channel = self.channels.remove(&victim).expect("found above");
+        if self.bytes <= budget {
+            return;
+        }
+        let target = (budget as f64 * EVICT_TO) as usize;
+        let mut order: Vec<(bool, Instant, String)> = self
+            .channels
+            .iter()
+            .filter(|(name, _)| name.as_str() != keep)
+            .map(|(name, channel)| (channel.last != 0, channel.touched, name.clone()))
+            .collect();
+        order.sort_unstable();
+        for (_, _, victim) in order {
+            if self.bytes <= target {
+                break;
+            }
+            let channel = self.channels.remove(&victim).expect("listed above");
             self.events -= channel.events.len();
             self.bytes -= channel.bytes + RECORD_BYTES;
         }
@@ -152,13 +206,13 @@ impl MemoryStore {
         channel: &str,
         frame: &str,
         stats: &AllStats,
-        deliver: impl FnOnce(&Frame, u64),
+        deliver: impl FnOnce(&Frame, Stamp),
     ) -> Position {
         let now = Instant::now();
         let policy = &app.history;
         let history = self.app(&app.id);
         let mut history = history.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = history.channel(channel, now, policy.max_age);
+        let entry = history.channel(channel, now, policy.max_age, false);
         entry.last += 1;
         let position = Position {
             epoch: entry.epoch.clone(),
@@ -177,7 +231,7 @@ impl MemoryStore {
         history.bytes += size;
         history.forget(dropped);
         history.evict(policy.max_app_bytes, channel);
-        deliver(&positioned, position.seq);
+        deliver(&positioned, position.stamp());
         let stats = stats.app(&app.id);
         stats.appended();
         stats.set_held(history.channels.len(), history.events, history.bytes);
@@ -196,9 +250,9 @@ impl MemoryStore {
         let now = Instant::now();
         let history = self.app(&app.id);
         let mut history = history.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = history.channel(channel, now, app.history.max_age);
+        let entry = history.channel(channel, now, app.history.max_age, true);
         let dropped = entry.trim(Some(&app.history), now);
-        let read = entry.retained().read(since, limit);
+        let read = entry.retained(since, limit).read(since, limit);
         history.forget(dropped);
         history.evict(app.history.max_app_bytes, channel);
         stats
@@ -218,7 +272,11 @@ impl MemoryStore {
                 dropped.0 += events;
                 dropped.1 += bytes;
                 let idle = now.saturating_duration_since(channel.touched);
-                if channel.events.is_empty() && idle > EMPTY_RECORD_LIFE.max(channel.max_age) {
+                let life = match channel.last {
+                    0 => channel.max_age,
+                    _ => EMPTY_RECORD_LIFE.max(channel.max_age),
+                };
+                if channel.events.is_empty() && idle > life {
                     removed.push(name.clone());
                 }
             }
@@ -227,6 +285,14 @@ impl MemoryStore {
                 history.channels.remove(&name);
                 history.bytes -= RECORD_BYTES;
             }
+            let channels = &history.channels;
+            let keep: VecDeque<String> = history
+                .unpublished
+                .iter()
+                .filter(|name| channels.get(*name).is_some_and(|c| c.last == 0))
+                .cloned()
+                .collect();
+            history.unpublished = keep;
             stats
                 .app(app.key())
                 .set_held(history.channels.len(), history.events, history.bytes);

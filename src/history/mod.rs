@@ -90,7 +90,10 @@ pub(crate) struct Retained<'a> {
     pub(crate) epoch: &'a str,
     /// The last seq assigned.
     pub(crate) last: u64,
-    /// Events still kept, oldest first (contiguous seqs ending at `last`).
+    /// The oldest seq still kept (`last + 1` when none is).
+    pub(crate) first: u64,
+    /// Kept events, oldest first, contiguous and ending at `last`: at least those `since`
+    /// asks for (a store may leave out older ones).
     pub(crate) events: Vec<(u64, Frame)>,
 }
 
@@ -124,8 +127,7 @@ impl Retained<'_> {
         } else if after.seq > self.last {
             Some(Gap::UnknownPosition)
         } else {
-            let first = self.events.first().map_or(self.last + 1, |(seq, _)| *seq);
-            (first > after.seq + 1).then_some(Gap::TooOld)
+            (self.first > after.seq + 1).then_some(Gap::TooOld)
         };
         let events = match gap {
             Some(_) => Vec::new(),

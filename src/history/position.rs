@@ -34,6 +34,14 @@ impl Position {
         })
     }
 
+    /// The registry's compact form of this position.
+    pub(crate) fn stamp(&self) -> crate::registry::Stamp {
+        crate::registry::Stamp {
+            epoch: crate::registry::Stamp::epoch_key(&self.epoch),
+            seq: self.seq,
+        }
+    }
+
     /// A new random epoch (8 hex digits).
     pub(crate) fn new_epoch() -> String {
         format!("{:08x}", rand::random::<u32>())

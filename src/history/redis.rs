@@ -30,6 +30,7 @@ const APPEND: &str = r"
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then
   epoch = ARGV[9]
+  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[2], 'epoch', epoch, 'seq', 0)
 end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
@@ -48,16 +49,27 @@ const READ: &str = r"
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then
   epoch = ARGV[1]
+  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[2], 'epoch', epoch, 'seq', 0)
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-local seq = redis.call('HGET', KEYS[2], 'seq')
+local seq = tonumber(redis.call('HGET', KEYS[2], 'seq'))
 local now = redis.call('TIME')
 local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
 if cutoff > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', cutoff)) end
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local first = seq + 1
+if #oldest > 0 then
+  for i = 1, #oldest[1][2], 2 do
+    if oldest[1][2][i] == 's' then first = tonumber(oldest[1][2][i + 1]) end
+  end
+end
+local wanted = 0
+if ARGV[3] == '*' then wanted = tonumber(ARGV[5])
+elseif ARGV[3] == epoch then wanted = math.min(seq - tonumber(ARGV[4]), tonumber(ARGV[5])) end
 local entries = {}
-if ARGV[4] == epoch or ARGV[4] == '*' then entries = redis.call('XRANGE', KEYS[1], '-', '+') end
-return {epoch, seq, entries}
+if wanted > 0 then entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', wanted) end
+return {epoch, string.format('%d', seq), string.format('%d', first), entries}
 ";
 
 /// How the store reaches Redis.
@@ -149,6 +161,13 @@ impl RedisStore {
         limit: usize,
     ) -> Result<Read, HistoryError> {
         let (events, meta) = self.keys(app, channel);
+        // Seqs are contiguous, so the events after a position are the newest `last - after`
+        // entries: the script reads only those (XREVRANGE … COUNT), none when up to date.
+        let (mode, after_seq) = match since {
+            Since::Now => ("", 0),
+            Since::Start => ("*", 0),
+            Since::After(after) => (after.epoch.as_str(), after.seq),
+        };
         let mut command = redis::cmd("EVAL");
         command
             .arg(READ)
@@ -157,11 +176,12 @@ impl RedisStore {
             .arg(&meta)
             .arg(Position::new_epoch())
             .arg(millis(app.history.max_age))
-            .arg(millis(META_LIFE.max(app.history.max_age)))
+            .arg(mode)
+            .arg(after_seq)
             .arg(match since {
-                Since::Now => "",
-                Since::Start => "*",
-                Since::After(after) => after.epoch.as_str(),
+                // After a position: all of them, oldest first, cut to `limit` below.
+                Since::After(_) => app.history.max_events,
+                Since::Now | Since::Start => limit.min(app.history.max_events),
             });
         let reply: Value = self.run(&command).await?;
         let stream = parse_read(reply)
@@ -169,6 +189,7 @@ impl RedisStore {
         let retained = Retained {
             epoch: &stream.epoch,
             last: stream.last,
+            first: stream.first,
             events: stream.events,
         };
         Ok(retained.read(since, limit))
@@ -224,17 +245,20 @@ fn millis(duration: Duration) -> u64 {
 struct Stream {
     epoch: String,
     last: u64,
+    first: u64,
     events: Vec<(u64, Frame)>,
 }
 
-/// `{epoch, seq, [[id, [field, value, …]], …]}` → the epoch, the last seq and the entries.
+/// `{epoch, seq, first, [[id, [field, value, …]], …] newest first}` → the epoch, the last and
+/// the oldest kept seq, and the entries oldest first.
 fn parse_read(reply: Value) -> Option<Stream> {
     let Value::Array(parts) = reply else {
         return None;
     };
-    let [epoch, seq, entries] = <[Value; 3]>::try_from(parts).ok()?;
+    let [epoch, seq, first, entries] = <[Value; 4]>::try_from(parts).ok()?;
     let epoch: String = redis::from_redis_value(epoch).ok()?;
     let last: u64 = redis::from_redis_value(seq).ok()?;
+    let first: u64 = redis::from_redis_value(first).ok()?;
     let Value::Array(entries) = entries else {
         return None;
     };
@@ -252,9 +276,11 @@ fn parse_read(reply: Value) -> Option<Stream> {
         }
         events.push((seq?, Frame::from(frame?)));
     }
+    events.reverse();
     Some(Stream {
         epoch,
         last,
+        first,
         events,
     })
 }

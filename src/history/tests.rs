@@ -165,3 +165,22 @@ fn per_channel_bytes_are_bounded() {
     let (_, events, _) = store.held(&app.id);
     assert!(events < 100 && events > 5, "{events} events kept");
 }
+
+#[test]
+fn subscribes_to_many_names_never_push_out_histories_with_events() {
+    let store = MemoryStore::default();
+    let mut app = app(100);
+    app.history.max_app_bytes = 1024 * 1024;
+    let stats = AllStats::default();
+    let kept = publish(&store, &app, "history-real", 3);
+    for i in 0..30_000 {
+        store.read(&app, &format!("history-x{i}"), Since::Now, MAX_READ, &stats);
+    }
+    let (channels, events, bytes) = store.held(&app.id);
+    assert!(channels <= 10_001, "{channels} histories held");
+    assert_eq!(events, 3);
+    assert!(bytes <= 1024 * 1024);
+    let read = store.read(&app, "history-real", Since::After(&kept[0]), MAX_READ, &stats);
+    assert_eq!(read.gap, None, "the published channel kept its history");
+    assert_eq!(read.events.len(), 2);
+}

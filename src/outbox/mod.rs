@@ -89,6 +89,9 @@ pub enum CloseRequest {
     Shutdown,
     /// The app was disabled or removed where apps are kept (4003).
     AppDisabled,
+    /// This node missed frames of a history channel the socket follows (a cluster engine
+    /// outage): reconnect (4200), so a client with the recovery add-on resumes exactly.
+    Resync,
 }
 
 impl CloseRequest {
@@ -102,6 +105,7 @@ impl CloseRequest {
             PongTimeout,
             Shutdown,
             AppDisabled,
+            Resync,
         ]
         .into_iter()
         .find(|request| *request as u8 == value)
@@ -201,6 +205,11 @@ impl SocketHandle {
     /// caller must call `flush_now` (a fan-out queues to every subscriber first, then
     /// flushes them in parallel; see `fanout`).
     pub(crate) fn enqueue(&self, frame: &Frame) -> Enqueued {
+        // A socket asked to close takes nothing more: a frame after one it missed (a slow
+        // consumer's, say) would move a recovering client's position past the gap.
+        if self.0.close.load(Ordering::Acquire) != 0 {
+            return Enqueued::Refused(SendOutcome::Gone);
+        }
         let mut queue = self.lock();
         if queue.sealed {
             return Enqueued::Refused(SendOutcome::Gone);
@@ -282,6 +291,11 @@ impl SocketHandle {
         if first {
             self.0.task.wake();
         }
+    }
+
+    /// Frames the queue holds before the socket counts as a slow consumer.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity
     }
 
     /// The close requested so far, if any.

@@ -13,7 +13,7 @@ use super::{deliver, Outcome};
 use crate::app::{App, HistoryPolicy};
 use crate::history::{AllStats, MemoryStore, Position, Since, MAX_READ};
 use crate::outbox::{Frame, SocketHandle};
-use crate::registry::{AppRegistry, SocketIdGenerator};
+use crate::registry::{AppRegistry, SocketIdGenerator, Stamp};
 use sockwave_protocol::{messages, ChannelName};
 
 const CHANNEL: &str = "history-p";
@@ -24,6 +24,14 @@ enum Op {
     Deliver,
     Disconnect,
     Connect,
+    /// Unsubscribe and subscribe again on the same socket while a resume may be pending:
+    /// the old resume must not end the new hold.
+    Resubscribe,
+    /// A resume that outlived its subscription ends now.
+    FinishStale,
+    /// The node misses the next frame on its way (a cluster engine outage): it must notice
+    /// at the frame after and ask its subscribers to reconnect, never deliver past the gap.
+    Lose,
     Read,
     Finish,
     Drain,
@@ -35,6 +43,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Deliver),
         1 => Just(Op::Disconnect),
         1 => Just(Op::Connect),
+        1 => Just(Op::Resubscribe),
+        1 => Just(Op::FinishStale),
+        1 => Just(Op::Lose),
         2 => Just(Op::Read),
         2 => Just(Op::Finish),
         3 => Just(Op::Drain),
@@ -110,10 +121,12 @@ struct Model {
     registry: AppRegistry,
     ids: SocketIdGenerator,
     shared: bool,
-    in_flight: VecDeque<(u64, Frame)>,
+    in_flight: VecDeque<(Stamp, Frame)>,
     socket: Option<SocketHandle>,
-    /// Between `Connect` and `Finish`: the position sent, then the read.
-    reading: Option<(String, Option<Outcome>)>,
+    /// Between `Connect` and `Finish`: the hold's token, the position sent, then the read.
+    reading: Option<(u64, String, Option<Outcome>)>,
+    /// A resume whose subscription was replaced (`Resubscribe`).
+    stale: Option<(u64, Outcome)>,
     client: Client,
     published: u64,
 }
@@ -136,6 +149,7 @@ impl Model {
             in_flight: VecDeque::new(),
             socket: None,
             reading: None,
+            stale: None,
             client: Client::default(),
             published: 0,
         }
@@ -147,20 +161,25 @@ impl Model {
                 let frame = messages::channel_event("tick", CHANNEL, "{}");
                 let mut delivered = None;
                 self.store
-                    .append(&self.app, CHANNEL, &frame, &self.stats, |frame, seq| {
-                        delivered = Some((seq, frame.clone()));
+                    .append(&self.app, CHANNEL, &frame, &self.stats, |frame, stamp| {
+                        delivered = Some((stamp, frame.clone()));
                     });
-                let (seq, frame) = delivered.unwrap();
+                let (stamp, frame) = delivered.unwrap();
                 self.published += 1;
                 if self.shared {
-                    self.in_flight.push_back((seq, frame));
+                    self.in_flight.push_back((stamp, frame));
                 } else {
-                    self.broadcast(seq, &frame);
+                    self.broadcast(stamp, &frame);
                 }
             }
             Op::Deliver => {
-                if let Some((seq, frame)) = self.in_flight.pop_front() {
-                    self.broadcast(seq, &frame);
+                if let Some((stamp, frame)) = self.in_flight.pop_front() {
+                    self.broadcast(stamp, &frame);
+                }
+            }
+            Op::Lose => {
+                if self.shared {
+                    self.in_flight.pop_front();
                 }
             }
             Op::Disconnect => {
@@ -172,19 +191,32 @@ impl Model {
             Op::Connect => {
                 if self.socket.is_none() {
                     let socket = SocketHandle::detached(self.ids.next_id(), 1_000_000);
-                    let channel = ChannelName::parse(CHANNEL, 200).unwrap();
-                    self.registry.subscribe(&channel, &socket, None, true);
-                    let sent = self
-                        .client
-                        .position
-                        .as_ref()
-                        .map_or(String::new(), Position::to_string);
-                    self.reading = Some((sent, None));
+                    self.subscribe(&socket);
                     self.socket = Some(socket);
                 }
             }
+            Op::Resubscribe => {
+                if let Some(socket) = self.socket.clone() {
+                    // The client drains what it has first (an app leaving then joining).
+                    self.apply(&Op::Drain);
+                    if self.socket.is_none() {
+                        return; // it was asked to reconnect instead
+                    }
+                    self.registry.unsubscribe(CHANNEL, socket.id());
+                    if let Some((token, _, Some(outcome))) = self.reading.take() {
+                        self.stale = Some((token, outcome));
+                    }
+                    self.subscribe(&socket);
+                }
+            }
+            Op::FinishStale => {
+                if let (Some((token, outcome)), Some(socket)) = (self.stale.take(), &self.socket) {
+                    let ended = deliver(&self.registry, socket, CHANNEL, token, true, outcome);
+                    assert!(ended.is_none(), "a stale resume ended a newer hold");
+                }
+            }
             Op::Read => {
-                if let Some((sent, read @ None)) = &mut self.reading {
+                if let Some((_, sent, read @ None)) = &mut self.reading {
                     let after = Position::parse(sent);
                     let since = after.as_ref().map_or(Since::Now, Since::After);
                     let got = self
@@ -194,12 +226,22 @@ impl Model {
                 }
             }
             Op::Finish => {
-                if matches!(self.reading, Some((_, Some(_)))) {
-                    let (sent, outcome) = self.reading.take().unwrap();
+                if matches!(self.reading, Some((_, _, Some(_)))) {
+                    let (token, sent, outcome) = self.reading.take().unwrap();
                     let socket = self.socket.as_ref().unwrap();
                     let asked = !sent.is_empty();
-                    deliver(&self.registry, socket, CHANNEL, asked, outcome.unwrap())
-                        .expect("still subscribed");
+                    let ended = deliver(
+                        &self.registry,
+                        socket,
+                        CHANNEL,
+                        token,
+                        asked,
+                        outcome.unwrap(),
+                    );
+                    assert!(
+                        ended.is_some() || socket.requested_close().is_some(),
+                        "a resume ends its hold unless the socket must reconnect"
+                    );
                 }
             }
             Op::Drain => {
@@ -207,26 +249,62 @@ impl Model {
                     for frame in socket.take_queued() {
                         self.client.take(std::str::from_utf8(&frame).unwrap());
                     }
+                    if socket.requested_close().is_some() {
+                        // Asked to reconnect (a gap on this node): the client does.
+                        self.apply(&Op::Disconnect);
+                    }
                 }
             }
         }
     }
 
-    fn broadcast(&self, seq: u64, frame: &Frame) {
+    fn broadcast(&self, stamp: Stamp, frame: &Frame) {
         let mut flushes = crate::outbox::Flushes::new();
         self.registry
-            .broadcast_positioned(CHANNEL, frame, Some(seq), None, &mut flushes);
+            .broadcast_positioned(CHANNEL, frame, Some(stamp), None, &mut flushes);
         flushes.flush();
     }
 
-    /// Everything settles: frames arrive, a pending resume finishes, the client reads.
+    /// Subscribes `socket` with a hold, as the add-on's subscribe does.
+    fn subscribe(&mut self, socket: &SocketHandle) {
+        let channel = ChannelName::parse(CHANNEL, 200).unwrap();
+        let token = self
+            .registry
+            .subscribe(&channel, socket, None, true)
+            .hold
+            .expect("a hold");
+        let sent = self
+            .client
+            .position
+            .as_ref()
+            .map_or(String::new(), Position::to_string);
+        self.reading = Some((token, sent, None));
+    }
+
+    /// Everything settles: frames arrive, a pending resume finishes, the client reads — and
+    /// reconnects when it was asked to.
     fn settle(&mut self) {
         while !self.in_flight.is_empty() {
             self.apply(&Op::Deliver);
         }
         self.apply(&Op::Read);
         self.apply(&Op::Finish);
+        // The engine link is back: channels this node fell behind on are resynchronised
+        // (a frame lost while nothing follows it is only found this way).
+        for (channel, _) in self.registry.history_marks() {
+            let read = self
+                .store
+                .read(&self.app, &channel, Since::Now, 0, &self.stats);
+            self.registry
+                .resync_if_behind(&channel, read.latest.stamp());
+        }
         self.apply(&Op::Drain);
+        if self.socket.is_none() {
+            self.apply(&Op::Connect);
+            self.apply(&Op::Read);
+            self.apply(&Op::Finish);
+            self.apply(&Op::Drain);
+        }
     }
 }
 

@@ -17,12 +17,8 @@ async fn the_first_close_request_wins() {
     handle.request_close(CloseRequest::Terminated);
     assert_eq!(handle.requested_close(), Some(CloseRequest::Terminated));
     assert_eq!(wakes.count(), 1, "only the first request wakes the task");
-    // An overflow after that still refuses the frame but keeps the first reason.
-    assert_eq!(handle.try_send(&Frame::from("1")), SendOutcome::Queued);
-    assert_eq!(
-        handle.try_send(&Frame::from("2")),
-        SendOutcome::SlowConsumer
-    );
+    // Asked to close, it takes no more frames, and keeps the first reason.
+    assert_eq!(handle.try_send(&Frame::from("1")), SendOutcome::Gone);
     assert_eq!(handle.requested_close(), Some(CloseRequest::Terminated));
     // Clones share the state.
     assert_eq!(
@@ -69,9 +65,9 @@ async fn a_detached_handle_queues_in_order_up_to_its_capacity() {
     assert_eq!(handle.requested_close(), Some(CloseRequest::SlowConsumer));
     assert_eq!(handle.take_queued(), ["one", "two", "three"]);
     assert!(handle.take_queued().is_empty());
-    // Emptied, it takes frames again.
-    assert_eq!(handle.try_send(&Frame::from("five")), SendOutcome::Queued);
-    assert_eq!(handle.take_queued(), ["five"]);
+    // Emptied, it still takes nothing: it was asked to close.
+    assert_eq!(handle.try_send(&Frame::from("five")), SendOutcome::Gone);
+    assert!(handle.take_queued().is_empty());
     assert_eq!(stalled_since(&handle), None);
 }
 
