@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 
 import { app, freePort, startServer } from '../lib/server.js';
 import { RawClient, makeSdk, privateAuth, signedRequest, waitUntil } from '../lib/clients.js';
-import { clusterOptions, needEngineBinary, needSharedEngine, startCluster, startNode, startOwnEngine } from '../lib/cluster.js';
+import {
+  clusterOptions, needEngineBinary, needSharedEngine, redisCommand, startCluster, startNode, startOwnEngine,
+} from '../lib/cluster.js';
 
 const HISTORY_APP = app({ history_channels: ['history-*', 'private-history-*'], history_max_events: 20 });
 
@@ -302,4 +304,51 @@ test('with Redis down, a publish to a history channel is refused with 503, not l
   const last = await connect(t, node.port, apps[0]);
   const lost = await subscribeResuming(last, 'history-d', events(client, 'history-d')[0].msg.position);
   assert.equal(lost.data.reason, 'history_lost');
+});
+
+test('a node whose Redis subscription drops asks its history subscribers to reconnect, and they lose nothing', async (t) => {
+  const bin = needEngineBinary(t, 'redis');
+  if (!bin) return;
+  const engine = await startOwnEngine('redis', bin);
+  t.after(() => engine.stop());
+  const apps = [app({ history_channels: ['history-*'], history_max_events: 250 })];
+  const cluster = clusterOptions('redis', { url: engine.url });
+  const a = await startNode({ cluster, apps });
+  t.after(() => a.stop('SIGKILL'));
+  const client = await connect(t, a.port, apps[0]);
+  await subscribeResuming(client, 'history-o', '');
+  // 200 publishes from 8 clients while Redis drops the node's pub/sub connection again and
+  // again: the scripts still run, but frames published while the node re-subscribes never
+  // reach it.
+  const sdk = makeSdk(a.port, apps[0]);
+  let next = 0;
+  const publishers = Array.from({ length: 8 }, async () => {
+    while (next < 200) {
+      const i = next;
+      next += 1;
+      await sdk.trigger('history-o', 'tick', { i });
+    }
+  });
+  const killer = (async () => {
+    while (next < 200) {
+      await redisCommand(engine.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']).catch(() => {});
+      await new Promise((r) => setTimeout(r, 3));
+    }
+  })();
+  await Promise.all([...publishers, killer]);
+  const closed = await client.waitClosed(10_000);
+  assert.equal(closed.code, 4200, 'asked to reconnect');
+  const got = events(client, 'history-o');
+  const seqs = got.map((f) => Number(f.msg.position.split(':')[1]));
+  assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'nothing delivered past the gap');
+  assert.ok(seqs.length < 200, `the node missed frames (${seqs.length} delivered before the reconnect)`);
+  // The add-on's reconnect: resume from the last event processed.
+  const back = await connect(t, a.port, apps[0]);
+  const position = got.at(-1)?.msg.position ?? (await (await sdk.get({ path: '/channels/history-o/history', params: { limit: '1' } })).json()).position.replace(/:\d+$/, ':0');
+  const notice = await subscribeResuming(back, 'history-o', position);
+  assert.equal(notice.event, 'pusher_internal:resumed', notice.raw);
+  await waitUntil(() => got.length + events(back, 'history-o').length === 200, 10_000, 'all 200 events');
+  const all = [...got, ...events(back, 'history-o')];
+  assert.deepEqual(all.map((f) => Number(f.msg.position.split(':')[1])), Array.from({ length: 200 }, (_, i) => i + 1), 'each once, in order');
+  assert.deepEqual(all.map((f) => f.data.i).sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i));
 });
