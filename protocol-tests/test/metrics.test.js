@@ -55,6 +55,8 @@ test('Soketi names enable metrics; a pusher-js and SDK scenario moves counters a
   assert.equal(value(text, 'soketi_http_calls_received_total'), 1);
   assert.ok(value(text, 'soketi_http_received_bytes') > 0);
   assert.equal(value(text, 'soketi_publish_enqueue_seconds_count'), 1);
+  assert.equal(value(text, 'soketi_fanout_seconds_count'), 1, 'one fan-out timed');
+  assert.ok(value(text, 'soketi_fanout_seconds_sum') > 0);
   // connection_established, two subscription_succeeded, one event.
   assert.equal(value(text, 'soketi_ws_messages_sent_total'), 4);
 

@@ -59,7 +59,7 @@ fn check_all(ctx: &Context, ping: &Frame) {
                 to_flush.push(socket.clone());
             }
         });
-        crate::outbox::fanout::flush(to_flush);
+        crate::outbox::fanout::flush(to_flush, None);
         registry.shrink_if_sparse();
     }
 }

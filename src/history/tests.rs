@@ -180,7 +180,13 @@ fn subscribes_to_many_names_never_push_out_histories_with_events() {
     assert!(channels <= 10_001, "{channels} histories held");
     assert_eq!(events, 3);
     assert!(bytes <= 1024 * 1024);
-    let read = store.read(&app, "history-real", Since::After(&kept[0]), MAX_READ, &stats);
+    let read = store.read(
+        &app,
+        "history-real",
+        Since::After(&kept[0]),
+        MAX_READ,
+        &stats,
+    );
     assert_eq!(read.gap, None, "the published channel kept its history");
     assert_eq!(read.events.len(), 2);
 }

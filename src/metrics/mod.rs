@@ -57,6 +57,7 @@ struct PerApp {
     http_calls_received: IntCounterVec,
     slow_consumer_closes: IntCounterVec,
     publish_enqueue_seconds: HistogramVec,
+    fanout_seconds: HistogramVec,
     subscription_failures: IntCounterVec,
     http_rejections: IntCounterVec,
     rate_limited: IntCounterVec,
@@ -138,6 +139,12 @@ impl Metrics {
             names::PUBLISH_ENQUEUE_SECONDS.labels,
         )?;
         registry.register(Box::new(latency.clone()))?;
+        let fanout = HistogramVec::new(
+            HistogramOpts::from(opts(prefix, names::FANOUT_SECONDS))
+                .buckets(names::LATENCY_BUCKETS.to_vec()),
+            names::FANOUT_SECONDS.labels,
+        )?;
+        registry.register(Box::new(fanout.clone()))?;
         let per_app = PerApp {
             new_connections: counter(names::NEW_CONNECTIONS)?,
             new_disconnections: counter(names::NEW_DISCONNECTIONS)?,
@@ -150,6 +157,7 @@ impl Metrics {
             http_calls_received: counter(names::HTTP_CALLS_RECEIVED)?,
             slow_consumer_closes: counter(names::SLOW_CONSUMER_CLOSES)?,
             publish_enqueue_seconds: latency,
+            fanout_seconds: fanout,
             subscription_failures: counter(names::SUBSCRIPTION_FAILURES)?,
             http_rejections: counter(names::HTTP_REJECTIONS)?,
             rate_limited: counter(names::RATE_LIMITED)?,
@@ -244,6 +252,7 @@ struct AppCounters {
     http_calls_received: IntCounter,
     slow_consumer_closes: IntCounter,
     publish_enqueue_seconds: Histogram,
+    fanout_seconds: Histogram,
 }
 
 impl std::fmt::Debug for AppMetrics {
@@ -275,6 +284,7 @@ impl AppMetrics {
                 publish_enqueue_seconds: families
                     .publish_enqueue_seconds
                     .with_label_values(&labels),
+                fanout_seconds: families.fanout_seconds.with_label_values(&labels),
                 families: families.clone(),
             }),
         }
@@ -331,6 +341,18 @@ impl AppMetrics {
         if let Some(c) = &self.counters {
             c.publish_enqueue_seconds.observe(elapsed.as_secs_f64());
         }
+    }
+
+    /// A broadcast reached its last local subscriber `elapsed` after it was accepted.
+    pub fn fanout_finished(&self, elapsed: Duration) {
+        if let Some(c) = &self.counters {
+            c.fanout_seconds.observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Whether anything is recorded (callers skip timing work otherwise).
+    pub fn is_enabled(&self) -> bool {
+        self.counters.is_some()
     }
 
     /// A subscription was refused.

@@ -121,6 +121,12 @@ pub(crate) const PUBLISH_ENQUEUE_SECONDS: Spec = Spec {
     help: "Time from an HTTP publish request arriving to its frames being queued for every local subscriber.",
     labels: APP,
 };
+/// Fan-out time of one broadcast on this node.
+pub(crate) const FANOUT_SECONDS: Spec = Spec {
+    name: "fanout_seconds",
+    help: "Time from a broadcast accepted on this node (an HTTP publish validated, or a cluster message received) to its frame written to, or queued for, the last local subscriber.",
+    labels: APP,
+};
 /// Webhook events by outcome (read from the webhook sender at scrape time).
 pub(crate) const WEBHOOK_EVENTS: Spec = Spec {
     name: "webhook_events_total",
@@ -209,6 +215,7 @@ pub(crate) const ALL: &[Spec] = &[
     RATE_LIMITED,
     SLOW_CONSUMER_CLOSES,
     PUBLISH_ENQUEUE_SECONDS,
+    FANOUT_SECONDS,
     WEBHOOK_EVENTS,
     WEBHOOK_RETRIES,
     ADAPTER_MESSAGES,

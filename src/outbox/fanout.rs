@@ -13,6 +13,9 @@
 //! to a socket while holding it: `ban_writes` marks the thread for as long as the lock is
 //! held, and in debug builds a write during a ban panics (`assert_writes_allowed`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use super::{Enqueued, Frame, SocketHandle};
 
 /// Up to this many sockets are flushed by the caller itself.
@@ -75,7 +78,14 @@ impl Flushes {
     /// Writes what was queued, from this thread or spawned chunks.
     pub fn flush(mut self) {
         self.count();
-        flush(std::mem::take(&mut self.sockets));
+        flush(std::mem::take(&mut self.sockets), None);
+    }
+
+    /// `flush`, then `done` once the last socket was written (or left queued for its task),
+    /// on whichever thread finishes last: how long a fan-out really takes.
+    pub(crate) fn flush_then(mut self, done: impl FnOnce() + Send + 'static) {
+        self.count();
+        flush(std::mem::take(&mut self.sockets), Some(Box::new(done)));
     }
 
     /// Adds the frames taken so far to their app's metrics.
@@ -98,23 +108,42 @@ impl Drop for Flushes {
     }
 }
 
-/// Flushes sockets whose queue just went from empty to non-empty.
-pub(crate) fn flush(sockets: Vec<SocketHandle>) {
+/// Called once a fan-out's last chunk is written.
+type Done = Box<dyn FnOnce() + Send>;
+
+/// Flushes sockets whose queue just went from empty to non-empty; then calls `done`, if any,
+/// from the thread that finished last.
+pub(crate) fn flush(sockets: Vec<SocketHandle>, done: Option<Done>) {
     if sockets.len() <= INLINE || tokio::runtime::Handle::try_current().is_err() {
         for socket in &sockets {
             socket.flush_now();
         }
+        if let Some(done) = done {
+            done();
+        }
         return;
     }
+    let chunks = sockets.len().div_ceil(CHUNK);
+    // The chunk that finishes last runs `done`.
+    let last = done.map(|done| Arc::new((AtomicUsize::new(chunks), Mutex::new(Some(done)))));
     let mut sockets = sockets.into_iter();
     loop {
         let chunk: Vec<SocketHandle> = sockets.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
             return;
         }
+        let last = last.clone();
         tokio::spawn(async move {
             for socket in &chunk {
                 socket.flush_now();
+            }
+            if let Some(last) = last {
+                if last.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    let done = last.1.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if let Some(done) = done {
+                        done();
+                    }
+                }
             }
         });
     }

@@ -88,6 +88,7 @@ async fn fan_out(
 ) -> Result<usize, HistoryError> {
     let cache_ttl = ctx.config.cache_ttl;
     let app_id = registry.app_id();
+    let accepted = Instant::now();
     let mut flushes = Flushes::new();
     let mut reached = 0;
     for target in &event.channels {
@@ -146,8 +147,19 @@ async fn fan_out(
             &mut flushes,
         );
     }
-    flushes.flush();
+    finish(ctx, app_id, flushes, accepted);
     Ok(reached)
+}
+
+/// Flushes a fan-out and, with metrics on, records its time (`fanout_seconds`) once the last
+/// socket was written.
+pub(crate) fn finish(ctx: &Context, app: &AppId, flushes: Flushes, accepted: Instant) {
+    let metrics = ctx.metrics.app(app);
+    if metrics.is_enabled() {
+        flushes.flush_then(move || metrics.fanout_finished(accepted.elapsed()));
+    } else {
+        flushes.flush();
+    }
 }
 
 /// A history channel's event: the store gives it a position. In memory, it is queued for
@@ -165,6 +177,7 @@ async fn publish_positioned(
 ) -> Result<usize, HistoryError> {
     match &ctx.history.store {
         Store::Memory(store) => {
+            let accepted = Instant::now();
             let mut flushes = Flushes::new();
             let mut reached = 0;
             store.append(app, channel, text, &ctx.history.stats, |frame, seq| {
@@ -176,7 +189,7 @@ async fn publish_positioned(
                     &mut flushes,
                 );
             });
-            flushes.flush();
+            finish(ctx, &app.id, flushes, accepted);
             Ok(reached)
         }
         Store::Redis(store) => {
