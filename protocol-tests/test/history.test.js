@@ -352,3 +352,23 @@ test('a node whose Redis subscription drops asks its history subscribers to reco
   assert.deepEqual(all.map((f) => Number(f.msg.position.split(':')[1])), Array.from({ length: 200 }, (_, i) => i + 1), 'each once, in order');
   assert.deepEqual(all.map((f) => f.data.i).sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i));
 });
+
+test('encrypted channels replay their ciphertext as it was published', async (t) => {
+  const appCfg = app({ history_channels: ['private-encrypted-history-*'] });
+  const srv = await historyServer(t, appCfg);
+  const masterKey = Buffer.alloc(32, 9).toString('base64');
+  const sdk = makeSdk(srv.port, appCfg, { encryptionMasterKeyBase64: masterKey });
+  const channel = 'private-encrypted-history-x';
+  const live = await connect(t, srv.port, appCfg);
+  const auth = (socketId) => ({ auth: sdk.authorizeChannel(socketId, channel).auth });
+  await subscribeResuming(live, channel, '', auth(live.socketId));
+  await sdk.trigger(channel, 'tick', { secret: 'numbers' });
+  await waitUntil(() => events(live, channel).length === 1);
+  const [sent] = events(live, channel);
+  assert.ok(sent.data.ciphertext && sent.data.nonce, 'the SDK encrypted it');
+  assert.ok(!sent.raw.includes('numbers'), 'the server never saw the plaintext');
+  const later = await connect(t, srv.port, appCfg);
+  const notice = await subscribeResuming(later, channel, `${sent.msg.position.split(':')[0]}:0`, auth(later.socketId));
+  assert.equal(notice.data.replayed, 1);
+  assert.equal(events(later, channel)[0].raw, sent.raw, 'the same frame, ciphertext and all');
+});
