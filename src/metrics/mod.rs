@@ -141,7 +141,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         let fanout = HistogramVec::new(
             HistogramOpts::from(opts(prefix, names::FANOUT_SECONDS))
-                .buckets(names::LATENCY_BUCKETS.to_vec()),
+                .buckets(names::FANOUT_BUCKETS.to_vec()),
             names::FANOUT_SECONDS.labels,
         )?;
         registry.register(Box::new(fanout.clone()))?;

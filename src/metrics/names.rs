@@ -229,6 +229,13 @@ pub(crate) const ALL: &[Spec] = &[
     HISTORY_BYTES,
 ];
 
+/// Histogram buckets for `fanout_seconds`: 100 µs to 2 s, dense from 10 to 100 ms, where a
+/// large fan-out's tail lies.
+pub(crate) const FANOUT_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08,
+    0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0,
+];
+
 /// Histogram buckets for `publish_enqueue_seconds`: 25 µs to about 1.6 s.
 pub(crate) const LATENCY_BUCKETS: &[f64] = &[
     0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
