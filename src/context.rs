@@ -14,6 +14,7 @@ use crate::hints::Hints;
 use crate::history::History;
 use crate::http::body::BodyBudget;
 use crate::metrics::Metrics;
+use crate::pressure::Pressure;
 use crate::rate_limit::RateLimits;
 use crate::registry::{Registry, SocketIdGenerator};
 use crate::tap::Tap;
@@ -37,6 +38,8 @@ pub struct Context {
     pub(crate) console_tap: Tap,
     /// Broken-pipeline hints.
     pub(crate) hints: Hints,
+    /// Backpressure: this node's and the other nodes' (`pressure`).
+    pub(crate) pressure: Arc<Pressure>,
     /// Channel history for recovery: in memory, or in the cluster's Redis (`server.rs`).
     pub(crate) history: History,
     /// Prometheus metrics; a no-op unless enabled (`server.rs` replaces it).
@@ -63,6 +66,9 @@ impl Context {
         cluster: Cluster,
     ) -> Context {
         let body_budget = BodyBudget::new(config.request_body_budget_bytes);
+        let pressure = Arc::new(Pressure::new(std::time::Duration::from_millis(
+            config.backpressure_fanout_ms as u64,
+        )));
         Context {
             config,
             apps,
@@ -73,6 +79,7 @@ impl Context {
             console_tap: Tap::default(),
             hints: Hints::default(),
             history: History::memory(),
+            pressure,
             metrics: Metrics::disabled(),
             rate_limits: RateLimits::default(),
             tls: None,

@@ -47,6 +47,7 @@ pub(crate) mod http_api;
 pub(crate) mod metrics;
 pub mod outbox;
 pub mod peers;
+pub mod pressure;
 pub mod publish;
 pub(crate) mod rate_limit;
 pub mod redis_client;

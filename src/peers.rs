@@ -31,9 +31,18 @@ pub(crate) async fn run(
     let mut engine_up = false;
     let mut said_down = false;
     let mut last_tick = Instant::now();
+    // A node behind because of its own publishes' fan-outs says so between messages too.
+    let mut pressure_check = tokio::time::interval(Duration::from_millis(100));
+    pressure_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
+            _ = pressure_check.tick(), if ctx.pressure.enabled() => {
+                if engine_up && ctx.pressure.should_announce(Instant::now()) {
+                    let for_ms = crate::pressure::HOLD.as_millis() as u64;
+                    ctx.cluster.send(&NodeMessage::Pressure { for_ms });
+                }
+            }
             _ = ticker.tick() => {
                 // A tick later than planned means this node stood still (a long pause, a frozen
                 // VM) while the others' heartbeats waited, unread, in its buffers: that time
@@ -80,7 +89,16 @@ pub(crate) async fn run(
                     engine_up = false;
                     ctx.cluster.set_engine_up(false);
                 }
-                Some(TransportEvent::Message(payload)) => handle(&ctx, &payload),
+                Some(TransportEvent::Message(payload)) => {
+                    // Messages waiting behind this one: a backlog means this node is behind,
+                    // and the others are told at once (backpressure).
+                    ctx.pressure.note_backlog(events.len());
+                    handle(&ctx, &payload);
+                    if ctx.pressure.should_announce(Instant::now()) {
+                        let for_ms = crate::pressure::HOLD.as_millis() as u64;
+                        ctx.cluster.send(&NodeMessage::Pressure { for_ms });
+                    }
+                }
             }
         }
     }
@@ -185,6 +203,10 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             }
         }
         NodeMessage::Hello => send_snapshot(ctx),
+        NodeMessage::Pressure { for_ms } => {
+            ctx.pressure
+                .note_remote(&node, Duration::from_millis(for_ms), now);
+        }
         NodeMessage::Snapshot { apps } => {
             let mut view = ctx.cluster.lock();
             let transitions = view.apply_snapshot(&node, apps, now);

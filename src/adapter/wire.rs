@@ -92,6 +92,11 @@ pub(crate) enum NodeMessage {
         /// User id.
         user_id: String,
     },
+    /// The sending node is behind delivering: refuse publishes for `for_ms` (backpressure).
+    Pressure {
+        /// How long the signal holds, in milliseconds.
+        for_ms: u64,
+    },
     /// Node-local state changes, coalesced.
     Delta {
         /// App id.

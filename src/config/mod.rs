@@ -98,6 +98,9 @@ pub struct ServerConfig {
     pub http_transport_origins: Vec<String>,
     /// Frames queued per socket before it is closed as a slow consumer (4100).
     pub socket_queue_capacity: usize,
+    /// Backpressure: a fan-out slower than this many milliseconds makes every node refuse
+    /// publishes (429) until this node caught up; 0 turns backpressure off.
+    pub backpressure_fanout_ms: usize,
     /// Largest WebSocket message accepted from a client, in bytes.
     pub max_ws_message_bytes: usize,
     /// Largest HTTP API request body accepted, in bytes; checked before the body is read.
@@ -199,6 +202,7 @@ impl Default for ServerConfig {
             http_transports: true,
             http_transport_origins: vec!["*".to_string()],
             socket_queue_capacity: 512,
+            backpressure_fanout_ms: 250,
             max_ws_message_bytes: 256 * 1024,
             max_request_body_bytes: 2 * 1024 * 1024,
             request_body_timeout: Duration::from_secs(10),

@@ -46,6 +46,14 @@ pub(crate) enum ApiError {
     /// An event was malformed or over a limit.
     #[error(transparent)]
     Event(#[from] EventError),
+    /// A node is behind delivering events: the publish was not accepted (backpressure).
+    #[error("{node} is behind delivering events to its subscribers: this publish was not accepted; retry after {retry_after_secs} s (backpressure_fanout_ms)")]
+    Backpressure {
+        /// Which node.
+        node: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// A history channel's store (Redis) could not be written or read; nothing was published
     /// to that channel.
     #[error(
@@ -77,6 +85,7 @@ impl ApiError {
             ApiError::Event(EventError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::History(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -99,6 +108,7 @@ impl ApiError {
             ApiError::Event(EventError::TooLarge(_)) => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::History(_) => "history_unavailable",
+            ApiError::Backpressure { .. } => "backpressure",
         }
     }
 
@@ -113,6 +123,13 @@ impl ApiError {
                 response
                     .headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from(decision.retry_after_secs()));
+            }
+            ApiError::Backpressure {
+                retry_after_secs, ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::Body(BodyError::Busy { .. }) => {
                 response

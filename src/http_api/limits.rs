@@ -41,7 +41,8 @@ pub(super) async fn spend(
         Limit::ClientEvents
         | Limit::Connections
         | Limit::IpConnections
-        | Limit::IpNewConnections => return Ok(None),
+        | Limit::IpNewConnections
+        | Limit::Backpressure => return Ok(None),
     };
     let Some(max) = max else {
         return Ok(None);
@@ -66,6 +67,18 @@ pub(super) async fn spend(
         )
     };
     Err(ApiError::RateLimited { message, decision })
+}
+
+/// Refuses a publish while a node of the cluster (or this one) is behind delivering.
+pub(super) fn backpressure(ctx: &Context, app: &App) -> Result<(), ApiError> {
+    let Some(refusal) = ctx.pressure.refusal(tokio::time::Instant::now()) else {
+        return Ok(());
+    };
+    ctx.metrics.app(&app.id).rate_limited(Limit::Backpressure);
+    Err(ApiError::Backpressure {
+        node: refusal.node,
+        retry_after_secs: refusal.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+    })
 }
 
 /// Adds `X-RateLimit-Limit` and `X-RateLimit-Remaining`.

@@ -150,6 +150,9 @@ async fn route(
         }
         Endpoint::Publish | Endpoint::PublishBatch | Endpoint::Terminate(_) => None,
     };
+    if matches!(endpoint, Endpoint::Publish | Endpoint::PublishBatch) {
+        limits::backpressure(ctx, &verified.app)?;
+    }
     let mut backend_limit = None;
     let body = match endpoint {
         Endpoint::Publish => {

@@ -99,6 +99,8 @@ pub enum Limit {
     IpConnections,
     /// `ws_new_connections_per_ip_per_second`.
     IpNewConnections,
+    /// Publishes refused while a node is behind (backpressure).
+    Backpressure,
 }
 
 impl Limit {
@@ -111,6 +113,7 @@ impl Limit {
             Limit::Connections => "connections",
             Limit::IpConnections => "ip_connections",
             Limit::IpNewConnections => "ip_new_connections",
+            Limit::Backpressure => "cluster_backpressure",
         }
     }
 }

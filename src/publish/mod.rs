@@ -151,12 +151,19 @@ async fn fan_out(
     Ok(reached)
 }
 
-/// Flushes a fan-out and, with metrics on, records its time (`fanout_seconds`) once the last
-/// socket was written.
+/// Flushes a fan-out and, once the last socket was written, records its time: in
+/// `fanout_seconds` (metrics on) and as a backpressure signal (`pressure`).
 pub(crate) fn finish(ctx: &Context, app: &AppId, flushes: Flushes, accepted: Instant) {
     let metrics = ctx.metrics.app(app);
-    if metrics.is_enabled() {
-        flushes.flush_then(move || metrics.fanout_finished(accepted.elapsed()));
+    let pressure = ctx.pressure.clone();
+    if metrics.is_enabled() || pressure.enabled() {
+        let depth = flushes.depth();
+        pressure.note_depth(depth.deep, depth.taken);
+        flushes.flush_then(move || {
+            let elapsed = accepted.elapsed();
+            metrics.fanout_finished(elapsed);
+            pressure.note_fanout(elapsed);
+        });
     } else {
         flushes.flush();
     }

@@ -1,0 +1,57 @@
+// Backpressure across nodes: two nodes over Redis, subscribers on node A, a flood of
+// publishes sent to node B. A falls behind; B must push back (429 with Retry-After and a JSON
+// error naming the node) instead of accepting what A cannot deliver, so every accepted
+// publish reaches every subscriber on A and no healthy subscriber is cut as a slow consumer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { app } from '../lib/server.js';
+import { RawClient, signedRequest, waitUntil } from '../lib/clients.js';
+import { clusterOptions, needSharedEngine, startCluster } from '../lib/cluster.js';
+
+const SUBSCRIBERS = 400;
+
+test('a flooded node makes the others refuse publishes until it caught up, and nothing accepted is lost', async (t) => {
+  if (!(await needSharedEngine(t, 'redis'))) return;
+  const apps = [app()];
+  const [a, b] = await startCluster(t, 2, { cluster: clusterOptions('redis'), apps });
+  const clients = [];
+  for (let i = 0; i < SUBSCRIBERS; i += 1) {
+    const client = await RawClient.connect(`ws://127.0.0.1:${a.port}/app/app-key?protocol=7`);
+    t.after(() => client.terminate());
+    await client.subscribeOk('flood');
+    clients.push(client);
+  }
+  // B must know A's channel before the flood (the cluster view), like any real deployment.
+  await waitUntil(async () => (await signedRequest(b.port, 'GET', '/apps/app-id/channels/flood', { params: { info: 'subscription_count' } })).json?.subscription_count === SUBSCRIBERS, 10_000, 'B sees A\'s subscribers');
+  let accepted = 0;
+  let refused = 0;
+  let refusal = null;
+  let sequence = 0;
+  const deadline = Date.now() + 4000;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (Date.now() < deadline) {
+      // Batches of 10 events: the flood outruns A's fan-out even in a debug build.
+      const batch = Array.from({ length: 10 }, () => {
+        sequence += 1;
+        return { name: 'tick', channel: 'flood', data: JSON.stringify({ n: sequence }) };
+      });
+      const res = await signedRequest(b.port, 'POST', '/apps/app-id/batch_events', { body: { batch } });
+      if (res.status === 200) accepted += batch.length;
+      else if (res.status === 429) {
+        refused += 1;
+        refusal ??= res;
+      } else assert.fail(`unexpected ${res.status}: ${res.text}`);
+    }
+  }));
+  assert.ok(refused > 0, `B pushed back (accepted ${accepted}, refused ${refused})`);
+  t.diagnostic(`accepted ${accepted} events, refused ${refused} batches`);
+  assert.match(refusal.json.error, /behind delivering/);
+  assert.ok(Number(refusal.headers.get('retry-after')) >= 1, 'with Retry-After');
+  // Everything accepted arrives at every subscriber on A, and nobody was cut.
+  await waitUntil(() => clients.every((c) => c.all((f) => f.event === 'tick').length === accepted), 60_000, `${accepted} events at each of ${SUBSCRIBERS} subscribers`);
+  assert.ok(clients.every((c) => c.isOpen && !c.closeInfo), 'no subscriber cut as a slow consumer');
+  // Once A caught up, publishes are accepted again.
+  await waitUntil(async () => (await signedRequest(b.port, 'POST', '/apps/app-id/events', {
+    body: { name: 'after', channel: 'flood', data: '{}' },
+  })).status === 200, 10_000, 'publishes accepted again');
+});

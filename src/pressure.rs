@@ -1,0 +1,203 @@
+//! Backpressure across nodes: a node that falls behind delivering (its cluster messages pile
+//! up, or one fan-out takes too long) says so, and every node refuses HTTP publishes with 429
+//! and `Retry-After` until it has caught up — instead of accepting events that a flooded node
+//! would deliver seconds late, or not at all (Redis drops a subscriber whose output buffer
+//! overflows; full socket queues cut healthy clients as slow consumers).
+//!
+//! Signals are cheap: the cluster actor's queue length when it takes a message, and each
+//! fan-out's duration (timed anyway for `fanout_seconds`). A signal holds for `HOLD`; the
+//! actor tells the other nodes at once on a rising edge, and again while it lasts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tokio::time::{Duration, Instant};
+
+/// How long one signal keeps a node "behind".
+pub(crate) const HOLD: Duration = Duration::from_millis(500);
+/// Cluster messages waiting for this node's actor above which it is behind.
+pub(crate) const MAX_BACKLOG: usize = 128;
+/// Frames waiting in one socket's queue above which this node is behind writing (a healthy
+/// client reads them in milliseconds; a slow one is cut at `socket_queue_capacity`, and one
+/// slow socket among many does not stop publishes: see `note_depth`).
+pub(crate) const MAX_QUEUED: usize = 64;
+/// Fan-outs to fewer sockets say nothing about the node (a channel with one slow client).
+const MIN_DEPTH_SAMPLE: usize = 32;
+/// Shortest interval between two announcements of this node's pressure.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
+
+/// This node's pressure and what the others said of theirs.
+#[derive(Debug)]
+pub struct Pressure {
+    /// Fan-out time above which this node is behind; zero turns backpressure off.
+    threshold: Duration,
+    origin: Instant,
+    /// When this node was last found behind (ms after `origin`, plus one; 0 = never).
+    behind_at: AtomicU64,
+    /// When this node last announced it (same clock).
+    announced_at: AtomicU64,
+    /// Other nodes behind: until when.
+    remote: Mutex<HashMap<String, Instant>>,
+}
+
+/// Why a publish is refused now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// The node that is behind (`this node` for the local one).
+    pub(crate) node: String,
+    /// How long to wait before retrying.
+    pub(crate) retry_after: Duration,
+}
+
+impl Pressure {
+    /// Pressure with the given fan-out threshold (zero: off).
+    pub fn new(threshold: Duration) -> Pressure {
+        Pressure {
+            threshold,
+            origin: Instant::now(),
+            behind_at: AtomicU64::new(0),
+            announced_at: AtomicU64::new(0),
+            remote: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether backpressure is on.
+    pub(crate) fn enabled(&self) -> bool {
+        !self.threshold.is_zero()
+    }
+
+    fn stamp(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
+            + 1
+    }
+
+    /// A fan-out took `elapsed`.
+    pub(crate) fn note_fanout(&self, elapsed: Duration) {
+        if self.enabled() && elapsed > self.threshold {
+            self.behind_at
+                .store(self.stamp(Instant::now()), Ordering::Relaxed);
+        }
+    }
+
+    /// A fan-out to `sockets` found `behind` of them with more than `MAX_QUEUED` frames
+    /// waiting. Behind when most of a large fan-out's are (the node cannot write fast
+    /// enough), not when a few slow clients are (they are cut at `socket_queue_capacity`).
+    pub(crate) fn note_depth(&self, behind: usize, sockets: usize) {
+        if self.enabled() && sockets >= MIN_DEPTH_SAMPLE && behind * 2 > sockets {
+            self.behind_at
+                .store(self.stamp(Instant::now()), Ordering::Relaxed);
+        }
+    }
+
+    /// The cluster actor found `queued` messages waiting.
+    pub(crate) fn note_backlog(&self, queued: usize) {
+        if self.enabled() && queued > MAX_BACKLOG {
+            self.behind_at
+                .store(self.stamp(Instant::now()), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this node is behind now.
+    pub(crate) fn local_behind(&self, now: Instant) -> bool {
+        let at = self.behind_at.load(Ordering::Relaxed);
+        at != 0 && self.stamp(now).saturating_sub(at) < HOLD.as_millis() as u64
+    }
+
+    /// Whether this node should tell the others now (behind, and not told within
+    /// `ANNOUNCE_EVERY`); marks it told.
+    pub(crate) fn should_announce(&self, now: Instant) -> bool {
+        if !self.local_behind(now) {
+            return false;
+        }
+        let stamp = self.stamp(now);
+        let last = self.announced_at.load(Ordering::Relaxed);
+        if last != 0 && stamp.saturating_sub(last) < ANNOUNCE_EVERY.as_millis() as u64 {
+            return false;
+        }
+        self.announced_at.store(stamp, Ordering::Relaxed);
+        true
+    }
+
+    /// Another node said it is behind, for `hold`.
+    pub(crate) fn note_remote(&self, node: &str, hold: Duration, now: Instant) {
+        let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+        remote.retain(|_, until| *until > now);
+        remote.insert(node.to_string(), now + hold.min(HOLD * 4));
+    }
+
+    /// Whether a publish must be refused now, and why.
+    pub(crate) fn refusal(&self, now: Instant) -> Option<Refusal> {
+        if !self.enabled() {
+            return None;
+        }
+        if self.local_behind(now) {
+            return Some(Refusal {
+                node: "this node".into(),
+                retry_after: HOLD,
+            });
+        }
+        let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
+        remote
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .max_by_key(|(_, until)| **until)
+            .map(|(node, until)| Refusal {
+                node: format!("node {node}"),
+                retry_after: *until - now,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_hold_then_fade() {
+        let pressure = Pressure::new(Duration::from_millis(100));
+        let now = Instant::now();
+        assert_eq!(pressure.refusal(now), None);
+        pressure.note_fanout(Duration::from_millis(50));
+        assert_eq!(pressure.refusal(now), None, "under the threshold");
+        pressure.note_fanout(Duration::from_millis(150));
+        assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
+        assert!(pressure.should_announce(Instant::now()));
+        assert!(
+            !pressure.should_announce(Instant::now()),
+            "not twice in a row"
+        );
+        assert_eq!(pressure.refusal(Instant::now() + HOLD * 2), None, "faded");
+        let pressure = Pressure::new(Duration::from_millis(100));
+        pressure.note_remote("b", HOLD, now);
+        let refusal = pressure.refusal(now + Duration::from_millis(100)).unwrap();
+        assert_eq!(refusal.node, "node b");
+        assert_eq!(refusal.retry_after, HOLD - Duration::from_millis(100));
+        assert_eq!(pressure.refusal(now + HOLD), None);
+    }
+
+    #[test]
+    fn deep_queues_count_only_in_large_fan_outs() {
+        let pressure = Pressure::new(Duration::from_millis(100));
+        pressure.note_depth(1, 1);
+        pressure.note_depth(10, 31);
+        assert_eq!(
+            pressure.refusal(Instant::now()),
+            None,
+            "one slow client is not the node"
+        );
+        pressure.note_depth(40, 100);
+        assert_eq!(pressure.refusal(Instant::now()), None, "a minority");
+        pressure.note_depth(60, 100);
+        assert!(pressure.refusal(Instant::now()).is_some());
+    }
+
+    #[test]
+    fn off_means_never() {
+        let pressure = Pressure::new(Duration::ZERO);
+        pressure.note_fanout(Duration::from_secs(10));
+        pressure.note_backlog(1_000_000);
+        pressure.note_remote("b", HOLD, Instant::now());
+        assert_eq!(pressure.refusal(Instant::now()), None);
+    }
+}
