@@ -90,6 +90,30 @@ impl Context {
         }
     }
 
+    /// Flushes a fan-out and, once its last socket was written, records how long it took
+    /// since `accepted`: in `fanout_seconds` (metrics on) and as a backpressure signal, with
+    /// how deep the queues it joined were (`pressure`).
+    pub(crate) fn finish_fanout(
+        &self,
+        app: &sockwave_protocol::AppId,
+        flushes: crate::outbox::Flushes,
+        accepted: tokio::time::Instant,
+    ) {
+        let metrics = self.metrics.app(app);
+        let pressure = self.pressure.clone();
+        if metrics.is_enabled() || pressure.enabled() {
+            let depth = flushes.depth();
+            pressure.note_depth(depth.deep, depth.taken);
+            flushes.flush_then(move || {
+                let elapsed = accepted.elapsed();
+                metrics.fanout_finished(elapsed);
+                pressure.note_fanout(elapsed);
+            });
+        } else {
+            flushes.flush();
+        }
+    }
+
     /// Marks the server as shutting down: `/ready` answers 503 and upgrades are refused.
     pub(crate) fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);

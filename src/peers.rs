@@ -248,7 +248,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
             let mut flushes = Flushes::new();
             registry.broadcast(&channel, &Frame::from(frame), except, &mut flushes);
-            crate::publish::finish(ctx, &app, flushes, now);
+            ctx.finish_fanout(&app, flushes, now);
         }
         NodeMessage::Positioned {
             app,
@@ -279,7 +279,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
             let mut flushes = Flushes::new();
             registry.broadcast_positioned(&channel, &frame, Some(stamp), except, &mut flushes);
-            crate::publish::finish(ctx, &app, flushes, now);
+            ctx.finish_fanout(&app, flushes, now);
         }
         NodeMessage::ToUser {
             app,

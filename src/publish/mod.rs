@@ -147,26 +147,8 @@ async fn fan_out(
             &mut flushes,
         );
     }
-    finish(ctx, app_id, flushes, accepted);
+    ctx.finish_fanout(app_id, flushes, accepted);
     Ok(reached)
-}
-
-/// Flushes a fan-out and, once the last socket was written, records its time: in
-/// `fanout_seconds` (metrics on) and as a backpressure signal (`pressure`).
-pub(crate) fn finish(ctx: &Context, app: &AppId, flushes: Flushes, accepted: Instant) {
-    let metrics = ctx.metrics.app(app);
-    let pressure = ctx.pressure.clone();
-    if metrics.is_enabled() || pressure.enabled() {
-        let depth = flushes.depth();
-        pressure.note_depth(depth.deep, depth.taken);
-        flushes.flush_then(move || {
-            let elapsed = accepted.elapsed();
-            metrics.fanout_finished(elapsed);
-            pressure.note_fanout(elapsed);
-        });
-    } else {
-        flushes.flush();
-    }
 }
 
 /// A history channel's event: the store gives it a position. In memory, it is queued for
@@ -196,7 +178,7 @@ async fn publish_positioned(
                     &mut flushes,
                 );
             });
-            finish(ctx, &app.id, flushes, accepted);
+            ctx.finish_fanout(&app.id, flushes, accepted);
             Ok(reached)
         }
         Store::Redis(store) => {
