@@ -91,8 +91,8 @@ impl Context {
     }
 
     /// Flushes a fan-out and, once its last socket was written, records how long it took
-    /// since `accepted`: in `fanout_seconds` (metrics on) and as a backpressure signal, with
-    /// how deep the queues it joined were (`pressure`).
+    /// since `accepted`: in `fanout_seconds` (metrics on) and as a backpressure signal
+    /// (`pressure`).
     pub(crate) fn finish_fanout(
         &self,
         app: &sockwave_protocol::AppId,
@@ -102,8 +102,6 @@ impl Context {
         let metrics = self.metrics.app(app);
         let pressure = self.pressure.clone();
         if metrics.is_enabled() || pressure.enabled() {
-            let depth = flushes.depth();
-            pressure.note_depth(depth.deep, depth.taken);
             flushes.flush_then(move || {
                 let elapsed = accepted.elapsed();
                 metrics.fanout_finished(elapsed);

@@ -6,7 +6,9 @@
 //!
 //! Signals are cheap: the cluster actor's queue length when it takes a message, and each
 //! fan-out's duration (timed anyway for `fanout_seconds`). A signal holds for `HOLD`; the
-//! actor tells the other nodes at once on a rising edge, and again while it lasts.
+//! actor tells the other nodes at once on a rising edge, and again while it lasts. Deep
+//! socket queues are not a signal: they cannot tell a node that cannot write from clients
+//! that do not read (those are cut at `socket_queue_capacity`, and must not stop publishes).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,12 +20,6 @@ use tokio::time::{Duration, Instant};
 pub(crate) const HOLD: Duration = Duration::from_millis(500);
 /// Cluster messages waiting for this node's actor above which it is behind.
 pub(crate) const MAX_BACKLOG: usize = 128;
-/// Frames waiting in one socket's queue above which this node is behind writing (a healthy
-/// client reads them in milliseconds; a slow one is cut at `socket_queue_capacity`, and one
-/// slow socket among many does not stop publishes: see `note_depth`).
-pub(crate) const MAX_QUEUED: usize = 64;
-/// Fan-outs to fewer sockets say nothing about the node (a channel with one slow client).
-const MIN_DEPTH_SAMPLE: usize = 32;
 /// Shortest interval between two announcements of this node's pressure.
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
 
@@ -75,16 +71,6 @@ impl Pressure {
     /// A fan-out took `elapsed`.
     pub(crate) fn note_fanout(&self, elapsed: Duration) {
         if self.enabled() && elapsed > self.threshold {
-            self.behind_at
-                .store(self.stamp(Instant::now()), Ordering::Relaxed);
-        }
-    }
-
-    /// A fan-out to `sockets` found `behind` of them with more than `MAX_QUEUED` frames
-    /// waiting. Behind when most of a large fan-out's are (the node cannot write fast
-    /// enough), not when a few slow clients are (they are cut at `socket_queue_capacity`).
-    pub(crate) fn note_depth(&self, behind: usize, sockets: usize) {
-        if self.enabled() && sockets >= MIN_DEPTH_SAMPLE && behind * 2 > sockets {
             self.behind_at
                 .store(self.stamp(Instant::now()), Ordering::Relaxed);
         }
@@ -174,22 +160,6 @@ mod tests {
         assert_eq!(refusal.node, "node b");
         assert_eq!(refusal.retry_after, HOLD - Duration::from_millis(100));
         assert_eq!(pressure.refusal(now + HOLD), None);
-    }
-
-    #[test]
-    fn deep_queues_count_only_in_large_fan_outs() {
-        let pressure = Pressure::new(Duration::from_millis(100));
-        pressure.note_depth(1, 1);
-        pressure.note_depth(10, 31);
-        assert_eq!(
-            pressure.refusal(Instant::now()),
-            None,
-            "one slow client is not the node"
-        );
-        pressure.note_depth(40, 100);
-        assert_eq!(pressure.refusal(Instant::now()), None, "a minority");
-        pressure.note_depth(60, 100);
-        assert!(pressure.refusal(Instant::now()).is_some());
     }
 
     #[test]

@@ -35,18 +35,6 @@ pub struct Flushes {
     /// thread shares cost the fan-out several per cent).
     counted_by: Option<SocketHandle>,
     uncounted: (usize, usize),
-    /// Frames taken, and how many of them joined a queue already deeper than
-    /// `pressure::MAX_QUEUED`: how far behind writing this node is.
-    depth: Depth,
-}
-
-/// Of the frames a batch queued, how many found a deep queue (see `Flushes::depth`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Depth {
-    /// Frames taken.
-    pub(crate) taken: usize,
-    /// Frames that joined more than `pressure::MAX_QUEUED` others.
-    pub(crate) deep: usize,
 }
 
 impl Flushes {
@@ -63,16 +51,10 @@ impl Flushes {
                 self.sockets.push(socket.clone());
                 true
             }
-            Enqueued::Behind { depth } => {
-                if depth > crate::pressure::MAX_QUEUED {
-                    self.depth.deep += 1;
-                }
-                true
-            }
+            Enqueued::Behind => true,
             Enqueued::Refused(_) => false,
         };
         if taken {
-            self.depth.taken += 1;
             if !self
                 .counted_by
                 .as_ref()
@@ -90,14 +72,7 @@ impl Flushes {
     /// Takes over another batch's sockets.
     pub(crate) fn append(&mut self, mut other: Flushes) {
         other.count();
-        self.depth.taken += other.depth.taken;
-        self.depth.deep += other.depth.deep;
         self.sockets.append(&mut other.sockets);
-    }
-
-    /// How many frames this batch queued, and how many joined a deep queue.
-    pub(crate) fn depth(&self) -> Depth {
-        self.depth
     }
 
     /// Writes what was queued, from this thread or spawned chunks.

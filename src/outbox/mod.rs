@@ -43,12 +43,8 @@ const MAX_FRAMES_PER_WRITE: usize = 32;
 pub(crate) enum Enqueued {
     /// Queued into an empty queue: the caller must `flush_now` (or hand it to the task).
     First,
-    /// Queued behind other frames (`depth` of them, this one included); whoever queued the
-    /// first of them flushes.
-    Behind {
-        /// Frames now in the queue.
-        depth: usize,
-    },
+    /// Queued behind other frames; whoever queued the first of them flushes.
+    Behind,
     /// Not queued.
     Refused(SendOutcome),
 }
@@ -200,7 +196,7 @@ impl SocketHandle {
         }
         match enqueued {
             Enqueued::First => self.flush_now(),
-            Enqueued::Behind { .. } => SendOutcome::Queued,
+            Enqueued::Behind => SendOutcome::Queued,
             Enqueued::Refused(outcome) => outcome,
         }
     }
@@ -225,7 +221,6 @@ impl SocketHandle {
         }
         let first = queue.frames.is_empty();
         queue.frames.push_back((Opcode::Text, frame.bytes()));
-        let depth = queue.frames.len();
         let held = queue.hold.is_some();
         drop(queue);
         // Not counted here: a fan-out counts its frames once per app (`Flushes`), so that
@@ -235,12 +230,12 @@ impl SocketHandle {
             if first {
                 self.0.task.wake();
             }
-            return Enqueued::Behind { depth };
+            return Enqueued::Behind;
         }
         if first {
             Enqueued::First
         } else {
-            Enqueued::Behind { depth }
+            Enqueued::Behind
         }
     }
 
