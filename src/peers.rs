@@ -132,6 +132,21 @@ async fn check_history(ctx: Arc<Context>) {
     }
 }
 
+/// Keeps a cache channel's event that came with a broadcast, so this node replays it too.
+fn remember(
+    registry: &crate::registry::AppRegistry,
+    channel: &str,
+    cache: Option<crate::adapter::wire::CacheEntry>,
+    now: Instant,
+) {
+    if let Some(cache) = cache {
+        let ttl = Duration::from_secs(cache.ttl_secs);
+        registry
+            .cache
+            .put(channel, &cache.event, &cache.data, ttl, now);
+    }
+}
+
 /// Announces this node's departure so the others drop its state at once.
 pub(crate) fn say_goodbye(ctx: &Context) {
     ctx.cluster.send(&NodeMessage::Goodbye);
@@ -239,12 +254,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             cache,
         } => {
             let registry = ctx.registry.app(&app);
-            if let Some(cache) = cache {
-                let ttl = Duration::from_secs(cache.ttl_secs);
-                registry
-                    .cache
-                    .put(&channel, &cache.event, &cache.data, ttl, now);
-            }
+            remember(&registry, &channel, cache, now);
             let except = except.and_then(|id| id.parse::<SocketId>().ok());
             let mut flushes = Flushes::new();
             registry.broadcast(&channel, &Frame::from(frame), except, &mut flushes);
@@ -267,12 +277,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
                 return;
             };
             let registry = ctx.registry.app(&app);
-            if let Some(cache) = cache {
-                let ttl = Duration::from_secs(cache.ttl_secs);
-                registry
-                    .cache
-                    .put(&channel, &cache.event, &cache.data, ttl, now);
-            }
+            remember(&registry, &channel, cache, now);
             let frame = Frame::from(sockwave_protocol::messages::with_position(
                 &frame, &position,
             ));

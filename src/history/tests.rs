@@ -14,6 +14,17 @@ fn app(max_events: usize) -> App {
     app
 }
 
+/// The events after `position`, as a resume reads them.
+fn after(store: &MemoryStore, app: &App, channel: &str, position: &Position) -> Read {
+    store.read(
+        app,
+        channel,
+        Since::After(position),
+        MAX_READ,
+        &AllStats::default(),
+    )
+}
+
 fn publish(store: &MemoryStore, app: &App, channel: &str, n: usize) -> Vec<Position> {
     let stats = AllStats::default();
     (0..n)
@@ -37,13 +48,7 @@ fn resume_returns_what_came_after_in_order() {
     let positions = publish(&store, &app, "history-a", 5);
     assert_eq!(positions[0].epoch, fresh.latest.epoch);
     assert_eq!(positions[4].seq, 5);
-    let read = store.read(
-        &app,
-        "history-a",
-        Since::After(&positions[1]),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-a", &positions[1]);
     assert_eq!(read.gap, None);
     let seqs: Vec<u64> = read.events.iter().map(|(seq, _)| *seq).collect();
     assert_eq!(seqs, [3, 4, 5]);
@@ -53,13 +58,7 @@ fn resume_returns_what_came_after_in_order() {
     let all = store.read(&app, "history-a", Since::Start, 2, &stats);
     let seqs: Vec<u64> = all.events.iter().map(|(seq, _)| *seq).collect();
     assert_eq!(seqs, [4, 5], "the last ones");
-    let up_to_date = store.read(
-        &app,
-        "history-a",
-        Since::After(&positions[4]),
-        MAX_READ,
-        &stats,
-    );
+    let up_to_date = after(&store, &app, "history-a", &positions[4]);
     assert!(up_to_date.events.is_empty() && up_to_date.gap.is_none());
 }
 
@@ -67,42 +66,23 @@ fn resume_returns_what_came_after_in_order() {
 fn a_history_that_no_longer_reaches_back_says_so() {
     let store = MemoryStore::default();
     let app = app(3);
-    let stats = AllStats::default();
     let positions = publish(&store, &app, "history-a", 6);
-    let read = store.read(
-        &app,
-        "history-a",
-        Since::After(&positions[0]),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-a", &positions[0]);
     assert_eq!(read.gap, Some(Gap::TooOld));
     assert!(read.events.is_empty(), "no partial replay with a gap");
-    let read = store.read(
-        &app,
-        "history-a",
-        Since::After(&positions[2]),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-a", &positions[2]);
     assert_eq!(read.gap, None, "events 4-6 are all kept");
     let other_epoch = Position {
         epoch: "0000beef".into(),
         seq: 1,
     };
-    let read = store.read(
-        &app,
-        "history-a",
-        Since::After(&other_epoch),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-a", &other_epoch);
     assert_eq!(read.gap, Some(Gap::HistoryLost));
     let ahead = Position {
         seq: 99,
         ..positions[0].clone()
     };
-    let read = store.read(&app, "history-a", Since::After(&ahead), MAX_READ, &stats);
+    let read = after(&store, &app, "history-a", &ahead);
     assert_eq!(read.gap, Some(Gap::UnknownPosition));
 }
 
@@ -111,24 +91,11 @@ fn old_events_expire() {
     let store = MemoryStore::default();
     let mut app = app(100);
     app.history.max_age = Duration::from_millis(30);
-    let stats = AllStats::default();
     let positions = publish(&store, &app, "history-a", 2);
     std::thread::sleep(Duration::from_millis(60));
-    let read = store.read(
-        &app,
-        "history-a",
-        Since::After(&positions[0]),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-a", &positions[0]);
     assert_eq!(read.gap, Some(Gap::TooOld));
-    let read = store.read(
-        &app,
-        "history-a",
-        Since::After(&positions[1]),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-a", &positions[1]);
     assert_eq!(
         read.gap, None,
         "up to date when the events expired: nothing missed"
@@ -141,14 +108,13 @@ fn the_app_budget_evicts_the_least_recently_used_channel() {
     let store = MemoryStore::default();
     let mut app = app(1000);
     app.history.max_app_bytes = 8 * 1024;
-    let stats = AllStats::default();
     let old = publish(&store, &app, "history-old", 10);
     for i in 0..200 {
         publish(&store, &app, &format!("history-{}", i % 4), 1);
     }
     let (_, _, bytes) = store.held(&app.id);
     assert!(bytes <= 8 * 1024, "{bytes} bytes held");
-    let read = store.read(&app, "history-old", Since::After(&old[9]), MAX_READ, &stats);
+    let read = after(&store, &app, "history-old", &old[9]);
     assert_eq!(
         read.gap,
         Some(Gap::HistoryLost),
@@ -180,13 +146,7 @@ fn subscribes_to_many_names_never_push_out_histories_with_events() {
     assert!(channels <= 10_001, "{channels} histories held");
     assert_eq!(events, 3);
     assert!(bytes <= 1024 * 1024);
-    let read = store.read(
-        &app,
-        "history-real",
-        Since::After(&kept[0]),
-        MAX_READ,
-        &stats,
-    );
+    let read = after(&store, &app, "history-real", &kept[0]);
     assert_eq!(read.gap, None, "the published channel kept its history");
     assert_eq!(read.events.len(), 2);
 }

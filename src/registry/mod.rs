@@ -12,12 +12,15 @@
 //! `AppRegistry::channels`; no method holds two shard locks of the same map.
 
 pub(crate) mod cache;
+mod hold;
 pub(crate) mod presence;
 pub(crate) mod socket_ids;
 pub(crate) mod users;
 
 #[cfg(test)]
 mod leak_tests;
+#[cfg(test)]
+mod tests;
 
 use sockwave_protocol::AppId;
 use std::collections::HashMap;
@@ -29,6 +32,8 @@ use tokio::time::{Duration, Instant};
 
 use crate::outbox::{Flushes, Frame, SocketHandle};
 pub(crate) use cache::ChannelCache;
+use hold::Held;
+pub(crate) use hold::{Finished, Replay, Seam, Stamp};
 pub(crate) use presence::{MemberData, Presence};
 pub(crate) use socket_ids::SocketIdGenerator;
 pub use sockwave_protocol::SocketId;
@@ -110,96 +115,6 @@ struct Channel {
     /// The last positioned frame this node delivered on the channel: a later one that is
     /// not the next means this node missed some (see `broadcast_positioned`).
     last: Option<Stamp>,
-}
-
-/// A history frame's place: its epoch (hashed) and seq.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    /// The epoch's hash (`Stamp::epoch_key`).
-    pub(crate) epoch: u64,
-    /// The event's number in that epoch.
-    pub(crate) seq: u64,
-}
-
-impl Stamp {
-    /// A stable 64-bit key for an epoch text (FNV-1a): stamps compare epochs without
-    /// carrying strings through the fan-out.
-    pub(crate) fn epoch_key(epoch: &str) -> u64 {
-        epoch.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        })
-    }
-
-    /// Whether `self` comes at or before `other` in the same epoch.
-    fn covered_by(self, other: Stamp) -> bool {
-        self.epoch == other.epoch && self.seq <= other.seq
-    }
-}
-
-/// Asks every subscriber of a channel whose frames this node missed to reconnect (4200), and
-/// drops what was held or remembered for them: clients with the recovery add-on resume from
-/// the last frame they processed, on any node.
-fn resync(
-    subscribers: &HashMap<SocketId, SocketHandle>,
-    held: &mut HashMap<SocketId, Held>,
-    floors: &mut HashMap<SocketId, Stamp>,
-) {
-    for socket in subscribers.values() {
-        socket.request_close(crate::outbox::CloseRequest::Resync);
-    }
-    held.clear();
-    floors.clear();
-}
-
-/// Hands out hold tokens, so a resume only ends the hold it started.
-static HOLD_TOKENS: AtomicU64 = AtomicU64::new(1);
-
-/// A resuming subscriber's frames: positioned ones with their stamp. Past the socket's queue
-/// capacity the hold overflows: the frames are dropped and, when the resume ends, the socket
-/// is closed as a slow consumer (4100) and resumes again from where it stopped, so nothing
-/// is lost silently.
-#[derive(Debug)]
-struct Held {
-    token: u64,
-    frames: Vec<(Option<Stamp>, Frame)>,
-    overflowed: bool,
-}
-
-/// What a resume found in the history, for `finish_hold`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Replay<'a> {
-    /// The events the socket missed, oldest first (empty unless `seam` is `Resumed`).
-    pub(crate) events: &'a [(u64, Frame)],
-    /// The epoch's key (`Stamp::epoch_key`) when the store answered.
-    pub(crate) epoch: Option<u64>,
-    /// The channel's last seq when the history was read.
-    pub(crate) latest: u64,
-    /// How the client's past meets the live frames.
-    pub(crate) seam: Seam,
-}
-
-/// How a subscriber's past meets the live frames at the end of a hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Seam {
-    /// The replay reaches `latest`: later copies of events up to it are duplicates.
-    Resumed,
-    /// The client must refetch its state, which it does after the notice, so the state
-    /// includes every event up to `latest`: later copies of them are skipped.
-    Gap,
-    /// A first subscribe: every event that arrives from now on is new to the client (one
-    /// published before the read may still be on its way from another node), so none is
-    /// skipped, and the claimed position is the one before the first held event.
-    Fresh,
-}
-
-/// What `finish_hold` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Finished {
-    /// The position the notice claims: the socket has every event up to it that it will
-    /// ever get from before, and gets every one after it.
-    pub(crate) claimed: u64,
-    /// Held frames sent after the notice.
-    pub(crate) released: usize,
 }
 
 /// Shrinks `map` when it uses under a quarter of a capacity of more than 1,024 entries.
@@ -359,12 +274,7 @@ impl AppRegistry {
             .insert(socket.id(), socket.clone())
             .is_some();
         let hold = (hold && !already_subscribed).then(|| {
-            let token = HOLD_TOKENS.fetch_add(1, Ordering::Relaxed);
-            let held = Held {
-                token,
-                frames: Vec::new(),
-                overflowed: false,
-            };
+            let (token, held) = Held::start();
             state.held.insert(socket.id(), held);
             token
         });
@@ -424,199 +334,6 @@ impl AppRegistry {
             .filter(|socket| Some(socket.id()) != except)
             .filter(|socket| flushes.send(socket, frame))
             .count()
-    }
-
-    /// `broadcast` for a history channel's frame (`stamp` given) or for a channel where a
-    /// resume holds frames: held subscribers keep the frame for later, and a subscriber that
-    /// already got this event in a replay skips it. A stamp that is not the one after the
-    /// last this node delivered means the node missed frames (its cluster engine link was
-    /// down): the channel's subscribers are asked to reconnect (4200) instead, so clients
-    /// with the recovery add-on resume exactly where they stopped.
-    pub(crate) fn broadcast_positioned(
-        &self,
-        channel: &str,
-        frame: &Frame,
-        stamp: Option<Stamp>,
-        except: Option<SocketId>,
-        flushes: &mut Flushes,
-    ) -> usize {
-        let Some(mut state) = self.channels.get_mut(channel) else {
-            return 0;
-        };
-        let Channel {
-            subscribers,
-            held,
-            floors,
-            last,
-            ..
-        } = &mut *state;
-        if let Some(stamp) = stamp {
-            let missed = last.is_some_and(|last| {
-                last.epoch == stamp.epoch && stamp.seq > last.seq.saturating_add(1)
-            });
-            if last.is_none_or(|last| last.epoch != stamp.epoch || stamp.seq > last.seq) {
-                *last = Some(stamp);
-            }
-            if missed {
-                resync(subscribers, held, floors);
-                return 0;
-            }
-        }
-        let mut reached = 0;
-        for (id, socket) in subscribers.iter() {
-            if Some(*id) == except {
-                continue;
-            }
-            if let Some(waiting) = held.get_mut(id) {
-                if waiting.overflowed {
-                    continue;
-                }
-                if waiting.frames.len() >= socket.capacity() {
-                    waiting.overflowed = true;
-                    waiting.frames = Vec::new();
-                    continue;
-                }
-                waiting.frames.push((stamp, frame.clone()));
-                reached += 1;
-                continue;
-            }
-            if let (Some(stamp), false) = (stamp, floors.is_empty()) {
-                match floors.get(id) {
-                    Some(floor) if stamp.covered_by(*floor) => continue,
-                    Some(_) => {
-                        floors.remove(id);
-                    }
-                    None => {}
-                }
-            }
-            if flushes.send(socket, frame) {
-                reached += 1;
-            }
-        }
-        reached
-    }
-
-    /// Ends a resume's hold — the one `token` names, so a resume that outlived its
-    /// subscription never ends a newer one's: queues the replayed events, then the notice
-    /// `notice(claimed)` builds, then the held frames the seam lets through (see `Seam`).
-    /// `None` when the socket left the channel (or subscribed again) meanwhile, or when its
-    /// hold overflowed (the socket is then asked to close with 4100 and resumes again).
-    pub(crate) fn finish_hold(
-        &self,
-        channel: &str,
-        socket: &SocketHandle,
-        token: u64,
-        replay: Replay<'_>,
-        notice: impl FnOnce(u64) -> Frame,
-        flushes: &mut Flushes,
-    ) -> Option<Finished> {
-        let Replay {
-            events: replay,
-            epoch,
-            latest,
-            seam,
-        } = replay;
-        let mut state = self.channels.get_mut(channel)?;
-        if state.held.get(&socket.id())?.token != token {
-            return None;
-        }
-        let held = state.held.remove(&socket.id())?;
-        if held.overflowed {
-            socket.request_close(crate::outbox::CloseRequest::SlowConsumer);
-            return None;
-        }
-        let first_held = held
-            .frames
-            .iter()
-            .find_map(|(stamp, _)| stamp.filter(|s| Some(s.epoch) == epoch))
-            .map(|stamp| stamp.seq);
-        if let Some(epoch) = epoch {
-            // Frames reach this node in position order, so the first held one cannot be
-            // newer than the one after what the read saw, unless this node missed some (its
-            // engine link dropped them): everyone on the channel reconnects and resumes.
-            if first_held.is_some_and(|first| first > latest.saturating_add(1)) {
-                let Channel {
-                    subscribers,
-                    held: holds,
-                    floors,
-                    ..
-                } = &mut *state;
-                resync(subscribers, holds, floors);
-                return None;
-            }
-            // The read tells where the channel stood: a later frame that is not the next
-            // one reveals a gap (see `broadcast_positioned`).
-            if state.last.is_none() {
-                state.last = Some(Stamp { epoch, seq: latest });
-            }
-        }
-        let claimed = match (seam, first_held) {
-            (Seam::Fresh, Some(first)) => latest.min(first.saturating_sub(1)),
-            _ => latest,
-        };
-        for (_, frame) in replay {
-            flushes.send(socket, frame);
-        }
-        flushes.send(socket, &notice(claimed));
-        // Held frames of the read's epoch up to the floor were replayed (or precede the
-        // claimed position); frames of another epoch are always new.
-        let mut floor = match (seam, epoch) {
-            (Seam::Resumed | Seam::Gap, Some(epoch)) => Some(Stamp {
-                epoch,
-                seq: claimed,
-            }),
-            _ => None,
-        };
-        let mut released = 0;
-        for (stamp, frame) in held.frames {
-            if let (Some(stamp), Some(current)) = (stamp, floor) {
-                if stamp.covered_by(current) {
-                    continue;
-                }
-            }
-            if stamp.is_some() && floor.is_some() {
-                floor = stamp;
-            }
-            flushes.send(socket, &frame);
-            released += 1;
-        }
-        if let Some(floor) = floor {
-            state.floors.insert(socket.id(), floor);
-        }
-        Some(Finished { claimed, released })
-    }
-
-    /// The last history frame this node delivered, per channel that had one (to check
-    /// against the store after a cluster engine outage).
-    pub(crate) fn history_marks(&self) -> Vec<(String, Stamp)> {
-        self.channels
-            .iter()
-            .filter_map(|entry| Some((entry.key().clone(), entry.last?)))
-            .collect()
-    }
-
-    /// After an engine outage: when the store is ahead of what this node delivered on the
-    /// channel (`latest` is the store's position), the node missed frames — its subscribers
-    /// reconnect and resume. Returns whether they were asked to.
-    pub(crate) fn resync_if_behind(&self, channel: &str, latest: Stamp) -> bool {
-        let Some(mut state) = self.channels.get_mut(channel) else {
-            return false;
-        };
-        let behind = state
-            .last
-            .is_some_and(|last| last.epoch != latest.epoch || last.seq < latest.seq);
-        if behind {
-            let Channel {
-                subscribers,
-                held,
-                floors,
-                last,
-                ..
-            } = &mut *state;
-            resync(subscribers, held, floors);
-            *last = None;
-        }
-        behind
     }
 
     /// Subscribers of a channel on this node.
@@ -691,123 +408,5 @@ impl AppRegistry {
             }
         }
         found
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn socket(ids: &SocketIdGenerator) -> (SocketHandle, SocketHandle) {
-        let handle = SocketHandle::detached(ids.next_id(), 8);
-        (handle.clone(), handle)
-    }
-
-    fn channel(name: &str) -> ChannelName {
-        ChannelName::parse(name, 200).unwrap()
-    }
-
-    fn join(user: &str) -> Option<MemberData> {
-        Some(MemberData {
-            user_id: user.into(),
-            user_info: None,
-        })
-    }
-
-    #[test]
-    fn subscription_counts_are_throttled_above_100() {
-        let app = AppRegistry::new(&AppId::from("app"));
-        let ids = SocketIdGenerator::default();
-        let (s, _r) = socket(&ids);
-        app.subscribe(&channel("big"), &s, None, false);
-        let now = Instant::now();
-        assert_eq!(app.note_count_change("big", 101, now), CountUpdate::SendNow);
-        assert_eq!(
-            app.note_count_change("big", 102, now),
-            CountUpdate::SendAt(now + COUNT_THROTTLE)
-        );
-        assert_eq!(app.note_count_change("big", 103, now), CountUpdate::Nothing);
-        assert!(app.take_pending_count("big", now + COUNT_THROTTLE));
-        assert!(!app.take_pending_count("big", now + COUNT_THROTTLE));
-        assert_eq!(
-            app.note_count_change("big", 50, now),
-            CountUpdate::SendNow,
-            "small counts are never held"
-        );
-    }
-
-    #[test]
-    fn connection_limit() {
-        let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new(&AppId::from("app"));
-        let (a, _ra) = socket(&ids);
-        let (b, _rb) = socket(&ids);
-        assert!(app.try_add_socket(a.clone(), Some(1)));
-        assert!(!app.try_add_socket(b.clone(), Some(1)));
-        app.remove_socket(a.id());
-        assert!(app.try_add_socket(b, Some(1)));
-        assert_eq!(app.connection_count(), 1);
-    }
-
-    #[test]
-    fn local_counts_and_cleanup() {
-        let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new(&AppId::from("app"));
-        let (a, _ra) = socket(&ids);
-        let (b, _rb) = socket(&ids);
-        let ch = channel("news");
-        assert_eq!(app.subscribe(&ch, &a, None, false).local_count, 1);
-        let again = app.subscribe(&ch, &a, None, false);
-        assert!(again.already_subscribed);
-        assert_eq!(app.subscribe(&ch, &b, None, false).local_count, 2);
-        assert_eq!(app.unsubscribe("news", a.id()).local_count, 1);
-        let last = app.unsubscribe("news", b.id());
-        assert!(last.was_subscribed);
-        assert_eq!(last.local_count, 0);
-        assert_eq!(app.channel_count(), 0);
-        assert!(!app.unsubscribe("news", b.id()).was_subscribed);
-    }
-
-    #[test]
-    fn broadcast_skips_the_excluded_socket() {
-        let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new(&AppId::from("app"));
-        let (a, ra) = socket(&ids);
-        let (b, rb) = socket(&ids);
-        let ch = channel("news");
-        app.subscribe(&ch, &a, None, false);
-        app.subscribe(&ch, &b, None, false);
-        let mut flushes = Flushes::new();
-        let frame = Frame::from("hi");
-        assert_eq!(app.broadcast("news", &frame, Some(a.id()), &mut flushes), 1);
-        assert_eq!(app.broadcast("nobody", &frame, None, &mut flushes), 0);
-        flushes.flush();
-        assert!(ra.take_queued().is_empty());
-        assert_eq!(rb.take_queued(), ["hi"]);
-    }
-
-    #[test]
-    fn presence_first_and_last_local_socket() {
-        let ids = SocketIdGenerator::default();
-        let app = AppRegistry::new(&AppId::from("app"));
-        let (a, _ra) = socket(&ids);
-        let (b, _rb) = socket(&ids);
-        let ch = channel("presence-room");
-        let first = app.subscribe(&ch, &a, join("1"), false);
-        assert_eq!(first.member_added.unwrap().user_id, "1");
-        assert!(app
-            .subscribe(&ch, &b, join("1"), false)
-            .member_added
-            .is_none());
-        assert_eq!(app.presence_sockets_of("1").len(), 2);
-        assert_eq!(
-            app.unsubscribe("presence-room", a.id()).member_removed,
-            None
-        );
-        assert_eq!(
-            app.unsubscribe("presence-room", b.id()).member_removed,
-            Some("1".into())
-        );
-        assert_eq!(app.channel_count(), 0);
     }
 }
