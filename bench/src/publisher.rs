@@ -22,10 +22,11 @@ use sockwave_protocol::auth::signature::sign;
 
 use crate::target::Target;
 
-/// One keep-alive connection to the HTTP API.
+/// One keep-alive connection to the HTTP API (or a new one per request).
 pub(crate) struct Publisher {
     target: Arc<Target>,
     sender: Option<SendRequest<Full<Bytes>>>,
+    keep_alive: bool,
 }
 
 impl Publisher {
@@ -34,6 +35,16 @@ impl Publisher {
         Publisher {
             target,
             sender: None,
+            keep_alive: true,
+        }
+    }
+
+    /// A publisher that opens a new connection for every request, as backends without a
+    /// connection pool (a PHP request, a `curl` per event) do.
+    pub(crate) fn without_keep_alive(target: Arc<Target>) -> Publisher {
+        Publisher {
+            keep_alive: false,
+            ..Publisher::new(target)
         }
     }
 
@@ -81,7 +92,11 @@ impl Publisher {
                 _ => self.sender.insert(self.connect().await?),
             };
             let request = signed_request(&self.target, body)?;
-            match sender.send_request(request).await {
+            let sent = sender.send_request(request).await;
+            if !self.keep_alive {
+                self.sender = None;
+            }
+            match sent {
                 Ok(response) => {
                     let status = response.status();
                     let bytes = response.into_body().collect().await?.to_bytes();

@@ -96,8 +96,17 @@ async fn run_all(env: &Env, xhr_env: &Env) -> anyhow::Result<()> {
         concurrency: 8,
         drain: 3.0,
         duration: 10.0,
+        connection_per_publish: false,
     };
     record("fanout", fanout::run(env, &fanout_args).await);
+    let fresh_connections = fanout::Args {
+        connection_per_publish: true,
+        ..fanout_args.clone()
+    };
+    record(
+        "fanout_connection_per_publish",
+        fanout::run(env, &fresh_connections).await,
+    );
     // The same over pusher-js's HTTP fallback; every delivery must arrive.
     let xhr_fanout = fanout::run(xhr_env, &fanout_args).await.and_then(|value| {
         match value["deliveries_lost"].as_u64() {

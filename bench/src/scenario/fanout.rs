@@ -50,6 +50,9 @@ pub(crate) struct Args {
     /// Upper bound on the publish phase, in seconds
     #[arg(long, default_value_t = 120.0)]
     pub(crate) duration: f64,
+    /// Open a new HTTP connection for every publish (backends without keep-alive)
+    #[arg(long)]
+    pub(crate) connection_per_publish: bool,
 }
 
 /// Events accepted by the server, and the deliveries they owe.
@@ -97,7 +100,10 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
     let n_publishers = args.publishers.max(1);
     let mut publishers = JoinSet::new();
     for worker in 0..n_publishers {
-        let mut publisher = Publisher::new(env.target.clone());
+        let mut publisher = match args.connection_per_publish {
+            true => Publisher::without_keep_alive(env.target.clone()),
+            false => Publisher::new(env.target.clone()),
+        };
         let published = published.clone();
         let per_channel = subscribers_per_channel.clone();
         let (events, rate, payload) = (args.events, args.rate, args.payload);
@@ -156,6 +162,7 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
             "rate": args.rate,
             "payload_bytes": args.payload,
             "publishers": n_publishers,
+            "connection_per_publish": args.connection_per_publish,
         },
         "subscribed": subscribers_per_channel.iter().sum::<u64>(),
         "subscribe_failed": batch.failed,
