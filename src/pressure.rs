@@ -35,6 +35,9 @@ pub struct Pressure {
     announced_at: AtomicU64,
     /// Other nodes behind: until when.
     remote: Mutex<HashMap<String, Instant>>,
+    /// The latest of those deadlines (same clock as `behind_at`), so a publish checks one
+    /// atomic, not the lock, while no node is behind.
+    remote_until: AtomicU64,
 }
 
 /// Why a publish is refused now.
@@ -55,6 +58,7 @@ impl Pressure {
             behind_at: AtomicU64::new(0),
             announced_at: AtomicU64::new(0),
             remote: Mutex::new(HashMap::new()),
+            remote_until: AtomicU64::new(0),
         }
     }
 
@@ -109,7 +113,10 @@ impl Pressure {
     pub(crate) fn note_remote(&self, node: &str, hold: Duration, now: Instant) {
         let mut remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
         remote.retain(|_, until| *until > now);
-        remote.insert(node.to_string(), now + hold.min(HOLD * 4));
+        let until = now + hold.min(HOLD * 4);
+        remote.insert(node.to_string(), until);
+        self.remote_until
+            .fetch_max(self.stamp(until), Ordering::Relaxed);
     }
 
     /// Whether a publish must be refused now, and why.
@@ -122,6 +129,9 @@ impl Pressure {
                 node: "this node".into(),
                 retry_after: HOLD,
             });
+        }
+        if self.remote_until.load(Ordering::Relaxed) <= self.stamp(now) {
+            return None;
         }
         let remote = self.remote.lock().unwrap_or_else(|p| p.into_inner());
         remote
