@@ -101,7 +101,9 @@ impl Context {
     ) {
         let metrics = self.metrics.app(app);
         let pressure = self.pressure.clone();
-        if metrics.is_enabled() || pressure.enabled() {
+        // A batch with nothing to flush (no local subscriber, or all frames joined queues
+        // already being written) says nothing about how long fan-outs take.
+        if !flushes.is_empty() && (metrics.is_enabled() || pressure.enabled()) {
             flushes.flush_then(move || {
                 let elapsed = accepted.elapsed();
                 metrics.fanout_finished(elapsed);

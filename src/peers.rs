@@ -39,7 +39,7 @@ pub(crate) async fn run(
             _ = stop.cancelled() => return,
             _ = pressure_check.tick(), if ctx.pressure.enabled() => {
                 if engine_up && ctx.pressure.should_announce(Instant::now()) {
-                    let for_ms = crate::pressure::HOLD.as_millis() as u64;
+                    let for_ms = ctx.pressure.remaining(Instant::now()).as_millis() as u64;
                     ctx.cluster.send(&NodeMessage::Pressure { for_ms });
                 }
             }
@@ -95,7 +95,7 @@ pub(crate) async fn run(
                     ctx.pressure.note_backlog(events.len());
                     handle(&ctx, &payload);
                     if ctx.pressure.should_announce(Instant::now()) {
-                        let for_ms = crate::pressure::HOLD.as_millis() as u64;
+                        let for_ms = ctx.pressure.remaining(Instant::now()).as_millis() as u64;
                         ctx.cluster.send(&NodeMessage::Pressure { for_ms });
                     }
                 }

@@ -4,9 +4,11 @@
 //! would deliver seconds late, or not at all (Redis drops a subscriber whose output buffer
 //! overflows; full socket queues cut healthy clients as slow consumers).
 //!
-//! Signals are cheap: the cluster actor's queue length when it takes a message, and each
-//! fan-out's duration (timed anyway for `fanout_seconds`). A signal holds for `HOLD`; the
-//! actor tells the other nodes at once on a rising edge, and again while it lasts. Deep
+//! Signals are cheap: the cluster actor's queue length when it takes a message (above
+//! `MAX_BACKLOG` for `BACKLOG_LASTS`), and each fan-out's duration (timed anyway for
+//! `fanout_seconds`). A signal holds for `HOLD`; the actor tells the other nodes with the next
+//! message it handles or within 100 ms, sending the time the signal has left, and again while
+//! it lasts. Deep
 //! socket queues are not a signal: they cannot tell a node that cannot write from clients
 //! that do not read (those are cut at `socket_queue_capacity`, and must not stop publishes).
 
@@ -20,6 +22,9 @@ use tokio::time::{Duration, Instant};
 pub(crate) const HOLD: Duration = Duration::from_millis(500);
 /// Cluster messages waiting for this node's actor above which it is behind.
 pub(crate) const MAX_BACKLOG: usize = 128;
+/// How long the backlog must stay above `MAX_BACKLOG` to count: a burst the actor clears
+/// within this is not a node behind.
+const BACKLOG_LASTS: Duration = Duration::from_millis(50);
 /// Shortest interval between two announcements of this node's pressure.
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
 
@@ -33,6 +38,8 @@ pub struct Pressure {
     behind_at: AtomicU64,
     /// When this node last announced it (same clock).
     announced_at: AtomicU64,
+    /// Since when the actor's backlog has stayed above `MAX_BACKLOG` (same clock; 0 = not).
+    backlog_since: AtomicU64,
     /// Other nodes behind: until when.
     remote: Mutex<HashMap<String, Instant>>,
     /// The latest of those deadlines (same clock as `behind_at`), so a publish checks one
@@ -57,6 +64,7 @@ impl Pressure {
             origin: Instant::now(),
             behind_at: AtomicU64::new(0),
             announced_at: AtomicU64::new(0),
+            backlog_since: AtomicU64::new(0),
             remote: Mutex::new(HashMap::new()),
             remote_until: AtomicU64::new(0),
         }
@@ -80,12 +88,33 @@ impl Pressure {
         }
     }
 
-    /// The cluster actor found `queued` messages waiting.
+    /// The cluster actor found `queued` messages waiting; behind when more than
+    /// `MAX_BACKLOG` have been waiting for `BACKLOG_LASTS`.
     pub(crate) fn note_backlog(&self, queued: usize) {
-        if self.enabled() && queued > MAX_BACKLOG {
-            self.behind_at
-                .store(self.stamp(Instant::now()), Ordering::Relaxed);
+        if !self.enabled() {
+            return;
         }
+        if queued <= MAX_BACKLOG {
+            self.backlog_since.store(0, Ordering::Relaxed);
+            return;
+        }
+        let now = self.stamp(Instant::now());
+        let since = self.backlog_since.load(Ordering::Relaxed);
+        if since == 0 {
+            self.backlog_since.store(now, Ordering::Relaxed);
+        } else if now.saturating_sub(since) >= BACKLOG_LASTS.as_millis() as u64 {
+            self.behind_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// How long this node stays behind from `now` without a new signal (zero when it is not).
+    pub(crate) fn remaining(&self, now: Instant) -> Duration {
+        let at = self.behind_at.load(Ordering::Relaxed);
+        if at == 0 {
+            return Duration::ZERO;
+        }
+        let since = self.stamp(now).saturating_sub(at);
+        HOLD.saturating_sub(Duration::from_millis(since))
     }
 
     /// Whether this node is behind now.
@@ -127,7 +156,7 @@ impl Pressure {
         if self.local_behind(now) {
             return Some(Refusal {
                 node: "this node".into(),
-                retry_after: HOLD,
+                retry_after: self.remaining(now),
             });
         }
         if self.remote_until.load(Ordering::Relaxed) <= self.stamp(now) {
@@ -170,6 +199,21 @@ mod tests {
         assert_eq!(refusal.node, "node b");
         assert_eq!(refusal.retry_after, HOLD - Duration::from_millis(100));
         assert_eq!(pressure.refusal(now + HOLD), None);
+    }
+
+    #[test]
+    fn a_short_backlog_burst_is_not_pressure() {
+        let pressure = Pressure::new(Duration::from_millis(100));
+        pressure.note_backlog(MAX_BACKLOG + 1);
+        pressure.note_backlog(MAX_BACKLOG + 1);
+        assert_eq!(pressure.refusal(Instant::now()), None, "a burst");
+        pressure.note_backlog(0);
+        pressure.note_backlog(MAX_BACKLOG + 1);
+        std::thread::sleep(BACKLOG_LASTS + Duration::from_millis(10));
+        pressure.note_backlog(MAX_BACKLOG + 1);
+        let refusal = pressure.refusal(Instant::now()).unwrap();
+        assert!(refusal.retry_after <= HOLD && refusal.retry_after > HOLD / 2);
+        assert!(pressure.remaining(Instant::now()) <= HOLD);
     }
 
     #[test]

@@ -75,6 +75,11 @@ impl Flushes {
         self.sockets.append(&mut other.sockets);
     }
 
+    /// Whether no socket waits to be flushed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sockets.is_empty()
+    }
+
     /// Writes what was queued, from this thread or spawned chunks.
     pub fn flush(mut self) {
         self.count();

@@ -88,7 +88,7 @@ async fn fan_out(
 ) -> Result<usize, HistoryError> {
     let cache_ttl = ctx.config.cache_ttl;
     let app_id = registry.app_id();
-    let accepted = Instant::now();
+    let mut accepted = Instant::now();
     let mut flushes = Flushes::new();
     let mut reached = 0;
     for target in &event.channels {
@@ -127,6 +127,8 @@ async fn fan_out(
             });
             reached +=
                 publish_positioned(ctx, app, registry, event, &channel_name, &text, cache).await?;
+            // The wait on the store is not fan-out time.
+            accepted = Instant::now();
             continue;
         }
         ctx.cluster.send_with(|| NodeMessage::Broadcast {
