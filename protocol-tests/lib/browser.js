@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { DEFAULT_APP, startServer } from './server.js';
 import { webhookToml } from './webhooks.js';
+import { notRun } from './cluster.js';
 
 /** Debian's Chromium (`apt-get install -y chromium`); SOCKWAVE_TEST_CHROMIUM overrides it. */
 export const CHROMIUM = process.env.SOCKWAVE_TEST_CHROMIUM || '/usr/bin/chromium';
@@ -25,6 +26,15 @@ export function browserUnavailable() {
 export async function launchBrowser() {
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS], timeout: 30_000 });
+}
+
+/** Skips (or fails under CI) without Chromium; otherwise a browser closed when `t` ends. */
+export async function browserFor(t) {
+  const missing = browserUnavailable();
+  if (missing) return notRun(t, missing.replace(/^NOT RUN: /, ''));
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  return browser;
 }
 
 function tomlSection(name, values) {

@@ -3,20 +3,11 @@
 // channel with history, and a network that drops for 10 s while 50 events are published (a
 // relay between the browser and sockwave is cut and restored; pusher-js reconnects by itself).
 import { app } from './server.js';
-import { browserUnavailable, launchBrowser } from './browser.js';
-import { notRun } from './cluster.js';
+export { browserFor } from './browser.js';
 
 export const APP = app({ history_channels: ['private-dashboard-*', 'dashboard-*'], history_max_events: 200 });
 export const CUT_MS = 10_000;
 export const MISSED = 50;
-
-export async function browserFor(t) {
-  const missing = browserUnavailable();
-  if (missing) return notRun(t, missing.replace(/^NOT RUN: /, ''));
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  return browser;
-}
 
 export function pusherOptions(port, transports = ['ws']) {
   return {

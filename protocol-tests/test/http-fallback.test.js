@@ -14,22 +14,13 @@ import net from 'node:net';
 import { app, freePort, startServer } from '../lib/server.js';
 import { RawClient, makePusher, makeSdk, once, pusherSubscribe, waitUntil } from '../lib/clients.js';
 import { startReceiver, startWebhookServer } from '../lib/webhooks.js';
-import { browserUnavailable, launchBrowser } from '../lib/browser.js';
+import { browserFor } from '../lib/browser.js';
 import { startPageServer } from '../lib/page.js';
-import { clusterOptions, needSharedEngine, notRun, startCluster } from '../lib/cluster.js';
+import { clusterOptions, needSharedEngine, startCluster } from '../lib/cluster.js';
 
 const APP = app({ enable_client_messages: true });
 // End-to-end encrypted channels: the backend and the auth endpoint share this key.
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
-
-/** Skips (or fails under CI) without Chromium; otherwise a browser closed at the end. */
-async function browserFor(t) {
-  const missing = browserUnavailable();
-  if (missing) return notRun(t, missing.replace(/^NOT RUN: /, ''));
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  return browser;
-}
 
 /** pusher-js's options for a page on another origin: WebSocket and HTTP both to sockwave. */
 function pageOptions(port, transports) {

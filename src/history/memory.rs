@@ -299,8 +299,7 @@ impl MemoryStore {
         }
     }
 
-    /// Every channel's history of an app (for the HTTP API's history read of a channel
-    /// nobody asked about yet, `read` creates it; this only looks).
+    /// An app's channels, events and bytes held (tests look without creating anything).
     #[cfg(test)]
     pub(crate) fn held(&self, app: &AppId) -> (usize, usize, usize) {
         let history = self.app(app);

@@ -26,37 +26,49 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a channel's epoch and last seq outlive its events.
 const META_LIFE: Duration = Duration::from_secs(24 * 3600);
 
-const APPEND: &str = r"
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
-  epoch = ARGV[9]
+/// What both scripts share: the channel's epoch (a new history — its stale stream dropped —
+/// when the meta hash is gone), and dropping events older than the channel's age bound.
+macro_rules! prelude {
+    () => {
+        r"
+local function current_epoch(candidate)
+  local epoch = redis.call('HGET', KEYS[2], 'epoch')
+  if epoch then return epoch, false end
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'epoch', epoch, 'seq', 0)
+  redis.call('HSET', KEYS[2], 'epoch', candidate, 'seq', 0)
+  return candidate, true
 end
+local function trim_older_than(max_age_ms)
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(max_age_ms)
+  if cutoff > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', cutoff)) end
+end
+"
+    };
+}
+
+const APPEND: &str = concat!(
+    prelude!(),
+    r"
+local epoch = current_epoch(ARGV[9])
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 local pos = epoch .. ':' .. string.format('%d', seq)
 redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[6], '*', 's', seq, 'f', ARGV[4] .. pos .. ARGV[5])
-local now = redis.call('TIME')
-local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[7])
-if cutoff > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', cutoff)) end
+trim_older_than(ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
 if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2] .. pos .. ARGV[3]) end
 return pos
-";
+"
+);
 
-const READ: &str = r"
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'epoch', epoch, 'seq', 0)
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-end
+const READ: &str = concat!(
+    prelude!(),
+    r"
+local epoch, created = current_epoch(ARGV[1])
+if created then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 local seq = tonumber(redis.call('HGET', KEYS[2], 'seq'))
-local now = redis.call('TIME')
-local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
-if cutoff > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', cutoff)) end
+trim_older_than(ARGV[2])
 local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
 local first = seq + 1
 if #oldest > 0 then
@@ -70,7 +82,8 @@ elseif ARGV[3] == epoch then wanted = math.min(seq - tonumber(ARGV[4]), tonumber
 local entries = {}
 if wanted > 0 then entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', wanted) end
 return {epoch, string.format('%d', seq), string.format('%d', first), entries}
-";
+"
+);
 
 /// How the store reaches Redis.
 enum Link {
