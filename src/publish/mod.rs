@@ -108,39 +108,48 @@ async fn fan_out(
                 continue;
             }
         };
-        if channel.is_cache() {
-            registry.cache.put(
-                &channel_name,
-                &event.name,
-                &event.data,
-                cache_ttl,
-                Instant::now(),
-            );
-        }
-        if app.history.covers(&channel_name) {
-            // What was queued so far goes out before this publish may wait on the store.
-            std::mem::take(&mut flushes).flush();
-            let cache = channel.is_cache().then(|| CacheEntry {
+        // Kept only once the event is published (a history store may refuse it).
+        let keep_cached = || {
+            if channel.is_cache() {
+                let now = Instant::now();
+                registry
+                    .cache
+                    .put(&channel_name, &event.name, &event.data, cache_ttl, now);
+            }
+        };
+        // What the other nodes keep for a cache channel (built only when sent).
+        let cache_entry = || {
+            channel.is_cache().then(|| CacheEntry {
                 event: event.name.clone(),
                 data: event.data.clone(),
                 ttl_secs: cache_ttl.as_secs(),
-            });
-            reached +=
-                publish_positioned(ctx, app, registry, event, &channel_name, &text, cache).await?;
+            })
+        };
+        if app.history.covers(&channel_name) {
+            // What was queued so far goes out before this publish may wait on the store.
+            std::mem::take(&mut flushes).flush();
+            reached += publish_positioned(
+                ctx,
+                app,
+                registry,
+                event,
+                &channel_name,
+                &text,
+                cache_entry(),
+            )
+            .await?;
+            keep_cached();
             // The wait on the store is not fan-out time.
             accepted = Instant::now();
             continue;
         }
+        keep_cached();
         ctx.cluster.send_with(|| NodeMessage::Broadcast {
             app: app_id.clone(),
             channel: channel_name.clone(),
             frame: text.clone(),
             except: event.except.map(|id| id.to_string()),
-            cache: channel.is_cache().then(|| CacheEntry {
-                event: event.name.clone(),
-                data: event.data.clone(),
-                ttl_secs: cache_ttl.as_secs(),
-            }),
+            cache: cache_entry(),
         });
         reached += registry.broadcast(
             &channel_name,
