@@ -103,6 +103,10 @@ pub struct ServerConfig {
     pub backpressure_fanout_ms: usize,
     /// Largest WebSocket message accepted from a client, in bytes.
     pub max_ws_message_bytes: usize,
+    /// Whether `permessage-deflate` is negotiated with clients that offer it.
+    pub ws_compression: bool,
+    /// Frames shorter than this are sent uncompressed even where compression was agreed.
+    pub ws_compression_min_bytes: usize,
     /// Largest HTTP API request body accepted, in bytes; checked before the body is read.
     pub max_request_body_bytes: usize,
     /// Time a request body may take from its first byte to its last (it must also keep a
@@ -204,6 +208,8 @@ impl Default for ServerConfig {
             socket_queue_capacity: 512,
             backpressure_fanout_ms: 250,
             max_ws_message_bytes: 256 * 1024,
+            ws_compression: true,
+            ws_compression_min_bytes: 256,
             max_request_body_bytes: 2 * 1024 * 1024,
             request_body_timeout: Duration::from_secs(10),
             request_body_budget_bytes: 8 * 1024 * 1024,

@@ -25,11 +25,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, CONNECTION, RETRY_AFTER, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    HeaderValue, CONNECTION, RETRY_AFTER, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use hyper::{Request, Response, StatusCode};
-use sockwave_protocol::websocket::accept_key;
+use sockwave_protocol::websocket::{accept_key, deflate};
 
 use crate::app::App;
 use crate::context::Context;
@@ -76,6 +76,17 @@ pub(crate) fn upgrade(
     let accept = accept_key(client_key.as_bytes());
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
     let meta = ClientMeta::parse(request.uri().query(), origin);
+    // Browsers offer compression on every connection; accepting it costs a socket nothing
+    // (no state is kept between messages, see `outbox::deflate`).
+    let deflate = match ctx.config.ws_compression {
+        true => deflate::negotiate(
+            headers
+                .get_all(SEC_WEBSOCKET_EXTENSIONS)
+                .iter()
+                .filter_map(|value| value.to_str().ok()),
+        ),
+        false => None,
+    };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let tasks = ctx.socket_tasks.clone();
     let app_key = app_key.to_string();
@@ -90,6 +101,7 @@ pub(crate) fn upgrade(
             admission,
             meta,
             ip_slot,
+            deflate,
         });
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -110,6 +122,12 @@ pub(crate) fn upgrade(
         SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
     );
+    if let Some(agreed) = deflate {
+        headers.insert(
+            SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_str(&agreed.response_header()).expect("the extension reply is ASCII"),
+        );
+    }
     response
 }
 

@@ -48,11 +48,16 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    /// A pump over an upgraded stream; `early` holds bytes read along with the request.
-    pub(crate) fn new(io: SocketIo, max_message: usize, early: &[u8]) -> Pump {
+    /// A pump over an upgraded stream; `early` holds bytes read along with the request;
+    /// `inflate` when the connection negotiated `permessage-deflate`.
+    pub(crate) fn new(io: SocketIo, max_message: usize, inflate: bool, early: &[u8]) -> Pump {
+        let decoder = Decoder::new(max_message);
         Pump {
             io,
-            decoder: Decoder::new(max_message),
+            decoder: match inflate {
+                true => decoder.inflating(),
+                false => decoder,
+            },
             early: (!early.is_empty()).then(|| early.to_vec()),
         }
     }
@@ -60,7 +65,11 @@ impl Pump {
     /// A pump over the stream hyper hands back after the upgrade; `None` if it is neither
     /// plain TCP nor TLS. Not async on purpose: the TLS stream type is large, and a value
     /// alive across an `.await` would make every socket's task that large.
-    pub(crate) fn upgraded(upgraded: hyper::upgrade::Upgraded, max_message: usize) -> Option<Pump> {
+    pub(crate) fn upgraded(
+        upgraded: hyper::upgrade::Upgraded,
+        max_message: usize,
+        inflate: bool,
+    ) -> Option<Pump> {
         let parts = upgraded
             .downcast::<TokioIo<crate::tls::accept::Stream>>()
             .ok()?;
@@ -68,7 +77,7 @@ impl Pump {
             Either::Left(tcp) => SocketIo::Tcp(Arc::new(tcp)),
             Either::Right(tls) => SocketIo::Tls(Box::new(tls)),
         };
-        Some(Pump::new(io, max_message, &parts.read_buf))
+        Some(Pump::new(io, max_message, inflate, &parts.read_buf))
     }
 
     /// Waits for the next event, writing the socket's queued frames meanwhile.

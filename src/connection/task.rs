@@ -15,10 +15,11 @@ use crate::app::App;
 use crate::context::Context;
 use crate::metrics::{AppMetrics, Limit};
 use crate::outbox::clock;
+use crate::outbox::deflate::Compression;
 use crate::outbox::CloseRequest;
 use crate::outbox::SocketHandle;
 use crate::rate_limit::IpSlot;
-use sockwave_protocol::websocket::{close_payload, Incoming, Opcode};
+use sockwave_protocol::websocket::{close_payload, Incoming, Opcode, PerMessageDeflate};
 use sockwave_protocol::{messages, ErrorCode, ParseError};
 
 /// How long a close (error frame, close frame, the client's close reply) may take.
@@ -76,6 +77,8 @@ pub(super) struct Upgrade {
     pub(crate) meta: ClientMeta,
     /// The address's open-socket slot (per-IP limits), held for the socket's whole life.
     pub(crate) ip_slot: Option<IpSlot>,
+    /// The `permessage-deflate` parameters the 101 reply agreed to, if any.
+    pub(crate) deflate: Option<PerMessageDeflate>,
 }
 
 /// An admitted socket: everything its task keeps, in one allocation.
@@ -108,16 +111,21 @@ pub(super) fn start(
         admission,
         meta,
         ip_slot,
+        deflate,
     } = *upgrade;
-    let pump = Pump::upgraded(upgraded, ctx.config.max_ws_message_bytes)?;
+    let pump = Pump::upgraded(upgraded, ctx.config.max_ws_message_bytes, deflate.is_some())?;
     let socket_id = ctx.socket_ids.next_id();
     let capacity = ctx.config.socket_queue_capacity;
+    let compression =
+        deflate.map(|agreed| Compression::new(agreed, ctx.config.ws_compression_min_bytes));
+    let new_socket = |metrics| {
+        SocketHandle::compressing(socket_id, capacity, pump.io.direct(), compression, metrics)
+    };
     let app = match admission {
         Ok(app) => app,
         Err((code, message)) => {
             tracing::info!(code = code.as_u16(), reason = %message, client = shown(&meta.client), "connection refused");
-            let metrics = Arc::new(AppMetrics::default());
-            let socket = SocketHandle::new(socket_id, capacity, pump.io.direct(), metrics);
+            let socket = new_socket(Arc::new(AppMetrics::default()));
             let ending = Ending::Pusher(code, message);
             return Some(Err(Box::new(Refused {
                 pump,
@@ -126,8 +134,7 @@ pub(super) fn start(
             })));
         }
     };
-    let metrics = ctx.metrics.app(&app.id);
-    let socket = SocketHandle::new(socket_id, capacity, pump.io.direct(), metrics);
+    let socket = new_socket(ctx.metrics.app(&app.id));
     match register(&ctx, app, &socket, &meta, "ws") {
         Ok(session) => Some(Ok(Box::new(Connection {
             ctx,

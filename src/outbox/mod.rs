@@ -8,7 +8,9 @@
 //! not take is left to the connection task, woken to wait for writability. TLS sockets
 //! always leave the writing to their task: only it may touch the TLS state. The queue is
 //! bounded (a full one closes the socket as a slow consumer) and its slots are freed by the
-//! watchdog once empty, so an idle socket owns no outbound memory.
+//! watchdog once empty, so an idle socket owns no outbound memory. A socket that negotiated
+//! `permessage-deflate` queues a broadcast's compressed bytes, compressed once for all its
+//! subscribers (`deflate`).
 //!
 //! Frames are never reordered or interleaved: every write, from a sender or from the task,
 //! happens under the queue's lock, front first.
@@ -23,12 +25,14 @@ use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use tokio::net::TcpStream;
 
+use self::deflate::Compression;
 use self::stream::SocketIo;
 use crate::metrics::AppMetrics;
-use sockwave_protocol::websocket::{header, Header, Opcode};
+use sockwave_protocol::websocket::{compressed_header, header, Header, Opcode};
 use sockwave_protocol::SocketId;
 
 pub(crate) mod clock;
+pub(crate) mod deflate;
 pub(crate) mod fanout;
 pub(crate) mod stream;
 
@@ -124,6 +128,8 @@ struct Shared {
     task: AtomicWaker,
     close: AtomicU8,
     capacity: usize,
+    /// What the socket compresses, if it negotiated `permessage-deflate`.
+    compression: Option<Compression>,
     metrics: Arc<AppMetrics>,
     /// When the client last sent anything (`clock` milliseconds).
     last_seen: AtomicU64,
@@ -134,9 +140,35 @@ struct Shared {
     authorized: AtomicBool,
 }
 
+/// One frame waiting in a queue.
+#[derive(Debug)]
+struct Queued {
+    opcode: Opcode,
+    /// A `permessage-deflate` compressed message (RSV1 set).
+    compressed: bool,
+    payload: Bytes,
+}
+
+impl Queued {
+    fn plain(opcode: Opcode, payload: Bytes) -> Queued {
+        Queued {
+            opcode,
+            compressed: false,
+            payload,
+        }
+    }
+
+    fn header(&self) -> Header {
+        match self.compressed {
+            true => compressed_header(self.opcode, self.payload.len()),
+            false => header(self.opcode, self.payload.len()),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Queue {
-    frames: VecDeque<(Opcode, Bytes)>,
+    frames: VecDeque<Queued>,
     /// Bytes of the front frame (header included) already written.
     written: usize,
     /// The socket for direct writes; `None` for TLS, and once sealed.
@@ -158,6 +190,17 @@ impl SocketHandle {
         direct: Option<Arc<TcpStream>>,
         metrics: Arc<AppMetrics>,
     ) -> SocketHandle {
+        SocketHandle::compressing(id, capacity, direct, None, metrics)
+    }
+
+    /// `new` for a socket that negotiated `permessage-deflate` (`compression`).
+    pub(crate) fn compressing(
+        id: SocketId,
+        capacity: usize,
+        direct: Option<Arc<TcpStream>>,
+        compression: Option<Compression>,
+        metrics: Arc<AppMetrics>,
+    ) -> SocketHandle {
         let now = clock::now_ms();
         SocketHandle(Arc::new(Shared {
             id,
@@ -168,6 +211,7 @@ impl SocketHandle {
             task: AtomicWaker::new(),
             close: AtomicU8::new(0),
             capacity,
+            compression,
             metrics,
             last_seen: AtomicU64::new(now),
             ping_sent: AtomicU64::new(0),
@@ -220,7 +264,15 @@ impl SocketHandle {
             return Enqueued::Refused(SendOutcome::SlowConsumer);
         }
         let first = queue.frames.is_empty();
-        queue.frames.push_back((Opcode::Text, frame.bytes()));
+        let (compressed, payload) = match self.0.compression {
+            Some(compression) => compression.shared(frame.as_shared()),
+            None => (false, frame.bytes()),
+        };
+        queue.frames.push_back(Queued {
+            opcode: Opcode::Text,
+            compressed,
+            payload,
+        });
         let held = queue.hold.is_some();
         drop(queue);
         // Not counted here: a fan-out counts its frames once per app (`Flushes`), so that
@@ -325,13 +377,13 @@ impl SocketHandle {
         let mut queue = self.lock();
         let mut taken = Vec::new();
         let mut bytes = 0;
-        while let Some((_, payload)) = queue.frames.front() {
-            if !taken.is_empty() && bytes + payload.len() > max_bytes {
+        while let Some(front) = queue.frames.front() {
+            if !taken.is_empty() && bytes + front.payload.len() > max_bytes {
                 break;
             }
-            bytes += payload.len();
-            let (_, payload) = queue.frames.pop_front().expect("a front frame");
-            taken.push(payload);
+            bytes += front.payload.len();
+            let front = queue.frames.pop_front().expect("a front frame");
+            taken.push(front.payload);
             if let Some(at) = &mut queue.hold {
                 *at = at.saturating_sub(1);
             }
@@ -359,12 +411,27 @@ impl SocketHandle {
         queue.hold = queue.hold.map(|_| 0);
         std::mem::take(&mut queue.frames)
             .into_iter()
-            .map(|(_, payload)| payload)
+            .map(|queued| queued.payload)
             .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.0.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A reply of the task's, compressed if it is a text frame and the socket compresses.
+    fn reply(&self, opcode: Opcode, payload: Bytes) -> Queued {
+        match self.0.compression {
+            Some(compression) if opcode == Opcode::Text => {
+                let (compressed, payload) = compression.single(payload);
+                Queued {
+                    opcode,
+                    compressed,
+                    payload,
+                }
+            }
+            _ => Queued::plain(opcode, payload),
+        }
     }
 }
 
@@ -396,8 +463,8 @@ impl SocketHandle {
         if queue.sealed {
             return;
         }
-        for (i, reply) in replies.into_iter().enumerate() {
-            queue.frames.insert(at + i, reply);
+        for (i, (opcode, payload)) in replies.into_iter().enumerate() {
+            queue.frames.insert(at + i, self.reply(opcode, payload));
         }
         let over = queue.frames.len() > self.0.capacity;
         drop(queue);
@@ -417,7 +484,10 @@ impl SocketHandle {
             let keep = usize::from(queue.written > 0);
             queue.frames.truncate(keep);
         }
-        queue.frames.extend(last);
+        queue.frames.extend(
+            last.into_iter()
+                .map(|(opcode, payload)| Queued::plain(opcode, payload)),
+        );
         queue.hold = None;
         queue.sealed = true;
     }
@@ -528,14 +598,14 @@ impl Queue {
     ) -> io::Result<usize> {
         fanout::assert_writes_allowed();
         let mut headers = [None::<Header>; MAX_FRAMES_PER_WRITE];
-        for (slot, (opcode, payload)) in headers.iter_mut().zip(&self.frames) {
-            *slot = Some(header(*opcode, payload.len()));
+        for (slot, queued) in headers.iter_mut().zip(&self.frames) {
+            *slot = Some(queued.header());
         }
         let mut slices = [IoSlice::new(&[]); 2 * MAX_FRAMES_PER_WRITE];
         let mut n_slices = 0;
         let mut skip = self.written;
-        for (head, (_, payload)) in headers.iter().map_while(Option::as_ref).zip(&self.frames) {
-            for part in [head.as_bytes(), payload] {
+        for (head, queued) in headers.iter().map_while(Option::as_ref).zip(&self.frames) {
+            for part in [head.as_bytes(), &queued.payload] {
                 if skip >= part.len() {
                     skip -= part.len();
                 } else {
@@ -558,8 +628,8 @@ impl Queue {
 
     /// Drops the frames the last `n` written bytes completed.
     fn advance(&mut self, mut n: usize) {
-        while let Some((opcode, payload)) = self.frames.front() {
-            let total = header(*opcode, payload.len()).as_bytes().len() + payload.len();
+        while let Some(front) = self.frames.front() {
+            let total = front.header().as_bytes().len() + front.payload.len();
             let left = total - self.written;
             if n < left {
                 self.written += n;

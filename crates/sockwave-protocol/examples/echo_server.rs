@@ -6,7 +6,9 @@
 //! server does.
 //!
 //! Plain blocking sockets and a thread per connection: the point is the framing, not the I/O.
-//! No extension is negotiated, so the suite reports its compression cases as unimplemented.
+//! `permessage-deflate` is negotiated as the server does (`deflate::negotiate`), and then
+//! every echoed message is compressed on its own, so the suite's compression cases (12.x,
+//! 13.x) check the same code the server runs.
 //!
 //! `cargo run -p sockwave-protocol --example echo_server -- 127.0.0.1:9001` prints the bound
 //! address on its first line.
@@ -14,7 +16,10 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 
-use sockwave_protocol::websocket::{accept_key, close_payload, header, Decoder, Incoming, Opcode};
+use sockwave_protocol::websocket::{
+    accept_key, close_payload, compressed_header, deflate, header, Decoder, Incoming, Opcode,
+    PerMessageDeflate,
+};
 
 /// Largest message accepted: above the suite's largest (16 MiB in case 9.1.6).
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -37,8 +42,16 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-/// Reads the upgrade request; returns the client's key and any bytes read past the head.
-fn read_head(stream: &mut TcpStream) -> io::Result<Option<(String, Vec<u8>)>> {
+/// What the upgrade request says: the client's key, the compression agreed to, and any
+/// bytes read past the head.
+struct Head {
+    key: String,
+    deflate: Option<PerMessageDeflate>,
+    early: Vec<u8>,
+}
+
+/// Reads the upgrade request.
+fn read_head(stream: &mut TcpStream) -> io::Result<Option<Head>> {
     let mut received = Vec::new();
     let mut buf = [0u8; 4096];
     let end = loop {
@@ -55,13 +68,21 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<(String, Vec<u8>)>> {
         received.extend_from_slice(&buf[..n]);
     };
     let head = String::from_utf8_lossy(&received[..end]).into_owned();
-    let key = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("sec-websocket-key")
-            .then(|| value.trim().to_string())
-    });
-    Ok(key.map(|key| (key, received[end..].to_vec())))
+    let values = |wanted: &'static str| {
+        head.lines().filter_map(move |line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case(wanted)
+                .then(|| value.trim())
+        })
+    };
+    let key = values("sec-websocket-key").next().map(str::to_string);
+    let deflate = deflate::negotiate(values("sec-websocket-extensions"));
+    Ok(key.map(|key| Head {
+        key,
+        deflate,
+        early: received[end..].to_vec(),
+    }))
 }
 
 fn send(stream: &mut TcpStream, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
@@ -69,17 +90,45 @@ fn send(stream: &mut TcpStream, opcode: Opcode, payload: &[u8]) -> io::Result<()
     stream.write_all(&[head.as_bytes(), payload].concat())
 }
 
+/// Echoes a data message, compressed when the connection agreed to it.
+fn echo(
+    stream: &mut TcpStream,
+    deflate: Option<PerMessageDeflate>,
+    opcode: Opcode,
+    payload: &[u8],
+) -> io::Result<()> {
+    let compressed = deflate.and_then(|d| deflate::compress(payload, d.server_window_bits));
+    match compressed {
+        Some(compressed) => {
+            let head = compressed_header(opcode, compressed.len());
+            stream.write_all(&[head.as_bytes(), &compressed].concat())
+        }
+        None => send(stream, opcode, payload),
+    }
+}
+
 fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let Some((key, mut early)) = read_head(&mut stream)? else {
+    let Some(Head {
+        key,
+        deflate,
+        mut early,
+    }) = read_head(&mut stream)?
+    else {
         return Ok(());
     };
+    let extension = deflate
+        .map(|d| format!("Sec-WebSocket-Extensions: {}\r\n", d.response_header()))
+        .unwrap_or_default();
     let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extension}\r\n",
         accept_key(key.as_bytes())
     );
     stream.write_all(response.as_bytes())?;
     let mut decoder = Decoder::new(MAX_MESSAGE);
+    if deflate.is_some() {
+        decoder = decoder.inflating();
+    }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let mut messages = Vec::new();
@@ -96,8 +145,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         // Messages before an error were valid: answer them, then fail the connection.
         for message in messages {
             match message {
-                Incoming::Text(text) => send(&mut stream, Opcode::Text, text.as_bytes())?,
-                Incoming::Binary(bytes) => send(&mut stream, Opcode::Binary, &bytes)?,
+                Incoming::Text(text) => echo(&mut stream, deflate, Opcode::Text, text.as_bytes())?,
+                Incoming::Binary(bytes) => echo(&mut stream, deflate, Opcode::Binary, &bytes)?,
                 Incoming::Ping(payload) => send(&mut stream, Opcode::Pong, &payload)?,
                 Incoming::Pong => {}
                 Incoming::Close(code) => {

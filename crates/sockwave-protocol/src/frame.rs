@@ -34,6 +34,11 @@ impl Frame {
     pub fn bytes(&self) -> Bytes {
         self.0.clone()
     }
+
+    /// The shared bytes, borrowed: every clone of this frame points at the same ones.
+    pub fn as_shared(&self) -> &Bytes {
+        &self.0
+    }
 }
 
 impl From<String> for Frame {

@@ -83,6 +83,10 @@ pub(crate) static SETTINGS: &[Setting] = &[
         .doc("Backpressure: when one fan-out on a node takes longer than this many milliseconds, or cluster messages pile up waiting for it, every node of the cluster answers HTTP publishes with 429 and `Retry-After` until that node has caught up, instead of accepting events it would deliver late or cut healthy subscribers for. `0` turns it off. See [scaling](scaling.md#backpressure)."),
     server("max_ws_message_kb", Kind::Kb, server!(max_ws_message_bytes)).min(1)
         .doc("Largest WebSocket message accepted from a client."),
+    server("ws_compression", Kind::Bool, server!(ws_compression))
+        .doc("Accept the `permessage-deflate` compression browsers offer: events of at least `ws_compression_min_bytes` reach those clients compressed (a broadcast is compressed once for all of them), and their compressed messages are accepted. `false` declines it and every frame goes out as it is. See [compression](performance.md#compression)."),
+    server("ws_compression_min_bytes", Kind::Count, server!(ws_compression_min_bytes))
+        .doc("Frames shorter than this many bytes are sent uncompressed even to a client that negotiated compression (a short frame saves little and costs CPU per frame). `0` compresses every frame."),
     server("max_request_body_kb", Kind::Kb, server!(max_request_body_bytes)).min(1)
         .soketi(&["httpApi.requestLimitInMb"]).unit(Unit::Megabytes)
         .doc("Largest HTTP API request body. Soketi's default is 100 MB."),

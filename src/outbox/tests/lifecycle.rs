@@ -190,7 +190,9 @@ async fn concurrent_senders_and_the_flushing_task_never_tear_or_reorder_frames()
 fn advance_counts_partial_frames_and_moves_the_hold_point() {
     let mut queue = Queue::default();
     for text in ["abc", "defgh", "ij"] {
-        queue.frames.push_back((Opcode::Text, Bytes::from(text)));
+        queue
+            .frames
+            .push_back(Queued::plain(Opcode::Text, Bytes::from(text)));
     }
     queue.hold = Some(2);
     // Frame sizes on the wire: 5, 7, 4.

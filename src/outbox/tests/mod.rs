@@ -1,5 +1,6 @@
 //! Tests of the outbound side over real loopback TCP pairs (and detached handles).
 
+mod compression;
 mod delivery;
 mod hold_and_seal;
 mod lifecycle;
@@ -105,7 +106,7 @@ fn queued_payloads(handle: &SocketHandle) -> Vec<Vec<u8>> {
         .lock()
         .frames
         .iter()
-        .map(|(_, payload)| payload.to_vec())
+        .map(|queued| queued.payload.to_vec())
         .collect()
 }
 
@@ -130,6 +131,10 @@ fn send_until_queued(handle: &SocketHandle, next: &mut usize) -> Vec<SendOutcome
 struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Whether the connection negotiated compression: RSV1 frames are inflated.
+    inflate: bool,
+    /// How many compressed frames arrived.
+    compressed: usize,
 }
 
 impl Client {
@@ -137,6 +142,8 @@ impl Client {
         Client {
             stream,
             buf: Vec::new(),
+            inflate: false,
+            compressed: 0,
         }
     }
 
@@ -151,7 +158,12 @@ impl Client {
     async fn next_frame(&mut self) -> (Opcode, Vec<u8>) {
         self.fill(2).await;
         let (b0, b1) = (self.buf[0], self.buf[1]);
-        assert_eq!(b0 & 0xF0, 0x80, "FIN set, RSV bits clear: {b0:#04x}");
+        let rsv1 = self.inflate && b0 & 0x40 != 0;
+        assert_eq!(b0 & 0xB0, 0x80, "FIN set, RSV2/3 clear: {b0:#04x}");
+        assert!(
+            rsv1 || b0 & 0x40 == 0,
+            "RSV1 without compression: {b0:#04x}"
+        );
         assert_eq!(b1 & 0x80, 0, "server frames are unmasked");
         let (len, head) = match b1 & 0x7F {
             126 => {
@@ -170,8 +182,12 @@ impl Client {
         };
         self.fill(head + len).await;
         let opcode = Opcode::from_bits(b0 & 0x0F).expect("a known opcode");
-        let payload = self.buf[head..head + len].to_vec();
+        let mut payload = self.buf[head..head + len].to_vec();
         self.buf.drain(..head + len);
+        if rsv1 {
+            self.compressed += 1;
+            payload = sockwave_protocol::websocket::deflate::inflate(&payload, 1 << 24).unwrap();
+        }
         (opcode, payload)
     }
 

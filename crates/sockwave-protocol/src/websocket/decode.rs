@@ -4,9 +4,12 @@
 //! the bytes to `Decoder::feed`, which unmasks complete frames in place and reports each
 //! complete message. Only the tail of an incomplete frame, or a fragmented message in
 //! progress, is copied into the decoder; an idle connection's decoder owns no memory.
+//! With `permessage-deflate` negotiated (`inflating`), a message whose first frame has RSV1
+//! set is decompressed once complete, under the same size limit.
 
 use std::fmt;
 
+use super::deflate;
 use super::encode::Opcode;
 
 /// One complete message from the client.
@@ -67,16 +70,21 @@ impl std::error::Error for ProtocolError {}
 #[derive(Debug, Default)]
 pub struct Decoder {
     max_message: usize,
+    /// Whether `permessage-deflate` was negotiated: RSV1 marks a compressed message.
+    inflate: bool,
     /// Bytes of an incomplete frame carried over from earlier reads.
     pending: Vec<u8>,
-    /// A fragmented message in progress: its kind and its payload so far.
-    fragments: Option<(Opcode, Vec<u8>)>,
+    /// A fragmented message in progress: its kind, whether it is compressed, and its
+    /// payload so far.
+    fragments: Option<(Opcode, bool, Vec<u8>)>,
 }
 
 /// A parsed frame header.
 struct Head {
     fin: bool,
     opcode: Opcode,
+    /// RSV1: the message this frame starts is compressed.
+    compressed: bool,
     /// Header length including the 4-byte mask key.
     header_len: usize,
     payload_len: usize,
@@ -88,6 +96,14 @@ impl Decoder {
         Decoder {
             max_message,
             ..Decoder::default()
+        }
+    }
+
+    /// The same decoder for a connection that negotiated `permessage-deflate`.
+    pub fn inflating(self) -> Decoder {
+        Decoder {
+            inflate: true,
+            ..self
         }
     }
 
@@ -154,13 +170,19 @@ impl Decoder {
         let [b0, b1, ..] = *buf else {
             return Ok(None);
         };
-        if b0 & 0x70 != 0 {
+        let compressed = b0 & 0x40 != 0;
+        if b0 & 0x30 != 0 || (compressed && !self.inflate) {
             return Err(ProtocolError::Protocol(
                 "reserved bits set (no extension was negotiated)",
             ));
         }
         let opcode =
             Opcode::from_bits(b0 & 0x0F).ok_or(ProtocolError::Protocol("reserved opcode"))?;
+        if compressed && !matches!(opcode, Opcode::Text | Opcode::Binary) {
+            return Err(ProtocolError::Protocol(
+                "RSV1 is only allowed on the first frame of a data message",
+            ));
+        }
         if b1 & 0x80 == 0 {
             return Err(ProtocolError::Protocol("client frames must be masked"));
         }
@@ -187,7 +209,7 @@ impl Decoder {
         }
         // Refused before its payload arrives, so an announced giant frame is never buffered.
         let so_far = match (&self.fragments, opcode) {
-            (Some((_, payload)), Opcode::Continuation) => payload.len() as u64,
+            (Some((_, _, payload)), Opcode::Continuation) => payload.len() as u64,
             _ => 0,
         };
         // Saturating: a continuation may announce a length near `u64::MAX`.
@@ -199,6 +221,7 @@ impl Decoder {
         Ok(Some(Head {
             fin,
             opcode,
+            compressed,
             header_len: 2 + length_bytes + 4,
             payload_len: payload_len as usize,
         }))
@@ -218,21 +241,21 @@ impl Decoder {
                     ));
                 }
                 if head.fin {
-                    on_message(complete(head.opcode, payload.to_vec())?);
+                    on_message(self.complete(head.opcode, head.compressed, payload.to_vec())?);
                 } else {
-                    self.fragments = Some((head.opcode, payload.to_vec()));
+                    self.fragments = Some((head.opcode, head.compressed, payload.to_vec()));
                 }
             }
             Opcode::Continuation => {
-                let Some((_, so_far)) = &mut self.fragments else {
+                let Some((_, _, so_far)) = &mut self.fragments else {
                     return Err(ProtocolError::Protocol(
                         "continuation frame without a message to continue",
                     ));
                 };
                 so_far.extend_from_slice(payload);
                 if head.fin {
-                    if let Some((opcode, message)) = self.fragments.take() {
-                        on_message(complete(opcode, message)?);
+                    if let Some((opcode, compressed, message)) = self.fragments.take() {
+                        on_message(self.complete(opcode, compressed, message)?);
                     }
                 }
             }
@@ -242,9 +265,23 @@ impl Decoder {
         }
         Ok(())
     }
+
+    /// The whole message: decompressed if it was compressed (within the same limit).
+    fn complete(
+        &self,
+        opcode: Opcode,
+        compressed: bool,
+        payload: Vec<u8>,
+    ) -> Result<Incoming, ProtocolError> {
+        let payload = match compressed {
+            true => deflate::inflate(&payload, self.max_message)?,
+            false => payload,
+        };
+        finish(opcode, payload)
+    }
 }
 
-fn complete(opcode: Opcode, payload: Vec<u8>) -> Result<Incoming, ProtocolError> {
+fn finish(opcode: Opcode, payload: Vec<u8>) -> Result<Incoming, ProtocolError> {
     if opcode == Opcode::Binary {
         return Ok(Incoming::Binary(payload));
     }

@@ -1,4 +1,5 @@
-//! Server frame headers. Server frames are never masked and never fragmented.
+//! Server frame headers. Server frames are never masked and never fragmented; a
+//! compressed message's frame has RSV1 set.
 
 /// Frame opcodes (RFC 6455 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +55,18 @@ impl Header {
 
 /// The header of a final, unmasked frame with `payload_len` payload bytes.
 pub fn header(opcode: Opcode, payload_len: usize) -> Header {
+    header_with(0x80 | opcode as u8, payload_len)
+}
+
+/// The header of a final, unmasked frame carrying a `permessage-deflate` compressed
+/// message (RSV1 set), with `payload_len` compressed bytes.
+pub fn compressed_header(opcode: Opcode, payload_len: usize) -> Header {
+    header_with(0xC0 | opcode as u8, payload_len)
+}
+
+fn header_with(first: u8, payload_len: usize) -> Header {
     let mut bytes = [0u8; 10];
-    bytes[0] = 0x80 | opcode as u8;
+    bytes[0] = first;
     let len = if payload_len < 126 {
         bytes[1] = payload_len as u8;
         2
@@ -101,6 +112,15 @@ mod tests {
         assert_eq!(
             header(Opcode::Pong, 65536).as_bytes(),
             [0x8A, 127, 0, 0, 0, 0, 0, 1, 0, 0]
+        );
+    }
+
+    #[test]
+    fn compressed_headers_set_rsv1() {
+        assert_eq!(compressed_header(Opcode::Text, 7).as_bytes(), [0xC1, 7]);
+        assert_eq!(
+            compressed_header(Opcode::Binary, 300).as_bytes(),
+            [0xC2, 126, 1, 44]
         );
     }
 

@@ -10,13 +10,18 @@
 //!   from the shared frame itself (vectored write), so fan-out never copies it.
 //!
 //! - `accept`: the upgrade handshake's `Sec-WebSocket-Accept` value.
+//! - `deflate`: `permessage-deflate` (RFC 7692): the offer a server accepts, and one
+//!   message compressed or decompressed with per-thread state, so a connection that
+//!   negotiated compression still owns no buffers.
 //!
 //! Pure: no I/O, no clock, no tokio.
 
 pub mod accept;
 pub mod decode;
+pub mod deflate;
 pub mod encode;
 
 pub use accept::accept_key;
 pub use decode::{Decoder, Incoming, ProtocolError};
-pub use encode::{close_payload, header, Header, Opcode};
+pub use deflate::PerMessageDeflate;
+pub use encode::{close_payload, compressed_header, header, Header, Opcode};

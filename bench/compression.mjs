@@ -1,0 +1,112 @@
+// bench/compression.mjs: what permessage-deflate costs and saves. N subscribers (Node's `ws`,
+// offering compression as browsers do) on one channel of a fresh release server; a publisher
+// sends a typical ~1 KB dashboard event R times a second for D seconds through the HTTP API.
+// Runs the server with compression declined (`ws_compression = false`) and on, alternately,
+// for the given rounds, and reports per delivery: bytes on the wire (what the subscribers'
+// sockets read), server CPU (utime + stime from /proc), and delivery latency.
+//   node bench/compression.mjs [subscribers=1000] [events_per_s=20] [seconds=20] [rounds=2] [out.jsonl]
+// (after `npm ci` in protocol-tests and `cargo build --release`). One JSON line per run.
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const require = createRequire(new URL('../protocol-tests/package.json', import.meta.url));
+const WebSocket = require('ws');
+const Pusher = require('pusher');
+const { freePort } = await import(new URL('../protocol-tests/lib/server.js', import.meta.url));
+
+const [N, RATE, SECONDS, ROUNDS] = [1000, 20, 20, 2].map((d, i) => Number(process.argv[2 + i] ?? d));
+const OUT = process.argv[6];
+const BIN = new URL('../target/release/sockwave', import.meta.url).pathname;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cpuS = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (USER_HZ = 100)
+};
+
+/** ~1 KB of router stats, as a dashboard broadcasts them. */
+function stats(n) {
+  return {
+    n, t: performance.now(),
+    routers: Array.from({ length: 10 }, (_, i) => ({
+      name: `edge-${i + 1}`, status: i === 3 ? 'degraded' : 'up',
+      rx_bytes: 1_234_567 + i * 977 * (n + 1), tx_bytes: 7_654_321 - i * 613 * (n + 1),
+      cpu: Number((0.3 + ((i * 7 + n) % 10) / 20).toFixed(2)), memory: 0.61,
+    })),
+  };
+}
+
+function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
+}
+
+async function run(compression) {
+  const port = await freePort();
+  const env = { ...process.env, RUST_LOG: 'warn', SOCKWAVE_WS_COMPRESSION: String(compression) };
+  const server = spawn(BIN, ['--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore', env });
+  await sleep(800);
+  const url = `ws://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`;
+  const latencies = [];
+  let deliveries = 0;
+  const connectOne = () => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: true });
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text.includes('"stats.updated"')) {
+        deliveries += 1;
+        const payload = JSON.parse(JSON.parse(text).data);
+        latencies.push(performance.now() - payload.t);
+        return;
+      }
+      const frame = JSON.parse(text);
+      if (frame.event === 'pusher:connection_established') {
+        ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'dashboard' } }));
+      } else if (frame.event === 'pusher_internal:subscription_succeeded') resolve(ws);
+    });
+    ws.on('error', reject);
+  });
+  const sockets = [];
+  for (let i = 0; i < N; i += 100) {
+    sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, N - i) }, connectOne))));
+  }
+  const negotiated = sockets[0].extensions;
+  const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1', port: String(port), useTLS: false });
+  await sleep(1000);
+  const bytesRead = () => sockets.reduce((sum, ws) => sum + ws._socket.bytesRead, 0);
+  const [bytesBefore, cpuBefore] = [bytesRead(), cpuS(server.pid)];
+  const events = RATE * SECONDS;
+  const started = performance.now();
+  for (let n = 0; n < events; n += 1) {
+    const due = started + (n * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    await sdk.trigger('dashboard', 'stats.updated', stats(n));
+  }
+  const expected = events * N;
+  const deadline = performance.now() + 30_000;
+  while (deliveries < expected && performance.now() < deadline) await sleep(50);
+  const [bytes, cpu] = [bytesRead() - bytesBefore, cpuS(server.pid) - cpuBefore];
+  for (const ws of sockets) ws.terminate();
+  server.kill('SIGTERM');
+  latencies.sort((a, b) => a - b);
+  const line = {
+    scenario: 'compression', compression, negotiated, subscribers: N, events_per_s: RATE, seconds: SECONDS,
+    payload_bytes: JSON.stringify(stats(1)).length,
+    deliveries, lost: expected - deliveries,
+    wire_bytes_per_delivery: Math.round(bytes / Math.max(1, deliveries)),
+    server_cpu_us_per_delivery: Number(((cpu * 1e6) / Math.max(1, deliveries)).toFixed(3)),
+    deliveries_per_server_cpu_s: Math.round(deliveries / cpu),
+    p50_ms: Number(percentile(latencies, 50).toFixed(2)), p99_ms: Number(percentile(latencies, 99).toFixed(2)),
+    unix_time: Math.floor(Date.now() / 1000),
+  };
+  console.log(JSON.stringify(line));
+  if (OUT) fs.appendFileSync(OUT, JSON.stringify(line) + '\n');
+  await sleep(500);
+}
+
+for (let round = 0; round < ROUNDS; round += 1) {
+  await run(false);
+  await run(true);
+}
+process.exit(0);
