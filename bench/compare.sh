@@ -12,6 +12,11 @@
 #   --rounds   how many times each case runs per server (default 1; the table shows medians)
 #   --cases    which cases to run (default: all but soak; "soak" adds the 10-minute soak)
 #   --out      where results.jsonl and server logs go (default: target/bench/<timestamp>)
+#   --all      then also every sockwave-only scenario of docs/performance.md, each into its
+#              own file under --out: cross-node backpressure, fan-out time at 10k
+#              subscribers, publishing patterns, history on and off, TLS, compression, and
+#              the 100,000-subscriber crowd over 6 nodes (Redis and the protocol tests'
+#              npm packages needed; about 20 minutes more)
 # Peers are found through SOCKUDO_BIN (default: `sockudo` on PATH) and SOKETI_DIR (a
 # directory whose node_modules holds @soketi/soketi; default: none, or `soketi` on PATH).
 set -euo pipefail
@@ -19,6 +24,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 
 quick=0
+all=0
 rounds=1
 cases="idle10k idle19k fanout1k fanout1k-paced fanout10k http32 churn presence"
 out="target/bench/$(date +%Y%m%d-%H%M%S)"
@@ -28,6 +34,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift ;;
     --cases) cases="$2"; shift ;;
     --out) out="$2"; shift ;;
+    --all) all=1 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -149,3 +156,14 @@ for round in $(seq 1 "$rounds"); do
 done
 
 python3 "$here/table.py" "$results"
+
+if [ "$all" = 1 ]; then
+  echo "==> sockwave-only scenarios (results under $out)" >&2
+  bench/backpressure.sh "$out/backpressure.jsonl"
+  bench/fanout-seconds.sh "$out/fanout-seconds.jsonl"
+  bench/publish-patterns.sh "$out/publish-patterns.jsonl"
+  bench/history.sh --rounds "$rounds" --out "$out/history.jsonl"
+  node bench/tls-idle.mjs 2000 "$out/tls-idle.jsonl"
+  node bench/compression.mjs 1000 10 20 "$rounds" "$out/compression.jsonl"
+  bench/crowd.sh 100000 6 30 2 "$out/crowd.jsonl"
+fi

@@ -3,7 +3,10 @@
 // sends a typical ~1 KB dashboard event R times a second for D seconds through the HTTP API.
 // Runs the server with compression declined (`ws_compression = false`) and on, alternately,
 // for the given rounds, and reports per delivery: bytes on the wire (what the subscribers'
-// sockets read), server CPU (utime + stime from /proc), and delivery latency.
+// sockets read), server CPU (utime + stime from /proc), delivery latency as the subscribers
+// see it (Node's `ws` inflates every message on libuv's thread pool, so with compression this
+// includes the generator's own decompression) and the server's `fanout_seconds` p99 (publish
+// accepted to the last subscriber's frame written, from its metrics).
 //   node bench/compression.mjs [subscribers=1000] [events_per_s=20] [seconds=20] [rounds=2] [out.jsonl]
 // (after `npm ci` in protocol-tests and `cargo build --release`). One JSON line per run.
 import fs from 'node:fs';
@@ -37,13 +40,34 @@ function stats(n) {
   };
 }
 
+/** The `fanout_seconds` bucket counts from the server's metrics: {le: count}. */
+async function fanoutBuckets(metricsPort) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const buckets = {};
+  for (const m of text.matchAll(/^sockwave_fanout_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+    buckets[m[1]] = (buckets[m[1]] ?? 0) + Number(m[2]);
+  }
+  return buckets;
+}
+
+/** The p99 (a bucket's upper bound, in ms) of the broadcasts between two bucket snapshots. */
+function fanoutP99(before, after) {
+  const les = Object.keys(after).filter((le) => le !== '+Inf').sort((a, b) => Number(a) - Number(b));
+  const total = (after['+Inf'] ?? 0) - (before['+Inf'] ?? 0);
+  const le = les.find((le) => (after[le] - (before[le] ?? 0)) >= 0.99 * total);
+  return le === undefined ? null : Number(le) * 1000;
+}
+
 function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 }
 
 async function run(compression) {
-  const port = await freePort();
-  const env = { ...process.env, RUST_LOG: 'warn', SOCKWAVE_WS_COMPRESSION: String(compression) };
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const env = {
+    ...process.env, RUST_LOG: 'warn', SOCKWAVE_WS_COMPRESSION: String(compression),
+    SOCKWAVE_METRICS_ENABLED: 'true', SOCKWAVE_METRICS_HOST: '127.0.0.1', SOCKWAVE_METRICS_PORT: String(metricsPort),
+  };
   const server = spawn(BIN, ['--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore', env });
   await sleep(800);
   const url = `ws://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`;
@@ -74,6 +98,7 @@ async function run(compression) {
   const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1', port: String(port), useTLS: false });
   await sleep(1000);
   const bytesRead = () => sockets.reduce((sum, ws) => sum + ws._socket.bytesRead, 0);
+  const fanoutBefore = await fanoutBuckets(metricsPort);
   const [bytesBefore, cpuBefore] = [bytesRead(), cpuS(server.pid)];
   const events = RATE * SECONDS;
   const started = performance.now();
@@ -87,6 +112,7 @@ async function run(compression) {
   const deadline = performance.now() + 30_000;
   while (deliveries < expected && performance.now() < deadline) await sleep(50);
   const [bytes, cpu] = [bytesRead() - bytesBefore, cpuS(server.pid) - cpuBefore];
+  const serverFanoutP99 = fanoutP99(fanoutBefore, await fanoutBuckets(metricsPort));
   for (const ws of sockets) ws.terminate();
   server.kill('SIGTERM');
   latencies.sort((a, b) => a - b);
@@ -98,6 +124,7 @@ async function run(compression) {
     server_cpu_us_per_delivery: Number(((cpu * 1e6) / Math.max(1, deliveries)).toFixed(3)),
     deliveries_per_server_cpu_s: Math.round(deliveries / cpu),
     p50_ms: Number(percentile(latencies, 50).toFixed(2)), p99_ms: Number(percentile(latencies, 99).toFixed(2)),
+    server_fanout_p99_ms: serverFanoutP99,
     unix_time: Math.floor(Date.now() / 1000),
   };
   console.log(JSON.stringify(line));

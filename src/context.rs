@@ -104,6 +104,7 @@ impl Context {
         // A batch with nothing to flush (no local subscriber, or all frames joined queues
         // already being written) says nothing about how long fan-outs take.
         if !flushes.is_empty() && (metrics.is_enabled() || pressure.enabled()) {
+            pressure.fanout_started();
             flushes.flush_then(move || {
                 let elapsed = accepted.elapsed();
                 metrics.fanout_finished(elapsed);

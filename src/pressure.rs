@@ -1,19 +1,21 @@
 //! Backpressure across nodes: a node that falls behind delivering (its cluster messages pile
-//! up, or one fan-out takes too long) says so, and every node refuses HTTP publishes with 429
+//! up, or a fan-out takes too long while others wait behind it) says so, and every node refuses HTTP publishes with 429
 //! and `Retry-After` until it has caught up — instead of accepting events that a flooded node
 //! would deliver seconds late, or not at all (Redis drops a subscriber whose output buffer
 //! overflows; full socket queues cut healthy clients as slow consumers).
 //!
 //! Signals are cheap: the cluster actor's queue length when it takes a message (above
 //! `MAX_BACKLOG` for `BACKLOG_LASTS`), and each fan-out's duration (timed anyway for
-//! `fanout_seconds`). A signal holds for `HOLD`; the actor tells the other nodes with the next
+//! `fanout_seconds`) when another fan-out started before it ended: one long fan-out to a big
+//! audience, done before the next event, is a node keeping up (100,000 subscribers take
+//! about a second here, and an event every 2 s is no backlog). A signal holds for `HOLD`; the actor tells the other nodes with the next
 //! message it handles or within 100 ms, sending the time the signal has left, and again while
 //! it lasts. Deep
 //! socket queues are not a signal: they cannot tell a node that cannot write from clients
 //! that do not read (those are cut at `socket_queue_capacity`, and must not stop publishes).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::time::{Duration, Instant};
@@ -40,6 +42,8 @@ pub struct Pressure {
     announced_at: AtomicU64,
     /// Since when the actor's backlog has stayed above `MAX_BACKLOG` (same clock; 0 = not).
     backlog_since: AtomicU64,
+    /// Fan-outs started and not finished.
+    in_flight: AtomicUsize,
     /// Other nodes behind: until when.
     remote: Mutex<HashMap<String, Instant>>,
     /// The latest of those deadlines (same clock as `behind_at`), so a publish checks one
@@ -65,6 +69,7 @@ impl Pressure {
             behind_at: AtomicU64::new(0),
             announced_at: AtomicU64::new(0),
             backlog_since: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             remote: Mutex::new(HashMap::new()),
             remote_until: AtomicU64::new(0),
         }
@@ -80,9 +85,24 @@ impl Pressure {
             + 1
     }
 
-    /// A fan-out took `elapsed`.
+    /// A fan-out starts; `note_fanout` is called when it ends.
+    pub(crate) fn fanout_started(&self) {
+        if self.enabled() {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A fan-out took `elapsed`: behind when that is over the threshold and other fan-outs
+    /// started meanwhile (work piles up behind it).
     pub(crate) fn note_fanout(&self, elapsed: Duration) {
-        if self.enabled() && elapsed > self.threshold {
+        if !self.enabled() {
+            return;
+        }
+        let others = self
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        if elapsed > self.threshold && others > 0 {
             self.behind_at
                 .store(self.stamp(Instant::now()), Ordering::Relaxed);
         }
@@ -183,8 +203,11 @@ mod tests {
         let pressure = Pressure::new(Duration::from_millis(100));
         let now = Instant::now();
         assert_eq!(pressure.refusal(now), None);
+        pressure.fanout_started();
+        pressure.fanout_started();
         pressure.note_fanout(Duration::from_millis(50));
         assert_eq!(pressure.refusal(now), None, "under the threshold");
+        pressure.fanout_started();
         pressure.note_fanout(Duration::from_millis(150));
         assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
         assert!(pressure.should_announce(Instant::now()));
@@ -199,6 +222,23 @@ mod tests {
         assert_eq!(refusal.node, "node b");
         assert_eq!(refusal.retry_after, HOLD - Duration::from_millis(100));
         assert_eq!(pressure.refusal(now + HOLD), None);
+    }
+
+    #[test]
+    fn one_long_fanout_with_nothing_behind_it_is_not_pressure() {
+        let pressure = Pressure::new(Duration::from_millis(100));
+        for _ in 0..3 {
+            pressure.fanout_started();
+            pressure.note_fanout(Duration::from_secs(1));
+        }
+        assert_eq!(pressure.refusal(Instant::now()), None);
+        pressure.fanout_started();
+        pressure.fanout_started();
+        pressure.note_fanout(Duration::from_secs(1));
+        assert!(
+            pressure.refusal(Instant::now()).is_some(),
+            "another waited behind it"
+        );
     }
 
     #[test]
@@ -219,6 +259,8 @@ mod tests {
     #[test]
     fn off_means_never() {
         let pressure = Pressure::new(Duration::ZERO);
+        pressure.fanout_started();
+        pressure.fanout_started();
         pressure.note_fanout(Duration::from_secs(10));
         pressure.note_backlog(1_000_000);
         pressure.note_remote("b", HOLD, Instant::now());

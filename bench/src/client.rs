@@ -10,8 +10,7 @@
 //! clients fit comfortably in the generator.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt, StreamExt};
@@ -33,12 +32,16 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Marks a bench event's payload: `"data":"t=<publish time in ns> s=<sequence> <padding>"`.
 const BENCH_DATA_PREFIX: &str = "\"data\":\"t=";
 
-/// Nanoseconds since the first call in this process. Publisher and subscribers run in the same
-/// process, so one monotonic clock stamps and reads every event.
+/// Nanoseconds since the Unix epoch: the machine's clock, which every process on it reads
+/// alike, so a publisher in one process stamps events that subscribers in other processes
+/// time (`listen`, `publish`). Runs last seconds to minutes, over which the clock is not
+/// stepped on a machine keeping time.
 pub(crate) fn now_ns() -> u64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    let origin = *ORIGIN.get_or_init(Instant::now);
-    u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
 }
 
 /// A text frame, classified.

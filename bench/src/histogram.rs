@@ -90,6 +90,21 @@ impl Histogram {
         self.max_us.load(Ordering::Relaxed)
     }
 
+    /// The non-empty buckets as `[[upper bound in µs, count], …]`, so that histograms of
+    /// several processes can be merged exactly (`bench/crowd.sh`).
+    pub(crate) fn buckets(&self) -> Value {
+        let buckets: Vec<Value> = self
+            .counts
+            .iter()
+            .enumerate()
+            .filter_map(|(index, count)| {
+                let count = count.load(Ordering::Relaxed);
+                (count > 0).then(|| json!([upper_bound_of(index), count]))
+            })
+            .collect();
+        json!(buckets)
+    }
+
     /// `{count, mean_ms, p50_ms, p90_ms, p99_ms, max_ms}` for the results line.
     pub(crate) fn summary(&self) -> Value {
         let ms = |us: u64| us as f64 / 1000.0;

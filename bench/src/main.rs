@@ -35,7 +35,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use probe::Probe;
-use scenario::{churn, fanout, http, idle, presence, resume, soak, unheard, Env};
+use scenario::{churn, crowd, fanout, http, idle, presence, resume, soak, unheard, Env};
 use target::Target;
 
 /// Load generator for Pusher-compatible servers; prints one JSON line per run.
@@ -133,6 +133,20 @@ enum Command {
         #[command(flatten)]
         args: resume::Args,
     },
+    /// Subscribers only, in one of several processes sharing a crowd (`bench/crowd.sh`)
+    Listen {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: crowd::ListenArgs,
+    },
+    /// Timed publishes for the `listen` processes (`bench/crowd.sh`)
+    Publish {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: crowd::PublishArgs,
+    },
     /// Start a sockwave binary and run every scenario briefly (for the test suite)
     Smoke(smoke::Args),
 }
@@ -186,6 +200,12 @@ async fn run(command: Command, nofile: u64) -> anyhow::Result<()> {
         }),
         Command::Resume { common, args } => ("resume", common.clone(), {
             resume::run(&env(&common)?, &args).await
+        }),
+        Command::Listen { common, args } => ("listen", common.clone(), {
+            crowd::listen(&env(&common)?, &args).await
+        }),
+        Command::Publish { common, args } => ("publish", common.clone(), {
+            crowd::publish(&env(&common)?, &args).await
         }),
     };
     let mut line = result?;

@@ -39,13 +39,13 @@ pub(crate) const NEW_DISCONNECTIONS: Spec = Spec {
 /// Payload bytes of WebSocket messages received.
 pub(crate) const SOCKET_RECEIVED_BYTES: Spec = Spec {
     name: "socket_received_bytes",
-    help: "Payload bytes of WebSocket messages received from clients.",
+    help: "Payload bytes of WebSocket messages received from clients (after decompression).",
     labels: APP,
 };
 /// Payload bytes of WebSocket messages sent.
 pub(crate) const SOCKET_TRANSMITTED_BYTES: Spec = Spec {
     name: "socket_transmitted_bytes",
-    help: "Payload bytes of WebSocket messages written to clients.",
+    help: "Payload bytes of WebSocket messages written to clients (before compression).",
     labels: APP,
 };
 /// WebSocket messages received.

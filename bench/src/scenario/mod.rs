@@ -7,6 +7,7 @@
 //! never passes by more than one client step timeout).
 
 pub(crate) mod churn;
+pub(crate) mod crowd;
 pub(crate) mod fanout;
 pub(crate) mod http;
 pub(crate) mod idle;
