@@ -4,17 +4,19 @@
 # they can to node B for 30 s; backpressure on (default, backpressure_fanout_ms = 250) and
 # off (0). Reports accepted publishes, deliveries lost among accepted ones, subscribers cut,
 # delivery latency, and the publishes refused (429). One JSON line per run to the file given
-# (default target/bench/backpressure.jsonl). Needs release binaries
+# (default target/bench/backpressure.jsonl). ENGINE=nats runs the nodes over the machine's
+# NATS (127.0.0.1:4222) instead of Redis. Needs release binaries
 # (`cargo build --release -p sockwave -p sockwave-bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/bench
 out="${1:-target/bench/backpressure.jsonl}"
+engine="${ENGINE:-redis}"
 for setting in 250 0; do
   prefix="bp$RANDOM"
   pids=()
   for port in 6131 6132; do
-    env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER=redis SOCKWAVE_CLUSTER_PREFIX="$prefix" \
+    env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER="$engine" SOCKWAVE_CLUSTER_PREFIX="$prefix" \
       SOCKWAVE_BACKPRESSURE_FANOUT_MS=$setting \
       target/release/sockwave --host 127.0.0.1 --port $port > "target/bench/backpressure-$port.log" 2>&1 &
     pids+=($!)
@@ -26,7 +28,7 @@ for setting in 250 0; do
   target/release/sockwave-bench fanout --subscribers 1000 --channels 1 --rate 0 --events 100000000 \
     --publishers 32 --duration 30 --drain 60 \
     --url ws://127.0.0.1:6131 --http http://127.0.0.1:6132 --server-pid "${pids[0]}" \
-    --server-name "sockwave-2node-redis-backpressure-$setting" \
+    --server-name "sockwave-2node-$engine-backpressure-$setting" \
     | python3 -c "import json,sys; [print(json.dumps({**json.loads(l), 'backpressure_fanout_ms': $setting})) for l in sys.stdin]" \
     | tee -a "$out"
   kill -TERM "${pids[@]}"; wait "${pids[@]}" 2> /dev/null || true

@@ -14,9 +14,10 @@
 #   --out      where results.jsonl and server logs go (default: target/bench/<timestamp>)
 #   --all      then also every sockwave-only scenario of docs/performance.md, each into its
 #              own file under --out: cross-node backpressure, fan-out time at 10k
-#              subscribers, publishing patterns, history on and off, TLS, compression, and
-#              the 100,000-subscriber crowd over 6 nodes (Redis and the protocol tests'
-#              npm packages needed; about 20 minutes more)
+#              subscribers, publishing patterns, history on and off, TLS, compression,
+#              2- and 3-node clusters over Redis and NATS, and the 100,000-subscriber crowd
+#              over 6 nodes (Redis, NATS and the protocol tests' npm packages needed; about
+#              30 minutes more)
 # Peers are found through SOCKUDO_BIN (default: `sockudo` on PATH) and SOKETI_DIR (a
 # directory whose node_modules holds @soketi/soketi; default: none, or `soketi` on PATH).
 set -euo pipefail
@@ -160,10 +161,14 @@ python3 "$here/table.py" "$results"
 if [ "$all" = 1 ]; then
   echo "==> sockwave-only scenarios (results under $out)" >&2
   bench/backpressure.sh "$out/backpressure.jsonl"
+  ENGINE=nats bench/backpressure.sh "$out/backpressure.jsonl"
   bench/fanout-seconds.sh "$out/fanout-seconds.jsonl"
   bench/publish-patterns.sh "$out/publish-patterns.jsonl"
   bench/history.sh --rounds "$rounds" --out "$out/history.jsonl"
   node bench/tls-idle.mjs 2000 "$out/tls-idle.jsonl"
   node bench/compression.mjs 1000 10 20 "$rounds" "$out/compression.jsonl"
+  for engine in redis nats; do  # cluster efficiency: 2 and 3 nodes, 1,000 subscribers each, 100 events/s
+    for nodes in 2 3; do ENGINE=$engine bench/crowd.sh $((nodes * 1000)) $nodes 3000 0.01 "$out/cluster.jsonl"; done
+  done
   bench/crowd.sh 100000 6 30 2 "$out/crowd.jsonl"
 fi

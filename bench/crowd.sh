@@ -9,6 +9,9 @@
 # after the crowd connected, and at the end), every delivery (lost ones
 # counted) and the latency merged exactly over all listeners. One JSON line to OUT.
 #   bench/crowd.sh [subscribers=100000] [nodes=6] [events=30] [interval=2] [out=target/bench/crowd.jsonl]
+# ENGINE=nats runs the nodes over the machine's NATS (127.0.0.1:4222) instead; the same
+# script with a few thousand subscribers and an interval of 0.01 measures a cluster at
+# 100 events/s (docs/performance.md, "Cluster efficiency").
 # Needs release binaries (`cargo build --release -p sockwave -p sockwave-bench`) and Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,7 @@ work="target/bench/crowd-$$"
 mkdir -p "$work"
 ulimit -n "$(ulimit -Hn)"
 prefix="crowd$RANDOM"
+engine="${ENGINE:-redis}"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # utime + stime (clock ticks) of the given processes, summed.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
@@ -28,7 +32,7 @@ cleanup() { kill -TERM "${pids[@]}" "${listeners[@]:-}" 2> /dev/null || true; }
 trap cleanup EXIT
 for i in $(seq 1 "$nodes"); do
   port=$((6140 + i))
-  env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER=redis SOCKWAVE_CLUSTER_PREFIX="$prefix" \
+  env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER="$engine" SOCKWAVE_CLUSTER_PREFIX="$prefix" \
     target/release/sockwave --host 127.0.0.1 --port "$port" > "$work/node-$i.log" 2>&1 &
   pids+=($!); ports+=("$port")
 done
@@ -73,8 +77,8 @@ touch "$work/stop"
 wait "${listeners[@]}" || true
 listeners=()
 
-python3 - "$work" "$nodes" "$started" "$connected" "$settled" "${rss_before[*]}" "${rss_after[*]}" "$cpu_before" "$cpu_after" "${rss_end[*]}" <<'EOF' | tee -a "$out"
-import json, math, sys, time
+ENGINE="$engine" python3 - "$work" "$nodes" "$started" "$connected" "$settled" "${rss_before[*]}" "${rss_after[*]}" "$cpu_before" "$cpu_after" "${rss_end[*]}" <<'EOF' | tee -a "$out"
+import json, math, os, sys, time
 work, nodes, started, connected, settled = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:6])
 sys.argv.pop(5)
 before, after = [list(map(int, a.split())) for a in sys.argv[5:7]]
@@ -101,11 +105,12 @@ def quantile(q):
     return None
 per_conn = [round((a - b) * 1024 / max(1, s)) for a, b, s in zip(after, before, subscribed)]
 print(json.dumps({
-    "scenario": "crowd", "nodes": nodes, "engine": "redis",
+    "scenario": "crowd", "nodes": nodes, "engine": os.environ["ENGINE"],
     "subscribers": sum(subscribed), "subscribe_failed": sum(l["connect"]["failed"] for l in listens),
     "connect_s": round(connected - started, 1), "connect_per_s": round(sum(subscribed) / (connected - started)),
     "cluster_settle_s": round(settled - connected, 1),
     "ramp_per_second_by_listener": [l["connect"]["ramp_per_second"] for l in listens],
+    "events_per_s": round(1 / publish["params"]["interval_s"], 2),
     "published": publish["published"], "publish_errors": publish["publish_errors"],
     "refused_429_then_retried": publish["refused_429_then_retried"],
     "deliveries_expected": expected, "deliveries_received": received, "deliveries_lost": expected - received,

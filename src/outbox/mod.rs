@@ -254,6 +254,11 @@ impl SocketHandle {
         if self.0.close.load(Ordering::Acquire) != 0 {
             return Enqueued::Refused(SendOutcome::Gone);
         }
+        // Outside the lock: the first compressing subscriber of a broadcast compresses it.
+        let (compressed, payload) = match self.0.compression {
+            Some(compression) => compression.shared(frame.as_shared()),
+            None => (false, frame.bytes()),
+        };
         let mut queue = self.lock();
         if queue.sealed {
             return Enqueued::Refused(SendOutcome::Gone);
@@ -264,10 +269,6 @@ impl SocketHandle {
             return Enqueued::Refused(SendOutcome::SlowConsumer);
         }
         let first = queue.frames.is_empty();
-        let (compressed, payload) = match self.0.compression {
-            Some(compression) => compression.shared(frame.as_shared()),
-            None => (false, frame.bytes()),
-        };
         queue.frames.push_back(Queued {
             opcode: Opcode::Text,
             compressed,
