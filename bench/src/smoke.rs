@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::probe::Probe;
-use crate::scenario::{churn, fanout, http, idle, presence, resume, soak, unheard, Env};
+use crate::scenario::{churn, crowd, fanout, http, idle, presence, resume, soak, unheard, Env};
 use crate::target::{Target, Transport};
 
 /// Flags of `smoke`.
@@ -174,11 +174,53 @@ async fn run_all(env: &Env, xhr_env: &Env) -> anyhow::Result<()> {
         }
     });
     record("resume", resumed);
+    record("listen_publish", crowd_smoke(env).await);
     if failures.is_empty() {
         Ok(())
     } else {
         bail!("scenarios failed: {}", failures.join(", "))
     }
+}
+
+/// `listen` and `publish` together, as `bench/crowd.sh` runs them (in one process here):
+/// every published event must reach every listener.
+async fn crowd_smoke(env: &Env) -> anyhow::Result<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("sockwave-smoke-crowd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (ready, stop) = (dir.join("ready"), dir.join("stop"));
+    let listen_args = crowd::ListenArgs {
+        subscribers: 10,
+        channel: "crowd-smoke".into(),
+        concurrency: 4,
+        ready_file: Some(ready.clone()),
+        stop_file: Some(stop.clone()),
+        max_seconds: 30.0,
+    };
+    let publish_args = crowd::PublishArgs {
+        channel: "crowd-smoke".into(),
+        events: 3,
+        interval: 0.1,
+        payload: 50,
+    };
+    let publish_then_stop = async {
+        while !ready.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let published = crowd::publish(env, &publish_args).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        std::fs::write(&stop, b"")?;
+        published
+    };
+    let (listened, published) = tokio::join!(crowd::listen(env, &listen_args), publish_then_stop);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (listened, published) = (listened?, published?);
+    if listened["deliveries_received"].as_u64() != Some(30) {
+        bail!(
+            "listen received {} of 30 deliveries",
+            listened["deliveries_received"]
+        );
+    }
+    Ok(json!({ "listen": listened, "publish": published }))
 }
 
 /// Starts `bin` on 127.0.0.1 port 0 and reads the chosen port from its startup log line.
