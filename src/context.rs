@@ -103,12 +103,14 @@ impl Context {
         let pressure = self.pressure.clone();
         // A batch with nothing to flush (no local subscriber, or all frames joined queues
         // already being written) says nothing about how long fan-outs take.
+        // Every publish counts as started, flushed or not: one whose frames all joined queues
+        // already being written is still work behind the fan-outs in progress.
+        let ticket = pressure.fanout_started();
         if !flushes.is_empty() && (metrics.is_enabled() || pressure.enabled()) {
-            pressure.fanout_started();
             flushes.flush_then(move || {
                 let elapsed = accepted.elapsed();
                 metrics.fanout_finished(elapsed);
-                pressure.note_fanout(elapsed);
+                pressure.note_fanout(ticket, elapsed);
             });
         } else {
             flushes.flush();

@@ -15,7 +15,7 @@
 //! that do not read (those are cut at `socket_queue_capacity`, and must not stop publishes).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use tokio::time::{Duration, Instant};
@@ -42,8 +42,10 @@ pub struct Pressure {
     announced_at: AtomicU64,
     /// Since when the actor's backlog has stayed above `MAX_BACKLOG` (same clock; 0 = not).
     backlog_since: AtomicU64,
-    /// Fan-outs started and not finished.
-    in_flight: AtomicUsize,
+    /// Fan-outs started so far (broadcasts handed to `Context::finish_fanout`, with or
+    /// without sockets to flush): a fan-out that ends with this higher than when it started
+    /// had others start behind it.
+    started: AtomicU64,
     /// Other nodes behind: until when.
     remote: Mutex<HashMap<String, Instant>>,
     /// The latest of those deadlines (same clock as `behind_at`), so a publish checks one
@@ -69,7 +71,7 @@ impl Pressure {
             behind_at: AtomicU64::new(0),
             announced_at: AtomicU64::new(0),
             backlog_since: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
+            started: AtomicU64::new(0),
             remote: Mutex::new(HashMap::new()),
             remote_until: AtomicU64::new(0),
         }
@@ -85,24 +87,21 @@ impl Pressure {
             + 1
     }
 
-    /// A fan-out starts; `note_fanout` is called when it ends.
-    pub(crate) fn fanout_started(&self) {
-        if self.enabled() {
-            self.in_flight.fetch_add(1, Ordering::Relaxed);
-        }
+    /// A fan-out starts; its ticket goes to `note_fanout` when it ends. Counting, never
+    /// decrementing, so a fan-out that never reports back (a flush task dropped at shutdown)
+    /// leaves nothing behind.
+    pub(crate) fn fanout_started(&self) -> u64 {
+        self.started.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// A fan-out took `elapsed`: behind when that is over the threshold and other fan-outs
-    /// started meanwhile (work piles up behind it).
-    pub(crate) fn note_fanout(&self, elapsed: Duration) {
+    /// The fan-out with `ticket` took `elapsed`: behind when that is over the threshold and
+    /// other fan-outs started before it ended (work piles up behind it).
+    pub(crate) fn note_fanout(&self, ticket: u64, elapsed: Duration) {
         if !self.enabled() {
             return;
         }
-        let others = self
-            .in_flight
-            .fetch_sub(1, Ordering::Relaxed)
-            .saturating_sub(1);
-        if elapsed > self.threshold && others > 0 {
+        let others = self.started.load(Ordering::Relaxed) > ticket;
+        if elapsed > self.threshold && others {
             self.behind_at
                 .store(self.stamp(Instant::now()), Ordering::Relaxed);
         }
@@ -203,12 +202,13 @@ mod tests {
         let pressure = Pressure::new(Duration::from_millis(100));
         let now = Instant::now();
         assert_eq!(pressure.refusal(now), None);
+        let first = pressure.fanout_started();
         pressure.fanout_started();
-        pressure.fanout_started();
-        pressure.note_fanout(Duration::from_millis(50));
+        pressure.note_fanout(first, Duration::from_millis(50));
         assert_eq!(pressure.refusal(now), None, "under the threshold");
+        let slow = pressure.fanout_started();
         pressure.fanout_started();
-        pressure.note_fanout(Duration::from_millis(150));
+        pressure.note_fanout(slow, Duration::from_millis(150));
         assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
         assert!(pressure.should_announce(Instant::now()));
         assert!(
@@ -228,13 +228,14 @@ mod tests {
     fn one_long_fanout_with_nothing_behind_it_is_not_pressure() {
         let pressure = Pressure::new(Duration::from_millis(100));
         for _ in 0..3 {
-            pressure.fanout_started();
-            pressure.note_fanout(Duration::from_secs(1));
+            let ticket = pressure.fanout_started();
+            pressure.note_fanout(ticket, Duration::from_secs(1));
         }
         assert_eq!(pressure.refusal(Instant::now()), None);
+        let ticket = pressure.fanout_started();
+        // Another publish (even one with no socket to flush) started before it ended.
         pressure.fanout_started();
-        pressure.fanout_started();
-        pressure.note_fanout(Duration::from_secs(1));
+        pressure.note_fanout(ticket, Duration::from_secs(1));
         assert!(
             pressure.refusal(Instant::now()).is_some(),
             "another waited behind it"
@@ -259,9 +260,9 @@ mod tests {
     #[test]
     fn off_means_never() {
         let pressure = Pressure::new(Duration::ZERO);
+        let ticket = pressure.fanout_started();
         pressure.fanout_started();
-        pressure.fanout_started();
-        pressure.note_fanout(Duration::from_secs(10));
+        pressure.note_fanout(ticket, Duration::from_secs(10));
         pressure.note_backlog(1_000_000);
         pressure.note_remote("b", HOLD, Instant::now());
         assert_eq!(pressure.refusal(Instant::now()), None);

@@ -2,19 +2,17 @@
 //! broadcast compressed once however many subscribers share its parameters.
 //!
 //! A fan-out queues one frame to every subscriber from one thread, so the compressed bytes
-//! are kept per thread next to the frame they came from: the first subscriber that wants the
-//! frame compressed pays for it, the others get the same bytes (a reference count). The
-//! entry holds the frame itself, so its address cannot be reused while the entry lives and
+//! are kept per thread next to the frame they came from, one entry per window size: the
+//! first subscriber that wants the frame compressed at that size pays for it, the others get
+//! the same bytes (a reference count). There are only seven sizes zlib compresses with, so
+//! clients choosing unusual windows cost at most seven compressions per broadcast. The entry
+//! holds the frame itself, so its address cannot be reused while the entry lives and
 //! comparing addresses is comparing frames.
 
 use std::cell::RefCell;
 
 use bytes::Bytes;
 use sockwave_protocol::websocket::{deflate, PerMessageDeflate};
-
-/// Recent frames kept compressed per thread: a broadcast to subscribers with different
-/// window sizes, or two broadcasts interleaved, still compress each frame once.
-const RECENT: usize = 4;
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
@@ -71,37 +69,32 @@ fn smaller(payload: &[u8], window_bits: u8) -> Option<Bytes> {
         .map(Bytes::from)
 }
 
+/// The last frame compressed at each window size zlib uses (9–15 bits; 8 compresses as 9).
 #[derive(Default)]
 struct Cache {
-    entries: [Option<Entry>; RECENT],
-    /// The slot the next new entry replaces (oldest first).
-    next: usize,
+    entries: [Option<Entry>; 7],
 }
 
 struct Entry {
     frame: Bytes,
-    window_bits: u8,
     /// `None`: compressing did not make it shorter; it goes out as it is.
     compressed: Option<Bytes>,
 }
 
 impl Cache {
     fn get(&mut self, frame: &Bytes, window_bits: u8) -> Option<Bytes> {
-        let hit = self.entries.iter().flatten().find(|entry| {
-            entry.window_bits == window_bits
-                && entry.frame.as_ptr() == frame.as_ptr()
-                && entry.frame.len() == frame.len()
-        });
-        if let Some(entry) = hit {
-            return entry.compressed.clone();
+        let bits = window_bits.clamp(9, 15);
+        let slot = &mut self.entries[usize::from(bits - 9)];
+        if let Some(entry) = slot {
+            if entry.frame.as_ptr() == frame.as_ptr() && entry.frame.len() == frame.len() {
+                return entry.compressed.clone();
+            }
         }
-        let compressed = smaller(frame, window_bits);
-        self.entries[self.next] = Some(Entry {
+        let compressed = smaller(frame, bits);
+        *slot = Some(Entry {
             frame: frame.clone(),
-            window_bits,
             compressed: compressed.clone(),
         });
-        self.next = (self.next + 1) % RECENT;
         compressed
     }
 }
@@ -139,6 +132,11 @@ mod tests {
             first.as_ptr(),
             "another window, another compression"
         );
+        let (_, eight) = compression(8, 64).shared(&frame);
+        assert_eq!(eight.as_ptr(), narrow.as_ptr(), "8 bits compress as 9");
+        // Back to the first size: still cached, every size keeps its own entry.
+        let (_, again) = compression(15, 64).shared(&frame);
+        assert_eq!(again.as_ptr(), first.as_ptr());
         let decompressed = deflate::inflate(&first, 1 << 20).unwrap();
         assert_eq!(decompressed, frame);
     }

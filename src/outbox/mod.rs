@@ -384,6 +384,10 @@ impl SocketHandle {
             }
             bytes += front.payload.len();
             let front = queue.frames.pop_front().expect("a front frame");
+            debug_assert!(
+                !front.compressed,
+                "a socket without a stream never compresses"
+            );
             taken.push(front.payload);
             if let Some(at) = &mut queue.hold {
                 *at = at.saturating_sub(1);
@@ -412,7 +416,13 @@ impl SocketHandle {
         queue.hold = queue.hold.map(|_| 0);
         std::mem::take(&mut queue.frames)
             .into_iter()
-            .map(|queued| queued.payload)
+            .map(|queued| {
+                debug_assert!(
+                    !queued.compressed,
+                    "a socket without a stream never compresses"
+                );
+                queued.payload
+            })
             .collect()
     }
 
@@ -452,6 +462,11 @@ impl SocketHandle {
 
     /// Puts the task's own replies ahead of what was queued during the hold.
     pub(crate) fn release(&self, replies: Vec<(Opcode, Bytes)>) {
+        // Compressed (where the socket compresses) before the lock is taken.
+        let replies: Vec<Queued> = replies
+            .into_iter()
+            .map(|(opcode, payload)| self.reply(opcode, payload))
+            .collect();
         let mut queue = self.lock();
         let len = queue.frames.len();
         // Never ahead of a frame whose first bytes are already on the wire.
@@ -464,8 +479,8 @@ impl SocketHandle {
         if queue.sealed {
             return;
         }
-        for (i, (opcode, payload)) in replies.into_iter().enumerate() {
-            queue.frames.insert(at + i, self.reply(opcode, payload));
+        for (i, reply) in replies.into_iter().enumerate() {
+            queue.frames.insert(at + i, reply);
         }
         let over = queue.frames.len() > self.0.capacity;
         drop(queue);

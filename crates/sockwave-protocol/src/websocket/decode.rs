@@ -172,9 +172,10 @@ impl Decoder {
         };
         let compressed = b0 & 0x40 != 0;
         if b0 & 0x30 != 0 || (compressed && !self.inflate) {
-            return Err(ProtocolError::Protocol(
-                "reserved bits set (no extension was negotiated)",
-            ));
+            return Err(ProtocolError::Protocol(match self.inflate {
+                true => "reserved bits RSV2/RSV3 set (no extension uses them)",
+                false => "reserved bits set (no extension was negotiated)",
+            }));
         }
         let opcode =
             Opcode::from_bits(b0 & 0x0F).ok_or(ProtocolError::Protocol("reserved opcode"))?;

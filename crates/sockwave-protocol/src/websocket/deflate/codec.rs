@@ -69,7 +69,9 @@ fn run_compress(compressor: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
 
 /// A client's compressed message, decompressed; refused once it grows past `max` bytes
 /// (a small message may decompress to gigabytes), or when it is not valid DEFLATE data.
-/// The client was asked not to reuse its window, so each message stands alone.
+/// The client was asked not to reuse its window, so each message stands alone. Lenient as
+/// zlib is: a message cut inside a block yields what was decoded so far, and bytes after a
+/// final block are ignored; what comes out is still checked as UTF-8 and as a Pusher message.
 pub fn inflate(compressed: &[u8], max: usize) -> Result<Vec<u8>, ProtocolError> {
     let mut input = Vec::with_capacity(compressed.len() + SYNC_TAIL.len());
     input.extend_from_slice(compressed);

@@ -236,3 +236,67 @@ fn the_decoder_refuses_misused_compression() {
         Err(1002)
     );
 }
+
+/// Inflates through a decompressor that keeps only a `bits` window, handing it 16 bytes of
+/// output space at a time so that every back-reference must come from that window: any
+/// reference further back fails ("too far back").
+fn inflate_in_window(compressed: &[u8], bits: u8, len: usize) -> Result<Vec<u8>, String> {
+    let mut narrow = flate2::Decompress::new_with_window_bits(false, bits);
+    let input = [compressed, &[0x00, 0x00, 0xff, 0xff]].concat();
+    let mut out = Vec::with_capacity(len + 16);
+    while (narrow.total_in() as usize) < input.len() && out.len() < len {
+        let room = out.len() + 16;
+        let mut chunk = Vec::with_capacity(16);
+        let consumed = narrow.total_in() as usize;
+        narrow
+            .decompress_vec(
+                &input[consumed..],
+                &mut chunk,
+                flate2::FlushDecompress::Sync,
+            )
+            .map_err(|err| err.to_string())?;
+        out.extend_from_slice(&chunk);
+        assert!(out.len() <= room);
+    }
+    Ok(out)
+}
+
+/// `compress` keeps to the window it was given: its output inflates through a decompressor
+/// with only that window, and a wider compression of the same bytes does not.
+#[test]
+fn compression_keeps_within_the_agreed_window() {
+    let mut state = 2_463_534_242u32;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect()
+    };
+    for bits in 9..=15u8 {
+        // A block, then more than a window of other bytes, then the block again: only a
+        // compressor with a larger window can point back at the first copy.
+        let block = noise(200);
+        let payload = [block.clone(), noise(1 << bits), block].concat();
+        let compressed = compress(&payload, bits).unwrap();
+        let inflated = inflate_in_window(&compressed, bits, payload.len());
+        assert_eq!(inflated.as_deref(), Ok(payload.as_slice()), "{bits} bits");
+    }
+    // And the check bites: a 15-bit compression of such bytes does not fit a 9-bit window.
+    let block = noise(200);
+    let payload = [block.clone(), noise(1000), block].concat();
+    let wide = compress(&payload, 15).unwrap();
+    assert!(
+        wide.len() + 100 < payload.len(),
+        "the repeat was found: {} of {}",
+        wide.len(),
+        payload.len()
+    );
+    assert_ne!(
+        inflate_in_window(&wide, 9, payload.len()).as_deref(),
+        Ok(payload.as_slice())
+    );
+}
