@@ -16,7 +16,7 @@
 //! happens under the queue's lock, front first.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -26,21 +26,22 @@ use futures_util::task::AtomicWaker;
 use tokio::net::TcpStream;
 
 use self::deflate::Compression;
+#[cfg(test)]
+use self::queue::MAX_FRAMES_PER_WRITE;
+use self::queue::{Queue, Queued};
 use self::stream::SocketIo;
 use crate::metrics::AppMetrics;
-use sockwave_protocol::websocket::{compressed_header, header, Header, Opcode};
+use sockwave_protocol::websocket::Opcode;
 use sockwave_protocol::SocketId;
 
 pub(crate) mod clock;
 pub(crate) mod deflate;
 pub(crate) mod fanout;
+mod queue;
 pub(crate) mod stream;
 
 pub use fanout::{ban_writes, Flushes, WriteBan};
 pub(crate) use sockwave_protocol::Frame;
-
-/// Most frames one vectored write carries.
-const MAX_FRAMES_PER_WRITE: usize = 32;
 
 /// What `enqueue` did with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,48 +139,6 @@ struct Shared {
     opened_at: u64,
     /// Signed in, or subscribed to a private or presence channel.
     authorized: AtomicBool,
-}
-
-/// One frame waiting in a queue.
-#[derive(Debug)]
-struct Queued {
-    opcode: Opcode,
-    /// A `permessage-deflate` compressed message (RSV1 set).
-    compressed: bool,
-    payload: Bytes,
-}
-
-impl Queued {
-    fn plain(opcode: Opcode, payload: Bytes) -> Queued {
-        Queued {
-            opcode,
-            compressed: false,
-            payload,
-        }
-    }
-
-    fn header(&self) -> Header {
-        match self.compressed {
-            true => compressed_header(self.opcode, self.payload.len()),
-            false => header(self.opcode, self.payload.len()),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Queue {
-    frames: VecDeque<Queued>,
-    /// Bytes of the front frame (header included) already written.
-    written: usize,
-    /// The socket for direct writes; `None` for TLS, and once sealed.
-    direct: Option<Arc<TcpStream>>,
-    /// No more frames are accepted: the close frame is queued, or the socket is gone.
-    sealed: bool,
-    /// While the task handles client messages, new frames wait here and its replies are
-    /// inserted at this index, so a reply goes out before what its handling triggered.
-    hold: Option<usize>,
-    /// Since when (`clock` ms) queued bytes wait for the socket; 0 when nothing waits.
-    stalled_since: u64,
 }
 
 impl SocketHandle {
@@ -602,62 +561,6 @@ impl SocketHandle {
     /// Whether `set_authorized` was called.
     pub(crate) fn is_authorized(&self) -> bool {
         self.0.authorized.load(Ordering::Relaxed)
-    }
-}
-
-impl Queue {
-    /// Offers the front of the queue (at most `MAX_FRAMES_PER_WRITE` frames, headers built
-    /// on the stack, payloads shared) to one vectored `write`.
-    fn write_some(
-        &self,
-        write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        fanout::assert_writes_allowed();
-        let mut headers = [None::<Header>; MAX_FRAMES_PER_WRITE];
-        for (slot, queued) in headers.iter_mut().zip(&self.frames) {
-            *slot = Some(queued.header());
-        }
-        let mut slices = [IoSlice::new(&[]); 2 * MAX_FRAMES_PER_WRITE];
-        let mut n_slices = 0;
-        let mut skip = self.written;
-        for (head, queued) in headers.iter().map_while(Option::as_ref).zip(&self.frames) {
-            for part in [head.as_bytes(), &queued.payload] {
-                if skip >= part.len() {
-                    skip -= part.len();
-                } else {
-                    slices[n_slices] = IoSlice::new(&part[skip..]);
-                    n_slices += 1;
-                    skip = 0;
-                }
-            }
-        }
-        write(&slices[..n_slices])
-    }
-
-    /// The socket is gone: nothing queued will be written, nothing more is accepted.
-    fn seal(&mut self) {
-        self.sealed = true;
-        self.direct = None;
-        self.frames = VecDeque::new();
-        self.written = 0;
-    }
-
-    /// Drops the frames the last `n` written bytes completed.
-    fn advance(&mut self, mut n: usize) {
-        while let Some(front) = self.frames.front() {
-            let total = front.header().as_bytes().len() + front.payload.len();
-            let left = total - self.written;
-            if n < left {
-                self.written += n;
-                return;
-            }
-            n -= left;
-            self.written = 0;
-            self.frames.pop_front();
-            if let Some(at) = &mut self.hold {
-                *at = at.saturating_sub(1);
-            }
-        }
     }
 }
 
