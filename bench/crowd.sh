@@ -9,7 +9,8 @@
 # after the crowd connected, and at the end), every delivery (lost ones
 # counted) and the latency merged exactly over all listeners. One JSON line to OUT.
 #   bench/crowd.sh [subscribers=100000] [nodes=6] [events=30] [interval=2] [out=target/bench/crowd.jsonl]
-# ENGINE=nats runs the nodes over the machine's NATS (127.0.0.1:4222) instead; the same
+# ENGINE=nats runs the nodes over the machine's NATS (127.0.0.1:4222) instead; SERVER=sockudo
+# runs Sockudo nodes (SOCKUDO_BIN, default `sockudo` on PATH) with the same engine; the same
 # script with a few thousand subscribers and an interval of 0.01 measures a cluster at
 # 100 events/s (docs/performance.md, "Cluster efficiency").
 # Needs release binaries (`cargo build --release -p sockwave -p sockwave-bench`) and Redis.
@@ -23,6 +24,8 @@ mkdir -p "$work"
 ulimit -n "$(ulimit -Hn)"
 prefix="crowd$RANDOM"
 engine="${ENGINE:-redis}"
+server="${SERVER:-sockwave}"
+sockudo_bin="${SOCKUDO_BIN:-$(command -v sockudo || true)}"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # utime + stime (clock ticks) of the given processes, summed.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
@@ -32,12 +35,24 @@ cleanup() { kill -TERM "${pids[@]}" "${listeners[@]:-}" 2> /dev/null || true; }
 trap cleanup EXIT
 for i in $(seq 1 "$nodes"); do
   port=$((6140 + i))
-  env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER="$engine" SOCKWAVE_CLUSTER_PREFIX="$prefix" \
-    target/release/sockwave --host 127.0.0.1 --port "$port" > "$work/node-$i.log" 2>&1 &
+  case "$server" in
+    sockwave)
+      env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER="$engine" SOCKWAVE_CLUSTER_PREFIX="$prefix" \
+        target/release/sockwave --host 127.0.0.1 --port "$port" > "$work/node-$i.log" 2>&1 & ;;
+    sockudo)
+      # Memory-only apps, rate limiter and metrics off (one metrics port would clash).
+      env -i "PATH=$PATH" "HOME=$HOME" HOST=127.0.0.1 PORT="$port" SOCKUDO_DEFAULT_APP_ID=app-id \
+        SOCKUDO_DEFAULT_APP_KEY=app-key SOCKUDO_DEFAULT_APP_SECRET=app-secret \
+        SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=200000 RATE_LIMITER_ENABLED=false METRICS_ENABLED=false \
+        ADAPTER_DRIVER="$engine" REDIS_URL=redis://127.0.0.1:6379/0 NATS_SERVERS=nats://127.0.0.1:4222 \
+        CACHE_DRIVER=memory QUEUE_DRIVER=memory APP_MANAGER_DRIVER=memory \
+        "$sockudo_bin" > "$work/node-$i.log" 2>&1 & ;;
+    *) echo "SERVER must be sockwave or sockudo" >&2; exit 2 ;;
+  esac
   pids+=($!); ports+=("$port")
 done
 for port in "${ports[@]}"; do
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/up" > /dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 300); do (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null && break; sleep 0.1; done
 done
 sleep 1
 rss_before=(); for pid in "${pids[@]}"; do rss_before+=("$(rss_kb "$pid")"); done
@@ -77,7 +92,7 @@ touch "$work/stop"
 wait "${listeners[@]}" || true
 listeners=()
 
-ENGINE="$engine" python3 - "$work" "$nodes" "$started" "$connected" "$settled" "${rss_before[*]}" "${rss_after[*]}" "$cpu_before" "$cpu_after" "${rss_end[*]}" <<'EOF' | tee -a "$out"
+ENGINE="$engine" SERVER="$server" python3 - "$work" "$nodes" "$started" "$connected" "$settled" "${rss_before[*]}" "${rss_after[*]}" "$cpu_before" "$cpu_after" "${rss_end[*]}" <<'EOF' | tee -a "$out"
 import json, math, os, sys, time
 work, nodes, started, connected, settled = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:6])
 sys.argv.pop(5)
@@ -105,7 +120,7 @@ def quantile(q):
     return None
 per_conn = [round((a - b) * 1024 / max(1, s)) for a, b, s in zip(after, before, subscribed)]
 print(json.dumps({
-    "scenario": "crowd", "nodes": nodes, "engine": os.environ["ENGINE"],
+    "scenario": "crowd", "server": os.environ["SERVER"], "nodes": nodes, "engine": os.environ["ENGINE"],
     "subscribers": sum(subscribed), "subscribe_failed": sum(l["connect"]["failed"] for l in listens),
     "connect_s": round(connected - started, 1), "connect_per_s": round(sum(subscribed) / (connected - started)),
     "cluster_settle_s": round(settled - connected, 1),
