@@ -40,12 +40,13 @@ for i in $(seq 1 "$nodes"); do
       env -u RUST_LOG NO_COLOR=1 SOCKWAVE_CLUSTER_DRIVER="$engine" SOCKWAVE_CLUSTER_PREFIX="$prefix" \
         target/release/sockwave --host 127.0.0.1 --port "$port" > "$work/node-$i.log" 2>&1 & ;;
     sockudo)
-      # Memory-only apps, rate limiter and metrics off (one metrics port would clash).
+      # Memory-only apps, its cache in Redis (its cluster mode requires it), rate limiter and
+      # metrics off (one metrics port would clash).
       env -i "PATH=$PATH" "HOME=$HOME" HOST=127.0.0.1 PORT="$port" SOCKUDO_DEFAULT_APP_ID=app-id \
         SOCKUDO_DEFAULT_APP_KEY=app-key SOCKUDO_DEFAULT_APP_SECRET=app-secret \
         SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=200000 RATE_LIMITER_ENABLED=false METRICS_ENABLED=false \
         ADAPTER_DRIVER="$engine" REDIS_URL=redis://127.0.0.1:6379/0 NATS_SERVERS=nats://127.0.0.1:4222 \
-        CACHE_DRIVER=memory QUEUE_DRIVER=memory APP_MANAGER_DRIVER=memory \
+        CACHE_DRIVER=redis QUEUE_DRIVER=memory APP_MANAGER_DRIVER=memory \
         "$sockudo_bin" > "$work/node-$i.log" 2>&1 & ;;
     *) echo "SERVER must be sockwave or sockudo" >&2; exit 2 ;;
   esac
