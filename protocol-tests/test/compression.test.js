@@ -28,10 +28,8 @@ function stats(n) {
 
 const url = (port) => `ws://127.0.0.1:${port}/app/${APP.key}?protocol=7&client=js&version=8.4.0`;
 
-async function connect(port, perMessageDeflate) {
-  const client = await RawClient.connect(url(port), { wsOptions: { perMessageDeflate } });
-  return client;
-}
+/** A raw client whose `ws` offers compression as `perMessageDeflate` says (false: no offer). */
+const connect = (port, perMessageDeflate) => RawClient.connect(url(port), { wsOptions: { perMessageDeflate } });
 
 async function receiveAll(client, channel) {
   await waitUntil(() => client.all((f) => f.event === 'stats.updated' && f.channel === channel).length >= EVENTS, 10_000, `${EVENTS} events`);

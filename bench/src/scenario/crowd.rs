@@ -10,7 +10,8 @@
 //! clock, which the listeners read alike.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -68,15 +69,15 @@ pub(crate) async fn listen(env: &Env, args: &ListenArgs) -> anyhow::Result<Value
     let deadline = started + Duration::from_secs_f64(args.max_seconds);
     let tally = Arc::new(Tally::default());
     // The ramp: subscribed clients at each whole second, sampled while they connect.
-    let ramp = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
-    let subscribed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ramp = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let subscribed = Arc::new(AtomicU64::new(0));
     let sampler = tokio::spawn({
         let (ramp, subscribed) = (ramp.clone(), subscribed.clone());
         async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let now = subscribed.load(std::sync::atomic::Ordering::Relaxed);
+                let now = subscribed.load(Ordering::Relaxed);
                 ramp.lock().expect("not poisoned").push(now);
             }
         }
@@ -86,7 +87,7 @@ pub(crate) async fn listen(env: &Env, args: &ListenArgs) -> anyhow::Result<Value
         let subscribed = subscribed.clone();
         async move {
             let client = connect_subscribed(&target, &channel, &tally).await?;
-            subscribed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            subscribed.fetch_add(1, Ordering::Relaxed);
             Ok(client)
         }
     })
@@ -115,7 +116,7 @@ pub(crate) async fn listen(env: &Env, args: &ListenArgs) -> anyhow::Result<Value
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let disconnects = tally.disconnects.load(std::sync::atomic::Ordering::Relaxed);
+    let disconnects = tally.disconnects.load(Ordering::Relaxed);
     let line = json!({
         "params": { "subscribers": args.subscribers, "channel": args.channel },
         "connect": connect,
