@@ -48,7 +48,7 @@ export function toToml(server, apps) {
   return lines.join('\n') + '\n';
 }
 
-export function freePort() {
+function ephemeralPort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -57,6 +57,32 @@ export function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+const PORT_CLAIMS = path.join(os.tmpdir(), 'sockwave-test-ports');
+
+/**
+ * A free loopback port. Test files run as concurrent processes and the kernel may hand the
+ * same just-closed port to two of them, so each port handed out is claimed by a file (the
+ * same directory the Rust tests use) and not handed out again for ten minutes.
+ */
+export async function freePort() {
+  fs.mkdirSync(PORT_CLAIMS, { recursive: true });
+  for (;;) {
+    const port = await ephemeralPort();
+    const claim = path.join(PORT_CLAIMS, String(port));
+    try {
+      if (Date.now() - fs.statSync(claim).mtimeMs > 600_000) fs.rmSync(claim, { force: true });
+    } catch {
+      // Not claimed yet.
+    }
+    try {
+      fs.closeSync(fs.openSync(claim, 'wx'));
+      return port;
+    } catch {
+      // Claimed by another test: ask again.
+    }
+  }
 }
 
 async function httpStatus(url, timeoutMs = 500) {

@@ -61,12 +61,37 @@ pub fn binary() -> PathBuf {
 }
 
 /// A free loopback port (the listener is closed again, so the server can bind it).
+///
+/// Tests run as concurrent processes, and the kernel may hand the same just-closed port to
+/// two of them; one test's metrics listener then answered another's `/up`. So each port
+/// handed out is claimed in a file under the temp directory, and a port claimed in the last
+/// ten minutes is not handed out again.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("local address")
-        .port()
+    let claims = std::env::temp_dir().join("sockwave-test-ports");
+    std::fs::create_dir_all(&claims).expect("create the port claims directory");
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind an ephemeral port")
+            .local_addr()
+            .expect("local address")
+            .port();
+        let claim = claims.join(port.to_string());
+        let stale = std::fs::metadata(&claim)
+            .and_then(|meta| meta.modified())
+            .map(|at| at.elapsed().unwrap_or_default() > Duration::from_secs(600))
+            .unwrap_or(false);
+        if stale {
+            let _ = std::fs::remove_file(&claim);
+        }
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&claim)
+            .is_ok()
+        {
+            return port;
+        }
+    }
 }
 
 impl Server {
@@ -109,14 +134,21 @@ impl Server {
             .stderr(stderr)
             .spawn()
             .expect("spawn the sockwave binary");
-        let server = Server {
+        let mut server = Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             config,
             log,
         };
         let started = Instant::now();
-        while get(server.addr, "/up").await != Some(200) {
+        // `/up` alone could be answered by another process's listener on the same port (a
+        // metrics port, say); the API path below is answered only by a server's main port.
+        while get(server.addr, "/up").await != Some(200)
+            || get(server.addr, &format!("/apps/{APP_ID}/channels")).await != Some(401)
+        {
+            if let Some(status) = server.child.try_wait().expect("poll the server") {
+                panic!("the server exited while starting on port {port}: {status}");
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "server never came up"
