@@ -14,6 +14,7 @@ use tokio_util::either::Either;
 
 use crate::outbox::stream::SocketIo;
 use crate::outbox::{CloseRequest, SocketHandle};
+use crate::tls::sealed;
 use sockwave_protocol::websocket::{Decoder, Incoming, ProtocolError};
 
 /// Bytes one read takes at most. Client frames are small; a bigger message takes several
@@ -73,11 +74,21 @@ impl Pump {
         let parts = upgraded
             .downcast::<TokioIo<crate::tls::accept::Stream>>()
             .ok()?;
+        let mut early = parts.read_buf.to_vec();
         let io = match parts.io.into_inner() {
             Either::Left(tcp) => SocketIo::Tcp(Arc::new(tcp)),
+            Either::Right(tls) if sealed::can_offload(&tls) => {
+                match sealed::offload(tls, &mut early) {
+                    Ok(stream) => SocketIo::Sealed(Box::new(stream)),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "closing a TLS WebSocket");
+                        return None;
+                    }
+                }
+            }
             Either::Right(tls) => SocketIo::Tls(Box::new(tls)),
         };
-        Some(Pump::new(io, max_message, inflate, &parts.read_buf))
+        Some(Pump::new(io, max_message, inflate, &early))
     }
 
     /// Waits for the next event, writing the socket's queued frames meanwhile.

@@ -1,5 +1,6 @@
 //! The byte stream under one WebSocket: plain TCP, shared with the socket's handle for
-//! direct writes, or TLS, owned by the connection task alone.
+//! direct writes, or TLS, owned by the connection task alone: TLS 1.3 on its record keys
+//! (`tls::sealed`), other TLS through rustls.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -10,13 +11,18 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use crate::tls::sealed::SealedStream;
+
 /// An upgraded connection's transport.
 #[derive(Debug)]
 pub(crate) enum SocketIo {
     /// Plain TCP. The handle writes to it directly; reads and waits for writability happen
     /// here, through readiness, so both can use the stream at once.
     Tcp(Arc<TcpStream>),
-    /// TLS: rustls state needs `&mut`, so only the task reads and writes.
+    /// TLS 1.3 after the handshake: record keys and the socket; only the task reads and
+    /// writes, as sealing needs `&mut`.
+    Sealed(Box<SealedStream>),
+    /// Other TLS (1.2): rustls state needs `&mut`, so only the task reads and writes.
     Tls(Box<TlsStream<TcpStream>>),
 }
 
@@ -25,7 +31,7 @@ impl SocketIo {
     pub(crate) fn direct(&self) -> Option<Arc<TcpStream>> {
         match self {
             SocketIo::Tcp(tcp) => Some(tcp.clone()),
-            SocketIo::Tls(_) => None,
+            SocketIo::Sealed(_) | SocketIo::Tls(_) => None,
         }
     }
 
@@ -43,6 +49,7 @@ impl SocketIo {
                     result => return Poll::Ready(result),
                 }
             },
+            SocketIo::Sealed(sealed) => sealed.poll_read(cx, buf),
             SocketIo::Tls(tls) => {
                 let mut read = ReadBuf::new(buf);
                 ready!(Pin::new(tls.as_mut()).poll_read(cx, &mut read))?;
@@ -65,6 +72,7 @@ impl SocketIo {
                     result => return Poll::Ready(result),
                 }
             },
+            SocketIo::Sealed(sealed) => sealed.poll_write_vectored(cx, bufs),
             SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -73,6 +81,7 @@ impl SocketIo {
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             SocketIo::Tcp(_) => Poll::Ready(Ok(())),
+            SocketIo::Sealed(sealed) => sealed.poll_flush(cx),
             SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
         }
     }
@@ -86,6 +95,7 @@ impl SocketIo {
                     socket2::SockRef::from(tcp.as_ref()).shutdown(std::net::Shutdown::Write),
                 )
             }
+            SocketIo::Sealed(sealed) => sealed.poll_shutdown(cx),
             SocketIo::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         })
         .await;

@@ -8,6 +8,8 @@
 //! the previous certificate.
 
 pub(crate) mod accept;
+pub(crate) mod record;
+pub(crate) mod sealed;
 
 use std::fmt;
 use std::io;
@@ -184,6 +186,9 @@ fn build(cert_path: &Path, key_path: &Path) -> Result<(Arc<ServerConfig>, CertSu
         .with_single_cert(chain, key)
         .map_err(TlsError::Refused)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // A WebSocket's TLS 1.3 records are sealed by `record` once the upgrade is done, with
+    // the keys rustls hands over (see `sealed`).
+    config.enable_secret_extraction = true;
     Ok((Arc::new(config), summary))
 }
 

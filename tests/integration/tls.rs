@@ -123,12 +123,19 @@ impl TestPki {
     }
 
     fn connector(&self) -> TlsConnector {
+        self.connector_for(rustls::DEFAULT_VERSIONS)
+    }
+
+    fn connector_for(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
         let ca = CertificateDer::from_pem_file(self.path("ca.pem")).unwrap();
         roots.add(ca).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
@@ -154,13 +161,16 @@ async fn start_tls(pki: &TestPki) -> Server {
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
 async fn tls_connect(pki: &TestPki, addr: SocketAddr) -> (TlsStream, CertificateDer<'static>) {
+    tls_connect_with(pki.connector(), addr).await
+}
+
+async fn tls_connect_with(
+    connector: TlsConnector,
+    addr: SocketAddr,
+) -> (TlsStream, CertificateDer<'static>) {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
-    let stream = pki
-        .connector()
-        .connect(name, tcp)
-        .await
-        .expect("TLS handshake");
+    let stream = connector.connect(name, tcp).await.expect("TLS handshake");
     let leaf = stream.get_ref().1.peer_certificates().unwrap()[0].clone();
     (stream, leaf)
 }
@@ -179,7 +189,14 @@ async fn next_event(ws: &mut tokio_tungstenite::WebSocketStream<TlsStream>) -> V
 }
 
 async fn wss(pki: &TestPki, addr: SocketAddr) -> tokio_tungstenite::WebSocketStream<TlsStream> {
-    let (stream, _) = tls_connect(pki, addr).await;
+    wss_with(pki.connector(), addr).await
+}
+
+async fn wss_with(
+    connector: TlsConnector,
+    addr: SocketAddr,
+) -> tokio_tungstenite::WebSocketStream<TlsStream> {
+    let (stream, _) = tls_connect_with(connector, addr).await;
     let url = format!(
         "wss://localhost:{}/app/{KEY}?protocol=7&client=js&version=8.4.0",
         addr.port()
@@ -285,11 +302,68 @@ async fn changed_certificate_files_are_reloaded_without_dropping_sockets() {
     );
 }
 
+/// TLS 1.3 sockets run on their record keys after the upgrade, TLS 1.2 ones stay on rustls:
+/// both carry frames larger than one TLS record each way, and a close ends either cleanly.
+#[tokio::test]
+async fn big_frames_and_closes_cross_tls_13_and_12_alike() {
+    use futures_util::SinkExt;
+    let pki = TestPki::new("records");
+    let server = start_tls(&pki).await;
+    let addr = server.local_addr();
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let mut ws = wss_with(pki.connector_for(&[version]), addr).await;
+        // In: a 40 KB subscribe spans three records; its channel name is refused by length.
+        let name = "x".repeat(40_000);
+        let subscribe = format!(r#"{{"event":"pusher:subscribe","data":{{"channel":"{name}"}}}}"#);
+        ws.send(Message::text(subscribe)).await.unwrap();
+        let refused = next_event(&mut ws).await;
+        assert!(
+            refused["event"].as_str().unwrap().ends_with("error"),
+            "{version:?}: {refused}"
+        );
+        ws.send(Message::text(
+            r#"{"event":"pusher:subscribe","data":{"channel":"news"}}"#,
+        ))
+        .await
+        .unwrap();
+        next_event(&mut ws).await;
+        // Out: a 100 KB event spans seven records.
+        let data = "y".repeat(100_000);
+        publish_data(&server, "news", "big", &data).await;
+        let event = next_event(&mut ws).await;
+        assert_eq!(event["event"], "big", "{version:?}");
+        assert_eq!(
+            event["data"].as_str().unwrap().len(),
+            data.len(),
+            "{version:?}"
+        );
+        // A close handshake, then the server's end of the stream (close_notify, FIN).
+        ws.close(None).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(3), async {
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "{version:?}: the server ends the stream");
+    }
+    let registry = server.context().registry.app(&AppId::from(APP_ID));
+    for _ in 0..100 {
+        if registry.connection_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(registry.connection_count(), 0);
+}
+
 /// Publishes through the server's own publish path (the test's HTTP helpers speak plain HTTP;
 /// the protocol tests publish over https with the Node SDK).
 async fn publish_in_process(server: &Server, channel: &str, event: &str) {
+    publish_data(server, channel, event, "x").await;
+}
+
+async fn publish_data(server: &Server, channel: &str, event: &str, data: &str) {
     let ctx = server.context();
-    let value = serde_json::json!({"name": event, "channel": channel, "data": "x"});
+    let value = serde_json::json!({"name": event, "channel": channel, "data": data});
     let app = ctx.apps.find_by_id(APP_ID).unwrap();
     let event = sockwave::publish::parse_event(&value, &app.limits, false).unwrap();
     let registry = ctx.registry.app(&AppId::from(APP_ID));
