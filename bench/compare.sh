@@ -167,6 +167,7 @@ if [ "$all" = 1 ]; then
   bench/history.sh --rounds "$rounds" --out "$out/history.jsonl"
   node bench/tls-idle.mjs 2000 "$out/tls-idle.jsonl"
   node bench/compression.mjs 1000 10 20 "$rounds" "$out/compression.jsonl"
+  VARIANTS=plain,tls,tls-deflate node bench/compression.mjs 1000 20 20 "$rounds" "$out/tls-fanout.jsonl"
   for engine in redis nats; do  # cluster efficiency: 2 and 3 nodes, 1,000 subscribers each, 100 events/s
     for nodes in 2 3; do ENGINE=$engine bench/crowd.sh $((nodes * 1000)) $nodes 3000 0.01 "$out/cluster.jsonl"; done
   done

@@ -1,15 +1,19 @@
-// bench/compression.mjs: what permessage-deflate costs and saves. N subscribers (Node's `ws`,
-// offering compression as browsers do) on one channel of a fresh release server; a publisher
-// sends a typical ~1 KB dashboard event R times a second for D seconds through the HTTP API.
-// Runs the server with compression declined (`ws_compression = false`) and on, alternately,
-// for the given rounds, and reports per delivery: bytes on the wire (what the subscribers'
-// sockets read), server CPU (utime + stime from /proc), delivery latency as the subscribers
-// see it (Node's `ws` inflates every message on libuv's thread pool, so with compression this
-// includes the generator's own decompression) and the server's `fanout_seconds` p99 (publish
-// accepted to the last subscriber's frame written, from its metrics).
-//   node bench/compression.mjs [subscribers=1000] [events_per_s=20] [seconds=20] [rounds=2] [out.jsonl]
+// bench/compression.mjs: what permessage-deflate and TLS cost per delivery. N subscribers
+// (Node's `ws`, offering compression as browsers do) on one channel of a fresh release
+// server; a publisher sends a typical ~1 KB dashboard event R times a second for D seconds
+// through the HTTP API. Runs the server once per variant, for the given rounds:
+// VARIANTS=plain,deflate (the default: compression declined with `ws_compression = false`,
+// then on), or any of plain, deflate, tls, tls-deflate (`wss` with a throw-away ECDSA
+// certificate from the protocol tests' PKI helper). Reports per delivery: bytes on the wire
+// (what the subscribers' sockets read, TLS records included), server CPU (utime + stime from
+// /proc), delivery latency as the subscribers see it (Node's `ws` inflates every message on
+// libuv's thread pool, so with compression this includes the generator's own decompression)
+// and the server's `fanout_seconds` p99 (publish accepted to the last subscriber's frame
+// written, from its metrics).
+//   [VARIANTS=...] node bench/compression.mjs [subscribers=1000] [events_per_s=20] [seconds=20] [rounds=2] [out.jsonl]
 // (after `npm ci` in protocol-tests and `cargo build --release`). One JSON line per run.
 import fs from 'node:fs';
+import https from 'node:https';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +22,7 @@ const require = createRequire(new URL('../protocol-tests/package.json', import.m
 const WebSocket = require('ws');
 const Pusher = require('pusher');
 const { freePort } = await import(new URL('../protocol-tests/lib/server.js', import.meta.url));
+const { makePki } = await import(new URL('../protocol-tests/lib/tls.js', import.meta.url));
 
 const [N, RATE, SECONDS, ROUNDS] = [1000, 20, 20, 2].map((d, i) => Number(process.argv[2 + i] ?? d));
 const OUT = process.argv[6];
@@ -62,19 +67,24 @@ function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 }
 
-async function run(compression) {
+async function run(variant, pki) {
+  const tls = variant.startsWith('tls');
+  const compression = variant.endsWith('deflate');
   const [port, metricsPort] = [await freePort(), await freePort()];
   const env = {
     ...process.env, RUST_LOG: 'warn', SOCKWAVE_WS_COMPRESSION: String(compression),
     SOCKWAVE_METRICS_ENABLED: 'true', SOCKWAVE_METRICS_HOST: '127.0.0.1', SOCKWAVE_METRICS_PORT: String(metricsPort),
   };
-  const server = spawn(BIN, ['--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore', env });
+  const args = ['--host', '127.0.0.1', '--port', String(port)];
+  if (tls) args.push('--tls-cert', pki.cert, '--tls-key', pki.key);
+  const server = spawn(BIN, args, { stdio: 'ignore', env });
   await sleep(800);
-  const url = `ws://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`;
+  const ca = tls ? fs.readFileSync(pki.ca) : undefined;
+  const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`;
   const latencies = [];
   let deliveries = 0;
   const connectOne = () => new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: true });
+    const ws = new WebSocket(url, { ca, perMessageDeflate: true });
     ws.on('message', (data) => {
       const text = data.toString();
       if (text.includes('"stats.updated"')) {
@@ -95,9 +105,13 @@ async function run(compression) {
     sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, N - i) }, connectOne))));
   }
   const negotiated = sockets[0].extensions;
-  const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1', port: String(port), useTLS: false });
+  const sdk = new Pusher({
+    appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1', port: String(port), useTLS: tls,
+    ...(tls ? { agent: new https.Agent({ ca, keepAlive: true }) } : {}),
+  });
   await sleep(1000);
-  const bytesRead = () => sockets.reduce((sum, ws) => sum + ws._socket.bytesRead, 0);
+  // With TLS, `_socket` is the TLSSocket: count what its underlying TCP socket read.
+  const bytesRead = () => sockets.reduce((sum, ws) => sum + (ws._socket._parent ?? ws._socket).bytesRead, 0);
   const fanoutBefore = await fanoutBuckets(metricsPort);
   const [bytesBefore, cpuBefore] = [bytesRead(), cpuS(server.pid)];
   const events = RATE * SECONDS;
@@ -117,7 +131,7 @@ async function run(compression) {
   server.kill('SIGTERM');
   latencies.sort((a, b) => a - b);
   const line = {
-    scenario: 'compression', compression, negotiated, subscribers: N, events_per_s: RATE, seconds: SECONDS,
+    scenario: 'compression', variant, tls, compression, negotiated, subscribers: N, events_per_s: RATE, seconds: SECONDS,
     payload_bytes: JSON.stringify(stats(1)).length,
     deliveries, lost: expected - deliveries,
     wire_bytes_per_delivery: Math.round(bytes / Math.max(1, deliveries)),
@@ -132,8 +146,13 @@ async function run(compression) {
   await sleep(500);
 }
 
-for (let round = 0; round < ROUNDS; round += 1) {
-  await run(false);
-  await run(true);
+const variants = (process.env.VARIANTS ?? 'plain,deflate').split(',');
+const pki = variants.some((v) => v.startsWith('tls')) ? makePki() : null;
+try {
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const variant of variants) await run(variant, pki);
+  }
+} finally {
+  pki?.remove();
 }
 process.exit(0);
