@@ -5,13 +5,17 @@
 # off (0). Reports accepted publishes, deliveries lost among accepted ones, subscribers cut,
 # delivery latency, and the publishes refused (429). One JSON line per run to the file given
 # (default target/bench/backpressure.jsonl). ENGINE=nats runs the nodes over the machine's
-# NATS (127.0.0.1:4222) instead of Redis. Needs release binaries
+# NATS (127.0.0.1:4222) instead of Redis; BATCH=10 publishes 10 events per request through
+# `POST /batch_events` instead of one per `POST /events`. Needs release binaries
 # (`cargo build --release -p sockwave -p sockwave-bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/bench
 out="${1:-target/bench/backpressure.jsonl}"
 engine="${ENGINE:-redis}"
+pids=()
+# Nodes left running (a failed run) would answer the next run's requests on the same ports.
+trap 'kill -TERM "${pids[@]}" 2> /dev/null || true' EXIT
 for setting in 250 0; do
   prefix="bp$RANDOM"
   pids=()
@@ -26,7 +30,7 @@ for setting in 250 0; do
   done
   sleep 1
   target/release/sockwave-bench fanout --subscribers 1000 --channels 1 --rate 0 --events 100000000 \
-    --publishers 32 --duration 30 --drain 60 \
+    --publishers 32 --duration 30 --drain 60 --batch "${BATCH:-1}" \
     --url ws://127.0.0.1:6131 --http http://127.0.0.1:6132 --server-pid "${pids[0]}" \
     --server-name "sockwave-2node-$engine-backpressure-$setting" \
     | python3 -c "import json,sys; [print(json.dumps({**json.loads(l), 'backpressure_fanout_ms': $setting})) for l in sys.stdin]" \

@@ -39,8 +39,7 @@ pub(crate) async fn run(
             _ = stop.cancelled() => return,
             _ = pressure_check.tick(), if ctx.pressure.enabled() => {
                 if engine_up && ctx.pressure.should_announce(Instant::now()) {
-                    let for_ms = ctx.pressure.remaining(Instant::now()).as_millis() as u64;
-                    ctx.cluster.send(&NodeMessage::Pressure { for_ms });
+                    announce_pressure(&ctx);
                 }
             }
             _ = ticker.tick() => {
@@ -95,13 +94,22 @@ pub(crate) async fn run(
                     ctx.pressure.note_backlog(events.len());
                     handle(&ctx, &payload);
                     if ctx.pressure.should_announce(Instant::now()) {
-                        let for_ms = ctx.pressure.remaining(Instant::now()).as_millis() as u64;
-                        ctx.cluster.send(&NodeMessage::Pressure { for_ms });
+                        announce_pressure(&ctx);
                     }
                 }
             }
         }
     }
+}
+
+/// Tells the other nodes this node is behind: for how long yet, and how many of their
+/// messages a second it has been getting through.
+fn announce_pressure(ctx: &Context) {
+    let now = Instant::now();
+    ctx.cluster.send(&NodeMessage::Pressure {
+        for_ms: ctx.pressure.remaining(now).as_millis() as u64,
+        rate: ctx.pressure.handling_rate(now),
+    });
 }
 
 /// After an engine outage: each history channel this node delivered on is compared with the
@@ -218,9 +226,9 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             }
         }
         NodeMessage::Hello => send_snapshot(ctx),
-        NodeMessage::Pressure { for_ms } => {
+        NodeMessage::Pressure { for_ms, rate } => {
             ctx.pressure
-                .note_remote(&node, Duration::from_millis(for_ms), now);
+                .note_remote(&node, Duration::from_millis(for_ms), rate, now);
         }
         NodeMessage::Snapshot { apps } => {
             let mut view = ctx.cluster.lock();

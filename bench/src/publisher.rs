@@ -85,13 +85,31 @@ impl Publisher {
         self.send(&body).await
     }
 
+    /// Publishes `events` (channel, data) named `name` in one `POST /batch_events`.
+    pub(crate) async fn publish_batch(
+        &mut self,
+        events: &[(String, String)],
+        name: &str,
+    ) -> anyhow::Result<()> {
+        let batch: Vec<_> = events
+            .iter()
+            .map(|(channel, data)| json!({ "name": name, "channel": channel, "data": data }))
+            .collect();
+        let body = json!({ "batch": batch }).to_string();
+        self.send_to("batch_events", &body).await
+    }
+
     async fn send(&mut self, body: &str) -> anyhow::Result<()> {
+        self.send_to("events", body).await
+    }
+
+    async fn send_to(&mut self, endpoint: &str, body: &str) -> anyhow::Result<()> {
         for attempt in 0..2 {
             let sender = match &mut self.sender {
                 Some(sender) if sender.is_ready() => sender,
                 _ => self.sender.insert(self.connect().await?),
             };
-            let request = signed_request(&self.target, body)?;
+            let request = signed_request(&self.target, endpoint, body)?;
             let sent = sender.send_request(request).await;
             if !self.keep_alive {
                 self.sender = None;
@@ -116,9 +134,13 @@ impl Publisher {
     }
 }
 
-/// A `POST /apps/{id}/events` request signed as the Pusher HTTP API requires.
-fn signed_request(target: &Target, body: &str) -> anyhow::Result<Request<Full<Bytes>>> {
-    let path = format!("/apps/{}/events", target.app_id);
+/// A `POST /apps/{id}/{endpoint}` request signed as the Pusher HTTP API requires.
+fn signed_request(
+    target: &Target,
+    endpoint: &str,
+    body: &str,
+) -> anyhow::Result<Request<Full<Bytes>>> {
+    let path = format!("/apps/{}/{endpoint}", target.app_id);
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("clock before 1970")?
@@ -157,7 +179,7 @@ mod tests {
     #[test]
     fn request_carries_a_verifiable_signature() {
         let target = Target::new("ws://127.0.0.1:1", "http://127.0.0.1:1", "7", "k", "s").unwrap();
-        let request = signed_request(&target, r#"{"name":"e"}"#).unwrap();
+        let request = signed_request(&target, "events", r#"{"name":"e"}"#).unwrap();
         let uri = request.uri().to_string();
         assert!(uri.starts_with("/apps/7/events?auth_key=k&"), "{uri}");
         let pairs: Vec<(String, String)> = form_pairs(request.uri().query().unwrap());

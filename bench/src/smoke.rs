@@ -97,8 +97,24 @@ async fn run_all(env: &Env, xhr_env: &Env) -> anyhow::Result<()> {
         drain: 3.0,
         duration: 10.0,
         connection_per_publish: false,
+        batch: 1,
     };
     record("fanout", fanout::run(env, &fanout_args).await);
+    // Through `POST /batch_events`; every event of every batch must arrive.
+    let batched = fanout::Args {
+        batch: 5,
+        ..fanout_args.clone()
+    };
+    let batch_fanout = fanout::run(env, &batched).await.and_then(|value| {
+        match (
+            value["published"].as_u64(),
+            value["deliveries_lost"].as_u64(),
+        ) {
+            (Some(20), Some(0)) => Ok(value),
+            other => bail!("batch fanout: published, lost = {other:?}"),
+        }
+    });
+    record("fanout_batch", batch_fanout);
     let fresh_connections = fanout::Args {
         connection_per_publish: true,
         ..fanout_args.clone()

@@ -8,19 +8,26 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::transport::{TransportEvent, TransportHandle};
+use super::transport::{Echo, TransportEvent, TransportHandle};
 
 /// Starts the NATS transport task. Connection happens in the background: an unreachable
 /// server at startup is reported as `Down` and retried, like any later outage.
 pub(crate) fn spawn(
     servers: &[String],
     prefix: &str,
+    echo: Echo,
     events: mpsc::Sender<TransportEvent>,
     stop: CancellationToken,
 ) -> TransportHandle {
     let subject = format!("{prefix}.sockwave");
     let (handle, outgoing) = TransportHandle::channel();
-    tokio::spawn(run(servers.to_vec(), subject, outgoing, events, stop));
+    tokio::spawn(run(
+        servers.to_vec(),
+        subject,
+        outgoing,
+        (events, echo),
+        stop,
+    ));
     handle
 }
 
@@ -28,7 +35,7 @@ async fn run(
     servers: Vec<String>,
     subject: String,
     mut outgoing: mpsc::Receiver<Bytes>,
-    events: mpsc::Sender<TransportEvent>,
+    (events, echo): (mpsc::Sender<TransportEvent>, Echo),
     stop: CancellationToken,
 ) {
     let (servers, credentials) = take_credentials(&servers);
@@ -88,6 +95,9 @@ async fn run(
             }
             message = subscription.next() => match message {
                 Some(message) => {
+                    if echo.is_own(&message.payload) {
+                        continue;
+                    }
                     if events.send(TransportEvent::Message(message.payload)).await.is_err() {
                         return;
                     }

@@ -14,7 +14,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::transport::{TransportEvent, TransportHandle};
+use super::transport::{Echo, TransportEvent, TransportHandle};
+
+/// A random id for this node's run.
+fn new_node_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
 use super::view::{ClusterView, Transition};
 use super::wire::{encode, Change, NodeMessage};
 use crate::config::{ClusterSettings, Driver};
@@ -73,11 +78,14 @@ struct MessageCounters {
 impl Cluster {
     /// A cluster of one: no transport, the view holds only this node.
     pub fn local() -> Cluster {
-        Cluster::with_transport(ClusterSettings::default(), None)
+        Cluster::with_transport(ClusterSettings::default(), None, new_node_id())
     }
 
-    fn with_transport(settings: ClusterSettings, transport: Option<TransportHandle>) -> Cluster {
-        let node_id = format!("{:016x}", rand::random::<u64>());
+    fn with_transport(
+        settings: ClusterSettings,
+        transport: Option<TransportHandle>,
+        node_id: String,
+    ) -> Cluster {
         Cluster {
             // A cluster of one has no engine to lose.
             engine_up: AtomicBool::new(transport.is_none()),
@@ -96,21 +104,23 @@ impl Cluster {
         stop: &CancellationToken,
     ) -> Result<(Cluster, Option<mpsc::Receiver<TransportEvent>>), String> {
         let (events_tx, events_rx) = mpsc::channel(16_384);
+        let node_id = new_node_id();
+        let echo = Echo::new(&node_id);
         let transport = match &settings.driver {
-            Driver::Local => return Ok((Cluster::with_transport(settings, None), None)),
+            Driver::Local => return Ok((Cluster::with_transport(settings, None, node_id), None)),
             Driver::Redis { url } => {
                 let source = crate::redis_client::open_for(url, &settings).map_err(|err| {
                     let shown = crate::config::masked_url(url);
                     format!("cannot use redis url '{shown}': {err}")
                 })?;
-                super::redis::spawn(source, &settings.prefix, events_tx, stop.clone())
+                super::redis::spawn(source, &settings.prefix, echo, events_tx, stop.clone())
             }
             Driver::Nats { servers } => {
-                super::nats::spawn(servers, &settings.prefix, events_tx, stop.clone())
+                super::nats::spawn(servers, &settings.prefix, echo, events_tx, stop.clone())
             }
         };
         Ok((
-            Cluster::with_transport(settings, Some(transport)),
+            Cluster::with_transport(settings, Some(transport), node_id),
             Some(events_rx),
         ))
     }
@@ -177,6 +187,12 @@ impl Cluster {
     /// position (see `wire::positioned_parts`).
     pub(crate) fn positioned_parts(&self, message: &NodeMessage) -> (String, String) {
         super::wire::positioned_parts(&self.node_id, message)
+    }
+
+    /// Messages waiting for the transport to publish them (0 for a cluster of one): a queue
+    /// that grows means this node accepts events faster than the engine takes them.
+    pub(crate) fn outgoing_queued(&self) -> usize {
+        self.transport.as_ref().map_or(0, TransportHandle::queued)
     }
 
     /// Sends a message to the other nodes (no-op for a cluster of one). Never waits.

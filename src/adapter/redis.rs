@@ -9,22 +9,34 @@ use tokio::time::{sleep, timeout, Duration};
 use tokio_util::sync::CancellationToken;
 
 use super::transport::{
-    discard_queued, next_backoff, TransportEvent, TransportHandle, MIN_BACKOFF,
+    discard_queued, next_backoff, Echo, TransportEvent, TransportHandle, MIN_BACKOFF,
 };
 
-/// How long one `PUBLISH` may take before the connection counts as lost.
+/// How long one round trip of `PUBLISH`es may take before the connection counts as lost.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Queued payloads sent in one pipelined round trip at most: one `PUBLISH` per round trip
+/// capped a node at a few thousand messages a second, and a publish flood queued up here,
+/// seconds deep, before any other node saw it.
+const PUBLISH_BATCH: usize = 256;
 
 /// Starts the Redis transport task.
 pub(crate) fn spawn(
     source: Source,
     prefix: &str,
+    echo: Echo,
     events: mpsc::Sender<TransportEvent>,
     stop: CancellationToken,
 ) -> TransportHandle {
     let channel = channel_name(prefix);
     let (handle, outgoing) = TransportHandle::channel();
-    tokio::spawn(run(source, channel, outgoing, events, stop, handle.clone()));
+    tokio::spawn(run(
+        source,
+        channel,
+        outgoing,
+        (events, echo),
+        stop,
+        handle.clone(),
+    ));
     handle
 }
 
@@ -37,7 +49,7 @@ async fn run(
     source: Source,
     channel: String,
     mut outgoing: mpsc::Receiver<Bytes>,
-    events: mpsc::Sender<TransportEvent>,
+    (events, echo): (mpsc::Sender<TransportEvent>, Echo),
     stop: CancellationToken,
     handle: TransportHandle,
 ) {
@@ -83,6 +95,9 @@ async fn run(
                     }
                     message = messages.next() => match message {
                         Some(message) => {
+                            if echo.is_own(message.get_payload_bytes()) {
+                                continue;
+                            }
                             let payload = Bytes::copy_from_slice(message.get_payload_bytes());
                             if events.send(TransportEvent::Message(payload)).await.is_err() {
                                 return;
@@ -91,7 +106,15 @@ async fn run(
                         None => break "subscription connection closed".to_string(),
                     },
                     Some(payload) = outgoing.recv() => {
-                        match timeout(PUBLISH_TIMEOUT, publish(&mut publisher, &channel, &payload)).await {
+                        // Whatever queued behind it goes in the same round trip.
+                        let mut batch = vec![payload];
+                        while batch.len() < PUBLISH_BATCH {
+                            match outgoing.try_recv() {
+                                Ok(payload) => batch.push(payload),
+                                Err(_) => break,
+                            }
+                        }
+                        match timeout(PUBLISH_TIMEOUT, publish_all(&mut publisher, &channel, &batch)).await {
                             Ok(Ok(())) => {}
                             Ok(Err(err)) => break format!("publish failed: {err}"),
                             Err(_) => break "publish timed out".to_string(),
@@ -145,4 +168,23 @@ async fn publish(
         .query_async::<i64>(connection)
         .await
         .map(|_| ())
+}
+
+/// `PUBLISH`es `payloads` in order, pipelined in one round trip.
+async fn publish_all(
+    connection: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+    payloads: &[Bytes],
+) -> Result<(), redis::RedisError> {
+    if let [payload] = payloads {
+        return publish(connection, channel, payload).await;
+    }
+    let mut pipe = redis::pipe();
+    for payload in payloads {
+        pipe.cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload.as_ref())
+            .ignore();
+    }
+    pipe.query_async::<()>(connection).await
 }

@@ -31,6 +31,36 @@ pub(crate) enum TransportEvent {
     Message(Bytes),
 }
 
+/// Recognises this node's own messages coming back from the engine (Redis and NATS deliver a
+/// publisher's messages to itself too). All but `positioned` ones, which every node delivers
+/// in the store's order, are dropped by the transport before they queue for the actor: a
+/// flood this node publishes must not stand between the actor and what the other nodes say
+/// (a pressure signal above all), nor be parsed only to be ignored.
+#[derive(Debug, Clone)]
+pub(crate) struct Echo {
+    prefix: Vec<u8>,
+}
+
+impl Echo {
+    /// For the node `node_id` (messages start with its id, as `wire::encode` writes them).
+    pub(crate) fn new(node_id: &str) -> Echo {
+        let prefix = format!(
+            r#"{{"v":{},"node":"{node_id}","type":""#,
+            super::wire::WIRE_VERSION
+        );
+        Echo {
+            prefix: prefix.into_bytes(),
+        }
+    }
+
+    /// Whether `payload` is this node's own message and not a positioned one.
+    pub(crate) fn is_own(&self, payload: &[u8]) -> bool {
+        payload
+            .strip_prefix(self.prefix.as_slice())
+            .is_some_and(|rest| !rest.starts_with(b"positioned\""))
+    }
+}
+
 /// The publishing side of a running transport.
 #[derive(Debug, Clone)]
 pub(crate) struct TransportHandle {
@@ -58,6 +88,11 @@ impl TransportHandle {
         }
     }
 
+    /// Payloads waiting to be published.
+    pub(crate) fn queued(&self) -> usize {
+        self.outgoing.max_capacity() - self.outgoing.capacity()
+    }
+
     /// Payloads dropped because the queue was full or the engine was down.
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -82,4 +117,32 @@ pub(crate) fn discard_queued(outgoing: &mut mpsc::Receiver<Bytes>) -> u64 {
 /// The next back-off delay.
 pub(crate) fn next_backoff(current: Duration) -> Duration {
     (current * 2).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::wire::{encode, NodeMessage};
+    use super::*;
+
+    #[test]
+    fn own_messages_are_told_apart_but_positioned_ones_pass() {
+        let echo = Echo::new("aaaa");
+        assert!(echo.is_own(encode("aaaa", &NodeMessage::Hello).as_bytes()));
+        let pressure = NodeMessage::Pressure {
+            for_ms: 1,
+            rate: None,
+        };
+        assert!(echo.is_own(encode("aaaa", &pressure).as_bytes()));
+        assert!(!echo.is_own(encode("bbbb", &NodeMessage::Hello).as_bytes()));
+        assert!(!echo.is_own(encode("aaaab", &NodeMessage::Hello).as_bytes()));
+        let positioned = NodeMessage::Positioned {
+            app: "a".into(),
+            channel: "history-x".into(),
+            except: None,
+            frame: "{}".into(),
+            cache: None,
+            position: String::new(),
+        };
+        assert!(!echo.is_own(encode("aaaa", &positioned).as_bytes()));
+    }
 }

@@ -92,10 +92,14 @@ pub(crate) enum NodeMessage {
         /// User id.
         user_id: String,
     },
-    /// The sending node is behind delivering: refuse publishes for `for_ms` (backpressure).
+    /// The sending node is behind delivering: refuse publishes for `for_ms`, then pace them
+    /// below `rate` (backpressure).
     Pressure {
         /// How long the signal holds, in milliseconds.
         for_ms: u64,
+        /// Cluster messages a second the sender has been handling, when it measured it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        rate: Option<u64>,
     },
     /// Node-local state changes, coalesced.
     Delta {

@@ -47,10 +47,12 @@ pub(crate) enum ApiError {
     #[error(transparent)]
     Event(#[from] EventError),
     /// A node is behind delivering events: the publish was not accepted (backpressure).
-    #[error("{node} is behind delivering events to its subscribers: this publish was not accepted; retry after {retry_after_secs} s (backpressure_fanout_ms)")]
+    #[error("{node} is behind {behind}: this publish was not accepted; retry after {retry_after_secs} s (backpressure_fanout_ms)")]
     Backpressure {
         /// Which node.
         node: String,
+        /// What it is behind doing.
+        behind: &'static str,
         /// Seconds to wait.
         retry_after_secs: u64,
     },

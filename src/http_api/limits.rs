@@ -71,12 +71,17 @@ pub(super) async fn spend(
 
 /// Refuses a publish while a node of the cluster (or this one) is behind delivering.
 pub(super) fn backpressure(ctx: &Context, app: &App) -> Result<(), ApiError> {
-    let Some(refusal) = ctx.pressure.refusal(tokio::time::Instant::now()) else {
+    let refusal = ctx
+        .pressure
+        .refusal(tokio::time::Instant::now())
+        .or_else(|| ctx.pressure.outgoing_refusal(ctx.cluster.outgoing_queued()));
+    let Some(refusal) = refusal else {
         return Ok(());
     };
     ctx.metrics.app(&app.id).rate_limited(Limit::Backpressure);
     Err(ApiError::Backpressure {
         node: refusal.node,
+        behind: refusal.behind,
         retry_after_secs: refusal.retry_after.as_secs_f64().ceil().max(1.0) as u64,
     })
 }

@@ -173,6 +173,8 @@ async fn route(
         Endpoint::PublishBatch => {
             let batch = publish::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
             let cost = batch.iter().map(|event| event.channels.len()).sum();
+            // Backpressure admitted the request as one event.
+            ctx.pressure.charge(batch.len().saturating_sub(1));
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let mut attributes: Vec<Option<Value>> = Vec::with_capacity(batch.len());
             for (index, event) in batch.iter().enumerate() {

@@ -53,6 +53,10 @@ pub(crate) struct Args {
     /// Open a new HTTP connection for every publish (backends without keep-alive)
     #[arg(long)]
     pub(crate) connection_per_publish: bool,
+    /// Events per request: more than 1 publishes through `POST /batch_events` (at most the
+    /// app's batch limit, 10 by default)
+    #[arg(long, default_value_t = 1)]
+    pub(crate) batch: u64,
 }
 
 /// Events accepted by the server, and the deliveries they owe.
@@ -107,25 +111,45 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
         let published = published.clone();
         let per_channel = subscribers_per_channel.clone();
         let (events, rate, payload) = (args.events, args.rate, args.payload);
+        let per_request = args.batch.max(1);
         publishers.spawn(async move {
-            // Worker w sends events w, w+P, w+2P… each at its slot on the shared schedule.
-            for sequence in (worker..events).step_by(n_publishers as usize) {
+            // Worker w sends requests w, w+P, w+2P… each at its slot on the shared schedule;
+            // request r carries events r·B to r·B+B-1.
+            let requests = events.div_ceil(per_request);
+            for request in (worker..requests).step_by(n_publishers as usize) {
+                let first = request * per_request;
                 if rate > 0.0 {
-                    let slot = started + Duration::from_secs_f64(sequence as f64 / rate);
+                    let slot = started + Duration::from_secs_f64(first as f64 / rate);
                     tokio::time::sleep_until(slot).await;
                 }
                 if Instant::now() >= publish_deadline {
                     break;
                 }
-                let channel_index = sequence % n_channels;
-                let channel = format!("fanout-{channel_index}");
-                let data = bench_payload(sequence, payload);
-                match publisher.publish(&channel, "bench-event", &data).await {
+                let sequences = first..(first + per_request).min(events);
+                let items: Vec<(String, String)> = sequences
+                    .clone()
+                    .map(|sequence| {
+                        let channel = format!("fanout-{}", sequence % n_channels);
+                        (channel, bench_payload(sequence, payload))
+                    })
+                    .collect();
+                let sent = match per_request {
+                    1 => {
+                        publisher
+                            .publish(&items[0].0, "bench-event", &items[0].1)
+                            .await
+                    }
+                    _ => publisher.publish_batch(&items, "bench-event").await,
+                };
+                match sent {
                     Ok(()) => {
-                        published.events.fetch_add(1, Ordering::Relaxed);
-                        published
-                            .expected_deliveries
-                            .fetch_add(per_channel[channel_index as usize], Ordering::Relaxed);
+                        for sequence in sequences {
+                            published.events.fetch_add(1, Ordering::Relaxed);
+                            published.expected_deliveries.fetch_add(
+                                per_channel[(sequence % n_channels) as usize],
+                                Ordering::Relaxed,
+                            );
+                        }
                     }
                     Err(err) => {
                         published.errors.fetch_add(1, Ordering::Relaxed);
@@ -163,6 +187,7 @@ pub(crate) async fn run(env: &Env, args: &Args) -> anyhow::Result<Value> {
             "payload_bytes": args.payload,
             "publishers": n_publishers,
             "connection_per_publish": args.connection_per_publish,
+            "batch": args.batch.max(1),
         },
         "subscribed": subscribers_per_channel.iter().sum::<u64>(),
         "subscribe_failed": batch.failed,

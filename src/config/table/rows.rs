@@ -80,7 +80,7 @@ pub(crate) static SETTINGS: &[Setting] = &[
     server("socket_queue_capacity", Kind::Count, server!(socket_queue_capacity)).min(1)
         .doc("Frames queued for one socket. When the queue is full, the socket is closed as a slow consumer (4100)."),
     server("backpressure_fanout_ms", Kind::Count, server!(backpressure_fanout_ms)).max(60_000)
-        .doc("Backpressure: when a fan-out on a node takes longer than this many milliseconds while more events wait behind it, or cluster messages pile up waiting for it, every node of the cluster answers HTTP publishes with 429 and `Retry-After` until that node has caught up, instead of accepting events it would deliver late or cut healthy subscribers for. `0` turns it off. See [scaling](scaling.md#backpressure)."),
+        .doc("Backpressure: when a fan-out on a node takes longer than this many milliseconds while more events wait behind it, or cluster messages pile up waiting for it, every node of the cluster answers HTTP publishes with 429 and `Retry-After` until that node has caught up, then admits them below the rate it managed for 10 s, instead of accepting events it would deliver late or cut healthy subscribers for; a node whose own messages to the others queue up refuses publishes too. `0` turns it off. See [scaling](scaling.md#backpressure)."),
     server("max_ws_message_kb", Kind::Kb, server!(max_ws_message_bytes)).min(1)
         .doc("Largest WebSocket message accepted from a client."),
     server("ws_compression", Kind::Bool, server!(ws_compression))
