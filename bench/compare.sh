@@ -162,6 +162,8 @@ if [ "$all" = 1 ]; then
   echo "==> sockwave-only scenarios (results under $out)" >&2
   bench/backpressure.sh "$out/backpressure.jsonl"
   ENGINE=nats bench/backpressure.sh "$out/backpressure.jsonl"
+  BATCH=10 bench/backpressure.sh "$out/backpressure.jsonl"
+  ENGINE=nats BATCH=10 bench/backpressure.sh "$out/backpressure.jsonl"
   bench/fanout-seconds.sh "$out/fanout-seconds.jsonl"
   bench/publish-patterns.sh "$out/publish-patterns.jsonl"
   bench/history.sh --rounds "$rounds" --out "$out/history.jsonl"

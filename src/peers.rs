@@ -188,6 +188,7 @@ fn expire_dead_nodes(ctx: &Arc<Context>, timeout: Duration) {
     drop(view);
     flushes.flush();
     for node in expired {
+        ctx.pressure.forget(&node);
         tracing::warn!(node = %node, timeout_secs = timeout.as_secs(), "cluster node silent: removed its connections and presence members");
     }
 }
@@ -211,6 +212,10 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
     }
     if !own {
         ctx.cluster.count_received();
+        if let Some(sent) = envelope.at {
+            ctx.pressure
+                .note_transit(&envelope.node, sent, crate::adapter::wire::wall_clock_ms());
+        }
     }
     let node = envelope.node;
     let now = Instant::now();
@@ -238,6 +243,7 @@ pub fn handle(ctx: &Arc<Context>, payload: &[u8]) {
             flushes.flush();
         }
         NodeMessage::Goodbye => {
+            ctx.pressure.forget(&node);
             let mut view = ctx.cluster.lock();
             let transitions = view.remove_node(&node);
             let flushes = crate::effects::apply(ctx, &view, transitions, None);

@@ -38,25 +38,30 @@ pub(crate) enum TransportEvent {
 /// (a pressure signal above all), nor be parsed only to be ignored.
 #[derive(Debug, Clone)]
 pub(crate) struct Echo {
-    prefix: Vec<u8>,
+    /// What every message starts with, up to the send time.
+    version: Vec<u8>,
+    /// What follows the send time in this node's messages.
+    sender: Vec<u8>,
 }
 
 impl Echo {
-    /// For the node `node_id` (messages start with its id, as `wire::encode` writes them).
+    /// For the node `node_id` (as `wire::encode` writes messages: version, send time, node,
+    /// type).
     pub(crate) fn new(node_id: &str) -> Echo {
-        let prefix = format!(
-            r#"{{"v":{},"node":"{node_id}","type":""#,
-            super::wire::WIRE_VERSION
-        );
         Echo {
-            prefix: prefix.into_bytes(),
+            version: format!(r#"{{"v":{},"at":"#, super::wire::WIRE_VERSION).into_bytes(),
+            sender: format!(r#","node":"{node_id}","type":""#).into_bytes(),
         }
     }
 
     /// Whether `payload` is this node's own message and not a positioned one.
     pub(crate) fn is_own(&self, payload: &[u8]) -> bool {
-        payload
-            .strip_prefix(self.prefix.as_slice())
+        let Some(rest) = payload.strip_prefix(self.version.as_slice()) else {
+            return false;
+        };
+        let digits = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
+        rest[digits..]
+            .strip_prefix(self.sender.as_slice())
             .is_some_and(|rest| !rest.starts_with(b"positioned\""))
     }
 }

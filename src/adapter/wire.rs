@@ -15,6 +15,10 @@ pub(crate) const WIRE_VERSION: u8 = 1;
 pub(crate) struct Envelope {
     /// Wire version.
     pub(crate) v: u8,
+    /// When the sender encoded it: milliseconds of its wall clock (absent from older nodes).
+    /// Receivers compare transit times, never clocks (see `pressure::note_transit`).
+    #[serde(default)]
+    pub(crate) at: Option<u64>,
     /// The sending node.
     pub(crate) node: String,
     /// The message.
@@ -190,12 +194,14 @@ pub(crate) fn encode(node: &str, message: &NodeMessage) -> String {
     #[derive(Serialize)]
     struct Out<'a> {
         v: u8,
+        at: u64,
         node: &'a str,
         #[serde(flatten)]
         message: &'a NodeMessage,
     }
     serde_json::to_string(&Out {
         v: WIRE_VERSION,
+        at: wall_clock_ms(),
         node,
         message,
     })
@@ -211,6 +217,13 @@ pub(crate) fn positioned_parts(node: &str, message: &NodeMessage) -> (String, St
         .filter(|head| head.ends_with(",\"position\":\""))
         .expect("a Positioned message ends with its empty position");
     (head.to_string(), "\"}".to_string())
+}
+
+/// Milliseconds since the Unix epoch on this machine's clock.
+pub(crate) fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
 /// Parses an envelope, refusing other versions.
@@ -257,13 +270,20 @@ mod tests {
             except: Some("1.2".into()),
             cache: None,
         };
+        let before = wall_clock_ms();
         let text = encode("n1", &message);
+        assert!(text.starts_with(r#"{"v":1,"at":"#), "{text}");
         assert!(
-            text.starts_with(r#"{"v":1,"node":"n1","type":"broadcast""#),
+            text.contains(r#","node":"n1","type":"broadcast""#),
             "{text}"
         );
         let back = decode(text.as_bytes()).unwrap();
         assert_eq!(back.node, "n1");
+        let at = back.at.expect("the send time");
+        assert!(at >= before && at <= wall_clock_ms());
+        // An older node's message, without a send time, still decodes.
+        let old = decode(br#"{"v":1,"node":"n0","type":"hello"}"#).unwrap();
+        assert_eq!((old.node.as_str(), old.at), ("n0", None));
         assert!(
             matches!(back.message, NodeMessage::Broadcast { except: Some(e), .. } if e == "1.2")
         );

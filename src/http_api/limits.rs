@@ -86,6 +86,20 @@ pub(super) fn backpressure(ctx: &Context, app: &App) -> Result<(), ApiError> {
     })
 }
 
+/// Refuses a publish of `events` events while this node paces publishes for a node that was
+/// behind (checked once the events are counted; see `pressure::pace`).
+pub(super) fn pace(ctx: &Context, app: &App, events: usize) -> Result<(), ApiError> {
+    let Some(refusal) = ctx.pressure.paced(events, tokio::time::Instant::now()) else {
+        return Ok(());
+    };
+    ctx.metrics.app(&app.id).rate_limited(Limit::Backpressure);
+    Err(ApiError::Backpressure {
+        node: refusal.node,
+        behind: refusal.behind,
+        retry_after_secs: refusal.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+    })
+}
+
 /// Adds `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
 pub(super) fn add_headers(response: &mut Response<Full<Bytes>>, decision: &Decision) {
     let headers = response.headers_mut();

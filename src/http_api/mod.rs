@@ -159,6 +159,7 @@ async fn route(
             let event =
                 publish::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
             let cost = event.channels.len();
+            limits::pace(ctx, &verified.app, 1)?;
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let reached = publish::publish(ctx, &verified.app, registry, &event).await?;
             ctx.metrics
@@ -173,8 +174,7 @@ async fn route(
         Endpoint::PublishBatch => {
             let batch = publish::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
             let cost = batch.iter().map(|event| event.channels.len()).sum();
-            // Backpressure admitted the request as one event.
-            ctx.pressure.charge(batch.len().saturating_sub(1));
+            limits::pace(ctx, &verified.app, batch.len())?;
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let mut attributes: Vec<Option<Value>> = Vec::with_capacity(batch.len());
             for (index, event) in batch.iter().enumerate() {

@@ -31,6 +31,10 @@ pub(crate) const HOLD: Duration = Duration::from_millis(500);
 /// Cluster messages waiting for this node's actor above which it is behind. At once: the
 /// backlog grows at the publishers' pace, thousands a second, while a signal travels.
 pub(crate) const MAX_BACKLOG: usize = 128;
+/// How much longer than its quickest a message from another node may take to arrive before
+/// this node counts as behind: the queue on the way (the sender's, the engine's, this node's
+/// socket buffers) is one its actor cannot count.
+pub(crate) const MAX_TRANSIT_DELAY: Duration = Duration::from_millis(100);
 /// The shortest busy stretch (messages waiting all along) a handling rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// Shortest interval between two announcements of this node's pressure.
@@ -65,6 +69,9 @@ pub struct Pressure {
     remote_until: AtomicU64,
     /// The pace publishes are admitted at after another node was behind.
     pacer: pace::Pacer,
+    /// Per sending node: the quickest transit seen (receive minus send time, in ms, which
+    /// includes the two clocks' offset) and when it was set (same clock as `behind_at`).
+    transit: Mutex<HashMap<String, (i64, u64)>>,
 }
 
 /// Messages waiting to be published to the cluster engine above which this node refuses
@@ -99,6 +106,7 @@ impl Pressure {
             remote: Mutex::new(HashMap::new()),
             remote_until: AtomicU64::new(0),
             pacer: pace::Pacer::default(),
+            transit: Mutex::new(HashMap::new()),
         }
     }
 
@@ -163,6 +171,34 @@ impl Pressure {
         if queued > MAX_BACKLOG {
             self.behind_at.store(now, Ordering::Relaxed);
         }
+    }
+
+    /// A message `node` sent at `sent_ms` (its wall clock) arrived at `received_ms` (ours):
+    /// behind when that took `MAX_TRANSIT_DELAY` longer than the quickest transit from that
+    /// node. Comparing a node's transits with each other cancels the clocks' offset; the
+    /// quickest is let rise by 1 ms a second so a drifting clock cannot keep it too low.
+    pub(crate) fn note_transit(&self, node: &str, sent_ms: u64, received_ms: u64) {
+        if !self.enabled() {
+            return;
+        }
+        let transit = received_ms as i64 - sent_ms as i64;
+        let now = self.stamp(Instant::now());
+        let mut quickest = self.transit.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = quickest.entry(node.to_string()).or_insert((transit, now));
+        let floor = entry.0 + (now.saturating_sub(entry.1) / 1000) as i64;
+        if transit <= floor {
+            *entry = (transit, now);
+            return;
+        }
+        if transit - floor > MAX_TRANSIT_DELAY.as_millis() as i64 {
+            self.behind_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// A node left: forget its transit times.
+    pub(crate) fn forget(&self, node: &str) {
+        let mut quickest = self.transit.lock().unwrap_or_else(|p| p.into_inner());
+        quickest.remove(node);
     }
 
     /// Cluster messages a second this node handled in its last busy stretch, if measured
@@ -263,16 +299,20 @@ impl Pressure {
                 return held;
             }
         }
-        self.pacer.admit(now).map(|node| Refusal {
+        None
+    }
+
+    /// Whether a publish of `events` events must wait for the pace another node asked for
+    /// (see `pace`); checked once the request is parsed and its events counted.
+    pub(crate) fn paced(&self, events: usize, now: Instant) -> Option<Refusal> {
+        if !self.enabled() {
+            return None;
+        }
+        self.pacer.admit(events, now).map(|node| Refusal {
             node: format!("node {node}"),
             behind: DELIVERING,
             retry_after: Duration::from_secs(1),
         })
-    }
-
-    /// An admitted publish turned out to hold `events` more (a batch): paced publishes pay.
-    pub(crate) fn charge(&self, events: usize) {
-        self.pacer.charge(events);
     }
 }
 
@@ -364,7 +404,7 @@ mod tests {
         let paced = (0..1000)
             .filter(|ms| {
                 let at = now + HOLD + Duration::from_millis(*ms);
-                pressure.refusal(at).is_none()
+                pressure.refusal(at).is_none() && pressure.paced(1, at).is_none()
             })
             .count();
         // 80 % of 1,000 a second, grown by 10 % a second since the signal, plus a burst.
@@ -372,7 +412,31 @@ mod tests {
             (800..=960).contains(&paced),
             "paced below 1,000 a second: {paced}"
         );
-        assert_eq!(pressure.refusal(now + pace::PACE_FOR), None);
+        assert_eq!(pressure.paced(1, now + pace::PACE_FOR), None);
+    }
+
+    #[test]
+    fn a_slower_transit_than_the_quickest_is_pressure_whatever_the_clocks_say() {
+        let pressure = Pressure::new(Duration::from_millis(100));
+        // The sender's clock runs 5 s ahead: transits look negative, and only their growth counts.
+        pressure.note_transit("b", 10_000, 5_002);
+        pressure.note_transit("b", 11_000, 6_001);
+        pressure.note_transit("b", 12_000, 7_050);
+        assert_eq!(
+            pressure.refusal(Instant::now()),
+            None,
+            "within the allowance"
+        );
+        pressure.note_transit("b", 13_000, 8_200);
+        assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
+        // Another node's transits are measured against its own quickest.
+        let pressure = Pressure::new(Duration::from_millis(100));
+        pressure.note_transit("b", 1_000, 1_001);
+        pressure.note_transit("c", 1_000, 1_500);
+        assert_eq!(pressure.refusal(Instant::now()), None);
+        pressure.forget("c");
+        pressure.note_transit("c", 2_000, 2_001);
+        assert_eq!(pressure.refusal(Instant::now()), None);
     }
 
     #[test]

@@ -20,6 +20,8 @@ const GROWTH_PER_SECOND: f64 = 0.1;
 pub(crate) const PACE_FOR: Duration = Duration::from_secs(10);
 /// Events admitted at once above the rate, as seconds of it.
 const BURST_SECONDS: f64 = 0.05;
+/// Events admitted at once at least, so a batch (10 events by default) can go at a low rate.
+const BATCH_ROOM: f64 = 20.0;
 
 /// The pace this node admits publishes at, if another node asked for one.
 #[derive(Debug, Default)]
@@ -67,9 +69,10 @@ impl Pacer {
         self.on.store(true, Ordering::Relaxed);
     }
 
-    /// Whether a publish may go now; `Some(node)` names the node whose pace refuses it.
-    /// An admitted publish costs one event; `charge` adds the rest of a batch.
-    pub(crate) fn admit(&self, now: Instant) -> Option<String> {
+    /// Whether a publish of `events` events may go now; `Some(node)` names the node whose
+    /// pace refuses it. A batch needs room for all of its events at once, so concurrent
+    /// batches cannot each slip through on the last token.
+    pub(crate) fn admit(&self, events: usize, now: Instant) -> Option<String> {
         if !self.on.load(Ordering::Relaxed) {
             return None;
         }
@@ -83,22 +86,14 @@ impl Pacer {
         let elapsed = now.saturating_duration_since(pace.last).as_secs_f64();
         pace.last = now;
         pace.rate *= 1.0 + GROWTH_PER_SECOND * elapsed;
-        pace.tokens = (pace.tokens + elapsed * pace.rate).min(pace.rate * BURST_SECONDS + 1.0);
-        if pace.tokens < 1.0 {
+        let cost = events.max(1) as f64;
+        let room = (pace.rate * BURST_SECONDS).max(BATCH_ROOM).max(cost);
+        pace.tokens = (pace.tokens + elapsed * pace.rate).min(room);
+        if pace.tokens < cost {
             return Some(pace.node.clone());
         }
-        pace.tokens -= 1.0;
+        pace.tokens -= cost;
         None
-    }
-
-    /// An admitted publish turned out to hold `events` more (a batch).
-    pub(crate) fn charge(&self, events: usize) {
-        if events == 0 || !self.on.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Some(pace) = self.lock().as_mut() {
-            pace.tokens -= events as f64;
-        }
     }
 }
 
@@ -109,7 +104,7 @@ mod tests {
     /// Events admitted over `seconds`, one attempt per millisecond from `start`.
     fn admitted(pacer: &Pacer, start: Instant, seconds: u64) -> u64 {
         (0..seconds * 1000)
-            .filter(|ms| pacer.admit(start + Duration::from_millis(*ms)).is_none())
+            .filter(|ms| pacer.admit(1, start + Duration::from_millis(*ms)).is_none())
             .count() as u64
     }
 
@@ -117,7 +112,7 @@ mod tests {
     fn publishes_go_below_the_reported_rate_then_faster_then_freely() {
         let pacer = Pacer::default();
         let now = Instant::now();
-        assert_eq!(pacer.admit(now), None, "nobody asked");
+        assert_eq!(pacer.admit(1, now), None, "nobody asked");
         pacer.signal("a", 500, now);
         let first = admitted(&pacer, now, 1);
         assert!(
@@ -129,7 +124,7 @@ mod tests {
             later > first,
             "the rate grows without a new signal: {later} vs {first}"
         );
-        assert_eq!(pacer.admit(now + PACE_FOR), None);
+        assert_eq!(pacer.admit(1, now + PACE_FOR), None);
         assert_eq!(
             admitted(&pacer, now + PACE_FOR, 1),
             1000,
@@ -138,25 +133,24 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_paid_for_before_the_next_publish() {
+    fn a_batch_waits_for_room_for_all_its_events() {
         let pacer = Pacer::default();
         let now = Instant::now();
         pacer.signal("a", 100, now);
+        // 80 events a second: after 100 ms, 8 tokens; a batch of 10 waits, a single goes.
         let at = now + Duration::from_millis(100);
-        assert_eq!(pacer.admit(at), None);
-        pacer.charge(50);
-        assert_eq!(
-            pacer.admit(at + Duration::from_millis(100)),
-            Some("a".to_string())
-        );
-        // 80 events a second repay 50 in well under a second.
-        assert_eq!(pacer.admit(at + Duration::from_millis(900)), None);
+        assert_eq!(pacer.admit(10, at), Some("a".to_string()));
+        assert_eq!(pacer.admit(1, at), None);
+        let ms = |n| at + Duration::from_millis(n);
+        assert_eq!(pacer.admit(10, ms(20)), Some("a".to_string()), "8.7 tokens");
+        assert_eq!(pacer.admit(10, ms(50)), None, "11.1 tokens");
+        assert_eq!(pacer.admit(2, ms(51)), Some("a".to_string()), "1.2 left");
     }
 
     #[test]
     fn a_zero_rate_does_not_pace() {
         let pacer = Pacer::default();
         pacer.signal("a", 0, Instant::now());
-        assert_eq!(pacer.admit(Instant::now()), None);
+        assert_eq!(pacer.admit(1, Instant::now()), None);
     }
 }
