@@ -35,6 +35,10 @@ pub(crate) const MAX_BACKLOG: usize = 128;
 /// this node counts as behind: the queue on the way (the sender's, the engine's, this node's
 /// socket buffers) is one its actor cannot count.
 pub(crate) const MAX_TRANSIT_DELAY: Duration = Duration::from_millis(100);
+/// Late messages in a row from one node that make this node behind: a flood delivers them
+/// within milliseconds, while one delayed heartbeat (a pause of the engine, say) must not
+/// turn publishes away.
+const LATE_IN_A_ROW: u32 = 16;
 /// The shortest busy stretch (messages waiting all along) a handling rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// Shortest interval between two announcements of this node's pressure.
@@ -70,8 +74,9 @@ pub struct Pressure {
     /// The pace publishes are admitted at after another node was behind.
     pacer: pace::Pacer,
     /// Per sending node: the quickest transit seen (receive minus send time, in ms, which
-    /// includes the two clocks' offset) and when it was set (same clock as `behind_at`).
-    transit: Mutex<HashMap<String, (i64, u64)>>,
+    /// includes the two clocks' offset), when it was set (same clock as `behind_at`), and
+    /// the late messages since the last one on time.
+    transit: Mutex<HashMap<String, (i64, u64, u32)>>,
 }
 
 /// Messages waiting to be published to the cluster engine above which this node refuses
@@ -174,8 +179,8 @@ impl Pressure {
     }
 
     /// A message `node` sent at `sent_ms` (its wall clock) arrived at `received_ms` (ours):
-    /// behind when that took `MAX_TRANSIT_DELAY` longer than the quickest transit from that
-    /// node. Comparing a node's transits with each other cancels the clocks' offset; the
+    /// behind when `LATE_IN_A_ROW` messages in a row took `MAX_TRANSIT_DELAY` longer than the
+    /// quickest transit from that node. Comparing a node's transits with each other cancels the clocks' offset; the
     /// quickest is let rise by 1 ms a second so a drifting clock cannot keep it too low.
     pub(crate) fn note_transit(&self, node: &str, sent_ms: u64, received_ms: u64) {
         if !self.enabled() {
@@ -184,13 +189,20 @@ impl Pressure {
         let transit = received_ms as i64 - sent_ms as i64;
         let now = self.stamp(Instant::now());
         let mut quickest = self.transit.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = quickest.entry(node.to_string()).or_insert((transit, now));
+        let entry = quickest
+            .entry(node.to_string())
+            .or_insert((transit, now, 0));
         let floor = entry.0 + (now.saturating_sub(entry.1) / 1000) as i64;
         if transit <= floor {
-            *entry = (transit, now);
+            *entry = (transit, now, 0);
             return;
         }
-        if transit - floor > MAX_TRANSIT_DELAY.as_millis() as i64 {
+        if transit - floor <= MAX_TRANSIT_DELAY.as_millis() as i64 {
+            entry.2 = 0;
+            return;
+        }
+        entry.2 += 1;
+        if entry.2 >= LATE_IN_A_ROW {
             self.behind_at.store(now, Ordering::Relaxed);
         }
     }
@@ -422,12 +434,18 @@ mod tests {
         pressure.note_transit("b", 10_000, 5_002);
         pressure.note_transit("b", 11_000, 6_001);
         pressure.note_transit("b", 12_000, 7_050);
-        assert_eq!(
-            pressure.refusal(Instant::now()),
-            None,
-            "within the allowance"
-        );
+        let calm = |pressure: &Pressure| pressure.refusal(Instant::now()).is_none();
+        assert!(calm(&pressure), "within the allowance");
+        for _ in 1..LATE_IN_A_ROW {
+            pressure.note_transit("b", 13_000, 8_200);
+        }
+        assert!(calm(&pressure), "one short of a run");
+        pressure.note_transit("b", 12_000, 7_010);
         pressure.note_transit("b", 13_000, 8_200);
+        assert!(calm(&pressure), "the run starts again");
+        for _ in 1..LATE_IN_A_ROW {
+            pressure.note_transit("b", 13_000, 8_200);
+        }
         assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
         // Another node's transits are measured against its own quickest.
         let pressure = Pressure::new(Duration::from_millis(100));

@@ -1,5 +1,5 @@
 //! Pacing publishes after another node said it was behind. Refusing everything while a node
-//! is behind and everything again once it has caught up swings: the moment the refusals
+//! is behind, and nothing once it has caught up, swings: the moment the refusals
 //! lapse, 32 keep-alive publishers get thousands of events accepted before the next signal
 //! arrives, and each of those waits, a second deep, in the flooded node's queue. So a signal
 //! also carries the rate the node was delivering at, and for `PACE_FOR` after it this node
