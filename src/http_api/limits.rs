@@ -12,6 +12,7 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::context::Context;
 use crate::metrics::Limit;
+use crate::pressure::Refusal;
 use crate::rate_limit::Decision;
 
 /// `X-RateLimit-Limit`.
@@ -75,21 +76,22 @@ pub(super) fn backpressure(ctx: &Context, app: &App) -> Result<(), ApiError> {
         .pressure
         .refusal(tokio::time::Instant::now())
         .or_else(|| ctx.pressure.outgoing_refusal(ctx.cluster.outgoing_queued()));
-    let Some(refusal) = refusal else {
-        return Ok(());
-    };
-    ctx.metrics.app(&app.id).rate_limited(Limit::Backpressure);
-    Err(ApiError::Backpressure {
-        node: refusal.node,
-        behind: refusal.behind,
-        retry_after_secs: refusal.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-    })
+    refuse(ctx, app, refusal)
 }
 
 /// Refuses a publish of `events` events while this node paces publishes for a node that was
 /// behind (checked once the events are counted; see `pressure::pace`).
 pub(super) fn pace(ctx: &Context, app: &App, events: usize) -> Result<(), ApiError> {
-    let Some(refusal) = ctx.pressure.paced(events, tokio::time::Instant::now()) else {
+    refuse(
+        ctx,
+        app,
+        ctx.pressure.paced(events, tokio::time::Instant::now()),
+    )
+}
+
+/// The 429 for a backpressure refusal, counted.
+fn refuse(ctx: &Context, app: &App, refusal: Option<Refusal>) -> Result<(), ApiError> {
+    let Some(refusal) = refusal else {
         return Ok(());
     };
     ctx.metrics.app(&app.id).rate_limited(Limit::Backpressure);
