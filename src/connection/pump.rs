@@ -51,7 +51,7 @@ pub(crate) struct Pump {
 impl Pump {
     /// A pump over an upgraded stream; `early` holds bytes read along with the request;
     /// `inflate` when the connection negotiated `permessage-deflate`.
-    pub(crate) fn new(io: SocketIo, max_message: usize, inflate: bool, early: &[u8]) -> Pump {
+    pub(crate) fn new(io: SocketIo, max_message: usize, inflate: bool, early: Vec<u8>) -> Pump {
         let decoder = Decoder::new(max_message);
         Pump {
             io,
@@ -59,7 +59,7 @@ impl Pump {
                 true => decoder.inflating(),
                 false => decoder,
             },
-            early: (!early.is_empty()).then(|| early.to_vec()),
+            early: (!early.is_empty()).then_some(early),
         }
     }
 
@@ -88,7 +88,7 @@ impl Pump {
             }
             Either::Right(tls) => SocketIo::Tls(Box::new(tls)),
         };
-        Some(Pump::new(io, max_message, inflate, &early))
+        Some(Pump::new(io, max_message, inflate, early))
     }
 
     /// Waits for the next event, writing the socket's queued frames meanwhile.

@@ -7,7 +7,9 @@
 //! publishes while its own messages to the others queue up (`outgoing_refusal`).
 //!
 //! Signals are cheap: the cluster actor's queue length when it takes a message (above
-//! `MAX_BACKLOG`), and each fan-out's duration (timed anyway for `fanout_seconds`) when
+//! `MAX_BACKLOG`), how much slower than their quickest another node's messages arrive
+//! (`note_transit`: the queue on the way, which the actor cannot count), and each fan-out's
+//! duration (timed anyway for `fanout_seconds`) when
 //! another fan-out started before it ended: one long fan-out to a big audience, done before
 //! the next event, is a node keeping up (100,000 subscribers take about a second here, and
 //! an event every 2 s is no backlog). A signal holds for `HOLD`; the actor tells the other

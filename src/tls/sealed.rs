@@ -24,8 +24,10 @@ const WRITE_BATCH: usize = 4 * MAX_PLAINTEXT;
 thread_local! {
     /// Ciphertext read from a socket: a partial record carried over plus one read.
     static CIPHER: RefCell<Vec<u8>> = RefCell::new(vec![0; 2 * MAX_RECORD]);
-    /// Records sealed for one write.
-    static SEALED: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(WRITE_BATCH + 4 * MAX_RECORD));
+    /// Records sealed for one write: a batch of plaintext plus each record's header, content
+    /// type and tag.
+    static SEALED: RefCell<Vec<u8>> =
+        RefCell::new(Vec::with_capacity(WRITE_BATCH + 4 * (MAX_RECORD - MAX_PLAINTEXT)));
 }
 
 /// A TLS 1.3 connection's socket and record keys.
@@ -54,13 +56,18 @@ pub(crate) fn can_offload(tls: &TlsStream<TcpStream>) -> bool {
 }
 
 /// Takes `tls` over (see `can_offload`): plaintext rustls decrypted but nobody read yet is
-/// appended to `early`.
+/// appended to `early`, and a close_notify it already took is kept.
 pub(crate) fn offload(tls: TlsStream<TcpStream>, early: &mut Vec<u8>) -> io::Result<SealedStream> {
     let (tcp, mut conn) = tls.into_inner();
     let mut chunk = [0u8; 4096];
+    let mut closed = false;
     loop {
         match conn.reader().read(&mut chunk) {
-            Ok(0) => break,
+            // rustls reads 0 only after the peer's close_notify.
+            Ok(0) => {
+                closed = true;
+                break;
+            }
             Ok(n) => early.extend_from_slice(&chunk[..n]),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
             Err(err) => return Err(err),
@@ -76,7 +83,7 @@ pub(crate) fn offload(tls: TlsStream<TcpStream>, early: &mut Vec<u8>) -> io::Res
         records,
         partial: Vec::new(),
         unsent: Vec::new(),
-        closed: false,
+        closed,
         shut: false,
     })
 }
