@@ -21,13 +21,7 @@ pub(crate) fn spawn(
 ) -> TransportHandle {
     let subject = format!("{prefix}.sockwave");
     let (handle, outgoing) = TransportHandle::channel();
-    tokio::spawn(run(
-        servers.to_vec(),
-        subject,
-        outgoing,
-        (events, echo),
-        stop,
-    ));
+    tokio::spawn(run(servers.to_vec(), subject, outgoing, events, echo, stop));
     handle
 }
 
@@ -35,7 +29,8 @@ async fn run(
     servers: Vec<String>,
     subject: String,
     mut outgoing: mpsc::Receiver<Bytes>,
-    (events, echo): (mpsc::Sender<TransportEvent>, Echo),
+    events: mpsc::Sender<TransportEvent>,
+    echo: Echo,
     stop: CancellationToken,
 ) {
     let (servers, credentials) = take_credentials(&servers);

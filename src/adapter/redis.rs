@@ -33,7 +33,8 @@ pub(crate) fn spawn(
         source,
         channel,
         outgoing,
-        (events, echo),
+        events,
+        echo,
         stop,
         handle.clone(),
     ));
@@ -49,7 +50,8 @@ async fn run(
     source: Source,
     channel: String,
     mut outgoing: mpsc::Receiver<Bytes>,
-    (events, echo): (mpsc::Sender<TransportEvent>, Echo),
+    events: mpsc::Sender<TransportEvent>,
+    echo: Echo,
     stop: CancellationToken,
     handle: TransportHandle,
 ) {
@@ -88,8 +90,9 @@ async fn run(
                 tokio::select! {
                     _ = stop.cancelled() => {
                         // Flush what is queued (e.g. the goodbye) before leaving.
-                        while let Ok(payload) = outgoing.try_recv() {
-                            let _ = timeout(PUBLISH_TIMEOUT, publish(&mut publisher, &channel, &payload)).await;
+                        let queued: Vec<Bytes> = std::iter::from_fn(|| outgoing.try_recv().ok()).collect();
+                        for batch in queued.chunks(PUBLISH_BATCH) {
+                            let _ = timeout(PUBLISH_TIMEOUT, publish_all(&mut publisher, &channel, batch)).await;
                         }
                         return;
                     }
@@ -157,28 +160,12 @@ async fn connect(
     Ok((pubsub, publisher, server))
 }
 
-async fn publish(
-    connection: &mut redis::aio::MultiplexedConnection,
-    channel: &str,
-    payload: &[u8],
-) -> Result<(), redis::RedisError> {
-    redis::cmd("PUBLISH")
-        .arg(channel)
-        .arg(payload)
-        .query_async::<i64>(connection)
-        .await
-        .map(|_| ())
-}
-
 /// `PUBLISH`es `payloads` in order, pipelined in one round trip.
 async fn publish_all(
     connection: &mut redis::aio::MultiplexedConnection,
     channel: &str,
     payloads: &[Bytes],
 ) -> Result<(), redis::RedisError> {
-    if let [payload] = payloads {
-        return publish(connection, channel, payload).await;
-    }
     let mut pipe = redis::pipe();
     for payload in payloads {
         pipe.cmd("PUBLISH")
