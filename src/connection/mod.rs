@@ -13,6 +13,7 @@ pub(crate) mod message_rate;
 pub(crate) mod pump;
 mod resume;
 pub mod session;
+mod subscriptions;
 mod task;
 pub(crate) mod user_data;
 pub(crate) mod watchdog;
@@ -89,27 +90,28 @@ pub(crate) fn upgrade(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let tasks = ctx.socket_tasks.clone();
-    let app_key = app_key.to_string();
+    // Everything the socket's task needs later goes into one box, captured alone: a spawned
+    // future is sized for its largest state plus everything it captured (kept for its whole
+    // life, even once moved out), and this one lives as long as the socket.
+    let upgrade = Box::new(task::Upgrade {
+        ctx,
+        app_key: app_key.to_string(),
+        meta,
+        ip_slot,
+        deflate,
+    });
     tasks.spawn(async move {
         // The app is looked up here, after the 101: a database-backed store may have to
         // read it, and every refusal is reported over the WebSocket anyway.
-        let admission = admit(&ctx, &app_key, &meta).await;
-        // Everything the socket's task needs later goes into one box: a spawned future is
-        // sized for its largest state, and this one lives as long as the socket.
-        let upgrade = Box::new(task::Upgrade {
-            ctx,
-            admission,
-            meta,
-            ip_slot,
-            deflate,
-        });
+        let admission = admit(&upgrade.ctx, &upgrade.app_key, &upgrade.meta).await;
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(err) => return tracing::debug!(error = %err, "websocket upgrade failed"),
         };
-        match task::start(upgrade, upgraded) {
+        match task::start(upgrade, admission, upgraded) {
             Some(Ok(connection)) => task::run(connection).await,
-            Some(Err(refused)) => task::refuse(refused).await,
+            // Boxed: the close's timers would otherwise size every socket's task.
+            Some(Err(refused)) => Box::pin(task::refuse(refused)).await,
             None => tracing::error!("upgraded connection is not a TCP or TLS stream"),
         }
     });

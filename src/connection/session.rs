@@ -5,7 +5,6 @@
 //! socket, and reaches other sockets only through the registry. That keeps it testable
 //! without sockets and keeps every await in the connection loop.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -14,6 +13,7 @@ use tokio::time::Instant;
 use super::member::{check_member, parse_member, Refusal};
 use super::message_rate::MessageRate;
 use super::resume;
+use super::subscriptions::Subscriptions;
 use crate::adapter::wire::{Change, NodeMessage};
 use crate::app::App;
 use crate::config::SubscriptionErrorMode;
@@ -44,7 +44,7 @@ pub struct Session {
     socket: SocketHandle,
     socket_id: String,
     /// Subscribed channels, with the presence user id the socket joined as.
-    channels: HashMap<String, Option<String>>,
+    channels: Subscriptions,
     /// The app's client-event rate for this socket; `None` when the app sets no limit.
     client_events: Option<MessageRate>,
     /// The user this socket signed in as.
@@ -76,7 +76,7 @@ impl Session {
             app,
             registry,
             socket,
-            channels: HashMap::new(),
+            channels: Subscriptions::default(),
             client_events,
             user: None,
         }
@@ -176,7 +176,7 @@ impl Session {
             Ok(channel) => channel,
             Err(err) => return vec![self.refuse(name, Refusal::InvalidChannel, err.to_string())],
         };
-        if self.channels.len() >= MAX_CHANNELS_PER_SOCKET && !self.channels.contains_key(name) {
+        if self.channels.len() >= MAX_CHANNELS_PER_SOCKET && !self.channels.contains(name) {
             let message = format!(
                 "this connection is subscribed to {MAX_CHANNELS_PER_SOCKET} channels, the limit: unsubscribe from one first"
             );
@@ -263,7 +263,7 @@ impl Session {
             let transitions = cluster.apply_local(&mut view, &self.app.id, changes, Instant::now());
             flushes = effects::apply(&self.ctx, &view, transitions, Some(self.socket.id()));
             // A repeated subscribe keeps the membership the socket first joined with.
-            self.channels.insert(name.to_string(), joining_user);
+            self.channels.insert(name, joining_user);
         }
         let succeeded = if is_presence {
             let members = view.members(&self.app.id, name);
@@ -363,7 +363,7 @@ impl Session {
 
     /// Leaves a channel; the cluster view decides whether the user left the channel for good.
     pub(crate) fn unsubscribe(&mut self, channel: &str) {
-        if self.channels.remove(channel).is_none() {
+        if !self.channels.remove(channel) {
             return;
         }
         let cluster = &self.ctx.cluster;
@@ -390,8 +390,7 @@ impl Session {
 
     /// Leaves every channel and signs out; called once when the socket closes.
     pub fn leave_all(&mut self) {
-        let channels: Vec<String> = self.channels.keys().cloned().collect();
-        for channel in channels {
+        for channel in self.channels.names() {
             self.unsubscribe(&channel);
         }
         if let Some(user) = self.user.take() {
@@ -548,7 +547,7 @@ impl Session {
                 ));
             }
         }
-        let frame = messages::client_event(event, channel, data, user_id.as_deref());
+        let frame = messages::client_event(event, channel, data, user_id);
         self.ctx.cluster.send_with(|| NodeMessage::Broadcast {
             app: self.app.id.clone(),
             channel: channel.to_string(),
@@ -572,13 +571,8 @@ impl Session {
         });
         // Checked first so apps without webhooks never copy the event data.
         if !self.app.webhooks.is_empty() {
-            let webhook = WebhookEvent::client_event(
-                channel,
-                event,
-                data.get(),
-                &self.socket_id,
-                user_id.as_deref(),
-            );
+            let webhook =
+                WebhookEvent::client_event(channel, event, data.get(), &self.socket_id, user_id);
             self.ctx.webhooks.emit(&self.app, webhook);
         }
         None

@@ -73,7 +73,8 @@ impl Ending {
 /// What the upgrade request decided, carried to the socket's task.
 pub(super) struct Upgrade {
     pub(crate) ctx: Arc<Context>,
-    pub(crate) admission: Result<Arc<App>, (ErrorCode, String)>,
+    /// The key the client asked for, looked up once the 101 is sent.
+    pub(crate) app_key: String,
     pub(crate) meta: ClientMeta,
     /// The address's open-socket slot (per-IP limits), held for the socket's whole life.
     pub(crate) ip_slot: Option<IpSlot>,
@@ -97,18 +98,19 @@ pub(super) struct Refused {
     ending: Ending,
 }
 
-/// Takes over the upgraded stream: admits the socket (app, connection limit), registers it
-/// and queues `connection_established`, or says why not. `None` if hyper handed back a
+/// Takes over the upgraded stream: admits the socket (the app `admission` found, the
+/// connection limit), registers it and queues `connection_established`, or says why not. `None` if hyper handed back a
 /// stream of an unexpected type. Synchronous on purpose: nothing here lives across an
 /// `.await`, so none of it grows the socket's task.
 #[allow(clippy::boxed_local)] // boxed by the caller to keep the spawned future small
 pub(super) fn start(
     upgrade: Box<Upgrade>,
+    admission: Result<Arc<App>, (ErrorCode, String)>,
     upgraded: hyper::upgrade::Upgraded,
 ) -> Option<Result<Box<Connection>, Box<Refused>>> {
     let Upgrade {
         ctx,
-        admission,
+        app_key: _,
         meta,
         ip_slot,
         deflate,
