@@ -6,7 +6,8 @@
 # delivery latency, and the publishes refused (429). One JSON line per run to the file given
 # (default target/bench/backpressure.jsonl). ENGINE=nats runs the nodes over the machine's
 # NATS (127.0.0.1:4222) instead of Redis; BATCH=10 publishes 10 events per request through
-# `POST /batch_events` instead of one per `POST /events`. Needs release binaries
+# `POST /batch_events` instead of one per `POST /events`. SETTINGS=250 runs only
+# the given backpressure_fanout_ms settings (default: 250 and 0). Needs release binaries
 # (`cargo build --release -p sockwave -p sockwave-bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ engine="${ENGINE:-redis}"
 pids=()
 # Nodes left running (a failed run) would answer the next run's requests on the same ports.
 trap 'kill -TERM "${pids[@]}" 2> /dev/null || true' EXIT
-for setting in 250 0; do
+for setting in ${SETTINGS:-250 0}; do
   prefix="bp$RANDOM"
   pids=()
   for port in 6131 6132; do

@@ -257,6 +257,15 @@ impl ClusterView {
         self.apps(app).filter_map(|a| a.channels.get(channel)).sum()
     }
 
+    /// Subscribers of a channel on the other nodes.
+    pub(crate) fn remote_subscription_count(&self, app: &AppId, channel: &str) -> usize {
+        self.nodes
+            .iter()
+            .filter(|(id, _)| **id != self.self_id)
+            .filter_map(|(_, state)| state.apps.get(app)?.channels.get(channel))
+            .sum()
+    }
+
     /// How many channels have subscribers anywhere in the cluster; constant time.
     pub(crate) fn channel_count(&self, app: &AppId) -> usize {
         self.occupied.get(app).copied().unwrap_or(0)

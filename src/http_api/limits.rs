@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::context::Context;
 use crate::metrics::Limit;
 use crate::pressure::Refusal;
+use crate::publish::Event;
 use crate::rate_limit::Decision;
 
 /// `X-RateLimit-Limit`.
@@ -79,14 +80,16 @@ pub(super) fn backpressure(ctx: &Context, app: &App) -> Result<(), ApiError> {
     refuse(ctx, app, refusal)
 }
 
-/// Refuses a publish of `events` events while this node paces publishes for a node that was
-/// behind (checked once the events are counted; see `pressure::pace`).
-pub(super) fn pace(ctx: &Context, app: &App, events: usize) -> Result<(), ApiError> {
-    refuse(
-        ctx,
-        app,
-        ctx.pressure.paced(events, tokio::time::Instant::now()),
-    )
+/// Refuses a publish of `events` while this node paces publishes for a node that was behind,
+/// or ramps up to a flood of deliveries on the other nodes (checked once the events are
+/// counted; see `pressure::pace` and `pressure::ramp`).
+pub(super) fn pace(ctx: &Context, app: &App, events: &[Event]) -> Result<(), ApiError> {
+    if !ctx.pressure.enabled() {
+        return Ok(());
+    }
+    let remote = crate::publish::remote_deliveries(ctx, &app.id, events);
+    let now = tokio::time::Instant::now();
+    refuse(ctx, app, ctx.pressure.paced(events.len(), remote, now))
 }
 
 /// The 429 for a backpressure refusal, counted.

@@ -159,7 +159,7 @@ async fn route(
             let event =
                 publish::parse_event(&parse_json(&verified.body)?, &verified.app.limits, false)?;
             let cost = event.channels.len();
-            limits::pace(ctx, &verified.app, 1)?;
+            limits::pace(ctx, &verified.app, std::slice::from_ref(&event))?;
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let reached = publish::publish(ctx, &verified.app, registry, &event).await?;
             ctx.metrics
@@ -174,7 +174,7 @@ async fn route(
         Endpoint::PublishBatch => {
             let batch = publish::parse_batch(&parse_json(&verified.body)?, &verified.app.limits)?;
             let cost = batch.iter().map(|event| event.channels.len()).sum();
-            limits::pace(ctx, &verified.app, batch.len())?;
+            limits::pace(ctx, &verified.app, &batch)?;
             backend_limit = limits::spend(ctx, &verified.app, Limit::BackendEvents, cost).await?;
             let mut attributes: Vec<Option<Value>> = Vec::with_capacity(batch.len());
             for (index, event) in batch.iter().enumerate() {

@@ -19,6 +19,7 @@
 //! that do not read (those are cut at `socket_queue_capacity`, and must not stop publishes).
 
 pub(crate) mod pace;
+pub(crate) mod ramp;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,9 @@ use tokio::time::{Duration, Instant};
 
 /// What a node behind on its fan-outs or cluster messages is behind doing.
 const DELIVERING: &str = "delivering events to its subscribers";
+/// What a node does while its publishes flood the others faster than it has seen them keep
+/// up with (`ramp`).
+const RAMPING: &str = "ramping up to a sudden flood of deliveries on other nodes (the rate doubles every 100 ms while they keep up)";
 /// How long one signal keeps a node "behind".
 pub(crate) const HOLD: Duration = Duration::from_millis(500);
 /// Cluster messages waiting for this node's actor above which it is behind. At once: the
@@ -75,6 +79,8 @@ pub struct Pressure {
     remote_until: AtomicU64,
     /// The pace publishes are admitted at after another node was behind.
     pacer: pace::Pacer,
+    /// The rate deliveries on other nodes are admitted at: a sudden flood starts slowly.
+    ramp: ramp::Ramp,
     /// Per sending node: the quickest transit seen (receive minus send time, in ms, which
     /// includes the two clocks' offset), when it was set (same clock as `behind_at`), and
     /// the late messages since the last one on time.
@@ -113,6 +119,7 @@ impl Pressure {
             remote: Mutex::new(HashMap::new()),
             remote_until: AtomicU64::new(0),
             pacer: pace::Pacer::default(),
+            ramp: ramp::Ramp::new(Instant::now()),
             transit: Mutex::new(HashMap::new()),
         }
     }
@@ -316,15 +323,28 @@ impl Pressure {
         None
     }
 
-    /// Whether a publish of `events` events must wait for the pace another node asked for
-    /// (see `pace`); checked once the request is parsed and its events counted.
-    pub(crate) fn paced(&self, events: usize, now: Instant) -> Option<Refusal> {
+    /// Whether a publish of `events` events, causing `remote_deliveries` deliveries on the
+    /// other nodes, must wait for the pace another node asked for (`pace`) or for the ramp a
+    /// flood starts on (`ramp`); checked once the request is parsed and its events counted.
+    pub(crate) fn paced(
+        &self,
+        events: usize,
+        remote_deliveries: usize,
+        now: Instant,
+    ) -> Option<Refusal> {
         if !self.enabled() {
             return None;
         }
-        self.pacer.admit(events, now).map(|node| Refusal {
-            node: format!("node {node}"),
-            behind: DELIVERING,
+        if let Some(node) = self.pacer.admit(events, now) {
+            return Some(Refusal {
+                node: format!("node {node}"),
+                behind: DELIVERING,
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        (!self.ramp.admit(remote_deliveries, now)).then(|| Refusal {
+            node: "this node".to_string(),
+            behind: RAMPING,
             retry_after: Duration::from_secs(1),
         })
     }
@@ -418,7 +438,7 @@ mod tests {
         let paced = (0..1000)
             .filter(|ms| {
                 let at = now + HOLD + Duration::from_millis(*ms);
-                pressure.refusal(at).is_none() && pressure.paced(1, at).is_none()
+                pressure.refusal(at).is_none() && pressure.paced(1, 0, at).is_none()
             })
             .count();
         // 80 % of 1,000 a second, grown by 10 % a second since the signal, plus a burst.
@@ -426,7 +446,7 @@ mod tests {
             (800..=960).contains(&paced),
             "paced below 1,000 a second: {paced}"
         );
-        assert_eq!(pressure.paced(1, now + pace::PACE_FOR), None);
+        assert_eq!(pressure.paced(1, 0, now + pace::PACE_FOR), None);
     }
 
     #[test]

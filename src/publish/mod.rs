@@ -80,6 +80,21 @@ pub async fn publish(
     Ok(reached)
 }
 
+/// Deliveries `events` cause on the other nodes (their subscribers of the target channels;
+/// a user may be signed in anywhere, so a user target counts one), which backpressure's ramp
+/// admits at a bounded rate (`pressure::ramp`). One look at the view for the whole request.
+pub fn remote_deliveries(ctx: &Context, app: &AppId, events: &[Event]) -> usize {
+    let view = ctx.cluster.lock();
+    events
+        .iter()
+        .flat_map(|event| &event.channels)
+        .map(|target| match target {
+            Target::Channel(channel) => view.remote_subscription_count(app, channel.as_str()),
+            Target::User(_) => 1,
+        })
+        .sum()
+}
+
 async fn fan_out(
     ctx: &Context,
     app: &App,
