@@ -175,6 +175,11 @@ impl Cluster {
         }
     }
 
+    /// A cluster of one (no engine): no other node exists, ever.
+    pub(crate) fn alone(&self) -> bool {
+        self.transport.is_none()
+    }
+
     /// Builds and sends a message only when other nodes may exist, so hot paths in a cluster
     /// of one do not copy frames into messages nobody receives. Never waits.
     pub(crate) fn send_with(&self, message: impl FnOnce() -> NodeMessage) {

@@ -84,6 +84,9 @@ pub async fn publish(
 /// a user may be signed in anywhere, so a user target counts one), which backpressure's ramp
 /// admits at a bounded rate (`pressure::ramp`). One look at the view for the whole request.
 pub fn remote_deliveries(ctx: &Context, app: &AppId, events: &[Event]) -> usize {
+    if ctx.cluster.alone() {
+        return 0;
+    }
     let view = ctx.cluster.lock();
     events
         .iter()
