@@ -8,7 +8,9 @@
 //! publishers use at least half of it: a sudden flood reaches the flooded node at most about
 //! twice as fast as it keeps up by the time its signal arrives, and the pacing takes over.
 //! The rate halves (not below `START`) for every step in which less than a quarter of it was
-//! used, so after a quiet spell the next flood starts slowly again. Publishes to channels
+//! used, so after a quiet spell the next flood starts slowly again. A burst of `BURST`
+//! deliveries goes at once (a second's worth at the start: the flooded node is at most a
+//! fraction of a second behind for it). Publishes to channels
 //! without subscribers elsewhere cost nothing here, and `START` is above what a dashboard's
 //! events cause (250 events a second to 1,000 subscribers elsewhere).
 
@@ -18,6 +20,9 @@ use tokio::time::{Duration, Instant};
 
 /// Deliveries on other nodes a second admitted from a standing start.
 pub(crate) const START: f64 = 250_000.0;
+/// Deliveries that may go at once, whatever the rate: a burst (a queue of broadcast jobs
+/// flushed at once) passes whole; at the start rate it is one second's worth.
+pub(crate) const BURST: f64 = START;
 /// How often the rate is reconsidered.
 pub(crate) const STEP: Duration = Duration::from_millis(100);
 /// Doubling stops here (far above what any node delivers).
@@ -42,12 +47,12 @@ struct State {
 }
 
 impl Ramp {
-    /// A ramp at `START`, with one step's worth ready.
+    /// A ramp at `START`, with a burst ready.
     pub(crate) fn new(now: Instant) -> Ramp {
         Ramp {
             state: Mutex::new(State {
                 rate: START,
-                tokens: START * STEP.as_secs_f64(),
+                tokens: BURST,
                 last: now,
                 step_start: now,
                 used: 0.0,
@@ -56,7 +61,7 @@ impl Ramp {
     }
 
     /// Whether a publish causing `deliveries` deliveries on other nodes may go now. One
-    /// publish may cost more than a step's worth (an event to 100,000 subscribers): it goes
+    /// publish may cost more than the burst (an event to 100,000 subscribers): it goes
     /// once the tokens are not negative, and the ones after it wait until its debt is paid.
     pub(crate) fn admit(&self, deliveries: usize, now: Instant) -> bool {
         if deliveries == 0 {
@@ -77,7 +82,8 @@ impl Ramp {
         }
         let elapsed = now.saturating_duration_since(state.last).as_secs_f64();
         state.last = now;
-        state.tokens = (state.tokens + elapsed * state.rate).min(state.rate * STEP.as_secs_f64());
+        let room = (state.rate * STEP.as_secs_f64()).max(BURST);
+        state.tokens = (state.tokens + elapsed * state.rate).min(room);
         if state.tokens < 0.0 {
             return false;
         }
@@ -110,8 +116,8 @@ mod tests {
         // 1,000 subscribers elsewhere, 10,000 events a second offered: 10 M deliveries/s.
         let first = admitted(&ramp, start, 100, 1000);
         assert!(
-            (25_000..=52_000).contains(&first),
-            "one step's worth ready plus 250k/s for 100 ms: {first}"
+            (250_000..=280_000).contains(&first),
+            "a burst ready plus 250k/s for 100 ms: {first}"
         );
         let second = admitted(&ramp, start + STEP, 100, 1000);
         assert!(
@@ -141,6 +147,20 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_of_queued_jobs_goes_at_once() {
+        let start = Instant::now();
+        let ramp = Ramp::new(start);
+        // 250 events to 1,000 subscribers elsewhere, all in the same millisecond.
+        let at = start + Duration::from_secs(5);
+        assert!(
+            (0..250).all(|_| ramp.admit(1000, at)),
+            "the burst goes whole"
+        );
+        assert!(ramp.admit(1000, at), "one more goes into debt");
+        assert!(!ramp.admit(1000, at), "the next waits for the debt");
+    }
+
+    #[test]
     fn after_a_quiet_spell_a_flood_starts_slowly_again() {
         let start = Instant::now();
         let ramp = Ramp::new(start);
@@ -149,6 +169,9 @@ mod tests {
         assert!(fast > 500_000, "ramped up: {fast}");
         let later = start + Duration::from_secs(60);
         let slow = admitted(&ramp, later, 100, 1000);
-        assert!(slow <= 52_000, "back to the start after a minute: {slow}");
+        assert!(
+            slow <= 280_000,
+            "back to a burst and the start rate after a minute: {slow}"
+        );
     }
 }
