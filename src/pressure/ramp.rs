@@ -10,9 +10,9 @@
 //! The rate halves (not below `START`) for every step in which less than a quarter of it was
 //! used, so after a quiet spell the next flood starts slowly again. A burst of `BURST`
 //! deliveries goes at once (a second's worth at the start: the flooded node is at most a
-//! fraction of a second behind for it). Publishes to channels
-//! without subscribers elsewhere cost nothing here, and `START` is above what a dashboard's
-//! events cause (250 events a second to 1,000 subscribers elsewhere).
+//! fraction of a second behind for it). Publishes to channels without subscribers elsewhere
+//! cost nothing here, and `START` is above what a dashboard's events cause (250 events a
+//! second to 1,000 subscribers elsewhere).
 
 use std::sync::Mutex;
 
