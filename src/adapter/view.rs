@@ -257,13 +257,24 @@ impl ClusterView {
         self.apps(app).filter_map(|a| a.channels.get(channel)).sum()
     }
 
-    /// Subscribers of a channel on the other nodes.
-    pub(crate) fn remote_subscription_count(&self, app: &AppId, channel: &str) -> usize {
+    /// The largest number of subscribers of `channels` (summed per node) any other node holds.
+    pub(crate) fn busiest_remote_audience<'a>(
+        &self,
+        app: &AppId,
+        channels: impl Iterator<Item = &'a str> + Clone,
+    ) -> usize {
         self.nodes
             .iter()
             .filter(|(id, _)| **id != self.self_id)
-            .filter_map(|(_, state)| state.apps.get(app)?.channels.get(channel))
-            .sum()
+            .filter_map(|(_, state)| state.apps.get(app))
+            .map(|apps| {
+                channels
+                    .clone()
+                    .filter_map(|channel| apps.channels.get(channel))
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many channels have subscribers anywhere in the cluster; constant time.

@@ -324,7 +324,7 @@ impl Pressure {
     }
 
     /// Whether a publish of `events` events, causing `remote_deliveries` deliveries on the
-    /// other nodes, must wait for the pace another node asked for (`pace`) or for the ramp a
+    /// busiest other node, must wait for the pace another node asked for (`pace`) or for the ramp a
     /// flood starts on (`ramp`); checked once the request is parsed and its events counted.
     pub(crate) fn paced(
         &self,

@@ -3,10 +3,11 @@
 //! starts at full speed — 32 keep-alive publishers, 20,000 events a second to a channel with
 //! 1,000 subscribers on another node, where that node delivers 1,500 — is accepted at full
 //! speed for that round trip, and what it left in the flooded node's queue is delivered a
-//! second or more late. So the deliveries a node's publishes cause on the other nodes are
-//! admitted at a rate that starts at `START` a second and doubles every `STEP` in which the
-//! publishers use at least half of it: a sudden flood reaches the flooded node at most about
-//! twice as fast as it keeps up by the time its signal arrives, and the pacing takes over.
+//! second or more late. So the deliveries a node's publishes cause on the busiest other node
+//! (they deliver in parallel) are admitted at a rate that starts at `START` a second and
+//! doubles every `STEP` in which the publishers use at least half of it: a sudden flood
+//! reaches the flooded node at most about twice as fast as it keeps up by the time its signal
+//! arrives, and the pacing takes over.
 //! The rate halves (not below `START`) for every step in which less than a quarter of it was
 //! used, so after a quiet spell the next flood starts slowly again. A burst of `BURST`
 //! deliveries goes at once (a second's worth at the start: the flooded node is at most a

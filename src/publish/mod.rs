@@ -80,22 +80,25 @@ pub async fn publish(
     Ok(reached)
 }
 
-/// Deliveries `events` cause on the other nodes (their subscribers of the target channels;
-/// a user may be signed in anywhere, so a user target counts one), which backpressure's ramp
-/// admits at a bounded rate (`pressure::ramp`). One look at the view for the whole request.
+/// Deliveries `events` cause on the busiest other node (its subscribers of the target
+/// channels; a user may be signed in anywhere, so each user target counts one), which
+/// backpressure's ramp admits at a bounded rate (`pressure::ramp`): the other nodes deliver
+/// in parallel, so the one with the largest share is the one a flood overruns first. One look
+/// at the view for the whole request.
 pub fn remote_deliveries(ctx: &Context, app: &AppId, events: &[Event]) -> usize {
     if ctx.cluster.alone() {
         return 0;
     }
-    let view = ctx.cluster.lock();
-    events
-        .iter()
-        .flat_map(|event| &event.channels)
-        .map(|target| match target {
-            Target::Channel(channel) => view.remote_subscription_count(app, channel.as_str()),
-            Target::User(_) => 1,
-        })
-        .sum()
+    let targets = events.iter().flat_map(|event| &event.channels);
+    let users = targets
+        .clone()
+        .filter(|target| matches!(target, Target::User(_)))
+        .count();
+    let channels = targets.filter_map(|target| match target {
+        Target::Channel(channel) => Some(channel.as_str()),
+        Target::User(_) => None,
+    });
+    ctx.cluster.lock().busiest_remote_audience(app, channels) + users
 }
 
 async fn fan_out(

@@ -167,3 +167,26 @@ fn exactly_one_node_owns_each_channel() {
         );
     }
 }
+
+#[test]
+fn the_busiest_other_node_sums_its_own_subscribers_of_the_channels() {
+    let now = Instant::now();
+    let app = AppId::from("app");
+    let mut view = ClusterView::new("a");
+    let count = |channel: &str, n| Change::Count {
+        channel: channel.into(),
+        count: n,
+    };
+    view.apply("a", &app, count("news", 500), now); // this node's own: never counted
+    view.apply("b", &app, count("news", 30), now);
+    view.apply("b", &app, count("sport", 40), now);
+    view.apply("c", &app, count("news", 60), now);
+    let audience = |channels: &[&str]| view.busiest_remote_audience(&app, channels.iter().copied());
+    assert_eq!(audience(&["news"]), 60, "c holds the most of news");
+    assert_eq!(audience(&["news", "sport"]), 70, "b: 30 + 40");
+    assert_eq!(audience(&["weather"]), 0);
+    assert_eq!(
+        view.busiest_remote_audience(&AppId::from("other"), ["news"].into_iter()),
+        0
+    );
+}
