@@ -29,6 +29,8 @@ sockudo_bin="${SOCKUDO_BIN:-$(command -v sockudo || true)}"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # utime + stime (clock ticks) of the given processes, summed.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
+# stime alone (clock ticks): the kernel's share, mostly the sends.
+sys_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $13}'))); done; echo "$t"; }
 
 pids=(); ports=()
 cleanup() { kill -TERM "${pids[@]}" "${listeners[@]:-}" 2> /dev/null || true; }
@@ -82,12 +84,12 @@ for _ in $(seq 1 120); do
 done
 settled=$(date +%s.%N)
 rss_after=(); for pid in "${pids[@]}"; do rss_after+=("$(rss_kb "$pid")"); done
-cpu_before="$(cpu_ticks "${pids[@]}") $(cpu_ticks "${listeners[@]}")"
+cpu_before="$(cpu_ticks "${pids[@]}") $(cpu_ticks "${listeners[@]}") $(sys_ticks "${pids[@]}")"
 
 target/release/sockwave-bench publish --events "$events" --interval "$interval" \
   --url "ws://127.0.0.1:${ports[0]}" --http "http://127.0.0.1:${ports[0]}" > "$work/publish.json"
 sleep 10
-cpu_after="$(cpu_ticks "${pids[@]}") $(cpu_ticks "${listeners[@]}")"
+cpu_after="$(cpu_ticks "${pids[@]}") $(cpu_ticks "${listeners[@]}") $(sys_ticks "${pids[@]}")"
 rss_end=(); for pid in "${pids[@]}"; do rss_end+=("$(rss_kb "$pid")"); done
 touch "$work/stop"
 wait "${listeners[@]}" || true
@@ -98,10 +100,10 @@ import json, math, os, sys, time
 work, nodes, started, connected, settled = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:6])
 sys.argv.pop(5)
 before, after = [list(map(int, a.split())) for a in sys.argv[5:7]]
-# CPU seconds (USER_HZ = 100) of the nodes and of the listeners from the first publish to the
-# end of the drain.
+# CPU seconds (USER_HZ = 100) of the nodes, of the listeners and of the nodes in the kernel,
+# from the first publish to the end of the drain.
 end = list(map(int, sys.argv[9].split()))
-(nodes_cpu, listeners_cpu) = [(b - a) / 100 for a, b in zip(*[map(int, x.split()) for x in sys.argv[7:9]])]
+(nodes_cpu, listeners_cpu, nodes_system) = [(b - a) / 100 for a, b in zip(*[map(int, x.split()) for x in sys.argv[7:9]])]
 listens = [json.loads(open(f"{work}/listen-{i}.json").read()) for i in range(nodes)]
 publish = json.loads(open(f"{work}/publish.json").read())
 subscribed = [l["connect"]["subscribed"] for l in listens]
@@ -132,7 +134,8 @@ print(json.dumps({
     "deliveries_expected": expected, "deliveries_received": received, "deliveries_lost": expected - received,
     "latency_ms": {"p50": quantile(0.5), "p99": quantile(0.99), "max": max(l["latency"]["max_ms"] for l in listens)},
     "disconnects": sum(l["disconnects"] for l in listens),
-    "publish_phase_cpu_s": {"nodes": nodes_cpu, "listeners": listeners_cpu},
+    "publish_phase_cpu_s": {"nodes": nodes_cpu, "nodes_system": nodes_system, "listeners": listeners_cpu},
+    "events_per_s_reached": round(publish["published"] / publish["seconds"], 1),
     "deliveries_per_node_cpu_s": round(received / nodes_cpu) if nodes_cpu else None,
     "node_rss_kb_before": before, "node_rss_kb_after": after,
     "bytes_per_connection_by_node": per_conn, "total_rss_mb": round(sum(after) / 1024, 1),
