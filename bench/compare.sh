@@ -15,7 +15,8 @@
 #   --all      then also every sockwave-only scenario of docs/performance.md, each into its
 #              own file under --out: cross-node backpressure, fan-out time at 10k
 #              subscribers, publishing patterns, history on and off, TLS, compression,
-#              2- and 3-node clusters over Redis and NATS, and the 100,000-subscriber crowd
+#              2- and 3-node clusters over Redis and NATS (two nodes also with Sockudo
+#              over Redis, when Sockudo is found), and the 100,000-subscriber crowd
 #              over 6 nodes (Redis, NATS and the protocol tests' npm packages needed; about
 #              30 minutes more)
 # Peers are found through SOCKUDO_BIN (default: `sockudo` on PATH) and SOKETI_DIR (a
@@ -173,5 +174,9 @@ if [ "$all" = 1 ]; then
   for engine in redis nats; do  # cluster efficiency: 2 and 3 nodes, 1,000 subscribers each, 100 events/s
     for nodes in 2 3; do ENGINE=$engine bench/crowd.sh $((nodes * 1000)) $nodes 3000 0.01 "$out/cluster.jsonl"; done
   done
+  # The same two-node case against Sockudo's Redis cluster, one right after the other.
+  if [[ " $servers " == *" sockudo "* ]]; then
+    SERVER=sockudo SOCKUDO_BIN="$sockudo_bin" ENGINE=redis bench/crowd.sh 2000 2 3000 0.01 "$out/cluster.jsonl"
+  fi
   bench/crowd.sh 100000 6 30 2 "$out/crowd.jsonl"
 fi
