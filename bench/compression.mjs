@@ -27,6 +27,11 @@ const { makePki } = await import(new URL('../protocol-tests/lib/tls.js', import.
 const [N, RATE, SECONDS, ROUNDS] = [1000, 20, 20, 2].map((d, i) => Number(process.argv[2 + i] ?? d));
 const OUT = process.argv[6];
 const BIN = new URL('../target/release/sockwave', import.meta.url).pathname;
+// SOKETI_DIR=<dir with node_modules/@soketi/soketi> measures Soketi instead (plain and tls
+// variants; its own TLS from SOKETI_SSL_CERT/KEY; no fan-out histogram).
+const SOKETI = process.env.SOKETI_DIR
+  ? `${process.env.SOKETI_DIR}/node_modules/@soketi/soketi/bin/server.js`
+  : null;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const cpuS = (pid) => {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -75,10 +80,23 @@ async function run(variant, pki) {
     ...process.env, RUST_LOG: 'warn', SOCKWAVE_WS_COMPRESSION: String(compression),
     SOCKWAVE_METRICS_ENABLED: 'true', SOCKWAVE_METRICS_HOST: '127.0.0.1', SOCKWAVE_METRICS_PORT: String(metricsPort),
   };
-  const args = ['--host', '127.0.0.1', '--port', String(port)];
-  if (tls) args.push('--tls-cert', pki.cert, '--tls-key', pki.key);
-  const server = spawn(BIN, args, { stdio: 'ignore', env });
-  await sleep(800);
+  let server;
+  if (SOKETI) {
+    server = spawn('node', [SOKETI, 'start'], {
+      stdio: 'ignore',
+      env: {
+        ...process.env, SOKETI_HOST: '127.0.0.1', SOKETI_PORT: String(port), SOKETI_DEFAULT_APP_ID: 'app-id',
+        SOKETI_DEFAULT_APP_KEY: 'app-key', SOKETI_DEFAULT_APP_SECRET: 'app-secret',
+        ...(tls ? { SOKETI_SSL_CERT: pki.cert, SOKETI_SSL_KEY: pki.key } : {}),
+      },
+    });
+    await sleep(3000);
+  } else {
+    const args = ['--host', '127.0.0.1', '--port', String(port)];
+    if (tls) args.push('--tls-cert', pki.cert, '--tls-key', pki.key);
+    server = spawn(BIN, args, { stdio: 'ignore', env });
+    await sleep(800);
+  }
   const ca = tls ? fs.readFileSync(pki.ca) : undefined;
   const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`;
   const latencies = [];
@@ -112,7 +130,7 @@ async function run(variant, pki) {
   await sleep(1000);
   // With TLS, `_socket` is the TLSSocket: count what its underlying TCP socket read.
   const bytesRead = () => sockets.reduce((sum, ws) => sum + (ws._socket._parent ?? ws._socket).bytesRead, 0);
-  const fanoutBefore = await fanoutBuckets(metricsPort);
+  const fanoutBefore = SOKETI ? null : await fanoutBuckets(metricsPort);
   const [bytesBefore, cpuBefore] = [bytesRead(), cpuS(server.pid)];
   const events = RATE * SECONDS;
   const started = performance.now();
@@ -126,12 +144,12 @@ async function run(variant, pki) {
   const deadline = performance.now() + 30_000;
   while (deliveries < expected && performance.now() < deadline) await sleep(50);
   const [bytes, cpu] = [bytesRead() - bytesBefore, cpuS(server.pid) - cpuBefore];
-  const serverFanoutP99 = fanoutP99(fanoutBefore, await fanoutBuckets(metricsPort));
+  const serverFanoutP99 = SOKETI ? null : fanoutP99(fanoutBefore, await fanoutBuckets(metricsPort));
   for (const ws of sockets) ws.terminate();
   server.kill('SIGTERM');
   latencies.sort((a, b) => a - b);
   const line = {
-    scenario: 'compression', variant, tls, compression, negotiated, subscribers: N, events_per_s: RATE, seconds: SECONDS,
+    scenario: 'compression', server: SOKETI ? 'soketi' : 'sockwave', variant, tls, compression, negotiated, subscribers: N, events_per_s: RATE, seconds: SECONDS,
     payload_bytes: JSON.stringify(stats(1)).length,
     deliveries, lost: expected - deliveries,
     wire_bytes_per_delivery: Math.round(bytes / Math.max(1, deliveries)),

@@ -3,7 +3,8 @@
 // servers, two rounds. Uses the protocol tests' `ws` package and PKI helper:
 //   node bench/tls-idle.mjs [connections=2000] [out.jsonl]   (after `npm ci` in protocol-tests
 //   and `cargo build --release`)
-// Prints one JSON line per transport and appends it to the file given.
+// Prints one JSON line per transport and appends it to the file given. SOKETI_DIR=<dir with
+// node_modules/@soketi/soketi> measures Soketi instead (its own TLS: SOKETI_SSL_CERT/KEY).
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -17,6 +18,9 @@ const { freePort } = await import(new URL('../protocol-tests/lib/server.js', imp
 const N = Number(process.argv[2] ?? 2000);
 const OUT = process.argv[3];
 const BIN = new URL('../target/release/sockwave', import.meta.url).pathname;
+const SOKETI = process.env.SOKETI_DIR
+  ? `${process.env.SOKETI_DIR}/node_modules/@soketi/soketi/bin/server.js`
+  : null;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rssKb = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
 const cpuS = (pid) => {
@@ -26,10 +30,21 @@ const cpuS = (pid) => {
 
 async function run(tls, pki) {
   const port = await freePort();
-  const args = ['--host', '127.0.0.1', '--port', String(port)];
-  if (tls) args.push('--tls-cert', pki.cert, '--tls-key', pki.key);
-  const server = spawn(BIN, args, { stdio: 'ignore', env: { ...process.env, RUST_LOG: 'warn' } });
-  await sleep(800);
+  let server;
+  if (SOKETI) {
+    const env = {
+      ...process.env, SOKETI_HOST: '127.0.0.1', SOKETI_PORT: String(port), SOKETI_DEFAULT_APP_ID: 'app-id',
+      SOKETI_DEFAULT_APP_KEY: 'app-key', SOKETI_DEFAULT_APP_SECRET: 'app-secret',
+      ...(tls ? { SOKETI_SSL_CERT: pki.cert, SOKETI_SSL_KEY: pki.key } : {}),
+    };
+    server = spawn('node', [SOKETI, 'start'], { stdio: 'ignore', env });
+    await sleep(3000);
+  } else {
+    const args = ['--host', '127.0.0.1', '--port', String(port)];
+    if (tls) args.push('--tls-cert', pki.cert, '--tls-key', pki.key);
+    server = spawn(BIN, args, { stdio: 'ignore', env: { ...process.env, RUST_LOG: 'warn' } });
+    await sleep(800);
+  }
   const ca = tls ? fs.readFileSync(pki.ca) : undefined;
   const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`;
   const before = rssKb(server.pid);
@@ -56,7 +71,7 @@ async function run(tls, pki) {
   for (const ws of sockets) ws.terminate();
   server.kill('SIGTERM');
   const line = {
-    transport: tls ? 'wss' : 'ws', connections: N,
+    server: SOKETI ? 'soketi' : 'sockwave', transport: tls ? 'wss' : 'ws', connections: N,
     rss_before_kb: before, rss_after_kb: after,
     bytes_per_connection: Math.round(((after - before) * 1024) / N),
     connect_subscribe_per_s: Math.round(N / elapsed),
