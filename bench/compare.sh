@@ -16,7 +16,8 @@
 #              own file under --out: cross-node backpressure, fan-out time at 10k
 #              subscribers, publishing patterns, history on and off, TLS, compression,
 #              2- and 3-node clusters over Redis and NATS (two nodes also with Sockudo
-#              over Redis, when Sockudo is found), and the 100,000-subscriber crowd
+#              over Redis, when Sockudo is found; TLS also with Soketi, when SOKETI_DIR
+#              holds it), and the 100,000-subscriber crowd
 #              over 6 nodes (Redis, NATS and the protocol tests' npm packages needed; about
 #              30 minutes more)
 # Peers are found through SOCKUDO_BIN (default: `sockudo` on PATH) and SOKETI_DIR (a
@@ -168,9 +169,14 @@ if [ "$all" = 1 ]; then
   bench/fanout-seconds.sh "$out/fanout-seconds.jsonl"
   bench/publish-patterns.sh "$out/publish-patterns.jsonl"
   bench/history.sh --rounds "$rounds" --out "$out/history.jsonl"
-  node bench/tls-idle.mjs 2000 "$out/tls-idle.jsonl"
-  node bench/compression.mjs 1000 10 20 "$rounds" "$out/compression.jsonl"
-  VARIANTS=plain,tls,tls-deflate node bench/compression.mjs 1000 20 20 "$rounds" "$out/tls-fanout.jsonl"
+  # The scripts measure Soketi when SOKETI_DIR is set: unset for sockwave's own runs.
+  env -u SOKETI_DIR node bench/tls-idle.mjs 2000 "$out/tls-idle.jsonl"
+  env -u SOKETI_DIR node bench/compression.mjs 1000 10 20 "$rounds" "$out/compression.jsonl"
+  env -u SOKETI_DIR VARIANTS=plain,tls,tls-deflate node bench/compression.mjs 1000 20 20 "$rounds" "$out/tls-fanout.jsonl"
+  if [ -n "${SOKETI_DIR:-}" ] && [[ " $servers " == *" soketi "* ]]; then  # the same, Soketi's TLS
+    SOKETI_DIR="$SOKETI_DIR" node bench/tls-idle.mjs 2000 "$out/tls-idle.jsonl"
+    SOKETI_DIR="$SOKETI_DIR" VARIANTS=plain,tls node bench/compression.mjs 1000 20 20 "$rounds" "$out/tls-fanout.jsonl"
+  fi
   for engine in redis nats; do  # cluster efficiency: 2 and 3 nodes, 1,000 subscribers each, 100 events/s
     for nodes in 2 3; do ENGINE=$engine bench/crowd.sh $((nodes * 1000)) $nodes 3000 0.01 "$out/cluster.jsonl"; done
   done
