@@ -99,9 +99,9 @@ pub(super) struct Refused {
 }
 
 /// Takes over the upgraded stream: admits the socket (the app `admission` found, the
-/// connection limit), registers it and queues `connection_established`, or says why not. `None` if hyper handed back a
-/// stream of an unexpected type. Synchronous on purpose: nothing here lives across an
-/// `.await`, so none of it grows the socket's task.
+/// connection limit), registers it and queues `connection_established`, or says why not.
+/// `None` if hyper handed back a stream of an unexpected type. Synchronous on purpose:
+/// nothing here lives across an `.await`, so none of it grows the socket's task.
 #[allow(clippy::boxed_local)] // boxed by the caller to keep the spawned future small
 pub(super) fn start(
     upgrade: Box<Upgrade>,

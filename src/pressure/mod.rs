@@ -31,7 +31,10 @@ use tokio::time::{Duration, Instant};
 const DELIVERING: &str = "delivering events to its subscribers";
 /// What a node does while its publishes flood the others faster than it has seen them keep
 /// up with (`ramp`).
-const RAMPING: &str = "ramping up to a sudden flood of deliveries on other nodes (the rate doubles every 100 ms while they keep up)";
+const RAMPING: &str = concat!(
+    "ramping up to a sudden flood of deliveries on other nodes ",
+    "(the rate doubles every 100 ms while they keep up)"
+);
 /// How long one signal keeps a node "behind".
 pub(crate) const HOLD: Duration = Duration::from_millis(500);
 /// Cluster messages waiting for this node's actor above which it is behind. At once: the
