@@ -8,11 +8,13 @@
 //!
 //! Signals are cheap: the cluster actor's queue length when it takes a message (above
 //! `MAX_BACKLOG`), how much slower than their quickest another node's messages arrive
-//! (`note_transit`: the queue on the way, which the actor cannot count), and each fan-out's
+//! (`transit`: the queue on the way, which the actor cannot count), and each fan-out's
 //! duration (timed anyway for `fanout_seconds`) when
 //! another fan-out started before it ended: one long fan-out to a big audience, done before
 //! the next event, is a node keeping up (100,000 subscribers take about a second here, and
-//! an event every 2 s is no backlog). A signal holds for `HOLD`; the actor tells the other
+//! an event every 2 s is no backlog). Each counts once it has lasted `stretch::CONFIRM`: a
+//! node that stood still for a moment sees them all at once when it resumes, and catches up
+//! at once. A signal holds for `HOLD`; the actor tells the other
 //! nodes with the next message it handles or within 100 ms, sending the time the signal has
 //! left and the rate it has been handling their messages at, and again while it lasts. Deep
 //! socket queues are not a signal: they cannot tell a node that cannot write from clients
@@ -20,6 +22,8 @@
 
 pub(crate) mod pace;
 pub(crate) mod ramp;
+pub(crate) mod stretch;
+pub(crate) mod transit;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,17 +41,9 @@ const RAMPING: &str = concat!(
 );
 /// How long one signal keeps a node "behind".
 pub(crate) const HOLD: Duration = Duration::from_millis(500);
-/// Cluster messages waiting for this node's actor above which it is behind. At once: the
-/// backlog grows at the publishers' pace, thousands a second, while a signal travels.
+/// Cluster messages waiting for this node's actor above which it is behind (once that has
+/// lasted `stretch::CONFIRM`).
 pub(crate) const MAX_BACKLOG: usize = 128;
-/// How much longer than its quickest a message from another node may take to arrive before
-/// this node counts as behind: the queue on the way (the sender's, the engine's, this node's
-/// socket buffers) is one its actor cannot count.
-pub(crate) const MAX_TRANSIT_DELAY: Duration = Duration::from_millis(100);
-/// Late messages in a row from one node that make this node behind: a flood delivers them
-/// within milliseconds, while one delayed heartbeat (a pause of the engine, say) must not
-/// turn publishes away.
-const LATE_IN_A_ROW: u32 = 16;
 /// The shortest busy stretch (messages waiting all along) a handling rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// Shortest interval between two announcements of this node's pressure.
@@ -84,10 +80,12 @@ pub struct Pressure {
     pacer: pace::Pacer,
     /// The rate deliveries on other nodes are admitted at: a sudden flood starts slowly.
     ramp: ramp::Ramp,
-    /// Per sending node: the quickest transit seen (receive minus send time, in ms, which
-    /// includes the two clocks' offset), when it was set (same clock as `behind_at`), and
-    /// the late messages since the last one on time.
-    transit: Mutex<HashMap<String, (i64, u64, u32)>>,
+    /// Per sending node: how quickly its messages arrive.
+    transits: transit::Transits,
+    /// The current stretch of slow fan-outs with others waiting behind them.
+    slow_fanouts: stretch::Stretch,
+    /// The current stretch of a backlog over `MAX_BACKLOG`.
+    deep_backlog: stretch::Stretch,
 }
 
 /// Messages waiting to be published to the cluster engine above which this node refuses
@@ -123,7 +121,9 @@ impl Pressure {
             remote_until: AtomicU64::new(0),
             pacer: pace::Pacer::default(),
             ramp: ramp::Ramp::new(Instant::now()),
-            transit: Mutex::new(HashMap::new()),
+            transits: transit::Transits::default(),
+            slow_fanouts: stretch::Stretch::default(),
+            deep_backlog: stretch::Stretch::default(),
         }
     }
 
@@ -145,20 +145,30 @@ impl Pressure {
     }
 
     /// The fan-out with `ticket` took `elapsed`: behind when that is over the threshold and
-    /// other fan-outs started before it ended (work piles up behind it).
+    /// other fan-outs started before it ended (work piles up behind it), and such fan-outs
+    /// have kept ending for `stretch::CONFIRM`, each within its own length of the last (those
+    /// of a flood do; those that one pause of the node made slow all end together).
     pub(crate) fn note_fanout(&self, ticket: u64, elapsed: Duration) {
         if !self.enabled() {
             return;
         }
         let others = self.started.load(Ordering::Relaxed) > ticket;
-        if elapsed > self.threshold && others {
-            self.behind_at
-                .store(self.stamp(Instant::now()), Ordering::Relaxed);
+        if elapsed <= self.threshold || !others {
+            return;
+        }
+        let now = self.stamp(Instant::now());
+        if self.slow_fanouts.seen(now, elapsed) {
+            self.fall_behind(now, || {
+                format!(
+                    "a fan-out took {} ms (over backpressure_fanout_ms) while others waited",
+                    elapsed.as_millis()
+                )
+            });
         }
     }
 
     /// The cluster actor takes a message with `queued` more waiting: behind when more than
-    /// `MAX_BACKLOG` wait. Busy stretches (messages waiting all along) also measure how many
+    /// `MAX_BACKLOG` have waited all along for `stretch::CONFIRM`. Busy stretches (messages waiting all along) also measure how many
     /// messages a second it gets through, the rate the others are asked to stay below.
     /// Only the actor calls this.
     pub(crate) fn note_backlog(&self, queued: usize) {
@@ -166,6 +176,13 @@ impl Pressure {
             return;
         }
         let now = self.stamp(Instant::now());
+        if queued <= MAX_BACKLOG {
+            self.deep_backlog.clear();
+        } else if self.deep_backlog.seen(now, Duration::MAX) {
+            self.fall_behind(now, || {
+                format!("over {MAX_BACKLOG} messages from other nodes have waited for {} ms ({queued} now)", stretch::CONFIRM.as_millis())
+            });
+        }
         if queued == 0 {
             self.busy_since.store(0, Ordering::Relaxed);
             return;
@@ -185,44 +202,35 @@ impl Pressure {
                 self.busy_handled.store(0, Ordering::Relaxed);
             }
         }
-        if queued > MAX_BACKLOG {
-            self.behind_at.store(now, Ordering::Relaxed);
-        }
     }
 
     /// A message `node` sent at `sent_ms` (its wall clock) arrived at `received_ms` (ours):
-    /// behind when `LATE_IN_A_ROW` messages in a row took `MAX_TRANSIT_DELAY` longer than the
-    /// quickest transit from that node. Comparing a node's transits with each other cancels the clocks' offset; the
-    /// quickest is let rise by 1 ms a second so a drifting clock cannot keep it too low.
+    /// behind when that node's messages have been arriving late (see `transit`).
     pub(crate) fn note_transit(&self, node: &str, sent_ms: u64, received_ms: u64) {
         if !self.enabled() {
             return;
         }
-        let transit = received_ms as i64 - sent_ms as i64;
         let now = self.stamp(Instant::now());
-        let mut quickest = self.transit.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = quickest
-            .entry(node.to_string())
-            .or_insert((transit, now, 0));
-        let floor = entry.0 + (now.saturating_sub(entry.1) / 1000) as i64;
-        if transit <= floor {
-            *entry = (transit, now, 0);
-            return;
+        if let Some(why) = self.transits.note(node, sent_ms, received_ms, now) {
+            self.fall_behind(now, || why);
         }
-        if transit - floor <= MAX_TRANSIT_DELAY.as_millis() as i64 {
-            entry.2 = 0;
-            return;
-        }
-        entry.2 += 1;
-        if entry.2 >= LATE_IN_A_ROW {
-            self.behind_at.store(now, Ordering::Relaxed);
+    }
+
+    /// Marks this node behind at `now` (a `stamp`); says why in the log when it was not
+    /// behind already, so the 429s other nodes give have a cause an operator can find.
+    fn fall_behind(&self, now: u64, why: impl FnOnce() -> String) {
+        let before = self.behind_at.swap(now, Ordering::Relaxed);
+        if before == 0 || now.saturating_sub(before) >= HOLD.as_millis() as u64 {
+            tracing::warn!(
+                why = %why(),
+                "this node is behind delivering: publishes are refused (429) on every node until it catches up"
+            );
         }
     }
 
     /// A node left: forget its transit times.
     pub(crate) fn forget(&self, node: &str) {
-        let mut quickest = self.transit.lock().unwrap_or_else(|p| p.into_inner());
-        quickest.remove(node);
+        self.transits.forget(node);
     }
 
     /// Cluster messages a second this node handled in its last busy stretch, if measured
@@ -366,9 +374,10 @@ mod tests {
         pressure.fanout_started();
         pressure.note_fanout(first, Duration::from_millis(50));
         assert_eq!(pressure.refusal(now), None, "under the threshold");
-        let slow = pressure.fanout_started();
-        pressure.fanout_started();
-        pressure.note_fanout(slow, Duration::from_millis(150));
+        slow_fanout(&pressure, Duration::from_millis(150));
+        assert_eq!(pressure.refusal(Instant::now()), None, "not lasted yet");
+        std::thread::sleep(stretch::CONFIRM);
+        slow_fanout(&pressure, Duration::from_millis(150));
         assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
         assert!(pressure.should_announce(Instant::now()));
         assert!(
@@ -392,21 +401,47 @@ mod tests {
             pressure.note_fanout(ticket, Duration::from_secs(1));
         }
         assert_eq!(pressure.refusal(Instant::now()), None);
-        let ticket = pressure.fanout_started();
-        // Another publish (even one with no socket to flush) started before it ended.
-        pressure.fanout_started();
-        pressure.note_fanout(ticket, Duration::from_secs(1));
+        // Another publish (even one with no socket to flush) started before each ended.
+        slow_fanout(&pressure, Duration::from_secs(1));
+        std::thread::sleep(stretch::CONFIRM);
+        slow_fanout(&pressure, Duration::from_secs(1));
         assert!(
             pressure.refusal(Instant::now()).is_some(),
-            "another waited behind it"
+            "others waited behind them"
         );
     }
 
+    /// A fan-out that took `elapsed` with another started before it ended.
+    fn slow_fanout(pressure: &Pressure, elapsed: Duration) {
+        let ticket = pressure.fanout_started();
+        pressure.fanout_started();
+        pressure.note_fanout(ticket, elapsed);
+    }
+
     #[test]
-    fn a_backlog_over_the_limit_is_pressure_at_once_and_busy_stretches_measure_the_rate() {
+    fn a_pause_that_made_every_fanout_slow_at_once_is_not_pressure() {
+        let pressure = Pressure::new(Duration::from_millis(100));
+        for _ in 0..50 {
+            slow_fanout(&pressure, Duration::from_millis(400));
+        }
+        assert_eq!(pressure.refusal(Instant::now()), None);
+        // The next slow one comes later than the last one's length: a new stretch.
+        std::thread::sleep(stretch::CONFIRM + Duration::from_millis(10));
+        slow_fanout(&pressure, Duration::from_millis(101));
+        assert_eq!(pressure.refusal(Instant::now()), None);
+    }
+
+    #[test]
+    fn a_lasting_backlog_over_the_limit_is_pressure_and_busy_stretches_measure_the_rate() {
         let pressure = Pressure::new(Duration::from_millis(100));
         pressure.note_backlog(MAX_BACKLOG);
         assert_eq!(pressure.refusal(Instant::now()), None, "at the limit");
+        // What piled up during a pause, taken at once: not pressure.
+        for queued in (MAX_BACKLOG..MAX_BACKLOG * 3).rev() {
+            pressure.note_backlog(queued);
+        }
+        pressure.note_backlog(0);
+        assert_eq!(pressure.refusal(Instant::now()), None, "caught up at once");
         assert_eq!(
             pressure.handling_rate(Instant::now()),
             None,
@@ -426,6 +461,9 @@ mod tests {
             rate.abs_diff(expected) * 4 <= expected,
             "{rate} vs about {expected}"
         );
+        pressure.note_backlog(MAX_BACKLOG + 1);
+        assert_eq!(pressure.refusal(Instant::now()), None, "not lasted yet");
+        std::thread::sleep(stretch::CONFIRM);
         pressure.note_backlog(MAX_BACKLOG + 1);
         let refusal = pressure.refusal(Instant::now()).unwrap();
         assert_eq!(refusal.node, "this node");
@@ -453,33 +491,20 @@ mod tests {
     }
 
     #[test]
-    fn a_slower_transit_than_the_quickest_is_pressure_whatever_the_clocks_say() {
+    fn late_transits_that_last_are_pressure() {
         let pressure = Pressure::new(Duration::from_millis(100));
-        // The sender's clock runs 5 s ahead: transits look negative, and only their growth counts.
-        pressure.note_transit("b", 10_000, 5_002);
-        pressure.note_transit("b", 11_000, 6_001);
-        pressure.note_transit("b", 12_000, 7_050);
         let calm = |pressure: &Pressure| pressure.refusal(Instant::now()).is_none();
-        assert!(calm(&pressure), "within the allowance");
-        for _ in 1..LATE_IN_A_ROW {
-            pressure.note_transit("b", 13_000, 8_200);
-        }
-        assert!(calm(&pressure), "one short of a run");
-        pressure.note_transit("b", 12_000, 7_010);
-        pressure.note_transit("b", 13_000, 8_200);
-        assert!(calm(&pressure), "the run starts again");
-        for _ in 1..LATE_IN_A_ROW {
-            pressure.note_transit("b", 13_000, 8_200);
-        }
-        assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
-        // Another node's transits are measured against its own quickest.
-        let pressure = Pressure::new(Duration::from_millis(100));
         pressure.note_transit("b", 1_000, 1_001);
-        pressure.note_transit("c", 1_000, 1_500);
-        assert_eq!(pressure.refusal(Instant::now()), None);
-        pressure.forget("c");
-        pressure.note_transit("c", 2_000, 2_001);
-        assert_eq!(pressure.refusal(Instant::now()), None);
+        for _ in 0..transit::LATE_IN_A_ROW {
+            pressure.note_transit("b", 1_000, 1_500);
+        }
+        assert!(
+            calm(&pressure),
+            "a run, but all arrived at once (after a pause)"
+        );
+        std::thread::sleep(stretch::CONFIRM);
+        pressure.note_transit("b", 1_000, 1_500);
+        assert_eq!(pressure.refusal(Instant::now()).unwrap().node, "this node");
     }
 
     #[test]
