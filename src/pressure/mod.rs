@@ -168,9 +168,9 @@ impl Pressure {
     }
 
     /// The cluster actor takes a message with `queued` more waiting: behind when more than
-    /// `MAX_BACKLOG` have waited all along for `stretch::CONFIRM`. Busy stretches (messages waiting all along) also measure how many
-    /// messages a second it gets through, the rate the others are asked to stay below.
-    /// Only the actor calls this.
+    /// `MAX_BACKLOG` have waited all along for `stretch::CONFIRM`. Busy stretches (messages
+    /// waiting all along) also measure how many messages a second it gets through, the rate
+    /// the others are asked to stay below. Only the actor calls this.
     pub(crate) fn note_backlog(&self, queued: usize) {
         if !self.enabled() {
             return;
