@@ -113,7 +113,10 @@ export async function startServer({
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockwave-test-'));
   const configFile = path.join(dir, configName);
   const serverSection = { host: '127.0.0.1', port: p, ...server };
-  fs.writeFileSync(configFile, configText ?? toToml(serverSection, apps ?? [DEFAULT_APP]));
+  const config = configText ?? toToml(serverSection, apps ?? [DEFAULT_APP]);
+  fs.writeFileSync(configFile, config);
+  // The config's directory goes with the process: a suite run starts hundreds of servers.
+  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
 
   const proc = spawn(BIN, ['--config', configFile, '--host', '127.0.0.1', '--port', String(p), ...args], {
     env: { ...process.env, ...env },
@@ -133,11 +136,13 @@ export async function startServer({
     proc.on('exit', (code, signal) => {
       exitInfo = { code, signal, at: Date.now() };
       running.delete(proc);
+      removeDir();
       resolve(exitInfo);
     });
     proc.on('error', (err) => {
       exitInfo = { code: null, signal: null, error: err, at: Date.now() };
       running.delete(proc);
+      removeDir();
       resolve(exitInfo);
     });
   });
@@ -163,7 +168,7 @@ export async function startServer({
     const how = exitInfo ? `exited early (${JSON.stringify(exitInfo)})` : `not ready after ${readyTimeout} ms`;
     if (!exitInfo) proc.kill('SIGKILL');
     await Promise.race([exited, sleep(2000)]);
-    throw new Error(`sockwave ${how}\nconfig:\n${fs.readFileSync(configFile, 'utf8')}\noutput:\n${output}`);
+    throw new Error(`sockwave ${how}\nconfig:\n${config}\noutput:\n${output}`);
   }
 
   const handle = {

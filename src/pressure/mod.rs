@@ -6,15 +6,15 @@
 //! overflows; full socket queues cut healthy clients as slow consumers). A node also refuses
 //! publishes while its own messages to the others queue up (`outgoing_refusal`).
 //!
-//! Signals are cheap: the cluster actor's queue length when it takes a message (above
-//! `MAX_BACKLOG`), how much slower than their quickest another node's messages arrive
-//! (`transit`: the queue on the way, which the actor cannot count), and each fan-out's
-//! duration (timed anyway for `fanout_seconds`) when
-//! another fan-out started before it ended: one long fan-out to a big audience, done before
-//! the next event, is a node keeping up (100,000 subscribers take about a second here, and
-//! an event every 2 s is no backlog). Each counts once it has lasted `stretch::CONFIRM`: a
-//! node that stood still for a moment sees them all at once when it resumes, and catches up
-//! at once. A signal holds for `HOLD`; the actor tells the other
+//! Signals are cheap: how much slower than their quickest another node's messages arrive
+//! (`transit`: every queue on the way, the actor's included), each fan-out's duration (timed
+//! anyway for `fanout_seconds`) when another fan-out started before it ended (one long
+//! fan-out to a big audience, done before the next event, is a node keeping up: 100,000
+//! subscribers take about a second here, and an event every 2 s is no backlog), and, as a
+//! safety net, the cluster actor's queue length when it takes a message (above
+//! `MAX_BACKLOG`). None counts at the first sight: a node that stood still for a moment sees
+//! them all at once when it resumes, then catches up (`transit`, `stretch`). A signal holds
+//! for `HOLD`; the actor tells the other
 //! nodes with the next message it handles or within 100 ms, sending the time the signal has
 //! left and the rate it has been handling their messages at, and again while it lasts. Deep
 //! socket queues are not a signal: they cannot tell a node that cannot write from clients
@@ -41,9 +41,12 @@ const RAMPING: &str = concat!(
 );
 /// How long one signal keeps a node "behind".
 pub(crate) const HOLD: Duration = Duration::from_millis(500);
-/// Cluster messages waiting for this node's actor above which it is behind (once that has
-/// lasted `stretch::CONFIRM`).
+/// Cluster messages waiting for this node's actor above which it is behind, once that has
+/// lasted `BACKLOG_LASTING`: a safety net. The late messages (`transit`, measured as the actor
+/// takes them, so including this queue) tell a flood from a catch-up much sooner; a deep
+/// queue alone cannot, and after a pause it can take a busy machine a while to drain.
 pub(crate) const MAX_BACKLOG: usize = 128;
+const BACKLOG_LASTING: Duration = Duration::from_secs(1);
 /// The shortest busy stretch (messages waiting all along) a handling rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// Shortest interval between two announcements of this node's pressure.
@@ -157,7 +160,7 @@ impl Pressure {
             return;
         }
         let now = self.stamp(Instant::now());
-        if self.slow_fanouts.seen(now, elapsed) {
+        if self.slow_fanouts.seen(now, elapsed, stretch::CONFIRM) {
             self.fall_behind(now, || {
                 format!(
                     "a fan-out took {} ms (over backpressure_fanout_ms) while others waited",
@@ -168,7 +171,7 @@ impl Pressure {
     }
 
     /// The cluster actor takes a message with `queued` more waiting: behind when more than
-    /// `MAX_BACKLOG` have waited all along for `stretch::CONFIRM`. Busy stretches (messages
+    /// `MAX_BACKLOG` have waited all along for `BACKLOG_LASTING`. Busy stretches (messages
     /// waiting all along) also measure how many messages a second it gets through, the rate
     /// the others are asked to stay below. Only the actor calls this.
     pub(crate) fn note_backlog(&self, queued: usize) {
@@ -178,9 +181,9 @@ impl Pressure {
         let now = self.stamp(Instant::now());
         if queued <= MAX_BACKLOG {
             self.deep_backlog.clear();
-        } else if self.deep_backlog.seen(now, Duration::MAX) {
+        } else if self.deep_backlog.seen(now, Duration::MAX, BACKLOG_LASTING) {
             self.fall_behind(now, || {
-                format!("over {MAX_BACKLOG} messages from other nodes have waited for {} ms ({queued} now)", stretch::CONFIRM.as_millis())
+                format!("over {MAX_BACKLOG} messages from other nodes have waited for {} ms ({queued} now)", BACKLOG_LASTING.as_millis())
             });
         }
         if queued == 0 {
@@ -463,7 +466,7 @@ mod tests {
         );
         pressure.note_backlog(MAX_BACKLOG + 1);
         assert_eq!(pressure.refusal(Instant::now()), None, "not lasted yet");
-        std::thread::sleep(stretch::CONFIRM);
+        std::thread::sleep(BACKLOG_LASTING);
         pressure.note_backlog(MAX_BACKLOG + 1);
         let refusal = pressure.refusal(Instant::now()).unwrap();
         assert_eq!(refusal.node, "this node");

@@ -4,15 +4,16 @@
 //! progress all took long, its queue is deep. It catches up within milliseconds, and the
 //! publishes refused for it meanwhile would have been turned away for nothing. A node that
 //! cannot keep up shows the same signs for as long as the flood lasts. So a sign makes a node
-//! behind only once it has lasted `CONFIRM`.
+//! behind only once it has lasted a while (`CONFIRM`, or longer for a sign that a slow
+//! catch-up on a busy machine also shows).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Duration;
 
-/// How long a sign must last before it makes this node behind: longer than a stalled node
-/// takes to catch up on what piled up while it stood still, short next to the second a
-/// flood may take to reach its subscribers.
+/// How long a sign must last before it makes this node behind: well past the moment a node
+/// that stood still finds every sign at once, short next to the second a flood may take to
+/// reach its subscribers.
 pub(crate) const CONFIRM: Duration = Duration::from_millis(100);
 
 /// One sign's current stretch, in the pressure clock's stamps (ms, 0 = not seen).
@@ -26,8 +27,8 @@ pub(crate) struct Stretch {
 
 impl Stretch {
     /// The sign is seen at `now`; a stretch whose last sighting is more than `gap` ago has
-    /// ended and a new one begins. Whether it has now lasted `CONFIRM`.
-    pub(crate) fn seen(&self, now: u64, gap: Duration) -> bool {
+    /// ended and a new one begins. Whether it has now lasted `lasting`.
+    pub(crate) fn seen(&self, now: u64, gap: Duration, lasting: Duration) -> bool {
         let last = self.last.swap(now, Ordering::Relaxed);
         let since = self.since.load(Ordering::Relaxed);
         let since = if since == 0 || last == 0 || now.saturating_sub(last) > millis(gap) {
@@ -36,7 +37,7 @@ impl Stretch {
         } else {
             since
         };
-        now.saturating_sub(since) >= millis(CONFIRM)
+        now.saturating_sub(since) >= millis(lasting)
     }
 
     /// The sign is gone (a message on time, a short queue): the stretch ends.
@@ -59,29 +60,29 @@ mod tests {
     #[test]
     fn a_sign_counts_once_it_has_lasted() {
         let stretch = Stretch::default();
-        assert!(!stretch.seen(1_000, LONG));
-        assert!(!stretch.seen(1_050, LONG));
-        assert!(stretch.seen(1_100, LONG), "lasted CONFIRM");
+        assert!(!stretch.seen(1_000, LONG, CONFIRM));
+        assert!(!stretch.seen(1_050, LONG, CONFIRM));
+        assert!(stretch.seen(1_100, LONG, CONFIRM), "lasted CONFIRM");
         stretch.clear();
-        assert!(!stretch.seen(1_150, LONG), "a new stretch");
+        assert!(!stretch.seen(1_150, LONG, CONFIRM), "a new stretch");
     }
 
     #[test]
     fn signs_all_at_once_after_a_pause_do_not_count() {
         let stretch = Stretch::default();
         for at in 5_000..5_020 {
-            assert!(!stretch.seen(at, LONG));
+            assert!(!stretch.seen(at, LONG, CONFIRM));
         }
     }
 
     #[test]
     fn a_gap_longer_than_allowed_starts_over() {
         let stretch = Stretch::default();
-        assert!(!stretch.seen(1_000, Duration::from_millis(500)));
+        assert!(!stretch.seen(1_000, Duration::from_millis(500), CONFIRM));
         assert!(
-            !stretch.seen(1_600, Duration::from_millis(500)),
+            !stretch.seen(1_600, Duration::from_millis(500), CONFIRM),
             "gap of 600 ms"
         );
-        assert!(stretch.seen(1_800, Duration::from_millis(500)));
+        assert!(stretch.seen(1_800, Duration::from_millis(500), CONFIRM));
     }
 }

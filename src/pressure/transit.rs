@@ -18,8 +18,8 @@ pub(crate) const MAX_TRANSIT_DELAY: Duration = Duration::from_millis(100);
 /// pause of the engine, say) must not turn publishes away.
 pub(crate) const LATE_IN_A_ROW: u32 = 16;
 /// How much later than the first of a run of late messages a later one must be for the run
-/// to show this node falling further behind (beyond the clocks' millisecond and a little
-/// jitter).
+/// to show this node falling further behind, and how much earlier to show it catching up
+/// (beyond the clocks' millisecond and a little jitter).
 const GROWN_MS: i64 = 10;
 
 /// Per sending node: how quickly its messages arrive.
@@ -45,10 +45,11 @@ impl Transits {
     /// A message `node` sent at `sent_ms` (its wall clock) arrived at `received_ms` (ours),
     /// at `now` (a pressure stamp). Why this node is behind, when `LATE_IN_A_ROW` messages in
     /// a row took `MAX_TRANSIT_DELAY` longer than the quickest, and either they are getting
-    /// later (this node takes them more slowly than they were sent: a flood) or they have
-    /// kept coming late for `CONFIRM`. Not when they arrive all at once, each less late than
-    /// the one before: what waited while this node stood still for a moment, taken faster
-    /// than it was sent as the node catches up.
+    /// later than the first of them (this node takes them more slowly than they were sent: a
+    /// flood) or, `CONFIRM` into the run, they are still as late (it is not catching up).
+    /// Not while each is less late than the first: what waited while this node stood still
+    /// for a moment (a stalled VM, a CPU quota's pause), taken faster than it was sent as the
+    /// node catches up, however long that takes on a busy machine.
     pub(crate) fn note(
         &self,
         node: &str,
@@ -84,8 +85,8 @@ impl Transits {
         entry.late += 1;
         let lasted = now.saturating_sub(entry.late_since);
         let growing = late >= entry.first_late + GROWN_MS;
-        let lasting = lasted >= CONFIRM.as_millis() as u64;
-        (entry.late >= LATE_IN_A_ROW && (growing || lasting)).then(|| {
+        let stuck = lasted >= CONFIRM.as_millis() as u64 && late > entry.first_late - GROWN_MS;
+        (entry.late >= LATE_IN_A_ROW && (growing || stuck)).then(|| {
             format!(
                 "{} messages in a row from node {node} arrived late over {lasted} ms, the first {} ms and the last {late} ms later than its quickest",
                 entry.late, entry.first_late
@@ -146,6 +147,25 @@ mod tests {
             why.contains("the first 101 ms and the last 116 ms later"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn a_slow_catch_up_after_a_pause_on_a_busy_machine_is_not_behind() {
+        let transits = Transits::default();
+        assert_eq!(transits.note("b", 1_000, 1_001, 1), None);
+        // 400 ms late after a pause; the node then takes a message every 2 ms, sent every
+        // 4 ms, but stalls 10 ms more before every tenth: it catches up by a quarter of the
+        // time it spends, and takes over a second to.
+        let mut received = 1_400;
+        for k in 0..150u64 {
+            received += if k % 10 == 9 { 12 } else { 2 };
+            let at = received - 1_000;
+            assert_eq!(
+                transits.note("b", 1_000 + 4 * k, received, at),
+                None,
+                "message {k}"
+            );
+        }
     }
 
     #[test]
