@@ -1,6 +1,6 @@
 //! Slow start for deliveries on other nodes. The signals (`super`) take time: the flooded
-//! node falls behind, the sign lasts 100 ms (`stretch`), it says so, and the word crosses
-//! the bus. A flood that
+//! node falls behind, its late messages show it (`transit`), it says so, and the word
+//! crosses the bus. A flood that
 //! starts at full speed — 32 keep-alive publishers, 20,000 events a second to a channel with
 //! 1,000 subscribers on another node, where that node delivers 1,500 — is accepted at full
 //! speed for that round trip, and what it left in the flooded node's queue is delivered a

@@ -1,8 +1,8 @@
 //! How long a sign of falling behind has lasted. A node that stood still for a moment (a
 //! stalled VM, a CPU quota's pause, a busy neighbour on a shared host) finds every sign at
 //! once when it resumes: the messages that waited arrive late and together, the fan-outs in
-//! progress all took long, its queue is deep. It catches up within milliseconds, and the
-//! publishes refused for it meanwhile would have been turned away for nothing. A node that
+//! progress all took long, its queue is deep. It usually catches up within milliseconds, and
+//! the publishes refused for it meanwhile would have been turned away for nothing. A node that
 //! cannot keep up shows the same signs for as long as the flood lasts. So a sign makes a node
 //! behind only once it has lasted a while (`CONFIRM`, or longer for a sign that a slow
 //! catch-up on a busy machine also shows).
