@@ -291,7 +291,9 @@ test('with Redis down, a publish to a history channel is refused with 503, not l
   assert.equal(plain.status, 200, 'other channels keep working while Redis is down');
   // A resume while the store is down says so, and the client keeps its position.
   const other = await connect(t, node.port, apps[0]);
-  const notice = await subscribeResuming(other, 'history-d', events(client, 'history-d')[0].msg.position);
+  // (Once in ten suite runs this socket was closed with 4200 instead: the node's log says why.)
+  const notice = await subscribeResuming(other, 'history-d', events(client, 'history-d')[0].msg.position)
+    .catch((err) => { throw new Error(`${err.message}\nnode log:\n${node.logs().slice(-8000)}`); });
   assert.equal(notice.event, 'pusher_internal:resume_failed');
   assert.equal(notice.data.reason, 'unavailable');
   assert.equal(notice.msg.position, undefined);
