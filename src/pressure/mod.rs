@@ -214,8 +214,8 @@ impl Pressure {
             return;
         }
         let now = self.stamp(Instant::now());
-        if let Some(why) = self.transits.note(node, sent_ms, received_ms, now) {
-            self.fall_behind(now, || why);
+        if let Some(run) = self.transits.note(node, sent_ms, received_ms, now) {
+            self.fall_behind(now, || run.to_string());
         }
     }
 

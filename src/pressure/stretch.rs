@@ -40,10 +40,13 @@ impl Stretch {
         now.saturating_sub(since) >= millis(lasting)
     }
 
-    /// The sign is gone (a message on time, a short queue): the stretch ends.
+    /// The sign is gone (a message on time, a short queue): the stretch ends. Called for
+    /// every cluster message, so it only writes when a stretch is open.
     pub(crate) fn clear(&self) {
-        self.since.store(0, Ordering::Relaxed);
-        self.last.store(0, Ordering::Relaxed);
+        if self.since.load(Ordering::Relaxed) != 0 {
+            self.since.store(0, Ordering::Relaxed);
+            self.last.store(0, Ordering::Relaxed);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! 1 ms a second so a drifting clock cannot keep it too low.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 
 use tokio::time::Duration;
@@ -41,31 +42,57 @@ struct Transit {
     first_late: i64,
 }
 
+/// A run of late messages that makes this node behind: what the log says of it (formatted
+/// only when it is logged, not for every late message of a flood).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LateRun<'a> {
+    node: &'a str,
+    count: u32,
+    lasted_ms: u64,
+    first_ms: i64,
+    last_ms: i64,
+}
+
+impl fmt::Display for LateRun<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} messages in a row from node {} arrived late over {} ms, the first {} ms and the last {} ms later than its quickest",
+            self.count, self.node, self.lasted_ms, self.first_ms, self.last_ms
+        )
+    }
+}
+
 impl Transits {
     /// A message `node` sent at `sent_ms` (its wall clock) arrived at `received_ms` (ours),
-    /// at `now` (a pressure stamp). Why this node is behind, when `LATE_IN_A_ROW` messages in
+    /// at `now` (a pressure stamp). The run that makes this node behind, when `LATE_IN_A_ROW` messages in
     /// a row took `MAX_TRANSIT_DELAY` longer than the quickest, and either they are getting
     /// later than the first of them (this node takes them more slowly than they were sent: a
     /// flood) or, `CONFIRM` into the run, they are still as late (it is not catching up).
     /// Not while each is less late than the first: what waited while this node stood still
     /// for a moment (a stalled VM, a CPU quota's pause), taken faster than it was sent as the
     /// node catches up, however long that takes on a busy machine.
-    pub(crate) fn note(
+    pub(crate) fn note<'a>(
         &self,
-        node: &str,
+        node: &'a str,
         sent_ms: u64,
         received_ms: u64,
         now: u64,
-    ) -> Option<String> {
+    ) -> Option<LateRun<'a>> {
         let transit = received_ms as i64 - sent_ms as i64;
         let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = nodes.entry(node.to_string()).or_insert(Transit {
-            quickest: transit,
-            set_at: now,
-            late: 0,
-            late_since: 0,
-            first_late: 0,
-        });
+        // Per cluster message: the node's name is copied only the first time it is heard.
+        if !nodes.contains_key(node) {
+            let first = Transit {
+                quickest: transit,
+                set_at: now,
+                late: 0,
+                late_since: 0,
+                first_late: 0,
+            };
+            nodes.insert(node.to_string(), first);
+        }
+        let entry = nodes.get_mut(node)?;
         let floor = entry.quickest + (now.saturating_sub(entry.set_at) / 1000) as i64;
         if transit <= floor {
             entry.quickest = transit;
@@ -86,11 +113,12 @@ impl Transits {
         let lasted = now.saturating_sub(entry.late_since);
         let growing = late >= entry.first_late + GROWN_MS;
         let stuck = lasted >= CONFIRM.as_millis() as u64 && late > entry.first_late - GROWN_MS;
-        (entry.late >= LATE_IN_A_ROW && (growing || stuck)).then(|| {
-            format!(
-                "{} messages in a row from node {node} arrived late over {lasted} ms, the first {} ms and the last {late} ms later than its quickest",
-                entry.late, entry.first_late
-            )
+        (entry.late >= LATE_IN_A_ROW && (growing || stuck)).then_some(LateRun {
+            node,
+            count: entry.late,
+            lasted_ms: lasted,
+            first_ms: entry.first_late,
+            last_ms: late,
         })
     }
 
@@ -125,7 +153,7 @@ mod tests {
         for at in 32..32 + u64::from(LATE_IN_A_ROW) - 2 {
             assert_eq!(late(at * 10), None, "one short of a run at {at}0");
         }
-        let why = late(470).expect("16 in a row over 160 ms");
+        let why = late(470).expect("16 in a row over 160 ms").to_string();
         assert!(why.starts_with("16 messages in a row from node b"), "{why}");
         // Another node's transits are measured against its own quickest.
         assert_eq!(transits.note("c", 1_000, 1_500, 500), None);
@@ -142,7 +170,9 @@ mod tests {
         for k in 0..u64::from(LATE_IN_A_ROW) - 1 {
             assert_eq!(take(k), None, "message {k}");
         }
-        let why = take(u64::from(LATE_IN_A_ROW) - 1).expect("the 16th, 30 ms into the run");
+        let why = take(u64::from(LATE_IN_A_ROW) - 1)
+            .expect("the 16th, 30 ms into the run")
+            .to_string();
         assert!(
             why.contains("the first 101 ms and the last 116 ms later"),
             "{why}"
